@@ -1,0 +1,130 @@
+# rl - kernel-level rate limiter.  `make` builds build/rlagent and build/rlctl;
+# `make test` runs every test; `make demo` runs the flood demo on a lab it
+# builds itself; `make bench` runs the benchmark suite (never part of test).
+#
+# Shape after libbpf-bootstrap: OUTPUT, quiet rules unless V=1, overridable
+# CLANG/BPFTOOL, %.bpf.o -> %.skel.h through `bpftool gen skeleton`.
+
+OUTPUT   ?= build
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+
+# Debian packages the build, the tests, the demo and the benchmarks need.
+DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
+        libyaml-dev libjansson-dev pkg-config iproute2 nftables iptables \
+        python3 procps
+BENCH_DEPS := nginx wrk hping3 gnuplot-nox
+
+PKGS     := libbpf libcyaml yaml-0.1 jansson
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
+BPF_CFLAGS := -O2 -g -Wall -Wextra -Werror -target bpf -mcpu=v3 \
+              -D__TARGET_ARCH_x86 -Iinclude -Ibpf -I$(ARCH_INC)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c) $(wildcard tools/*.bpf.c)
+BPF_OBJS  := $(patsubst %.bpf.c,$(OUTPUT)/%.bpf.o,$(notdir $(BPF_SRCS)))
+SKELS     := $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS))
+
+LIB_SRCS  := $(wildcard user/lib_*.c)
+LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/obj/%.o,$(LIB_SRCS))
+AGENT_SRCS:= user/rlagent.c $(wildcard user/agent_*.c)
+AGENT_OBJS:= $(patsubst user/%.c,$(OUTPUT)/obj/%.o,$(AGENT_SRCS))
+TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard tools/*.c))
+TOOLS     := $(patsubst tools/%.c,$(OUTPUT)/%,$(TOOL_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(BPFT_SRCS))
+
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
+
+.PHONY: all deps bpffs test demo demo-http bench clean
+.DELETE_ON_ERROR:
+
+all: deps $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(TOOLS)
+
+# Install what is missing (fresh CI machines have none of it), once.
+deps: $(OUTPUT)/.deps
+$(OUTPUT)/.deps:
+	$(Q)mkdir -p $(OUTPUT)
+	$(Q)missing=""; for p in $(DEPS) $(EXTRA_DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS     installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+		  || { echo "error: apt-get install$$missing failed (need root and the Debian mirror)"; exit 1; }; \
+	fi
+	$(Q)touch $@
+
+bench-deps:
+	$(Q)$(MAKE) --no-print-directory EXTRA_DEPS="$(BENCH_DEPS)" -B $(OUTPUT)/.deps
+
+bpffs:
+	$(Q)mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+$(OUTPUT) $(OUTPUT)/obj $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) | $(OUTPUT)/.deps $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.bpf.o: tools/%.bpf.c $(wildcard bpf/*.h include/*.h) | $(OUTPUT)/.deps $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/obj/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(OUTPUT)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c $< -o $@
+
+$(OUTPUT)/rlagent: $(AGENT_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/rlctl: $(OUTPUT)/obj/rlctl.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/%: tools/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tools/*.h)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard include/*.h tests/*.h) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) $(LIBS) -lm -o $@
+
+$(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tests/*.h) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) $(LIBS) -lm -o $@
+
+test: all $(UNIT_BINS) $(BPFT_BINS) bpffs
+	$(Q)OUTPUT=$(OUTPUT) tests/run.sh $(UNIT_BINS) $(BPFT_BINS) $(wildcard tests/integration/test_*.sh)
+
+demo: all bpffs
+	$(Q)OUTPUT=$(OUTPUT) tools/demo.sh
+
+demo-http: all bench-deps bpffs
+	$(Q)OUTPUT=$(OUTPUT) tools/demo_http.sh
+
+bench: all bench-deps bpffs
+	$(Q)OUTPUT=$(OUTPUT) tools/bench.sh
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
