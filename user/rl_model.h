@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rl_model.h - the userspace model of a rule set, shared by rlagent, rlctl
+ * and the tests.  lib_parse.c turns words (CLI tokens, YAML scalars) into
+ * these structs, lib_config.c loads a YAML file into struct rl_config,
+ * lib_compile.c turns a rule set into the datapath's match entries
+ * (include/rl_abi.h).  Nothing here touches BPF: it is all host-testable.
+ *
+ * Functions return 0 or -errno; on error they fill `err` (struct rl_err)
+ * with a message that names the offending word and, for files, its
+ * line and column.
+ */
+#ifndef RL_MODEL_H
+#define RL_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "rl_abi.h"
+
+#define RL_MAX_IFACES   8
+#define RL_MAX_LIST     4096      /* allow + block entries */
+#define RL_ERR_LEN      512
+
+struct rl_err {
+	char msg[RL_ERR_LEN];     /* "file:line:col: key 'x': why" or "why" */
+	int line, col;            /* 0 when not from a file                 */
+};
+
+struct rl_prefix {
+	uint8_t family;           /* 4 or 6                                  */
+	uint8_t len;              /* prefix length                           */
+	uint8_t addr[16];         /* network order; host bits are zero       */
+};
+
+/* One rule as the user wrote it (after defaults are applied). */
+struct rl_rule_spec {
+	char name[RL_NAME_LEN];
+	bool has_src4, has_src6;  /* neither: any source of both families   */
+	struct rl_prefix src4, src6;
+	uint8_t proto;            /* 0 any, IPPROTO_TCP/UDP/ICMP/ICMPV6      */
+	bool syn_only;
+	uint16_t dport_lo, dport_hi;
+	struct rl_limit limit;    /* rate/period/burst/algo                  */
+	bool bytes;               /* byte rate (mbit, kbps, ...)             */
+	bool burst_set;           /* user gave burst (else default)          */
+	bool per_rule;            /* one bucket for the whole rule           */
+	uint8_t plen4, plen6;     /* per source/L4,L6 (default 32,128)       */
+	uint8_t action;           /* enum rl_action                          */
+	uint64_t block_ns;        /* block-for, 0 = none                     */
+};
+
+struct rl_list_entry {
+	struct rl_prefix pfx;
+	uint64_t expires_ns;      /* CLOCK_MONOTONIC, 0 = never              */
+};
+
+struct rl_iface {
+	char name[16];
+	int xdp_mode;             /* 0 auto, 1 native, 2 generic             */
+};
+
+struct rl_defaults {
+	uint32_t algo;            /* enum rl_algo                            */
+	uint8_t action;
+	uint8_t plen4, plen6;
+	bool per_rule;
+	uint32_t on_full;         /* enum rl_on_full                         */
+	uint32_t malformed;       /* enum rl_malformed                       */
+	uint32_t state_entries;   /* per-source map size, default 1048576    */
+};
+
+struct rl_config {
+	int n_ifaces;
+	struct rl_iface ifaces[RL_MAX_IFACES];
+	struct rl_defaults defaults;
+	int n_allow, n_block;
+	struct rl_list_entry *allow, *block;    /* malloc'd */
+	int n_rules;
+	struct rl_rule_spec *rules;             /* malloc'd, file order */
+};
+
+/* lib_parse.c: words -> values.  Each returns 0 or -EINVAL with err set. */
+int rl_parse_rate(const char *s, struct rl_limit *l, bool *bytes, struct rl_err *err);
+int rl_parse_duration(const char *s, uint64_t *ns, struct rl_err *err);
+int rl_parse_prefix(const char *s, struct rl_prefix *p, struct rl_err *err);
+int rl_parse_proto(const char *s, uint8_t *proto, struct rl_err *err);
+int rl_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, struct rl_err *err);
+int rl_parse_algo(const char *s, uint32_t *algo, struct rl_err *err);
+int rl_parse_action(const char *s, uint8_t *action, struct rl_err *err);
+int rl_parse_per(const char *s, bool *per_rule, uint8_t *p4, uint8_t *p6, struct rl_err *err);
+const char *rl_algo_name(uint32_t algo);
+const char *rl_action_name(uint8_t action);
+const char *rl_proto_name(uint8_t proto);
+int rl_format_rate(const struct rl_limit *l, bool bytes, char *buf, size_t len);
+int rl_format_prefix(const struct rl_prefix *p, char *buf, size_t len);
+
+/*
+ * `rule add|change` grammar after NAME:
+ *   [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn] rate RATE
+ *   [burst N] [algo A] [per source[/L4[,L6]]|per rule] [action drop|monitor]
+ *   [block-for DUR]
+ * For add, `spec` starts from defaults; for change, from the existing rule.
+ */
+int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
+			bool require_rate, struct rl_err *err);
+/* Whole-rule checks (limits in range, sliding-log bound, ...). */
+int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err);
+void rl_rule_defaults(struct rl_rule_spec *spec, const struct rl_defaults *d);
+
+/* lib_config.c */
+void rl_config_defaults(struct rl_config *cfg);
+int rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err);
+void rl_config_free(struct rl_config *cfg);
+
+/* lib_compile.c: rule set -> match trie entries. */
+struct rl_compiled_entry {
+	struct rl_prefix pfx;     /* trie key                                */
+	struct rl_match m;        /* trie value                              */
+};
+
+struct rl_compiled {
+	int n;
+	struct rl_compiled_entry *e;            /* malloc'd */
+};
+
+/*
+ * `ids[i]`/`vers[i]` are the slot and state version assigned to rules[i].
+ * Fails with -E2BIG (err set) if some prefix is covered by more than
+ * RL_MAX_CAND rules.
+ */
+int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
+	       const uint32_t *vers, int n_rules,
+	       const struct rl_list_entry *allow, int n_allow,
+	       const struct rl_list_entry *block, int n_block,
+	       uint64_t now_ns, struct rl_compiled *out, struct rl_err *err);
+void rl_compiled_free(struct rl_compiled *c);
+/* The datapath rule for a spec (no id/ver). */
+void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r);
+
+#endif /* RL_MODEL_H */
