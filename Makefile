@@ -51,6 +51,7 @@ LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 
 .PHONY: all deps bpffs test demo demo-http bench clean
 .DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
 
 all: deps $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(TOOLS)
 
@@ -107,11 +108,11 @@ $(OUTPUT)/%: tools/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tools/*.h)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard include/*.h tests/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) $(LIBS) -lm -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tests/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) $(LIBS) -lm -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
 
 test: all $(UNIT_BINS) $(BPFT_BINS) bpffs
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh $(UNIT_BINS) $(BPFT_BINS) $(wildcard tests/integration/test_*.sh)

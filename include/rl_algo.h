@@ -32,6 +32,16 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
+/*
+ * Hide a value from the compiler's range analysis so that a bounds mask it
+ * "knows" to be redundant is still emitted for the verifier.
+ */
+#ifdef __bpf__
+#define rl_opaque(x) asm volatile("" : "+r"(x))
+#else
+#define rl_opaque(x) ((void)0)
+#endif
+
 #define RL_U64_MAX     (~0ULL)
 #define RL_WEIGHT_ONE  (1ULL << 16)   /* sliding-window weight fixed point */
 #define RL_MAX_COST    65535ULL       /* largest cost: one packet's bytes   */
@@ -300,11 +310,14 @@ static __always_inline int rl_slog_admit(const struct rl_limit *l,
 		rl_slog_init(l, s, now_ns, 0);
 	if (s->count < n) {
 		slot = (s->head + s->count) % n;
+		rl_opaque(slot);
 		s->ts[slot & (RL_SLOG_MAX - 1)] = now_ns;
 		s->count++;
 		return 1;
 	}
-	slot = s->head & (RL_SLOG_MAX - 1);
+	slot = s->head;
+	rl_opaque(slot);
+	slot &= RL_SLOG_MAX - 1;
 	if (now_ns < s->ts[slot] || now_ns - s->ts[slot] < l->period_ns)
 		return 0;
 	s->ts[slot] = now_ns;
