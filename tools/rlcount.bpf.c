@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rlcount.bpf.c - the TC ingress half of tools/rlcount.c: counts packets
+ * and bytes per source address, independently of rl, so tests can check
+ * what rl let through.  TC ingress runs after XDP, so it sees only what
+ * XDP passed.  Attached direct-action; it returns TC_ACT_UNSPEC ("no
+ * opinion": later filters on the same hook still run and the packet goes
+ * on) or, with cfg_drop, TC_ACT_SHOT after counting, to spare the stack.
+ *
+ * Parses Ethernet and up to two VLAN tags (the kernel has usually already
+ * taken the outer one off), then IPv4 or IPv6; the key is the family and
+ * the 16-byte source address (IPv4 in the first 4 bytes).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "rlcount.h"
+
+const volatile __u32 cfg_drop;
+
+/* Per-source counters; max_entries set by userspace (--max-sources). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RLC_DEFAULT_SOURCES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rlc_key);
+	__type(value, struct rlc_val);
+} rlc_src SEC(".maps");
+
+/* Global counters, enum rlc_glob. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, __RLC_G_MAX);
+	__type(key, __u32);
+	__type(value, struct rlc_val);
+} rlc_glob SEC(".maps");
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+static __always_inline void glob_add(__u32 i, __u64 bytes)
+{
+	struct rlc_val *v = bpf_map_lookup_elem(&rlc_glob, &i);
+
+	if (v) {
+		v->packets++;
+		v->bytes += bytes;
+	}
+}
+
+SEC("tc")
+int rlc_ingress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct rlc_key key = {};
+	struct rlc_val one, *v;
+	__u64 len = skb->len;
+	void *l3;
+	__u16 proto;
+	int i;
+
+	glob_add(RLC_G_ALL, len);
+	if ((void *)(eth + 1) > data_end)
+		goto other;
+	proto = eth->h_proto;
+	l3 = eth + 1;
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		struct vlan_hdr *vh = l3;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > data_end)
+			goto other;
+		proto = vh->proto;
+		l3 = vh + 1;
+	}
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
+
+		if ((void *)(ip + 1) > data_end)
+			goto other;
+		key.family = 4;
+		__builtin_memcpy(key.addr, &ip->saddr, 4);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > data_end)
+			goto other;
+		key.family = 6;
+		__builtin_memcpy(key.addr, &ip6->saddr, 16);
+	} else {
+		goto other;
+	}
+
+	glob_add(RLC_G_IP, len);
+	v = bpf_map_lookup_elem(&rlc_src, &key);
+	if (v) {
+		__sync_fetch_and_add(&v->packets, 1);
+		__sync_fetch_and_add(&v->bytes, len);
+	} else {
+		one.packets = 1;
+		one.bytes = len;
+		if (bpf_map_update_elem(&rlc_src, &key, &one, BPF_NOEXIST)) {
+			/* another CPU inserted it first, or the map is full */
+			v = bpf_map_lookup_elem(&rlc_src, &key);
+			if (v) {
+				__sync_fetch_and_add(&v->packets, 1);
+				__sync_fetch_and_add(&v->bytes, len);
+			} else {
+				glob_add(RLC_G_FULL, len);
+			}
+		}
+	}
+	return cfg_drop ? TC_ACT_SHOT : TC_ACT_UNSPEC;
+other:
+	glob_add(RLC_G_OTHER, len);
+	return cfg_drop ? TC_ACT_SHOT : TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "GPL";
