@@ -1,0 +1,366 @@
+#!/bin/bash
+# tests/integration/test_ctl.sh - rlagent and rlctl end to end: the agent
+# runs on a veth inside a network namespace this script creates (with the
+# host's /sys/fs/bpf, so pins are visible from here), and rlctl drives it:
+# rules, allow/block lists, stats, status, JSON output, config dump and
+# reload, exit codes, kill -9 and adoption of the pinned state, and a
+# hostile control-socket client.  Protocol: tests/run.sh (PASS/FAIL/SKIP
+# lines, non-zero exit on failure).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+OUT=${OUTPUT:-build}
+NS=rltest$$
+HOST_IF=rlh$$
+DUT_IF=rln$$
+PIN=/sys/fs/bpf/rltest$$
+SOCK=/tmp/rltest$$.sock
+TMP=$(mktemp -d /tmp/rltest$$.XXXX)
+AGENT_PID=""
+fails=0
+
+pass() { echo "PASS ctl/$1"; }
+fail() { echo "FAIL ctl/$1: $2"; fails=$((fails + 1)); }
+check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi; }
+ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
+# rc NAME WANT CMD...: the command's exit code must be WANT
+rc() {
+	local name=$1 want=$2; shift 2
+	"$@" >"$TMP/rc.out" 2>&1
+	local got=$?
+	if [[ $got -eq $want ]]; then pass "$name"; else fail "$name" "exit $got, want $want: $(head -c 300 "$TMP/rc.out")"; fi
+}
+
+cleanup() {
+	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	rm -rf "$PIN"
+	ip netns del "$NS" 2>/dev/null
+	ip link del "$HOST_IF" 2>/dev/null
+	rm -f "$SOCK"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "SKIP ctl: needs root (netns, XDP, bpffs)"
+	exit 0
+fi
+for b in rlagent rlctl; do
+	[[ -x $OUT/$b ]] || { echo "FAIL ctl/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
+done
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+ip netns add "$NS" &&
+ip link add "$HOST_IF" type veth peer name "$DUT_IF" &&
+ip link set "$DUT_IF" netns "$NS" &&
+ip addr add 10.231.0.1/24 dev "$HOST_IF" &&
+ip link set "$HOST_IF" up &&
+ip -n "$NS" addr add 10.231.0.2/24 dev "$DUT_IF" &&
+ip -n "$NS" link set "$DUT_IF" up &&
+ip -n "$NS" link set lo up || { echo "FAIL ctl/netns: could not build the namespace and veth"; exit 1; }
+
+CFG=$TMP/rl.yaml
+cat >"$CFG" <<YAML
+version: 1
+interfaces:
+  - $DUT_IF
+allowlist:
+  - 10.99.0.0/16
+rules:
+  - name: icmp-flood
+    proto: icmp
+    rate: 5/s
+    burst: 5
+  - name: udp-all
+    proto: udp
+    rate: 100/s
+YAML
+cp "$CFG" "$TMP/good.yaml"
+
+start_agent() {
+	nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
+		--pin-dir "$PIN" --xdp-mode generic --foreground >>"$TMP/agent.log" 2>&1 &
+	AGENT_PID=$!
+	for _ in $(seq 100); do
+		ctl status >/dev/null 2>&1 && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "---- agent log"; cat "$TMP/agent.log"
+	return 1
+}
+alive() { kill -0 "$AGENT_PID" 2>/dev/null && ctl status >/dev/null 2>&1; }
+jsonok() { "$@" | python3 -m json.tool >/dev/null; }
+# jq-like field access with python: jget 'EXPR' reads JSON on stdin, j = the object
+jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+# send_udp N: N datagrams from the host side into the namespace, as fast
+# as a socket goes (well over the 100/s of rule udp-all)
+send_udp() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[1])):
+    s.sendto(b"x" * 64, ("10.231.0.2", 9))
+' "$1"
+}
+udp_drops() { ctl -j stats | jget '[r for r in j["rules"] if r["name"]=="udp-all"][0]["drop"]["packets"]'; }
+
+# ---- config checks (no agent needed)
+rc check-config-ok 0 "$OUT/rlagent" --check-config "$CFG"
+printf 'version: 1\nrules:\n  - name: x\n    rate: banana\n' >"$TMP/bad1.yaml"
+rc check-config-bad 1 "$OUT/rlagent" --check-config "$TMP/bad1.yaml"
+rc ctl-config-check-ok 0 "$OUT/rlctl" config check "$CFG"
+rc ctl-config-check-bad 1 "$OUT/rlctl" config check "$TMP/bad1.yaml"
+
+# ---- unreachable agent and usage errors need no agent
+rc unreachable-exit-3 3 "$OUT/rlctl" -S /tmp/rltest$$.none.sock status
+rc unreachable-json-exit-3 3 "$OUT/rlctl" -j -S /tmp/rltest$$.none.sock rule list
+rc usage-unknown-object 2 ctl frobnicate
+rc usage-rule-no-name 2 ctl rule add
+rc usage-bad-rate 2 ctl rule add x rate banana
+rc usage-missing-rate 2 ctl rule add x proto tcp
+rc usage-bad-prefix 2 ctl allow add 10.0.0.300/8
+rc usage-bad-duration 2 ctl block add 192.0.2.1 for forever
+rc usage-top-n 2 ctl top -n 0
+rc usage-bad-name 2 ctl rule add 'bad name!' rate 1/s
+rc help-exit-0 0 "$OUT/rlctl" help
+rc rule-help-exit-0 0 "$OUT/rlctl" rule help
+"$OUT/rlctl" help | grep -q "3 agent unreachable" && pass help-documents-exit-codes || fail help-documents-exit-codes "no exit codes in help"
+
+# ---- start
+if ! start_agent; then
+	echo "FAIL ctl/agent-start: rlagent did not come up"
+	exit 1
+fi
+pass agent-start
+ctl status | grep -q "$DUT_IF" && pass status-shows-interface || fail status-shows-interface "$(ctl status)"
+[[ $(ctl -j status | jget 'len(j["interfaces"])') == 1 ]] && pass status-json-interfaces || fail status-json-interfaces "$(ctl -j status)"
+[[ $(ctl -j rule list | jget 'sorted(r["name"] for r in j["rules"])') == "['icmp-flood', 'udp-all']" ]] \
+	&& pass config-rules-applied || fail config-rules-applied "$(ctl rule list)"
+ctl allow list | grep -q 10.99.0.0/16 && pass config-allowlist-applied || fail config-allowlist-applied "$(ctl allow list)"
+
+# ---- rules
+rc rule-add 0 ctl rule add ssh-syn proto tcp dport 22 tcp-flags syn rate 10/s burst 20 action drop block-for 60s
+ctl rule list | grep -q '^ssh-syn ' && pass rule-add-listed || fail rule-add-listed "$(ctl rule list)"
+rc rule-add-dup-refused 1 ctl rule add ssh-syn rate 1/s
+ver0=$(ctl -j rule list ssh-syn | jget 'j["rules"][0]["ver"]')
+rc rule-change-rate 0 ctl rule change ssh-syn rate 200/s
+ctl -j rule list ssh-syn | jget 'j["rules"][0]["rate"]' | grep -q '^200/s' && pass rule-change-applied || fail rule-change-applied "$(ctl rule list ssh-syn)"
+ver1=$(ctl -j rule list ssh-syn | jget 'j["rules"][0]["ver"]')
+[[ $ver0 == "$ver1" ]] && pass rule-change-rate-keeps-state || fail rule-change-rate-keeps-state "ver $ver0 -> $ver1"
+rc rule-change-algo 0 ctl rule change ssh-syn algo sliding-window
+ver2=$(ctl -j rule list ssh-syn | jget 'j["rules"][0]["ver"]')
+if (( (ver2 >> 16) == (ver1 >> 16) && (ver2 & 0xffff) != (ver1 & 0xffff) )); then
+	pass rule-change-algo-bumps-epoch
+else
+	fail rule-change-algo-bumps-epoch "ver $ver1 -> $ver2"
+fi
+rc rule-change-missing-refused 1 ctl rule change nosuch rate 1/s
+rc rule-change-bad-value-usage 2 ctl rule change ssh-syn algo quantum
+rc rule-add-v6 0 ctl rule add web6 src 2001:db8::/32 proto tcp dport 80-443 rate 1000/min per source/24,64
+rc rule-add-monitor 0 ctl rule add mon src 10.50.0.0/16 rate 10mbit action monitor per rule
+rc rule-del 0 ctl rule del mon
+rc rule-del-missing-refused 1 ctl rule del mon
+ctl rule list | grep -q '^mon ' && fail rule-del-gone "still listed" || pass rule-del-gone
+gen_web6=$(ctl -j rule list web6 | jget 'j["rules"][0]["ver"] >> 16')
+gen_ssh=$(ctl -j rule list ssh-syn | jget 'j["rules"][0]["ver"] >> 16')
+[[ $gen_web6 -gt $gen_ssh ]] && pass new-rule-new-gen || fail new-rule-new-gen "gen web6 $gen_web6 ssh $gen_ssh"
+
+# ---- allow / block
+rc allow-add 0 ctl allow add 192.0.2.0/24
+rc allow-add-v6 0 ctl allow add 2001:db8:1::/48
+ctl allow list | grep -q 192.0.2.0/24 && pass allow-listed || fail allow-listed "$(ctl allow list)"
+rc allow-del 0 ctl allow del 2001:db8:1::/48
+rc allow-del-missing-refused 1 ctl allow del 2001:db8:1::/48
+rc block-add-timed 0 ctl block add 198.51.100.7 for 10m
+rc block-add-perm 0 ctl block add 198.51.100.0/30
+rc block-conflict-refused 1 ctl block add 192.0.2.0/24
+ctl -j block list | jget '[e for e in j["block"] if e["prefix"]=="198.51.100.7/32"][0]["expires_in_s"]' | grep -Eq '^(5[0-9][0-9]|600)$' \
+	&& pass block-expiry-listed || fail block-expiry-listed "$(ctl -j block list)"
+rc block-add-short 0 ctl block add 198.51.100.9 for 1s
+sleep 2.5
+ctl block list | grep -q 198.51.100.9 && fail block-expires "still listed after expiry: $(ctl block list)" || pass block-expires
+bpftool map dump pinned "$PIN/rl_lists" 2>/dev/null | grep -q '"prefixlen": 32' && pass block-in-rl_lists || fail block-in-rl_lists "$(bpftool map dump pinned "$PIN/rl_lists" 2>&1 | head -20)"
+
+# ---- traffic and stats: udp-all is 100/s with a burst of 100
+t0=$(date +%s.%N)
+send_udp 1000
+t1=$(date +%s.%N)
+drops=$(udp_drops)
+passes=$(ctl -j stats | jget '[r for r in j["rules"] if r["name"]=="udp-all"][0]["pass"]["packets"]')
+# at most burst + rate * t, plus the few seconds the stats call may add
+limit=$(python3 -c "print(int(100 + 100 * ($t1 - $t0 + 1)))")
+if [[ $drops -gt 0 && $passes -ge 100 && $passes -le $limit && $((drops + passes)) -eq 1000 ]]; then
+	pass stats-counts-verdicts
+else
+	fail stats-counts-verdicts "pass=$passes drop=$drops (limit $limit)"
+fi
+pkts=$(ctl -j stats | jget 'j["global"]["packets"]["packets"]')
+[[ $pkts -ge 1000 ]] && pass stats-globals || fail stats-globals "global packets $pkts"
+ctl stats | grep -q '^udp-all' && pass stats-table || fail stats-table "$(ctl stats)"
+
+# ---- JSON for every command
+for c in "status" "rule list" "stats" "allow list" "block list" "config dump" "top -n 5"; do
+	# shellcheck disable=SC2086
+	jsonok ctl -j $c && pass "json/${c// /-}" || fail "json/${c// /-}" "$(ctl -j $c 2>&1 | head -5)"
+done
+jsonok ctl -j rule add ssh-syn rate 1/s
+ctl -j rule add ssh-syn rate 1/s | jget 'j["ok"] is False and j["code"]=="refused"' | grep -q True \
+	&& pass json/refused-shape || fail json/refused-shape "$(ctl -j rule add ssh-syn rate 1/s)"
+ctl -j rule add x rate nope | jget 'j["code"]' | grep -q usage && pass json/usage-shape || fail json/usage-shape "$(ctl -j rule add x rate nope)"
+
+# ---- config dump round trip
+ctl config dump >"$TMP/dump.yaml"
+rc dump-check-config 0 "$OUT/rlagent" --check-config "$TMP/dump.yaml"
+grep -q ssh-syn "$TMP/dump.yaml" && grep -q 2001:db8::/32 "$TMP/dump.yaml" && pass dump-has-runtime-rules || fail dump-has-runtime-rules "$(cat "$TMP/dump.yaml")"
+
+# ---- reload: a bad file is refused and nothing changes
+before=$(ctl -j rule list)
+printf 'version: 1\ninterfaces:\n  - %s\nrules:\n  - name: x\n    proto: udp\n    rate: 100/s\n    burts: 10\n' "$DUT_IF" >"$CFG"
+rc reload-bad-refused 1 ctl config reload
+grep -q "line" "$TMP/rc.out" && pass reload-bad-says-line || fail reload-bad-says-line "$(cat "$TMP/rc.out")"
+[[ $(ctl -j rule list) == "$before" ]] && pass reload-bad-rules-unchanged || fail reload-bad-rules-unchanged "rule list changed"
+ctl -j status | jget 'j["last_reload"]["ok"]' | grep -q False && pass reload-bad-in-status || fail reload-bad-in-status "$(ctl status)"
+# 17 rules covering every source: one more than a match entry holds
+{ printf 'version: 1\nrules:\n'; for i in $(seq 17); do printf '  - name: r%d\n    proto: udp\n    dport: %d\n    rate: %d/s\n' "$i" "$i" "$i"; done; } >"$CFG"
+rc reload-invalid-rule-refused 1 ctl config reload
+[[ $(ctl -j rule list) == "$before" ]] && pass reload-invalid-rules-unchanged || fail reload-invalid-rules-unchanged "rule list changed"
+cp "$TMP/good.yaml" "$CFG"
+kill -HUP "$AGENT_PID"
+sleep 0.5
+ctl -j status | jget 'j["last_reload"]["ok"]' | grep -q True && pass sighup-reload || fail sighup-reload "$(ctl status)"
+[[ $(ctl -j rule list | jget 'sorted(r["name"] for r in j["rules"])') == "['icmp-flood', 'udp-all']" ]] \
+	&& pass reload-applies-file || fail reload-applies-file "$(ctl rule list)"
+ctl block list | grep -q 198.51.100.7 && pass reload-keeps-timed-blocks || fail reload-keeps-timed-blocks "$(ctl block list)"
+rc reload-ok 0 ctl config reload
+
+# ---- runtime state survives kill -9
+ctl rule add ssh-syn proto tcp dport 22 rate 10/s >/dev/null
+ctl rule change icmp-flood algo leaky-bucket >/dev/null
+send_udp 500
+list_before=$(ctl -j rule list)
+block_before=$(ctl -j allow list)
+drops_before=$(udp_drops)
+kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+if bpftool link show pinned "$PIN/link_$DUT_IF" 2>/dev/null | grep -q xdp; then pass killed-link-still-attached
+else fail killed-link-still-attached "$(ls "$PIN" 2>&1; bpftool link show 2>&1 | head)"; fi
+bpftool map show pinned "$PIN/rl_catalog" >/dev/null 2>&1 && bpftool map show pinned "$PIN/rl_match4" >/dev/null 2>&1 \
+	&& pass killed-maps-still-pinned || fail killed-maps-still-pinned "$(ls "$PIN" 2>&1)"
+send_udp 500	# enforced with no agent running
+if start_agent; then
+	pass restart
+	[[ $(ctl -j rule list) == "$list_before" ]] && pass restart-adopts-rules-identical || fail restart-adopts-rules-identical "$(ctl rule list)"
+	[[ $(ctl -j allow list) == "$block_before" ]] && pass restart-adopts-lists || fail restart-adopts-lists "$(ctl allow list)"
+	ctl -j status | jget 'j["adopted"]' | grep -q True && pass restart-status-adopted || fail restart-status-adopted "$(ctl status)"
+	grep -q "adopted .* rules from pinned state" "$TMP/agent.log" && pass restart-logs-adoption || fail restart-logs-adoption "$(tail -5 "$TMP/agent.log")"
+	drops_after=$(udp_drops)
+	[[ $drops_after -gt $drops_before ]] && pass restart-counters-kept-and-enforced-while-down \
+		|| fail restart-counters-kept-and-enforced-while-down "drops before $drops_before after $drops_after"
+else
+	fail restart "agent did not restart"
+fi
+
+# ---- hostile control-socket clients; after each the agent answers and
+# the rules are exactly as before
+snap=$(ctl -j rule list)
+hostile() {
+	local name=$1
+	python3 - "$SOCK" "$name" >"$TMP/hostile.out" 2>&1 <<'PY'
+import json, os, socket, sys, time
+path, case = sys.argv[1], sys.argv[2]
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    return s
+def lines(s, n=1):
+    buf = b""
+    out = []
+    while len(out) < n:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+        while b"\n" in buf:
+            l, buf = buf.split(b"\n", 1)
+            out.append(json.loads(l))
+    return out
+if case == "garbage":
+    s = conn(); s.sendall(os.urandom(4096).replace(b"\n", b"x") + b"\n\x00\xff\xfe\n")
+    r = lines(s, 2)
+    assert r and all(x["ok"] is False for x in r), r
+elif case == "huge-line":
+    s = conn()
+    try:
+        s.sendall(b"{\"argv\":[\"" + b"a" * (1 << 20) + b"\"]}\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    r = lines(s, 1)
+    assert r and "too large" in r[0]["error"], r
+elif case == "invalid-json":
+    s = conn(); s.sendall(b"{\"argv\": [\"rule\", \"list\"\n")
+    r = lines(s, 1); assert r[0]["ok"] is False and r[0]["code"] == "usage", r
+elif case == "wrong-types":
+    bad = ['{"argv":"rule"}', '{"argv":[1,2]}', '[]', '"str"', 'null', '{}', '{"argv":[]}',
+           '{"argv":["rule","add","x",{"a":1}]}', '{"argv":["rule","del"]}',
+           '{"argv":["rule","add","evil\\u0000","rate","1/s"]}', '{"argv":["rule","add","e","rate","1/s","burst","\\u0000"]}',
+           '{"argv":["rule","del","icmp-flood","extra"]}', '{"argv":["rule","change","icmp-flood","rate"]}',
+           '{"argv":["rule","add","' + 'n' * 100 + '","rate","1/s"]}', '{"argv":["block","add","1.2.3.4","for","-1s"]}',
+           '{"argv":["rule","add","big","rate","99999999999999999999999/s"]}', '{"argv":' + '[' * 5000 + ']' * 5000 + '}',
+           '{"argv":["allow","add","::/0","for","0s"]}', '{"argv":["top","-n","99999999999"]}']
+    s = conn()
+    for b in bad:
+        s.sendall(b.encode() + b"\n")
+    r = lines(s, len(bad))
+    assert len(r) == len(bad) and all(x["ok"] is False for x in r), r
+elif case == "disconnect-mid-line":
+    for _ in range(20):
+        s = conn(); s.sendall(b"{\"argv\": [\"rule\", \"del\", \"icmp-flood\""); s.close()
+    s = conn(); s.sendall(b"{\"argv\":[\"rule\",\"del\""); s.shutdown(socket.SHUT_WR); time.sleep(0.2); s.close()
+elif case == "never-reads":
+    s = conn(); s.setblocking(False)
+    req = b"{\"argv\":[\"config\",\"dump\"]}\n" * 1000
+    sent = 0
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        try:
+            sent += s.send(req)
+        except BlockingIOError:
+            time.sleep(0.05)
+    # still connected and never read; the agent must serve others meanwhile
+    import subprocess
+    r = subprocess.run([os.environ["RLCTL"], "-S", path, "-t", "3", "status"], capture_output=True)
+    assert r.returncode == 0, r
+    s.close()
+elif case == "many-clients":
+    socks = []
+    for _ in range(200):
+        try:
+            socks.append(conn())
+        except OSError:
+            break
+    time.sleep(0.3)
+    for s in socks:
+        s.close()
+print("ok")
+PY
+	local r=$?
+	if [[ $r -ne 0 ]]; then fail "hostile/$name" "$(tail -5 "$TMP/hostile.out")"; return; fi
+	if alive && [[ $(ctl -j rule list) == "$snap" ]]; then pass "hostile/$name"
+	else fail "hostile/$name" "agent dead or rules changed after the client"; fi
+}
+export RLCTL=$OUT/rlctl
+for h in garbage huge-line invalid-json wrong-types disconnect-mid-line never-reads many-clients; do
+	hostile "$h"
+done
+
+# ---- SIGTERM exits without detaching
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+grep -q "without detaching" "$TMP/agent.log" && pass sigterm-logs || fail sigterm-logs "$(tail -3 "$TMP/agent.log")"
+bpftool map show pinned "$PIN/rl_catalog" >/dev/null 2>&1 && pass sigterm-keeps-pins || fail sigterm-keeps-pins "$(ls "$PIN" 2>&1)"
+rc rlctl-after-exit-unreachable 3 ctl status
+
+echo "ctl: $fails failure(s)"
+[[ $fails -eq 0 ]]

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * agent.h - rlagent's private interfaces, included only by user/rlagent.c
+ * and user/agent_*.c.  The agent is split by concern:
+ *
+ *   rlagent.c      options, startup (load/adopt), the poll loop, signals
+ *   agent_bpf.c    the BPF side: loader calls, map fds, per-CPU reads
+ *   agent_state.c  the in-memory model (rules, allow/block) and the one
+ *                  function that makes the maps equal to a model
+ *   agent_cmd.c    the control commands: argv in, JSON object out
+ *   agent_ctl.c    the control socket server (framing, limits, clients)
+ *
+ * Everything runs on one thread, so nothing here locks.
+ */
+#ifndef RL_AGENT_H
+#define RL_AGENT_H
+
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+#include "rl_abi.h"
+#include "rl_model.h"
+
+#define AGENT_DEFAULT_SOCK "/run/rlagent/rlagent.sock"
+#define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
+
+/* Logging: stderr in the foreground, syslog once daemonized. */
+enum { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+void agent_log(int lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...)   agent_log(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)  agent_log(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  agent_log(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) agent_log(LOG_LVL_DEBUG, __VA_ARGS__)
+extern int agent_log_level;
+extern bool agent_log_syslog;
+
+/* One rule of the running model: the spec as the user wrote it, its slot
+ * (counters and state index) and the state version the datapath checks. */
+struct agent_rule {
+	struct rl_rule_spec spec;
+	uint32_t id;                  /* slot; AGENT_NO_SLOT until assigned   */
+	uint32_t ver;                 /* (gen << 16) | epoch                  */
+	uint32_t prio;                /* insertion order, for stable listing  */
+};
+#define AGENT_NO_SLOT UINT32_MAX
+
+struct agent_model {
+	int n_rules, cap_rules;
+	struct agent_rule *rules;     /* listing order (prio)                 */
+	int n_allow, n_block;
+	struct rl_list_entry *allow;  /* RL_MAX_LIST each, malloc'd           */
+	struct rl_list_entry *block;
+};
+
+/* Map fds the agent reads and writes; owned by the BPF side (agent_bpf.c). */
+struct agent_maps {
+	int match4, match6;
+	int stats, gstats;
+	int agg, slagg;
+	int conf, catalog, lists;
+	int st4, st6;
+};
+
+struct agent_iface {
+	char name[16];
+	int ifindex;
+	char mode[16];                /* "native", "generic", "?"             */
+};
+
+struct agent {
+	/* options */
+	const char *config_path;
+	const char *sock_path;
+	const char *pin_dir;
+	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
+	bool foreground, detach_on_exit;
+	int n_cli_ifaces;
+	char cli_ifaces[RL_MAX_IFACES][16];
+
+	/* what was loaded */
+	struct rl_config cfg;         /* defaults and interfaces in effect    */
+	bool have_cfg;
+	void *bpf;                    /* agent_bpf.c's handle                 */
+	struct agent_maps maps;
+	int n_ifaces;
+	struct agent_iface ifaces[RL_MAX_IFACES];
+	int ncpus;
+
+	/* what is running */
+	struct agent_model model;
+	struct rl_compiled applied;   /* exactly what the match tries hold    */
+	uint32_t next_gen;            /* 1..0xffff, never 0                   */
+	uint32_t next_prio;
+	uint32_t next_slot;
+	bool adopted;
+
+	/* bookkeeping for status */
+	time_t started;
+	int reloads;
+	bool last_reload_ok;
+	bool have_last_reload;
+	time_t last_reload_time;
+	char last_reload_msg[RL_ERR_LEN];
+
+	bool stop;
+	bool reload_requested;
+};
+
+/* agent_bpf.c */
+int agent_bpf_open(struct agent *a);
+void agent_bpf_close(struct agent *a, bool detach);
+int agent_bpf_write_conf(struct agent *a);
+int agent_pcpu_sum(struct agent *a, int fd, uint32_t key, struct rl_ctr *out);
+int agent_pcpu_zero(struct agent *a, int fd, uint32_t key);
+int agent_map_info(int fd, uint32_t *max_entries, uint32_t *type);
+int ensure_bpffs(const char *pin_dir);
+
+/* agent_state.c */
+void agent_model_init(struct agent_model *m);
+void agent_model_free(struct agent_model *m);
+int agent_model_dup(const struct agent_model *src, struct agent_model *dst);
+int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
+			    struct rl_err *err);
+struct agent_rule *agent_model_find(struct agent_model *m, const char *name);
+int agent_model_add_rule(struct agent_model *m, const struct rl_rule_spec *spec);
+void agent_model_del_rule(struct agent_model *m, const char *name);
+int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix *p);
+/* Validates, compiles and writes `next` to the maps; on success `next` is
+ * moved into a->model (and emptied), on failure the maps and a->model are
+ * as before and err says why. */
+int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err);
+int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err);
+int agent_expire(struct agent *a, uint64_t now_ns);
+uint64_t agent_next_expiry(const struct agent *a);
+uint64_t agent_now_ns(void);
+void agent_err(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* agent_cmd.c */
+json_t *agent_dispatch(struct agent *a, json_t *req);
+json_t *agent_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+json_t *agent_rule_json(const struct agent_rule *r);
+int agent_config_reload(struct agent *a, struct rl_err *err);
+char *agent_config_dump(struct agent *a);
+int agent_check_config(const char *path, int *n_rules, struct rl_err *err);
+void format_duration(uint64_t ns, char *buf, size_t len);
+void rule_words(const struct rl_rule_spec *s, char *buf, size_t len);
+
+/* agent_ctl.c */
+int ctl_listen(const char *path);
+void ctl_close(void);
+/* Fills pfds from index 0; returns how many.  ctl_timeout_ms caps poll. */
+int ctl_pollfds(struct pollfd *pfds, int max);
+void ctl_handle(struct agent *a, struct pollfd *pfds, int n);
+int ctl_timeout_ms(void);
+int ctl_max_fds(void);
+
+#endif /* RL_AGENT_H */

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * agent_bpf.c - the agent's BPF side, a thin layer over the loader
+ * (user/rl_loader.h): make sure bpffs is there, load or adopt the pinned
+ * maps, attach or adopt the XDP links, and hand the map fds to the rest of
+ * the agent.  Keeping every loader call here keeps the model and the
+ * control code free of libbpf.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "agent.h"
+#include "rl_loader.h"
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * The pin dir must live on bpffs.  The usual /sys/fs/bpf is mounted by
+ * systemd; on bare systems (containers, CI) it is not, so mount it there.
+ * Elsewhere, tell the user rather than mount over their directories.
+ */
+int ensure_bpffs(const char *pin_dir)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", pin_dir);
+	/* The nearest existing ancestor decides which filesystem it is on. */
+	while (access(dir, F_OK) && (slash = strrchr(dir, '/')) && slash != dir)
+		*slash = 0;
+	if (is_bpffs(dir))
+		return 0;
+	if (!strncmp(pin_dir, "/sys/fs/bpf/", 12) && is_bpffs("/sys/fs/bpf") == false) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+			int err = -errno;
+
+			log_err("/sys/fs/bpf is not a bpffs and mounting one failed: %s; run `mount -t bpf bpf /sys/fs/bpf` as root",
+				strerror(errno));
+			return err;
+		}
+		log_info("mounted bpffs on /sys/fs/bpf");
+		return 0;
+	}
+	log_err("pin dir %s is not on a bpffs; mount one (`mount -t bpf bpf DIR`) or use a --pin-dir under /sys/fs/bpf",
+		pin_dir);
+	return -ENOTSUP;
+}
+
+int agent_bpf_open(struct agent *a)
+{
+	struct rl_loader_opts opts = {
+		.pin_dir = a->pin_dir,
+		.on_full = a->cfg.defaults.on_full,
+		.state_entries = a->cfg.defaults.state_entries,
+		.verbose = agent_log_level >= LOG_LVL_DEBUG,
+	};
+	struct rl_loader *l = NULL;
+	char err[RL_LOADER_ERR_LEN] = "";
+	int i, ret;
+
+	ret = rl_loader_open(&opts, &l, err, sizeof(err));
+	if (ret) {
+		log_err("loading the datapath (pins in %s): %s", a->pin_dir,
+			err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	a->bpf = l;
+	a->ncpus = l->ncpus;
+	a->maps.match4 = l->fd.match4;
+	a->maps.match6 = l->fd.match6;
+	a->maps.stats = l->fd.stats;
+	a->maps.gstats = l->fd.gstats;
+	a->maps.agg = l->fd.agg;
+	a->maps.slagg = l->fd.slagg;
+	a->maps.conf = l->fd.conf;
+	a->maps.catalog = l->fd.catalog;
+	a->maps.lists = l->fd.lists;
+	a->maps.st4 = l->fd.st4;
+	a->maps.st6 = l->fd.st6;
+	log_info("%s the maps in %s", l->adopted ? "adopted" : "created and pinned", a->pin_dir);
+
+	for (i = 0; i < a->cfg.n_ifaces; i++) {
+		struct agent_iface *ifc = &a->ifaces[a->n_ifaces];
+		const struct rl_iface *ci = &a->cfg.ifaces[i];
+		int k;
+
+		snprintf(ifc->name, sizeof(ifc->name), "%s", ci->name);
+		snprintf(ifc->mode, sizeof(ifc->mode), "?");
+		ret = rl_loader_attach(l, ci->name, (enum rl_xdp_mode)ci->xdp_mode, ifc->mode,
+				       sizeof(ifc->mode));
+		if (ret) {
+			log_err("attaching XDP to %s: %s", ci->name, l->err[0] ? l->err : strerror(-ret));
+			return ret;
+		}
+		for (k = 0; k < l->n_links; k++)
+			if (!strcmp(l->links[k].ifname, ci->name))
+				ifc->ifindex = l->links[k].ifindex;
+		log_info("XDP on %s (ifindex %d, %s mode)", ifc->name, ifc->ifindex, ifc->mode);
+		a->n_ifaces++;
+	}
+	return 0;
+}
+
+/* Removes the pinned maps and the pin dir (--detach-on-exit). */
+static void unpin_all(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path))
+			log_warn("removing pin %s: %s", path, strerror(errno));
+	}
+	closedir(d);
+	if (rmdir(dir))
+		log_warn("removing pin dir %s: %s", dir, strerror(errno));
+}
+
+void agent_bpf_close(struct agent *a, bool detach)
+{
+	struct rl_loader *l = a->bpf;
+	int i;
+
+	if (!l)
+		return;
+	if (detach) {
+		for (i = 0; i < a->n_ifaces; i++)
+			if (rl_loader_detach(l, a->ifaces[i].name))
+				log_warn("detaching XDP from %s: %s", a->ifaces[i].name, l->err);
+	}
+	rl_loader_close(l);
+	a->bpf = NULL;
+	if (detach)
+		unpin_all(a->pin_dir);
+}
+
+int agent_bpf_write_conf(struct agent *a)
+{
+	struct rl_conf c = {};
+	int ret;
+
+	/* on_full belongs to the loader (it chose the map type); keep it. */
+	ret = rl_conf_read(a->maps.conf, &c);
+	if (ret) {
+		log_err("reading rl_conf: %s", strerror(-ret));
+		return ret;
+	}
+	c.malformed = a->cfg.defaults.malformed;
+	ret = rl_conf_write(a->maps.conf, &c);
+	if (ret)
+		log_err("writing rl_conf: %s", strerror(-ret));
+	return ret;
+}
+
+int agent_pcpu_sum(struct agent *a, int fd, uint32_t key, struct rl_ctr *out)
+{
+	(void)a;
+	return rl_ctr_sum(fd, key, out);
+}
+
+int agent_pcpu_zero(struct agent *a, int fd, uint32_t key)
+{
+	(void)a;
+	return rl_ctr_zero(fd, key);
+}
+
+int agent_map_info(int fd, uint32_t *max_entries, uint32_t *type)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*max_entries = info.max_entries;
+	*type = info.type;
+	return 0;
+}

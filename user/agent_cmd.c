@@ -1,0 +1,1021 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * agent_cmd.c - the control commands of rlagent.  A request is the argv
+ * rlctl was given ({"argv": ["rule","add","ssh",...]}); the agent parses
+ * it again with lib_parse and never trusts the client's own checks.
+ * Every command answers with one JSON object: {"ok":true, ...data} or
+ * {"ok":false, "error":"...", "code":"usage"|"refused"}.
+ *
+ * A command that changes anything builds a complete new model and hands
+ * it to agent_apply(), which refuses it without touching a map if it does
+ * not validate or compile.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "agent.h"
+
+#define MAX_ARGS     256
+#define MAX_ARG_LEN  1024
+
+static const char *const gstat_names[__RL_G_MAX] = {
+	[RL_G_PACKETS]   = "packets",
+	[RL_G_NON_IP]    = "non_ip",
+	[RL_G_PARSE_ERR] = "parse_err",
+	[RL_G_UNMATCHED] = "unmatched",
+	[RL_G_ALLOW]     = "allow",
+	[RL_G_BLOCKLIST] = "blocklist",
+	[RL_G_STATE_NEW] = "state_new",
+	[RL_G_MAP_FULL]  = "map_full",
+	[RL_G_FULL_PASS] = "full_pass",
+	[RL_G_FULL_DROP] = "full_drop",
+	[RL_G_FULL_AGG]  = "full_agg",
+	[RL_G_LOCK_BUSY] = "lock_busy",
+	[RL_G_FRAGMENT]  = "fragment",
+};
+
+static const char *const verdict_names[__RL_V_MAX] = {
+	[RL_V_PASS] = "pass", [RL_V_DROP] = "drop",
+	[RL_V_MONITOR] = "monitor", [RL_V_BLOCK] = "block",
+};
+
+static const char *const on_full_names[__RL_FULL_MAX] = {
+	[RL_FULL_EVICT] = "evict", [RL_FULL_FAIL_OPEN] = "fail-open",
+	[RL_FULL_FAIL_CLOSED] = "fail-closed", [RL_FULL_AGGREGATE] = "aggregate",
+};
+
+static const char *const malformed_names[__RL_MALFORMED_MAX] = {
+	[RL_MALFORMED_DROP] = "drop", [RL_MALFORMED_PASS] = "pass",
+};
+
+static const char *const xdp_mode_names[] = { "auto", "native", "generic" };
+
+json_t *agent_error(const char *code, const char *fmt, ...)
+{
+	char buf[RL_ERR_LEN + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", buf, "code", code);
+}
+
+static json_t *ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+void format_duration(uint64_t ns, char *buf, size_t len)
+{
+	static const struct { uint64_t ns; const char *unit; } u[] = {
+		{ 86400000000000ull, "d" }, { 3600000000000ull, "h" },
+		{ 60000000000ull, "m" }, { 1000000000ull, "s" },
+		{ 1000000ull, "ms" }, { 1000ull, "us" }, { 1, "ns" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+		if (ns >= u[i].ns && ns % u[i].ns == 0) {
+			snprintf(buf, len, "%" PRIu64 "%s", ns / u[i].ns, u[i].unit);
+			return;
+		}
+	snprintf(buf, len, "0s");
+}
+
+static void fmt_prefix(const struct rl_prefix *p, char *buf, size_t len)
+{
+	if (rl_format_prefix(p, buf, len))
+		snprintf(buf, len, "?");
+}
+
+static void fmt_ports(const struct rl_rule_spec *s, char *buf, size_t len)
+{
+	if (s->dport_lo == s->dport_hi)
+		snprintf(buf, len, "%u", s->dport_lo);
+	else
+		snprintf(buf, len, "%u-%u", s->dport_lo, s->dport_hi);
+}
+
+/* "V4", "V6" or "V4,V6": the one-word form `src` and the config take. */
+static void fmt_src(const struct rl_rule_spec *s, char *buf, size_t len)
+{
+	char a[64] = "", b[64] = "";
+
+	if (s->has_src4)
+		fmt_prefix(&s->src4, a, sizeof(a));
+	if (s->has_src6)
+		fmt_prefix(&s->src6, b, sizeof(b));
+	snprintf(buf, len, "%s%s%s", a, *a && *b ? "," : "", b);
+}
+
+static bool has_ports(const struct rl_rule_spec *s)
+{
+	return !(s->dport_lo == 0 && s->dport_hi == 65535);
+}
+
+static void fmt_per(const struct rl_rule_spec *s, char *buf, size_t len)
+{
+	if (s->per_rule)
+		snprintf(buf, len, "rule");
+	else
+		snprintf(buf, len, "source/%u,%u", s->plen4, s->plen6);
+}
+
+static void fmt_rate(const struct rl_rule_spec *s, char *buf, size_t len)
+{
+	if (rl_format_rate(&s->limit, s->bytes, buf, len))
+		snprintf(buf, len, "%llu/%lluns", (unsigned long long)s->limit.rate,
+			 (unsigned long long)s->limit.period_ns);
+}
+
+/* The rule as `rule add` words after NAME: what `rule list` shows and what
+ * a user can paste back. */
+void rule_words(const struct rl_rule_spec *s, char *buf, size_t len)
+{
+	char t[96];
+	size_t o = 0;
+
+#define W(...) do { int _n = snprintf(buf + o, o < len ? len - o : 0, __VA_ARGS__); \
+		    if (_n > 0) o += (size_t)_n; } while (0)
+	buf[0] = 0;
+	if (s->has_src4 || s->has_src6) {
+		fmt_src(s, t, sizeof(t));
+		W("src %s ", t);
+	}
+	if (s->proto)
+		W("proto %s ", rl_proto_name(s->proto));
+	if (has_ports(s)) {
+		fmt_ports(s, t, sizeof(t));
+		W("dport %s ", t);
+	}
+	if (s->syn_only)
+		W("tcp-flags syn ");
+	fmt_rate(s, t, sizeof(t));
+	W("rate %s burst %llu algo %s ", t, (unsigned long long)s->limit.burst,
+	  rl_algo_name(s->limit.algo));
+	fmt_per(s, t, sizeof(t));
+	W("per %s action %s", t, rl_action_name(s->action));
+	if (s->block_ns) {
+		format_duration(s->block_ns, t, sizeof(t));
+		W(" block-for %s", t);
+	}
+#undef W
+	if (o >= len && len)
+		buf[len - 1] = 0;
+}
+
+json_t *agent_rule_json(const struct agent_rule *r)
+{
+	const struct rl_rule_spec *s = &r->spec;
+	char t[96], words[512];
+	json_t *o, *src;
+
+	src = json_array();
+	if (s->has_src4) {
+		fmt_prefix(&s->src4, t, sizeof(t));
+		json_array_append_new(src, json_string(t));
+	}
+	if (s->has_src6) {
+		fmt_prefix(&s->src6, t, sizeof(t));
+		json_array_append_new(src, json_string(t));
+	}
+	rule_words(s, words, sizeof(words));
+	o = json_pack("{s:s, s:i, s:i, s:o, s:s, s:s}",
+		      "name", s->name, "id", (json_int_t)r->id, "ver", (json_int_t)r->ver,
+		      "src", src, "proto", s->proto ? rl_proto_name(s->proto) : "any",
+		      "algo", rl_algo_name(s->limit.algo));
+	if (has_ports(s)) {
+		fmt_ports(s, t, sizeof(t));
+		json_object_set_new(o, "dport", json_string(t));
+	} else {
+		json_object_set_new(o, "dport", json_null());
+	}
+	json_object_set_new(o, "tcp_flags", s->syn_only ? json_string("syn") : json_null());
+	fmt_rate(s, t, sizeof(t));
+	json_object_set_new(o, "rate", json_string(t));
+	json_object_set_new(o, "bytes", json_boolean(s->bytes));
+	json_object_set_new(o, "burst", json_integer((json_int_t)s->limit.burst));
+	fmt_per(s, t, sizeof(t));
+	json_object_set_new(o, "per", json_string(t));
+	json_object_set_new(o, "action", json_string(rl_action_name(s->action)));
+	if (s->block_ns) {
+		format_duration(s->block_ns, t, sizeof(t));
+		json_object_set_new(o, "block_for", json_string(t));
+	} else {
+		json_object_set_new(o, "block_for", json_null());
+	}
+	json_object_set_new(o, "spec", json_string(words));
+	return o;
+}
+
+static bool name_ok(const char *n)
+{
+	size_t i, len = strlen(n);
+
+	if (!len || len >= RL_NAME_LEN)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = n[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* Applies `next` and turns the outcome into a response. */
+static json_t *apply_or_refuse(struct agent *a, struct agent_model *next, json_t *okresp)
+{
+	struct rl_err err = {};
+	int ret = agent_apply(a, next, &err);
+
+	agent_model_free(next);
+	if (ret) {
+		json_decref(okresp);
+		return agent_error("refused", "%s; the running rules are unchanged", err.msg);
+	}
+	return okresp;
+}
+
+static json_t *cmd_rule(struct agent *a, int argc, char **argv)
+{
+	struct agent_model next;
+	struct agent_rule *cur;
+	struct rl_rule_spec spec;
+	struct rl_err err = {};
+	const char *verb = argc > 1 ? argv[1] : "list";
+	json_t *resp;
+	int i;
+
+	if (!strcmp(verb, "list") || !strcmp(verb, "show")) {
+		json_t *arr = json_array();
+
+		for (i = 0; i < a->model.n_rules; i++) {
+			if (argc > 2 && strcmp(a->model.rules[i].spec.name, argv[2]))
+				continue;
+			json_array_append_new(arr, agent_rule_json(&a->model.rules[i]));
+		}
+		if (argc > 2 && !json_array_size(arr)) {
+			json_decref(arr);
+			return agent_error("refused", "no rule named '%s'; `rlctl rule list` shows them",
+					   argv[2]);
+		}
+		return json_pack("{s:b, s:o}", "ok", 1, "rules", arr);
+	}
+	if (!strcmp(verb, "add") || !strcmp(verb, "change")) {
+		bool add = !strcmp(verb, "add");
+
+		if (argc < 3 || (!add && argc < 4))
+			return agent_error("usage", "usage: rule %s NAME [src PREFIX] [proto P] [dport N[-M]] "
+					   "[tcp-flags syn] %s [burst N] [algo A] [per source[/L4[,L6]]|per rule] "
+					   "[action drop|monitor] [block-for DUR]", verb,
+					   add ? "rate RATE" : "[rate RATE]");
+		if (!name_ok(argv[2]))
+			return agent_error("usage", "rule name '%.64s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
+					   argv[2], RL_NAME_LEN - 1);
+		cur = agent_model_find(&a->model, argv[2]);
+		if (add && cur)
+			return agent_error("refused", "rule '%s' exists; `rlctl rule change %s ...` changes it",
+					   argv[2], argv[2]);
+		if (!add && !cur)
+			return agent_error("refused", "no rule named '%s'; `rlctl rule add %s ...` creates it",
+					   argv[2], argv[2]);
+		memset(&spec, 0, sizeof(spec));
+		if (add)
+			rl_rule_defaults(&spec, &a->cfg.defaults);
+		else
+			spec = cur->spec;
+		if (rl_parse_rule_words(argc - 3, argv + 3, &spec, add, &err))
+			return agent_error("usage", "rule %s %s: %s", verb, argv[2], err.msg);
+		snprintf(spec.name, sizeof(spec.name), "%s", argv[2]);
+		if (!add && !memcmp(&spec, &cur->spec, sizeof(spec)))
+			return json_pack("{s:b, s:b, s:o}", "ok", 1, "changed", 0,
+					 "rule", agent_rule_json(cur));
+		if (agent_model_dup(&a->model, &next))
+			return agent_error("refused", "out of memory");
+		if (add) {
+			if (agent_model_add_rule(&next, &spec)) {
+				agent_model_free(&next);
+				return agent_error("refused", "out of memory");
+			}
+		} else {
+			agent_model_find(&next, argv[2])->spec = spec;
+		}
+		resp = apply_or_refuse(a, &next, ok());
+		if (json_object_get(resp, "error"))
+			return resp;
+		cur = agent_model_find(&a->model, argv[2]);
+		json_object_set_new(resp, "rule", agent_rule_json(cur));
+		log_info("rule %s %s: %s", verb, argv[2],
+			 json_string_value(json_object_get(json_object_get(resp, "rule"), "spec")));
+		return resp;
+	}
+	if (!strcmp(verb, "del") || !strcmp(verb, "delete")) {
+		if (argc != 3)
+			return agent_error("usage", "usage: rule del NAME");
+		if (!agent_model_find(&a->model, argv[2]))
+			return agent_error("refused", "no rule named '%s'; `rlctl rule list` shows them",
+					   argv[2]);
+		if (agent_model_dup(&a->model, &next))
+			return agent_error("refused", "out of memory");
+		agent_model_del_rule(&next, argv[2]);
+		resp = apply_or_refuse(a, &next, ok());
+		if (!json_object_get(resp, "error"))
+			log_info("rule del %s", argv[2]);
+		return resp;
+	}
+	return agent_error("usage", "unknown command 'rule %.64s': try add, change, del, list", verb);
+}
+
+static json_t *list_json(const struct rl_list_entry *l, int n, uint64_t now)
+{
+	json_t *arr = json_array();
+	char t[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		json_t *o;
+
+		fmt_prefix(&l[i].pfx, t, sizeof(t));
+		o = json_pack("{s:s}", "prefix", t);
+		if (l[i].expires_ns)
+			json_object_set_new(o, "expires_in_s", json_integer(
+				l[i].expires_ns > now ? (json_int_t)((l[i].expires_ns - now + 999999999ull) /
+								      1000000000ull) : 0));
+		else
+			json_object_set_new(o, "expires_in_s", json_null());
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static json_t *cmd_list(struct agent *a, int argc, char **argv)
+{
+	bool allow = !strcmp(argv[0], "allow");
+	const char *obj = argv[0];
+	const char *verb = argc > 1 ? argv[1] : "list";
+	struct agent_model next;
+	struct rl_prefix p;
+	struct rl_err err = {};
+	uint64_t dur = 0, now = agent_now_ns();
+	struct rl_list_entry *l;
+	int *n, idx;
+	char t[64];
+
+	if (!strcmp(verb, "list") || !strcmp(verb, "show")) {
+		if (argc > 2)
+			return agent_error("usage", "usage: %s list", obj);
+		return json_pack("{s:b, s:o}", "ok", 1, allow ? "allow" : "block",
+				 allow ? list_json(a->model.allow, a->model.n_allow, now)
+				       : list_json(a->model.block, a->model.n_block, now));
+	}
+	if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
+		return agent_error("usage", "unknown command '%s %.64s': try add, del, list", obj, verb);
+	if (argc < 3)
+		return agent_error("usage", "usage: %s %s PREFIX%s", obj, verb,
+				   strcmp(verb, "add") ? "" : " [for DURATION]");
+	if (rl_parse_prefix(argv[2], &p, &err))
+		return agent_error("usage", "%s %s: %s", obj, verb, err.msg);
+	fmt_prefix(&p, t, sizeof(t));
+	if (!strcmp(verb, "add")) {
+		if (argc == 5 && !strcmp(argv[3], "for")) {
+			if (rl_parse_duration(argv[4], &dur, &err))
+				return agent_error("usage", "%s add %s for: %s", obj, argv[2], err.msg);
+			if (!dur)
+				return agent_error("usage", "%s add %s for: the duration must be more than 0",
+						   obj, argv[2]);
+		} else if (argc != 3) {
+			return agent_error("usage", "usage: %s add PREFIX [for DURATION]", obj);
+		}
+		if (agent_list_find(allow ? a->model.block : a->model.allow,
+				    allow ? a->model.n_block : a->model.n_allow, &p) >= 0)
+			return agent_error("refused", "%s is on the %s; `rlctl %s del %s` first",
+					   t, allow ? "blocklist" : "allowlist",
+					   allow ? "block" : "allow", t);
+	} else if (argc != 3) {
+		return agent_error("usage", "usage: %s del PREFIX", obj);
+	}
+
+	if (agent_model_dup(&a->model, &next))
+		return agent_error("refused", "out of memory");
+	l = allow ? next.allow : next.block;
+	n = allow ? &next.n_allow : &next.n_block;
+	idx = agent_list_find(l, *n, &p);
+	if (!strcmp(verb, "add")) {
+		if (idx < 0) {
+			if (next.n_allow + next.n_block >= RL_MAX_LIST) {
+				agent_model_free(&next);
+				return agent_error("refused", "allow + block lists are full (%d entries)",
+						   RL_MAX_LIST);
+			}
+			idx = (*n)++;
+			l[idx].pfx = p;
+		}
+		l[idx].expires_ns = dur ? now + dur : 0;
+	} else {
+		if (idx < 0) {
+			agent_model_free(&next);
+			return agent_error("refused", "%s is not on the %s; `rlctl %s list` shows it",
+					   t, allow ? "allowlist" : "blocklist", obj);
+		}
+		memmove(&l[idx], &l[idx + 1], (size_t)(*n - idx - 1) * sizeof(*l));
+		(*n)--;
+	}
+	json_t *resp = apply_or_refuse(a, &next, json_pack("{s:b, s:s}", "ok", 1, "prefix", t));
+
+	if (!json_object_get(resp, "error"))
+		log_info("%s %s %s%s%s", obj, verb, t, dur ? " for " : "", dur ? argv[4] : "");
+	return resp;
+}
+
+static json_t *ctr_json(const struct rl_ctr *c)
+{
+	return json_pack("{s:I, s:I}", "packets", (json_int_t)c->packets,
+			 "bytes", (json_int_t)c->bytes);
+}
+
+static json_t *cmd_stats(struct agent *a, int argc, char **argv)
+{
+	json_t *rules = json_array(), *glob = json_object();
+	struct rl_ctr c;
+	int i, v, ret;
+
+	for (i = 0; i < a->model.n_rules; i++) {
+		const struct agent_rule *r = &a->model.rules[i];
+		json_t *o;
+
+		if (argc > 1 && strcmp(r->spec.name, argv[1]))
+			continue;
+		o = json_pack("{s:s, s:i}", "name", r->spec.name, "id", (json_int_t)r->id);
+		for (v = 0; v < __RL_V_MAX; v++) {
+			ret = agent_pcpu_sum(a, a->maps.stats, r->id * __RL_V_MAX + v, &c);
+			if (ret)
+				memset(&c, 0, sizeof(c));
+			json_object_set_new(o, verdict_names[v], ctr_json(&c));
+		}
+		json_array_append_new(rules, o);
+	}
+	if (argc > 1 && !json_array_size(rules)) {
+		json_decref(rules);
+		json_decref(glob);
+		return agent_error("refused", "no rule named '%s'", argv[1]);
+	}
+	for (i = 0; i < __RL_G_MAX; i++) {
+		if (agent_pcpu_sum(a, a->maps.gstats, (uint32_t)i, &c))
+			memset(&c, 0, sizeof(c));
+		json_object_set_new(glob, gstat_names[i], ctr_json(&c));
+	}
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "rules", rules, "global", glob);
+}
+
+static json_t *map_json(int fd)
+{
+	uint32_t max = 0, type = 0;
+
+	if (fd < 0 || agent_map_info(fd, &max, &type))
+		return json_null();
+	return json_pack("{s:i, s:s}", "max_entries", (json_int_t)max, "type",
+			 type == BPF_MAP_TYPE_LRU_HASH ? "lru_hash" :
+			 type == BPF_MAP_TYPE_HASH ? "hash" : "other");
+}
+
+static json_t *cmd_status(struct agent *a)
+{
+	json_t *ifs = json_array(), *o, *lr;
+	int i;
+
+	for (i = 0; i < a->n_ifaces; i++)
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s}", "name", a->ifaces[i].name,
+						     "ifindex", a->ifaces[i].ifindex,
+						     "mode", a->ifaces[i].mode));
+	if (a->have_last_reload)
+		lr = json_pack("{s:b, s:s, s:I}", "ok", a->last_reload_ok,
+			       "message", a->last_reload_msg,
+			       "time", (json_int_t)a->last_reload_time);
+	else
+		lr = json_null();
+	o = json_pack("{s:b, s:i, s:I, s:o, s:i, s:i, s:i, s:s, s:s?, s:s, s:s, s:b, s:i, s:o}",
+		      "ok", 1, "pid", (int)getpid(),
+		      "uptime_s", (json_int_t)(time(NULL) - a->started),
+		      "interfaces", ifs,
+		      "rules", a->model.n_rules, "allow", a->model.n_allow, "block", a->model.n_block,
+		      "pin_dir", a->pin_dir, "config", a->config_path,
+		      "on_full", a->cfg.defaults.on_full < __RL_FULL_MAX ?
+				 on_full_names[a->cfg.defaults.on_full] : "?",
+		      "malformed", a->cfg.defaults.malformed < __RL_MALFORMED_MAX ?
+				   malformed_names[a->cfg.defaults.malformed] : "?",
+		      "adopted", a->adopted, "match_entries", a->applied.n,
+		      "last_reload", lr);
+	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}", "rl_st4", map_json(a->maps.st4),
+						       "rl_st6", map_json(a->maps.st6)));
+	return o;
+}
+
+/* "file:8:5: ..." is exact but easy to miss; say "line 8" in words too. */
+static void add_line_hint(struct rl_err *err)
+{
+	size_t len = strlen(err->msg);
+
+	if (err->line > 0 && !strstr(err->msg, "line ") && len + 40 < sizeof(err->msg))
+		snprintf(err->msg + len, sizeof(err->msg) - len, " (line %d, column %d)",
+			 err->line, err->col);
+}
+
+int agent_check_config(const char *path, int *n_rules, struct rl_err *err)
+{
+	struct rl_config cfg;
+	struct rl_compiled out = {};
+	uint32_t *ids = NULL, *vers = NULL;
+	int i, j, ret;
+
+	rl_config_defaults(&cfg);
+	ret = rl_config_load(path, &cfg, err);
+	if (ret) {
+		add_line_hint(err);
+		rl_config_free(&cfg);
+		return ret;
+	}
+	for (i = 0; i < cfg.n_rules; i++) {
+		struct rl_err e2 = {};
+
+		if (!name_ok(cfg.rules[i].name)) {
+			agent_err(err, "%s: rule name '%s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
+				  path, cfg.rules[i].name, RL_NAME_LEN - 1);
+			ret = -EINVAL;
+			goto cleanup;
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(cfg.rules[i].name, cfg.rules[j].name)) {
+				agent_err(err, "%s: rule '%s' is defined twice", path, cfg.rules[i].name);
+				ret = -EEXIST;
+				goto cleanup;
+			}
+		ret = rl_rule_validate(&cfg.rules[i], &e2);
+		if (ret) {
+			agent_err(err, "%s: rule '%s': %s", path, cfg.rules[i].name, e2.msg);
+			goto cleanup;
+		}
+	}
+	if (cfg.n_rules > RL_MAX_RULES || cfg.n_allow + cfg.n_block > RL_MAX_LIST) {
+		agent_err(err, "%s: too many rules (max %d) or allow/block entries (max %d)",
+			  path, RL_MAX_RULES, RL_MAX_LIST);
+		ret = -E2BIG;
+		goto cleanup;
+	}
+	ids = calloc((size_t)cfg.n_rules + 1, sizeof(*ids));
+	vers = calloc((size_t)cfg.n_rules + 1, sizeof(*vers));
+	if (!ids || !vers) {
+		ret = -ENOMEM;
+		agent_err(err, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < cfg.n_rules; i++) {
+		ids[i] = (uint32_t)i;
+		vers[i] = 1u << 16;
+	}
+	{
+		struct rl_err e2 = {};
+
+		ret = rl_compile(cfg.rules, ids, vers, cfg.n_rules, cfg.allow, cfg.n_allow,
+				 cfg.block, cfg.n_block, 0, &out, &e2);
+		if (ret) {
+			agent_err(err, "%s: %s", path, e2.msg);
+			goto cleanup;
+		}
+	}
+	if (n_rules)
+		*n_rules = cfg.n_rules;
+cleanup:
+	rl_compiled_free(&out);
+	free(ids);
+	free(vers);
+	rl_config_free(&cfg);
+	return ret;
+}
+
+int agent_config_reload(struct agent *a, struct rl_err *err)
+{
+	struct rl_config cfg;
+	struct agent_model next;
+	int i, ret;
+
+	a->reloads++;
+	a->have_last_reload = true;
+	a->last_reload_time = time(NULL);
+	if (!a->config_path) {
+		agent_err(err, "the agent was started without a config file (-c FILE); nothing to reload");
+		ret = -ENOENT;
+		goto out;
+	}
+	rl_config_defaults(&cfg);
+	ret = rl_config_load(a->config_path, &cfg, err);
+	if (ret) {
+		add_line_hint(err);
+		rl_config_free(&cfg);
+		goto out;
+	}
+	ret = agent_model_from_config(&cfg, &next, err);
+	if (ret) {
+		rl_config_free(&cfg);
+		goto out;
+	}
+	/* Timed blocks added at runtime are penalties, not configuration:
+	 * they outlive a reload and expire on their own. */
+	for (i = 0; i < a->model.n_block; i++) {
+		const struct rl_list_entry *e = &a->model.block[i];
+
+		if (!e->expires_ns || agent_list_find(next.block, next.n_block, &e->pfx) >= 0 ||
+		    agent_list_find(next.allow, next.n_allow, &e->pfx) >= 0 ||
+		    next.n_allow + next.n_block >= RL_MAX_LIST)
+			continue;
+		next.block[next.n_block++] = *e;
+	}
+	ret = agent_apply(a, &next, err);
+	agent_model_free(&next);
+	if (ret) {
+		rl_config_free(&cfg);
+		goto out;
+	}
+	if (cfg.defaults.on_full != a->cfg.defaults.on_full ||
+	    cfg.defaults.state_entries != a->cfg.defaults.state_entries)
+		log_warn("%s: defaults on-full/state-entries changed; they size the state maps and take effect only after `rlctl`-less restart with the pins removed",
+			 a->config_path);
+	if (cfg.n_ifaces != a->cfg.n_ifaces ||
+	    memcmp(cfg.ifaces, a->cfg.ifaces, sizeof(cfg.ifaces[0]) * (size_t)cfg.n_ifaces))
+		log_warn("%s: interfaces changed; restart rlagent to attach or detach them",
+			 a->config_path);
+	/* on_full selects the map type at load: keep the one in effect. */
+	cfg.defaults.on_full = a->cfg.defaults.on_full;
+	cfg.defaults.state_entries = a->cfg.defaults.state_entries;
+	rl_config_free(&a->cfg);
+	a->cfg = cfg;
+	a->have_cfg = true;
+	ret = agent_bpf_write_conf(a);
+	if (ret) {
+		agent_err(err, "rules applied, but writing rl_conf failed: %s", strerror(-ret));
+		goto out;
+	}
+out:
+	a->last_reload_ok = !ret;
+	if (ret)
+		snprintf(a->last_reload_msg, sizeof(a->last_reload_msg), "%s", err->msg);
+	else
+		snprintf(a->last_reload_msg, sizeof(a->last_reload_msg), "applied %s: %d rules",
+			 a->config_path, a->model.n_rules);
+	if (ret)
+		log_err("config reload refused: %s; the running rules are unchanged", err->msg);
+	else
+		log_info("config reload: %s", a->last_reload_msg);
+	return ret;
+}
+
+/* YAML double-quoted scalars: always safe for names and prefixes. */
+static void yq(char *buf, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	if (len < 3) {
+		if (len)
+			buf[0] = 0;
+		return;
+	}
+	buf[o++] = '"';
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '"' || *s == '\\')
+			buf[o++] = '\\';
+		buf[o++] = *s;
+	}
+	buf[o++] = '"';
+	buf[o] = 0;
+}
+
+char *agent_config_dump(struct agent *a)
+{
+	const struct rl_defaults *d = &a->cfg.defaults;
+	uint64_t now = agent_now_ns();
+	char t[128], q[160];
+	char *buf = NULL;
+	size_t sz = 0;
+	FILE *f;
+	int i;
+
+	f = open_memstream(&buf, &sz);
+	if (!f)
+		return NULL;
+	fprintf(f, "# running state of rlagent (pid %d), including runtime changes\n", (int)getpid());
+	fprintf(f, "version: 1\n");
+	if (a->n_ifaces) {
+		fprintf(f, "interfaces:\n");
+		for (i = 0; i < a->n_ifaces; i++) {
+			int mode = 0, k;
+
+			for (k = 0; k < a->cfg.n_ifaces; k++)
+				if (!strcmp(a->cfg.ifaces[k].name, a->ifaces[i].name))
+					mode = a->cfg.ifaces[k].xdp_mode;
+			yq(q, sizeof(q), a->ifaces[i].name);
+			fprintf(f, "  - name: %s\n", q);
+			if (mode > 0 && mode < 3)
+				fprintf(f, "    xdp-mode: %s\n", xdp_mode_names[mode]);
+		}
+	}
+	fprintf(f, "defaults:\n");
+	fprintf(f, "  algo: %s\n", rl_algo_name(d->algo));
+	fprintf(f, "  action: %s\n", rl_action_name(d->action));
+	if (d->per_rule)
+		fprintf(f, "  per: rule\n");
+	else
+		fprintf(f, "  per: source/%u,%u\n", d->plen4, d->plen6);
+	fprintf(f, "  on-full: %s\n", d->on_full < __RL_FULL_MAX ? on_full_names[d->on_full] : "evict");
+	fprintf(f, "  malformed: %s\n",
+		d->malformed < __RL_MALFORMED_MAX ? malformed_names[d->malformed] : "drop");
+	fprintf(f, "  state-entries: %u\n", d->state_entries);
+	if (a->model.n_allow) {
+		fprintf(f, "allowlist:\n");
+		for (i = 0; i < a->model.n_allow; i++) {
+			fmt_prefix(&a->model.allow[i].pfx, t, sizeof(t));
+			fprintf(f, "  - %s\n", t);
+		}
+	}
+	if (a->model.n_block) {
+		int n = 0;
+
+		for (i = 0; i < a->model.n_block; i++) {
+			const struct rl_list_entry *e = &a->model.block[i];
+
+			if (e->expires_ns && e->expires_ns <= now)
+				continue;
+			if (!n++)
+				fprintf(f, "blocklist:\n");
+			fmt_prefix(&e->pfx, t, sizeof(t));
+			if (e->expires_ns) {
+				char d2[32];
+
+				format_duration((e->expires_ns - now + 999999999ull) / 1000000000ull *
+						1000000000ull, d2, sizeof(d2));
+				fprintf(f, "  - %s   # runtime block, %s left (not kept by a reload of this file)\n",
+					t, d2);
+			} else {
+				fprintf(f, "  - %s\n", t);
+			}
+		}
+	}
+	if (a->model.n_rules)
+		fprintf(f, "rules:\n");
+	for (i = 0; i < a->model.n_rules; i++) {
+		const struct rl_rule_spec *s = &a->model.rules[i].spec;
+
+		yq(q, sizeof(q), s->name);
+		fprintf(f, "  - name: %s\n", q);
+		if (s->has_src4 || s->has_src6) {
+			fmt_src(s, t, sizeof(t));
+			fprintf(f, "    src: \"%s\"\n", t);
+		}
+		if (s->proto)
+			fprintf(f, "    proto: %s\n", rl_proto_name(s->proto));
+		if (has_ports(s)) {
+			fmt_ports(s, t, sizeof(t));
+			fprintf(f, "    dport: %s\n", t);
+		}
+		if (s->syn_only)
+			fprintf(f, "    tcp-flags: syn\n");
+		fmt_rate(s, t, sizeof(t));
+		fprintf(f, "    rate: %s\n", t);
+		fprintf(f, "    burst: %llu\n", (unsigned long long)s->limit.burst);
+		fprintf(f, "    algo: %s\n", rl_algo_name(s->limit.algo));
+		fmt_per(s, t, sizeof(t));
+		fprintf(f, "    per: %s\n", t);
+		fprintf(f, "    action: %s\n", rl_action_name(s->action));
+		if (s->block_ns) {
+			format_duration(s->block_ns, t, sizeof(t));
+			fprintf(f, "    block-for: %s\n", t);
+		}
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static json_t *cmd_config(struct agent *a, int argc, char **argv)
+{
+	struct rl_err err = {};
+	const char *verb = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(verb, "reload")) {
+		if (argc != 2)
+			return agent_error("usage", "usage: config reload");
+		if (agent_config_reload(a, &err))
+			return agent_error("refused", "config reload: %s; the running rules are unchanged",
+					   err.msg);
+		return json_pack("{s:b, s:s, s:i}", "ok", 1, "config", a->config_path,
+				 "rules", a->model.n_rules);
+	}
+	if (!strcmp(verb, "dump")) {
+		char *y;
+		json_t *o;
+
+		if (argc != 2)
+			return agent_error("usage", "usage: config dump");
+		y = agent_config_dump(a);
+		if (!y)
+			return agent_error("refused", "out of memory");
+		o = json_pack("{s:b, s:s}", "ok", 1, "yaml", y);
+		free(y);
+		return o;
+	}
+	if (!strcmp(verb, "check")) {
+		int n = 0;
+
+		if (argc != 3)
+			return agent_error("usage", "usage: config check FILE");
+		if (agent_check_config(argv[2], &n, &err))
+			return agent_error("refused", "%s", err.msg);
+		return json_pack("{s:b, s:s, s:i}", "ok", 1, "config", argv[2], "rules", n);
+	}
+	return agent_error("usage", "unknown command 'config %.64s': try reload, dump, check FILE", verb);
+}
+
+struct top_row {
+	uint32_t rule;
+	struct rl_prefix src;
+	uint64_t block_until_ns;
+	uint64_t w0, w1;
+};
+
+static int top_cmp(const void *x, const void *y)
+{
+	const struct top_row *a = x, *b = y;
+
+	/* blocked first (latest deadline first), then by rule and address */
+	if (a->block_until_ns != b->block_until_ns)
+		return a->block_until_ns > b->block_until_ns ? -1 : 1;
+	if (a->rule != b->rule)
+		return a->rule < b->rule ? -1 : 1;
+	return memcmp(a->src.addr, b->src.addr, 16);
+}
+
+/* Walks the per-source state maps (bounded) and reports the sources in a
+ * penalty box, then the rest; the raw algorithm words ride along. */
+static json_t *cmd_top(struct agent *a, int argc, char **argv)
+{
+	long n = 20;
+	int i, fam, cap = 4096, cnt = 0, scanned = 0;
+	const int scan_max = 200000;
+	struct top_row *rows;
+	uint64_t now = agent_now_ns();
+	json_t *arr;
+
+	for (i = 1; i < argc; i++) {
+		char *end;
+
+		if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			n = strtol(argv[++i], &end, 10);
+			if (*end || n < 1 || n > 10000)
+				return agent_error("usage", "top -n: '%s' is not a count 1..10000", argv[i]);
+		} else {
+			return agent_error("usage", "usage: top [-n N]");
+		}
+	}
+	rows = calloc((size_t)cap, sizeof(*rows));
+	if (!rows)
+		return agent_error("refused", "out of memory");
+	for (fam = 4; fam <= 6; fam += 2) {
+		union { struct rl_key4 k4; struct rl_key6 k6; } key, nk;
+		int fd = fam == 4 ? a->maps.st4 : a->maps.st6;
+		size_t ksz = fam == 4 ? sizeof(struct rl_key4) : sizeof(struct rl_key6);
+		void *prev = NULL;
+
+		if (fd < 0)
+			continue;
+		while (scanned < scan_max && !bpf_map_get_next_key(fd, prev, &nk)) {
+			struct rl_state st;
+			struct top_row *r;
+
+			memcpy(&key, &nk, ksz);
+			prev = &key;
+			scanned++;
+			if (bpf_map_lookup_elem(fd, &key, &st))
+				continue;
+			if (cnt >= cap) {
+				struct top_row *nr;
+
+				if (cap >= 262144)
+					continue;
+				nr = realloc(rows, (size_t)cap * 2 * sizeof(*rows));
+				if (!nr)
+					continue;
+				rows = nr;
+				cap *= 2;
+			}
+			r = &rows[cnt++];
+			memset(r, 0, sizeof(*r));
+			r->src.family = fam;
+			if (fam == 4) {
+				r->rule = key.k4.rule;
+				memcpy(r->src.addr, &key.k4.addr, 4);
+				r->src.len = 32;
+			} else {
+				r->rule = key.k6.rule;
+				memcpy(r->src.addr, key.k6.addr, 16);
+				r->src.len = 128;
+			}
+			r->block_until_ns = st.block_until_ns > now ? st.block_until_ns : 0;
+			r->w0 = st.s.w0;
+			r->w1 = st.s.w1;
+		}
+	}
+	qsort(rows, (size_t)cnt, sizeof(*rows), top_cmp);
+	arr = json_array();
+	for (i = 0; i < cnt && i < n; i++) {
+		const struct top_row *r = &rows[i];
+		const char *name = "?";
+		char t[64];
+		int k;
+
+		for (k = 0; k < a->model.n_rules; k++)
+			if (a->model.rules[k].id == r->rule)
+				name = a->model.rules[k].spec.name;
+		fmt_prefix(&r->src, t, sizeof(t));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I}", "rule", name,
+						     "source", t,
+						     "blocked_for_ms", (json_int_t)(r->block_until_ns ?
+							(r->block_until_ns - now) / 1000000 : 0),
+						     "w0", (json_int_t)r->w0, "w1", (json_int_t)r->w1));
+	}
+	free(rows);
+	return json_pack("{s:b, s:i, s:b, s:o}", "ok", 1, "tracked", cnt,
+			 "truncated", scanned >= scan_max, "top", arr);
+}
+
+static json_t *dispatch_argv(struct agent *a, int argc, char **argv)
+{
+	if (!strcmp(argv[0], "rule"))
+		return cmd_rule(a, argc, argv);
+	if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "block"))
+		return cmd_list(a, argc, argv);
+	if (!strcmp(argv[0], "stats"))
+		return cmd_stats(a, argc, argv);
+	if (!strcmp(argv[0], "status")) {
+		if (argc != 1)
+			return agent_error("usage", "usage: status");
+		return cmd_status(a);
+	}
+	if (!strcmp(argv[0], "config"))
+		return cmd_config(a, argc, argv);
+	if (!strcmp(argv[0], "top"))
+		return cmd_top(a, argc, argv);
+	if (!strcmp(argv[0], "ping"))
+		return ok();
+	return agent_error("usage", "unknown object '%.64s': try rule, allow, block, stats, top, status, config",
+			   argv[0]);
+}
+
+json_t *agent_dispatch(struct agent *a, json_t *req)
+{
+	char *argv[MAX_ARGS + 1];
+	json_t *jargv, *v, *resp;
+	size_t i, argc;
+
+	if (!json_is_object(req))
+		return agent_error("usage", "request must be a JSON object {\"argv\": [...]}");
+	jargv = json_object_get(req, "argv");
+	if (!json_is_array(jargv))
+		return agent_error("usage", "request needs \"argv\": an array of strings");
+	argc = json_array_size(jargv);
+	if (argc == 0)
+		return agent_error("usage", "empty argv: try `rlctl help`");
+	if (argc > MAX_ARGS)
+		return agent_error("usage", "argv has %zu words; at most %d", argc, MAX_ARGS);
+	json_array_foreach(jargv, i, v) {
+		const char *s = json_string_value(v);
+
+		if (!json_is_string(v))
+			return agent_error("usage", "argv[%zu] is not a string", i);
+		if (strlen(s) != json_string_length(v))
+			return agent_error("usage", "argv[%zu] contains a NUL byte", i);
+		if (json_string_length(v) > MAX_ARG_LEN)
+			return agent_error("usage", "argv[%zu] is longer than %d bytes", i, MAX_ARG_LEN);
+		argv[i] = (char *)s;
+	}
+	/* Private copies: the parsers get words they may keep or modify. */
+	for (i = 0; i < argc; i++) {
+		argv[i] = strdup(argv[i]);
+		if (!argv[i]) {
+			while (i--)
+				free(argv[i]);
+			return agent_error("refused", "out of memory");
+		}
+	}
+	argv[argc] = NULL;
+	resp = dispatch_argv(a, (int)argc, argv);
+	for (i = 0; i < argc; i++)
+		free(argv[i]);
+	return resp;
+}

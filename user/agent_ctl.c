@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * agent_ctl.c - rlagent's control socket: a Unix stream socket carrying
+ * one JSON object per line each way.  It runs inside the agent's single
+ * poll loop, so every limit here is about never letting one client stall
+ * or exhaust the agent:
+ *
+ *   - a request line longer than CTL_MAX_REQ gets "request too large" and
+ *     the connection is closed (the rest of the line is never buffered);
+ *   - a client that does not read its answers stops being read once
+ *     CTL_OUT_PAUSE bytes are queued for it, and is dropped if its queue
+ *     passes CTL_MAX_OUT or it makes no progress for CTL_STALL_MS;
+ *   - a connection that drops mid-line loses only that line;
+ *   - at most CTL_MAX_CLIENTS at once; the next one is told and closed.
+ *
+ * Nothing a client sends reaches the model except through agent_dispatch,
+ * which parses the words itself.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include "agent.h"
+
+#define CTL_MAX_CLIENTS 64
+#define CTL_MAX_REQ     (64 * 1024)
+#define CTL_OUT_PAUSE   (256 * 1024)
+#define CTL_MAX_OUT     (32 * 1024 * 1024)
+#define CTL_STALL_MS    30000
+#define CTL_IDLE_MS     600000
+
+struct client {
+	int fd;
+	char *in;                 /* CTL_MAX_REQ + 1 bytes                  */
+	size_t in_len;
+	char *out;
+	size_t out_len, out_off, out_cap;
+	uint64_t last_ms;         /* last progress either way               */
+	bool eof;                 /* peer closed its sending side           */
+	bool closing;             /* close once `out` is flushed            */
+};
+
+static int listen_fd = -1;
+static struct client clients[CTL_MAX_CLIENTS];
+static int n_clients;
+static int pfd_client[CTL_MAX_CLIENTS + 1];   /* pollfd index -> client  */
+static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static uint64_t now_ms(void)
+{
+	return agent_now_ns() / 1000000ull;
+}
+
+int ctl_max_fds(void)
+{
+	return CTL_MAX_CLIENTS + 1;
+}
+
+/* Creates the socket's directory 0700 if it is missing (a directory that
+ * exists, like /tmp, is left as it is). */
+static int make_parent(const char *path)
+{
+	char dir[sizeof(listen_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	if (!access(dir, F_OK))
+		return 0;
+	if (make_parent(dir))
+		return -errno;
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		int err = -errno;
+
+		log_err("creating the control socket directory %s: %s", dir, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+int ctl_listen(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd = -1, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("control socket path %s is longer than %zu bytes; pick a shorter --socket",
+			path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	err = make_parent(path);
+	if (err)
+		return err;
+	if (!lstat(path, &st)) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("control socket path %s exists and is not a socket; remove it or pick another --socket",
+				path);
+			return -EEXIST;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			close(fd);
+			log_err("another rlagent is listening on %s; stop it or pick another --socket",
+				path);
+			return -EADDRINUSE;
+		}
+		if (fd >= 0)
+			close(fd);
+		/* Nobody answers: a leftover of an agent that died. */
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		log_err("creating the control socket: %s", strerror(errno));
+		return err;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		umask(old);
+		log_err("binding the control socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	umask(old);
+	if (chmod(path, 0600) || listen(fd, 64)) {
+		err = -errno;
+		log_err("setting up the control socket %s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	listen_fd = fd;
+	snprintf(listen_path, sizeof(listen_path), "%s", path);
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+static void client_free(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static void client_drop(int i, const char *why)
+{
+	if (why)
+		log_debug("control client fd %d dropped: %s", clients[i].fd, why);
+	client_free(&clients[i]);
+	clients[i] = clients[n_clients - 1];
+	memset(&clients[n_clients - 1], 0, sizeof(clients[0]));
+	clients[n_clients - 1].fd = -1;
+	n_clients--;
+}
+
+void ctl_close(void)
+{
+	while (n_clients)
+		client_drop(n_clients - 1, NULL);
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		listen_fd = -1;
+		unlink(listen_path);
+	}
+}
+
+static size_t out_pending(const struct client *c)
+{
+	return c->out_len - c->out_off;
+}
+
+/* Queues one response line; false if the client's queue is over the cap. */
+static bool queue(struct client *c, json_t *resp)
+{
+	char *s = json_dumps(resp, JSON_COMPACT);
+	size_t len;
+
+	json_decref(resp);
+	if (!s)
+		s = strdup("{\"ok\":false,\"error\":\"out of memory encoding the response\",\"code\":\"refused\"}");
+	if (!s)
+		return false;
+	len = strlen(s);
+	if (out_pending(c) + len + 1 > CTL_MAX_OUT) {
+		free(s);
+		return false;
+	}
+	if (c->out_off && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (c->out_len + len + 1 > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		char *n;
+
+		if (c->out_off) {
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+		}
+		while (cap < c->out_len + len + 1)
+			cap *= 2;
+		n = realloc(c->out, cap);
+		if (!n) {
+			free(s);
+			return false;
+		}
+		c->out = n;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, s, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	free(s);
+	return true;
+}
+
+static json_t *handle_line(struct agent *a, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req, *resp;
+
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req)
+		return agent_error("usage", "request is not valid JSON (column %d: %s); send one object {\"argv\": [...]} per line",
+				   jerr.column, jerr.text);
+	resp = agent_dispatch(a, req);
+	json_decref(req);
+	return resp;
+}
+
+/* Answers the complete lines in the input buffer, as long as the client
+ * keeps reading.  Returns false if the client must be dropped. */
+static bool process(struct agent *a, struct client *c)
+{
+	size_t start = 0;
+
+	while (!c->closing && out_pending(c) < CTL_OUT_PAUSE) {
+		char *nl = memchr(c->in + start, '\n', c->in_len - start);
+		size_t len;
+
+		if (!nl)
+			break;
+		len = (size_t)(nl - (c->in + start));
+		if (len && c->in[start + len - 1] == '\r')
+			len--;
+		if (len && !queue(c, handle_line(a, c->in + start, len)))
+			return false;
+		start = (size_t)(nl - c->in) + 1;
+	}
+	if (start) {
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+	}
+	if (!c->closing && c->in_len >= CTL_MAX_REQ) {
+		if (!queue(c, agent_error("usage", "request too large (more than %d bytes without a newline); closing",
+					  CTL_MAX_REQ)))
+			return false;
+		c->closing = true;
+		c->in_len = 0;
+	}
+	return true;
+}
+
+static void accept_clients(void)
+{
+	for (;;) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct client *c;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accepting a control client: %s", strerror(errno));
+			return;
+		}
+		if (n_clients >= CTL_MAX_CLIENTS) {
+			static const char msg[] = "{\"ok\":false,\"error\":\"too many control clients; try again\",\"code\":\"refused\"}\n";
+
+			if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				log_debug("telling an extra control client to go: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		c = &clients[n_clients];
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		c->in = malloc(CTL_MAX_REQ + 1);
+		if (!c->in) {
+			close(fd);
+			c->fd = -1;
+			continue;
+		}
+		c->last_ms = now_ms();
+		n_clients++;
+	}
+}
+
+int ctl_pollfds(struct pollfd *pfds, int max)
+{
+	int i, n = 0;
+
+	if (listen_fd < 0 || max < 1)
+		return 0;
+	pfds[n].fd = listen_fd;
+	pfds[n].events = POLLIN;
+	pfds[n].revents = 0;
+	pfd_client[n++] = -1;
+	for (i = 0; i < n_clients && n < max; i++) {
+		struct client *c = &clients[i];
+
+		pfds[n].fd = c->fd;
+		pfds[n].events = 0;
+		if (!c->eof && !c->closing && out_pending(c) < CTL_OUT_PAUSE &&
+		    c->in_len < CTL_MAX_REQ)
+			pfds[n].events |= POLLIN;
+		if (out_pending(c))
+			pfds[n].events |= POLLOUT;
+		pfds[n].revents = 0;
+		pfd_client[n++] = i;
+	}
+	return n;
+}
+
+int ctl_timeout_ms(void)
+{
+	uint64_t now = now_ms();
+	int64_t best = -1;
+	int i;
+
+	for (i = 0; i < n_clients; i++) {
+		const struct client *c = &clients[i];
+		uint64_t lim = (c->in_len || out_pending(c)) ? CTL_STALL_MS : CTL_IDLE_MS;
+		int64_t left = (int64_t)(c->last_ms + lim) - (int64_t)now;
+
+		if (left < 0)
+			left = 0;
+		if (best < 0 || left < best)
+			best = left;
+	}
+	return (int)(best > 0 ? best + 1 : best);
+}
+
+/* Reads what is there; false if the client must be dropped. */
+static bool client_read(struct agent *a, struct client *c)
+{
+	while (!c->eof && c->in_len < CTL_MAX_REQ) {
+		ssize_t r = recv(c->fd, c->in + c->in_len, CTL_MAX_REQ - c->in_len, MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return false;
+		}
+		if (r == 0) {
+			c->eof = true;
+			break;
+		}
+		c->in_len += (size_t)r;
+		c->last_ms = now_ms();
+		if (!process(a, c))
+			return false;
+		if (c->closing || out_pending(c) >= CTL_OUT_PAUSE)
+			break;
+	}
+	return process(a, c);
+}
+
+static bool client_write(struct agent *a, struct client *c)
+{
+	while (out_pending(c)) {
+		ssize_t w = send(c->fd, c->out + c->out_off, out_pending(c),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return true;
+			return false;
+		}
+		c->out_off += (size_t)w;
+		c->last_ms = now_ms();
+	}
+	/* The queue drained: answer lines held back while it was full. */
+	return process(a, c);
+}
+
+void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
+{
+	uint64_t now;
+	int i, k;
+	/* Snapshot: dropping a client reorders clients[]. */
+	int fds[CTL_MAX_CLIENTS + 1];
+
+	for (k = 0; k < n; k++)
+		fds[k] = pfds[k].fd;
+	for (k = 0; k < n; k++) {
+		short re = pfds[k].revents;
+		struct client *c = NULL;
+
+		if (!re)
+			continue;
+		if (pfd_client[k] < 0) {
+			accept_clients();
+			continue;
+		}
+		for (i = 0; i < n_clients; i++)
+			if (clients[i].fd == fds[k])
+				c = &clients[i];
+		if (!c)
+			continue;
+		i = (int)(c - clients);
+		if ((re & (POLLIN | POLLHUP | POLLERR)) && !client_read(a, c)) {
+			client_drop(i, "read failed or queue over limit");
+			continue;
+		}
+		if ((re & POLLERR) && !(re & POLLIN)) {
+			client_drop(i, "socket error");
+			continue;
+		}
+		if (out_pending(c) && !client_write(a, c)) {
+			client_drop(i, "write failed (client gone)");
+			continue;
+		}
+		if (!out_pending(c) && (c->closing || c->eof)) {
+			client_drop(i, c->closing ? "closed after an error" : NULL);
+			continue;
+		}
+	}
+
+	now = now_ms();
+	for (i = n_clients - 1; i >= 0; i--) {
+		struct client *c = &clients[i];
+		uint64_t lim = (c->in_len || out_pending(c)) ? CTL_STALL_MS : CTL_IDLE_MS;
+
+		if (now >= c->last_ms + lim)
+			client_drop(i, out_pending(c) ? "not reading its answers" :
+				    c->in_len ? "stalled mid-request" : "idle");
+	}
+}

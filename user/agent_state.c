@@ -1,0 +1,909 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * agent_state.c - rlagent's in-memory model (rules, allowlist, blocklist)
+ * and the code that makes the pinned maps equal to a model.
+ *
+ * Every change (CLI command, reload, expiry) builds a complete new model,
+ * and agent_apply() validates and compiles it before touching any map, so
+ * a refused change leaves the running rules exactly as they were.  The
+ * write order is what keeps packets safe while an apply is half done:
+ * fresh slots are zeroed and catalog/list entries written first, then new
+ * and changed match entries (each an RCU swap of a whole value), and only
+ * then are stale match entries, catalog slots and list entries removed.
+ * The pinned maps are the source of truth: agent_adopt() rebuilds the
+ * model from rl_catalog and rl_lists and reads the tries back, so a
+ * restarted agent diffs against what is really there.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include "agent.h"
+
+uint64_t agent_now_ns(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: expiry times are compared
+	 * with it by the datapath. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void agent_err(struct rl_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->line = err->col = 0;
+}
+
+void agent_model_init(struct agent_model *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void agent_model_free(struct agent_model *m)
+{
+	free(m->rules);
+	free(m->allow);
+	free(m->block);
+	agent_model_init(m);
+}
+
+static int model_alloc_lists(struct agent_model *m)
+{
+	if (!m->allow)
+		m->allow = calloc(RL_MAX_LIST, sizeof(*m->allow));
+	if (!m->block)
+		m->block = calloc(RL_MAX_LIST, sizeof(*m->block));
+	return m->allow && m->block ? 0 : -ENOMEM;
+}
+
+static int model_reserve(struct agent_model *m, int n)
+{
+	struct agent_rule *r;
+	int cap;
+
+	if (n <= m->cap_rules)
+		return 0;
+	cap = m->cap_rules ? m->cap_rules * 2 : 64;
+	while (cap < n)
+		cap *= 2;
+	r = realloc(m->rules, (size_t)cap * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	m->rules = r;
+	m->cap_rules = cap;
+	return 0;
+}
+
+int agent_model_dup(const struct agent_model *src, struct agent_model *dst)
+{
+	int err;
+
+	agent_model_init(dst);
+	err = model_alloc_lists(dst);
+	if (!err)
+		err = model_reserve(dst, src->n_rules);
+	if (err) {
+		agent_model_free(dst);
+		return err;
+	}
+	if (src->n_rules)
+		memcpy(dst->rules, src->rules, (size_t)src->n_rules * sizeof(*src->rules));
+	dst->n_rules = src->n_rules;
+	if (src->n_allow)
+		memcpy(dst->allow, src->allow, (size_t)src->n_allow * sizeof(*src->allow));
+	if (src->n_block)
+		memcpy(dst->block, src->block, (size_t)src->n_block * sizeof(*src->block));
+	dst->n_allow = src->n_allow;
+	dst->n_block = src->n_block;
+	return 0;
+}
+
+int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
+			    struct rl_err *err)
+{
+	int i, ret;
+
+	agent_model_init(m);
+	if (cfg->n_allow + cfg->n_block > RL_MAX_LIST) {
+		agent_err(err, "config has %d allow + %d block entries; at most %d in all",
+			  cfg->n_allow, cfg->n_block, RL_MAX_LIST);
+		return -E2BIG;
+	}
+	ret = model_alloc_lists(m);
+	if (!ret)
+		ret = model_reserve(m, cfg->n_rules);
+	if (ret) {
+		agent_err(err, "out of memory building the model");
+		agent_model_free(m);
+		return ret;
+	}
+	for (i = 0; i < cfg->n_rules; i++) {
+		m->rules[i].spec = cfg->rules[i];
+		m->rules[i].id = AGENT_NO_SLOT;
+		m->rules[i].ver = 0;
+		m->rules[i].prio = 0;
+	}
+	m->n_rules = cfg->n_rules;
+	if (cfg->n_allow)
+		memcpy(m->allow, cfg->allow, (size_t)cfg->n_allow * sizeof(*m->allow));
+	if (cfg->n_block)
+		memcpy(m->block, cfg->block, (size_t)cfg->n_block * sizeof(*m->block));
+	m->n_allow = cfg->n_allow;
+	m->n_block = cfg->n_block;
+	return 0;
+}
+
+struct agent_rule *agent_model_find(struct agent_model *m, const char *name)
+{
+	int i;
+
+	for (i = 0; i < m->n_rules; i++)
+		if (!strncmp(m->rules[i].spec.name, name, RL_NAME_LEN))
+			return &m->rules[i];
+	return NULL;
+}
+
+int agent_model_add_rule(struct agent_model *m, const struct rl_rule_spec *spec)
+{
+	int err = model_reserve(m, m->n_rules + 1);
+
+	if (err)
+		return err;
+	m->rules[m->n_rules].spec = *spec;
+	m->rules[m->n_rules].id = AGENT_NO_SLOT;
+	m->rules[m->n_rules].ver = 0;
+	m->rules[m->n_rules].prio = 0;
+	m->n_rules++;
+	return 0;
+}
+
+void agent_model_del_rule(struct agent_model *m, const char *name)
+{
+	struct agent_rule *r = agent_model_find(m, name);
+	int i;
+
+	if (!r)
+		return;
+	i = (int)(r - m->rules);
+	memmove(&m->rules[i], &m->rules[i + 1],
+		(size_t)(m->n_rules - i - 1) * sizeof(*r));
+	m->n_rules--;
+}
+
+static int prefix_cmp(const struct rl_prefix *a, const struct rl_prefix *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16);
+}
+
+int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix *p)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!prefix_cmp(&l[i].pfx, p))
+			return i;
+	return -1;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return prefix_cmp(&((const struct rl_compiled_entry *)a)->pfx,
+			  &((const struct rl_compiled_entry *)b)->pfx);
+}
+
+/* Compares what the datapath reads: rules past n are never looked at. */
+static bool match_equal(const struct rl_match *a, const struct rl_match *b)
+{
+	if (a->n != b->n || a->flags != b->flags || a->block_until_ns != b->block_until_ns)
+		return false;
+	if (a->n > RL_MAX_CAND)
+		return false;
+	return !memcmp(a->rule, b->rule, (size_t)a->n * sizeof(a->rule[0]));
+}
+
+static void catalog_from_rule(const struct agent_rule *r, struct rl_catalog *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->in_use = 1;
+	c->prio = r->prio;
+	memcpy(c->name, r->spec.name, RL_NAME_LEN);
+	c->name[RL_NAME_LEN - 1] = 0;
+	c->src4_len = 0xff;
+	c->src6_len = 0xff;
+	if (r->spec.has_src4) {
+		memcpy(c->src4, r->spec.src4.addr, 4);
+		c->src4_len = r->spec.src4.len;
+	}
+	if (r->spec.has_src6) {
+		memcpy(c->src6, r->spec.src6.addr, 16);
+		c->src6_len = r->spec.src6.len;
+	}
+	rl_rule_to_abi(&r->spec, &c->rule);
+	c->rule.id = r->id;
+	c->rule.ver = r->ver;
+}
+
+static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
+{
+	struct rl_rule_spec *s = &r->spec;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(s->name, c->name, RL_NAME_LEN);
+	s->name[RL_NAME_LEN - 1] = 0;
+	if (c->src4_len != 0xff && c->src4_len <= 32) {
+		s->has_src4 = true;
+		s->src4.family = 4;
+		s->src4.len = c->src4_len;
+		memcpy(s->src4.addr, c->src4, 4);
+	}
+	if (c->src6_len != 0xff && c->src6_len <= 128) {
+		s->has_src6 = true;
+		s->src6.family = 6;
+		s->src6.len = c->src6_len;
+		memcpy(s->src6.addr, c->src6, 16);
+	}
+	s->proto = c->rule.proto;
+	s->syn_only = c->rule.flags & RL_RF_SYN;
+	s->dport_lo = c->rule.dport_lo;
+	s->dport_hi = c->rule.dport_hi;
+	s->limit = c->rule.limit;
+	s->bytes = c->rule.flags & RL_RF_BYTES;
+	s->per_rule = c->rule.flags & RL_RF_PER_RULE;
+	s->plen4 = c->rule.plen4;
+	s->plen6 = c->rule.plen6;
+	s->action = c->rule.action;
+	s->block_ns = c->rule.block_ns;
+	/* The catalog does not record whether burst was typed or defaulted:
+	 * a burst equal to the default is taken as defaulted, so a later
+	 * `rule change NAME rate ...` rescales it as it would have before. */
+	s->burst_set = false;
+	s->burst_set = rl_rule_burst(s) != s->limit.burst;
+	r->id = c->rule.id;
+	r->ver = c->rule.ver;
+	r->prio = c->prio;
+}
+
+static void list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->kind = kind;
+	k->prefixlen = p->len;
+	k->family = p->family;
+	memcpy(k->addr, p->addr, p->family == 4 ? 4 : 16);
+}
+
+static int match_fd_key(struct agent *a, const struct rl_prefix *p, void *key)
+{
+	if (p->family == 4) {
+		struct rl_lpm4 *k = key;
+
+		memset(k, 0, sizeof(*k));
+		k->prefixlen = p->len;
+		memcpy(&k->addr, p->addr, 4);
+		return a->maps.match4;
+	}
+	struct rl_lpm6 *k6 = key;
+
+	memset(k6, 0, sizeof(*k6));
+	k6->prefixlen = p->len;
+	memcpy(k6->addr, p->addr, 16);
+	return a->maps.match6;
+}
+
+static const char *pfx_str(const struct rl_prefix *p, char *buf, size_t len)
+{
+	if (rl_format_prefix(p, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* Slots used by a model, and the index of the rule in each used slot. */
+static int slot_index(const struct agent_model *m, int32_t **out)
+{
+	int32_t *idx = malloc(RL_MAX_RULES * sizeof(*idx));
+	int i;
+
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < RL_MAX_RULES; i++)
+		idx[i] = -1;
+	for (i = 0; i < m->n_rules; i++)
+		if (m->rules[i].id < RL_MAX_RULES)
+			idx[m->rules[i].id] = i;
+	*out = idx;
+	return 0;
+}
+
+/*
+ * Make the maps go from (from, fc) to (to, tc).  Both compiled sets must
+ * be sorted.  Every write is idempotent, so calling this again with the
+ * roles swapped after a failure restores `from` whatever the failure left.
+ */
+static int sync_maps(struct agent *a, const struct agent_model *from,
+		     const struct rl_compiled *fc, const struct agent_model *to,
+		     const struct rl_compiled *tc, bool zero_new, struct rl_err *err)
+{
+	int32_t *fidx = NULL, *tidx = NULL;
+	struct rl_catalog cat, old;
+	char pbuf[64];
+	int i, j, ret, fd;
+	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
+
+	ret = slot_index(from, &fidx);
+	if (!ret)
+		ret = slot_index(to, &tidx);
+	if (ret) {
+		agent_err(err, "out of memory");
+		goto cleanup;
+	}
+
+	/* 1. fresh slots start from zero counters and zero per-rule state,
+	 *    before any match entry can send a packet there. */
+	for (i = 0; i < to->n_rules; i++) {
+		uint32_t id = to->rules[i].id;
+		struct rl_state zs = {};
+		struct rl_slog zl = {};
+		int v;
+
+		if (!zero_new || fidx[id] >= 0)
+			continue;
+		for (v = 0; v < __RL_V_MAX; v++) {
+			ret = agent_pcpu_zero(a, a->maps.stats, id * __RL_V_MAX + v);
+			if (ret) {
+				agent_err(err, "zeroing rl_stats for slot %u: %s", id, strerror(-ret));
+				goto cleanup;
+			}
+		}
+		if (bpf_map_update_elem(a->maps.agg, &id, &zs, BPF_ANY) ||
+		    bpf_map_update_elem(a->maps.slagg, &id, &zl, BPF_ANY)) {
+			ret = -errno;
+			agent_err(err, "zeroing rl_agg/rl_slagg slot %u: %s", id, strerror(errno));
+			goto cleanup;
+		}
+	}
+
+	/* 2. catalog entries of new and changed rules. */
+	for (i = 0; i < to->n_rules; i++) {
+		const struct agent_rule *r = &to->rules[i];
+
+		catalog_from_rule(r, &cat);
+		if (fidx[r->id] >= 0) {
+			catalog_from_rule(&from->rules[fidx[r->id]], &old);
+			if (!memcmp(&cat, &old, sizeof(cat)))
+				continue;
+		}
+		if (bpf_map_update_elem(a->maps.catalog, &r->id, &cat, BPF_ANY)) {
+			ret = -errno;
+			agent_err(err, "writing rl_catalog slot %u (rule '%s'): %s",
+				  r->id, r->spec.name, strerror(errno));
+			goto cleanup;
+		}
+	}
+
+	/* 3. new and changed list entries (allow, then block). */
+	for (j = 0; j < 2; j++) {
+		const struct rl_list_entry *tl = j ? to->block : to->allow;
+		const struct rl_list_entry *fl = j ? from->block : from->allow;
+		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
+		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
+
+		for (i = 0; i < tn; i++) {
+			struct rl_list_key k;
+			struct rl_list_val v = { .expires_ns = tl[i].expires_ns };
+			int f = agent_list_find(fl, fn, &tl[i].pfx);
+
+			if (f >= 0 && fl[f].expires_ns == tl[i].expires_ns)
+				continue;
+			list_key(kind, &tl[i].pfx, &k);
+			if (bpf_map_update_elem(a->maps.lists, &k, &v, BPF_ANY)) {
+				ret = -errno;
+				agent_err(err, "writing rl_lists entry %s: %s%s",
+					  pfx_str(&tl[i].pfx, pbuf, sizeof(pbuf)), strerror(errno),
+					  errno == E2BIG ? " (rl_lists is full)" : "");
+				goto cleanup;
+			}
+		}
+	}
+
+	/* 4. new and changed match entries: each is one RCU swap. */
+	for (i = 0, j = 0; i < tc->n; i++) {
+		const struct rl_compiled_entry *te = &tc->e[i];
+		int c = 1;
+
+		while (j < fc->n && (c = entry_cmp(&fc->e[j], te)) < 0)
+			j++;
+		if (j < fc->n && c == 0 && match_equal(&fc->e[j].m, &te->m))
+			continue;
+		fd = match_fd_key(a, &te->pfx, &key);
+		if (bpf_map_update_elem(fd, &key, &te->m, BPF_ANY)) {
+			ret = -errno;
+			agent_err(err, "writing match entry %s: %s%s",
+				  pfx_str(&te->pfx, pbuf, sizeof(pbuf)), strerror(errno),
+				  errno == ENOSPC || errno == E2BIG ? " (match trie is full)" : "");
+			goto cleanup;
+		}
+	}
+
+	/* 5. stale match entries. */
+	for (i = 0, j = 0; i < fc->n; i++) {
+		const struct rl_compiled_entry *fe = &fc->e[i];
+		int c = 1;
+
+		while (j < tc->n && (c = entry_cmp(&tc->e[j], fe)) < 0)
+			j++;
+		if (j < tc->n && c == 0)
+			continue;
+		fd = match_fd_key(a, &fe->pfx, &key);
+		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
+			ret = -errno;
+			agent_err(err, "deleting match entry %s: %s",
+				  pfx_str(&fe->pfx, pbuf, sizeof(pbuf)), strerror(errno));
+			goto cleanup;
+		}
+	}
+
+	/* 6. catalog slots no rule uses any more. */
+	for (i = 0; i < from->n_rules; i++) {
+		uint32_t id = from->rules[i].id;
+
+		if (id >= RL_MAX_RULES || tidx[id] >= 0)
+			continue;
+		memset(&cat, 0, sizeof(cat));
+		if (bpf_map_update_elem(a->maps.catalog, &id, &cat, BPF_ANY)) {
+			ret = -errno;
+			agent_err(err, "clearing rl_catalog slot %u: %s", id, strerror(errno));
+			goto cleanup;
+		}
+	}
+
+	/* 7. list entries that went away. */
+	for (j = 0; j < 2; j++) {
+		const struct rl_list_entry *tl = j ? to->block : to->allow;
+		const struct rl_list_entry *fl = j ? from->block : from->allow;
+		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
+		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
+
+		for (i = 0; i < fn; i++) {
+			struct rl_list_key k;
+
+			if (agent_list_find(tl, tn, &fl[i].pfx) >= 0)
+				continue;
+			list_key(kind, &fl[i].pfx, &k);
+			if (bpf_map_delete_elem(a->maps.lists, &k) && errno != ENOENT) {
+				ret = -errno;
+				agent_err(err, "deleting rl_lists entry %s: %s",
+					  pfx_str(&fl[i].pfx, pbuf, sizeof(pbuf)), strerror(errno));
+				goto cleanup;
+			}
+		}
+	}
+	ret = 0;
+cleanup:
+	free(fidx);
+	free(tidx);
+	return ret;
+}
+
+static bool state_meaning_changed(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
+{
+	return a->limit.algo != b->limit.algo || a->limit.period_ns != b->limit.period_ns ||
+	       a->bytes != b->bytes;
+}
+
+/* The same overlap rule as the config loader (lib_config.c): two rules
+ * that tie on source, protocol, SYN and an overlapping port range would
+ * leave the choice to insertion order, and the running state must always
+ * dump to a config file that loads. */
+static bool ports_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
+{
+	bool meet = a->dport_lo <= b->dport_hi && b->dport_lo <= a->dport_hi;
+	bool a_in_b = b->dport_lo <= a->dport_lo && a->dport_hi <= b->dport_hi;
+	bool b_in_a = a->dport_lo <= b->dport_lo && b->dport_hi <= a->dport_hi;
+
+	if (!meet)
+		return false;
+	if (a->dport_lo == b->dport_lo && a->dport_hi == b->dport_hi)
+		return true;
+	return !a_in_b && !b_in_a;
+}
+
+static bool same_src(const struct rl_rule_spec *a, const struct rl_rule_spec *b, int fam)
+{
+	bool any_a = !a->has_src4 && !a->has_src6, any_b = !b->has_src4 && !b->has_src6;
+	bool ha = fam == 4 ? a->has_src4 : a->has_src6, hb = fam == 4 ? b->has_src4 : b->has_src6;
+	const struct rl_prefix *pa = fam == 4 ? &a->src4 : &a->src6;
+	const struct rl_prefix *pb = fam == 4 ? &b->src4 : &b->src6;
+
+	if (any_a && any_b)
+		return true;
+	if (!ha || !hb)
+		return false;
+	return pa->len == pb->len && !memcmp(pa->addr, pb->addr, 16);
+}
+
+static int check_overlap(const struct agent_model *m, struct rl_err *err)
+{
+	int i, j;
+
+	for (i = 0; i < m->n_rules; i++) {
+		const struct rl_rule_spec *b = &m->rules[i].spec;
+
+		for (j = 0; j < i; j++) {
+			const struct rl_rule_spec *a = &m->rules[j].spec;
+
+			if (a->proto != b->proto || a->syn_only != b->syn_only || !ports_clash(a, b))
+				continue;
+			if (same_src(a, b, 4) || same_src(a, b, 6)) {
+				agent_err(err, "rule '%s' overlaps rule '%s': same source, proto %s%s and ports %u-%u vs %u-%u; only their order would decide: change one (e.g. a narrower src or dport) or delete it",
+					  b->name, a->name, rl_proto_name(b->proto),
+					  b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
+					  a->dport_lo, a->dport_hi);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static bool valid_name(const char *n)
+{
+	size_t i, len = strnlen(n, RL_NAME_LEN);
+
+	if (!len || len >= RL_NAME_LEN)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = n[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
+{
+	struct rl_rule_spec *specs = NULL;
+	uint32_t *ids = NULL, *vers = NULL;
+	uint8_t *used = NULL;
+	struct rl_compiled out = {};
+	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot;
+	int i, j, n4 = 0, n6 = 0, ret;
+	struct rl_err e2;
+
+	if (next->n_rules > RL_MAX_RULES) {
+		agent_err(err, "%d rules; at most %d", next->n_rules, RL_MAX_RULES);
+		return -E2BIG;
+	}
+	if (next->n_allow + next->n_block > RL_MAX_LIST) {
+		agent_err(err, "%d allow + %d block entries; at most %d in all",
+			  next->n_allow, next->n_block, RL_MAX_LIST);
+		return -E2BIG;
+	}
+	for (i = 0; i < next->n_rules; i++) {
+		struct rl_rule_spec *s = &next->rules[i].spec;
+
+		if (!valid_name(s->name)) {
+			agent_err(err, "rule name '%.*s' is invalid: use 1-%d of [A-Za-z0-9._-]",
+				  RL_NAME_LEN, s->name, RL_NAME_LEN - 1);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++)
+			if (!strncmp(next->rules[j].spec.name, s->name, RL_NAME_LEN)) {
+				agent_err(err, "rule '%s' is defined twice", s->name);
+				return -EEXIST;
+			}
+		memset(&e2, 0, sizeof(e2));
+		ret = rl_rule_validate(s, &e2);
+		if (ret) {
+			agent_err(err, "rule '%s': %s", s->name, e2.msg);
+			return ret;
+		}
+	}
+
+	ret = check_overlap(next, err);
+	if (ret)
+		return ret;
+
+	specs = calloc((size_t)next->n_rules + 1, sizeof(*specs));
+	ids = calloc((size_t)next->n_rules + 1, sizeof(*ids));
+	vers = calloc((size_t)next->n_rules + 1, sizeof(*vers));
+	used = calloc(RL_MAX_RULES, 1);
+	if (!specs || !ids || !vers || !used) {
+		agent_err(err, "out of memory");
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	/* A slot freed by this very apply is not reused by it: old match
+	 * entries still point there until step 5 of sync_maps(). */
+	for (i = 0; i < a->model.n_rules; i++)
+		used[a->model.rules[i].id] = 1;
+
+	for (i = 0; i < next->n_rules; i++) {
+		struct agent_rule *r = &next->rules[i];
+		struct agent_rule *old = agent_model_find(&a->model, r->spec.name);
+
+		if (old) {
+			r->id = old->id;
+			r->prio = old->prio;
+			r->ver = old->ver;
+			if (state_meaning_changed(&old->spec, &r->spec))
+				r->ver = (old->ver & 0xffff0000u) | ((old->ver + 1) & 0xffffu);
+		} else {
+			for (j = 0; j < RL_MAX_RULES && used[slot]; j++)
+				slot = (slot + 1) % RL_MAX_RULES;
+			if (used[slot]) {
+				agent_err(err, "no free rule slot (%d in use)", RL_MAX_RULES);
+				ret = -E2BIG;
+				goto cleanup;
+			}
+			r->id = slot;
+			slot = (slot + 1) % RL_MAX_RULES;
+			r->prio = prio++;
+			r->ver = gen << 16;
+			gen = gen >= 0xffff ? 1 : gen + 1;
+		}
+		used[r->id] = 1;
+		specs[i] = r->spec;
+		ids[i] = r->id;
+		vers[i] = r->ver;
+	}
+
+	memset(&e2, 0, sizeof(e2));
+	ret = rl_compile(specs, ids, vers, next->n_rules, next->allow, next->n_allow,
+			 next->block, next->n_block, agent_now_ns(), &out, &e2);
+	if (ret) {
+		agent_err(err, "compile: %s", e2.msg[0] ? e2.msg : strerror(-ret));
+		goto cleanup;
+	}
+	for (i = 0; i < out.n; i++)
+		out.e[i].pfx.family == 4 ? n4++ : n6++;
+	if (n4 > RL_MAX_PREFIXES || n6 > RL_MAX_PREFIXES) {
+		agent_err(err, "rules and lists need %d IPv4 and %d IPv6 match entries; the tries hold %d each",
+			  n4, n6, RL_MAX_PREFIXES);
+		ret = -E2BIG;
+		goto cleanup;
+	}
+	qsort(out.e, (size_t)out.n, sizeof(out.e[0]), entry_cmp);
+
+	ret = sync_maps(a, &a->model, &a->applied, next, &out, true, err);
+	if (ret) {
+		struct rl_err rb = {};
+
+		/* Put back what the failure may have half written. */
+		if (sync_maps(a, next, &out, &a->model, &a->applied, false, &rb))
+			log_err("rolling back a failed apply also failed: %s; run `rlctl config reload`",
+				rb.msg);
+		goto cleanup;
+	}
+
+	rl_compiled_free(&a->applied);
+	a->applied = out;
+	memset(&out, 0, sizeof(out));
+	agent_model_free(&a->model);
+	a->model = *next;
+	agent_model_init(next);
+	a->next_gen = gen;
+	a->next_prio = prio;
+	a->next_slot = slot;
+cleanup:
+	rl_compiled_free(&out);
+	free(specs);
+	free(ids);
+	free(vers);
+	free(used);
+	return ret;
+}
+
+static int prio_cmp(const void *x, const void *y)
+{
+	const struct agent_rule *a = x, *b = y;
+
+	if (a->prio != b->prio)
+		return a->prio < b->prio ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Reads an LPM trie back into compiled entries, so the first apply after
+ * a start diffs against what the datapath really sees. */
+static int read_trie(int fd, int family, struct rl_compiled *c)
+{
+	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key, next;
+	size_t ksz = family == 4 ? sizeof(struct rl_lpm4) : sizeof(struct rl_lpm6);
+	void *prev = NULL;
+	int cap = c->n;
+
+	for (;;) {
+		struct rl_compiled_entry *e;
+
+		if (bpf_map_get_next_key(fd, prev, &next)) {
+			if (errno == ENOENT)
+				return 0;
+			return -errno;
+		}
+		memcpy(&key, &next, ksz);
+		prev = &key;
+		if (c->n >= cap) {
+			cap = cap ? cap * 2 : 256;
+			e = realloc(c->e, (size_t)cap * sizeof(*e));
+			if (!e)
+				return -ENOMEM;
+			c->e = e;
+		}
+		e = &c->e[c->n];
+		memset(e, 0, sizeof(*e));
+		if (bpf_map_lookup_elem(fd, &key, &e->m))
+			continue;
+		e->pfx.family = family;
+		if (family == 4) {
+			e->pfx.len = key.k4.prefixlen;
+			memcpy(e->pfx.addr, &key.k4.addr, 4);
+		} else {
+			e->pfx.len = key.k6.prefixlen;
+			memcpy(e->pfx.addr, key.k6.addr, 16);
+		}
+		c->n++;
+	}
+}
+
+int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
+{
+	struct agent_model m;
+	struct rl_list_key key, nkey;
+	uint32_t id, max_gen = 0, max_prio = 0;
+	void *prev = NULL;
+	int ret;
+
+	*had_state = false;
+	agent_model_init(&m);
+	ret = model_alloc_lists(&m);
+	if (ret) {
+		agent_err(err, "out of memory");
+		return ret;
+	}
+	for (id = 0; id < RL_MAX_RULES; id++) {
+		struct rl_catalog c;
+
+		if (bpf_map_lookup_elem(a->maps.catalog, &id, &c)) {
+			ret = -errno;
+			agent_err(err, "reading rl_catalog slot %u: %s", id, strerror(errno));
+			goto cleanup;
+		}
+		if (!c.in_use)
+			continue;
+		if (c.rule.id != id) {
+			log_warn("rl_catalog slot %u names slot %u; ignoring it", id, c.rule.id);
+			continue;
+		}
+		ret = model_reserve(&m, m.n_rules + 1);
+		if (ret) {
+			agent_err(err, "out of memory");
+			goto cleanup;
+		}
+		rule_from_catalog(&c, &m.rules[m.n_rules++]);
+		if ((c.rule.ver >> 16) > max_gen)
+			max_gen = c.rule.ver >> 16;
+		if (c.prio > max_prio)
+			max_prio = c.prio;
+	}
+	qsort(m.rules, (size_t)m.n_rules, sizeof(m.rules[0]), prio_cmp);
+
+	for (;;) {
+		struct rl_list_val v;
+		struct rl_list_entry *e;
+
+		if (bpf_map_get_next_key(a->maps.lists, prev, &nkey)) {
+			if (errno == ENOENT)
+				break;
+			ret = -errno;
+			agent_err(err, "walking rl_lists: %s", strerror(errno));
+			goto cleanup;
+		}
+		key = nkey;
+		prev = &key;
+		if (bpf_map_lookup_elem(a->maps.lists, &key, &v))
+			continue;
+		if ((key.family != 4 && key.family != 6) ||
+		    key.prefixlen > (key.family == 4 ? 32u : 128u))
+			continue;
+		if (key.kind == RL_LIST_ALLOW && m.n_allow + m.n_block < RL_MAX_LIST)
+			e = &m.allow[m.n_allow++];
+		else if (key.kind == RL_LIST_BLOCK && m.n_allow + m.n_block < RL_MAX_LIST)
+			e = &m.block[m.n_block++];
+		else
+			continue;
+		memset(e, 0, sizeof(*e));
+		e->pfx.family = key.family;
+		e->pfx.len = key.prefixlen;
+		memcpy(e->pfx.addr, key.addr, key.family == 4 ? 4 : 16);
+		e->expires_ns = v.expires_ns;
+	}
+
+	rl_compiled_free(&a->applied);
+	ret = read_trie(a->maps.match4, 4, &a->applied);
+	if (!ret)
+		ret = read_trie(a->maps.match6, 6, &a->applied);
+	if (ret) {
+		agent_err(err, "reading the match tries back: %s", strerror(-ret));
+		goto cleanup;
+	}
+	qsort(a->applied.e, (size_t)a->applied.n, sizeof(a->applied.e[0]), entry_cmp);
+
+	*had_state = m.n_rules || m.n_allow || m.n_block;
+	agent_model_free(&a->model);
+	a->model = m;
+	agent_model_init(&m);
+	a->next_gen = max_gen >= 0xffff ? 1 : max_gen + 1;
+	a->next_prio = max_prio + 1;
+	a->next_slot = 0;
+	ret = 0;
+cleanup:
+	agent_model_free(&m);
+	return ret;
+}
+
+uint64_t agent_next_expiry(const struct agent *a)
+{
+	uint64_t t = 0;
+	int i;
+
+	for (i = 0; i < a->model.n_allow; i++)
+		if (a->model.allow[i].expires_ns && (!t || a->model.allow[i].expires_ns < t))
+			t = a->model.allow[i].expires_ns;
+	for (i = 0; i < a->model.n_block; i++)
+		if (a->model.block[i].expires_ns && (!t || a->model.block[i].expires_ns < t))
+			t = a->model.block[i].expires_ns;
+	return t;
+}
+
+static int drop_expired(struct rl_list_entry *l, int n, uint64_t now)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!l[i].expires_ns || l[i].expires_ns > now)
+			l[k++] = l[i];
+	return k;
+}
+
+/* Removes expired allow/block entries and reapplies.  The datapath stops
+ * honouring an expired block by itself; this keeps the lists tidy and
+ * takes allow entries (which carry no time in the trie) out on time. */
+int agent_expire(struct agent *a, uint64_t now_ns)
+{
+	struct agent_model next;
+	struct rl_err err = {};
+	int ret;
+
+	ret = agent_model_dup(&a->model, &next);
+	if (ret)
+		return ret;
+	next.n_allow = drop_expired(next.allow, next.n_allow, now_ns);
+	next.n_block = drop_expired(next.block, next.n_block, now_ns);
+	if (next.n_allow == a->model.n_allow && next.n_block == a->model.n_block) {
+		agent_model_free(&next);
+		return 0;
+	}
+	log_info("%d allow/block entr%s expired", a->model.n_allow + a->model.n_block -
+		 next.n_allow - next.n_block,
+		 a->model.n_allow + a->model.n_block - next.n_allow - next.n_block == 1 ? "y" : "ies");
+	ret = agent_apply(a, &next, &err);
+	if (ret)
+		log_err("removing expired allow/block entries failed: %s", err.msg);
+	agent_model_free(&next);
+	return ret;
+}

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rlagent.c - the rl daemon: loads (or adopts) the XDP datapath and its
+ * pinned maps, applies the rule set, and serves rlctl on a Unix socket.
+ *
+ *   rlagent [-c FILE] [-i IFNAME]... [--socket PATH] [--pin-dir DIR]
+ *           [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]
+ *           [--detach-on-exit]
+ *   rlagent --check-config FILE
+ *
+ * Start-up order matters: the config is validated before anything is
+ * loaded, so a bad file never leaves a half-configured datapath.  If the
+ * pinned catalog already holds rules, they are adopted (runtime changes
+ * survive restarts) and the config's rules are not re-applied until a
+ * `rlctl config reload`.  On SIGTERM/SIGINT the agent exits and leaves
+ * the pinned link and maps in place: the datapath keeps enforcing.
+ *
+ * One thread, one poll loop: signalfd, the control socket and the
+ * block-list expiry timer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include "agent.h"
+
+int agent_log_level = LOG_LVL_INFO;
+bool agent_log_syslog;
+
+void agent_log(int lvl, const char *fmt, ...)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const char *const tag[] = { "error: ", "warning: ", "", "debug: " };
+	va_list ap;
+
+	if (lvl > agent_log_level)
+		return;
+	va_start(ap, fmt);
+	if (agent_log_syslog) {
+		vsyslog(prio[lvl], fmt, ap);
+	} else {
+		fprintf(stderr, "rlagent: %s", tag[lvl]);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: rlagent [-c FILE] [-i IFNAME]... [--socket PATH] [--pin-dir DIR]\n"
+"               [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]\n"
+"               [--detach-on-exit]\n"
+"       rlagent --check-config FILE\n"
+"\n"
+"  -c, --config FILE     YAML config (interfaces, defaults, allow/block lists, rules)\n"
+"  -i, --interface IF    attach to IF as well as the config's interfaces (repeatable)\n"
+"  -S, --socket PATH     control socket (default " AGENT_DEFAULT_SOCK ")\n"
+"  -p, --pin-dir DIR     bpffs directory for pinned maps and links\n"
+"                        (default " AGENT_DEFAULT_PIN ")\n"
+"  -m, --xdp-mode MODE   native, generic or auto (native, falling back to generic)\n"
+"  -v, --verbose         debug logging, including libbpf's\n"
+"      --foreground      stay in the foreground, log to stderr (the default)\n"
+"  -d, --daemon          detach after start-up and log to syslog\n"
+"      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove the pins\n"
+"                        (default: leave them, the datapath keeps enforcing)\n"
+"      --check-config F  validate F (parse, check, compile); print OK or the error\n"
+"\n"
+"Signals: SIGHUP reloads the config; SIGTERM/SIGINT exit without detaching.\n"
+"On start, rules found in the pinned catalog are adopted instead of the config's;\n"
+"`rlctl config reload` applies the config file.\n");
+}
+
+static int parse_mode(const char *s)
+{
+	if (!strcmp(s, "auto"))
+		return 0;
+	if (!strcmp(s, "native") || !strcmp(s, "drv"))
+		return 1;
+	if (!strcmp(s, "generic") || !strcmp(s, "skb"))
+		return 2;
+	return -1;
+}
+
+static int check_config(const char *path)
+{
+	struct rl_err err = {};
+	int n = 0;
+
+	if (agent_check_config(path, &n, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	printf("%s: OK (%d rule%s)\n", path, n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* Config interfaces, plus -i ones; --xdp-mode overrides "auto" entries. */
+static int merge_ifaces(struct agent *a, int cli_mode_set)
+{
+	int i, k;
+
+	for (i = 0; i < a->cfg.n_ifaces; i++)
+		if (cli_mode_set && a->cfg.ifaces[i].xdp_mode == 0)
+			a->cfg.ifaces[i].xdp_mode = a->xdp_mode;
+	for (i = 0; i < a->n_cli_ifaces; i++) {
+		for (k = 0; k < a->cfg.n_ifaces; k++)
+			if (!strcmp(a->cfg.ifaces[k].name, a->cli_ifaces[i]))
+				break;
+		if (k < a->cfg.n_ifaces)
+			continue;
+		if (a->cfg.n_ifaces >= RL_MAX_IFACES) {
+			log_err("too many interfaces: at most %d", RL_MAX_IFACES);
+			return -E2BIG;
+		}
+		snprintf(a->cfg.ifaces[a->cfg.n_ifaces].name, sizeof(a->cfg.ifaces[0].name), "%s",
+			 a->cli_ifaces[i]);
+		a->cfg.ifaces[a->cfg.n_ifaces].xdp_mode = a->xdp_mode;
+		a->cfg.n_ifaces++;
+	}
+	return 0;
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);	/* the child owns everything; run no destructors */
+	if (setsid() < 0)
+		return -errno;
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	openlog("rlagent", LOG_PID, LOG_DAEMON);
+	agent_log_syslog = true;
+	return 0;
+}
+
+static void handle_signal(struct agent *a, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: reloading %s", a->config_path ? a->config_path : "(no config)");
+			a->reload_requested = true;
+		} else {
+			log_info("%s: exiting", strsignal((int)si.ssi_signo));
+			a->stop = true;
+		}
+	}
+}
+
+static int run_loop(struct agent *a, int sfd)
+{
+	int maxfds = ctl_max_fds() + 1;
+	struct pollfd *pfds = calloc((size_t)maxfds, sizeof(*pfds));
+	uint64_t retry_expiry_ns = 0;
+
+	if (!pfds)
+		return -ENOMEM;
+	while (!a->stop) {
+		uint64_t now = agent_now_ns(), next = agent_next_expiry(a);
+		int n, timeout = ctl_timeout_ms(), r;
+
+		if (retry_expiry_ns && next && next < retry_expiry_ns)
+			next = retry_expiry_ns;
+		if (next) {
+			uint64_t ms = next > now ? (next - now) / 1000000ull + 1 : 0;
+
+			if (ms > 3600000)
+				ms = 3600000;
+			if (timeout < 0 || (int)ms < timeout)
+				timeout = (int)ms;
+		}
+		pfds[0].fd = sfd;
+		pfds[0].events = POLLIN;
+		pfds[0].revents = 0;
+		n = 1 + ctl_pollfds(pfds + 1, maxfds - 1);
+		r = poll(pfds, (nfds_t)n, timeout);
+		if (r < 0 && errno != EINTR) {
+			int err = -errno;
+
+			log_err("poll: %s", strerror(errno));
+			free(pfds);
+			return err;
+		}
+		if (r > 0 && pfds[0].revents)
+			handle_signal(a, sfd);
+		if (r > 0)
+			ctl_handle(a, pfds + 1, n - 1);
+		else
+			ctl_handle(a, pfds + 1, 0);
+		if (a->reload_requested) {
+			struct rl_err err = {};
+
+			a->reload_requested = false;
+			agent_config_reload(a, &err);
+		}
+		now = agent_now_ns();
+		next = agent_next_expiry(a);
+		if (next && now >= next && (!retry_expiry_ns || now >= retry_expiry_ns)) {
+			/* A failing apply must not spin the loop: retry in 1 s. */
+			retry_expiry_ns = agent_expire(a, now) ? now + 1000000000ull : 0;
+		}
+	}
+	free(pfds);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "xdp-mode", required_argument, NULL, 'm' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "detach-on-exit", no_argument, NULL, 'D' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent *a;
+	struct rl_err err = {};
+	sigset_t mask;
+	bool daemon_mode = false, had_state = false;
+	int c, ret = 1, sfd = -1, mode_set = 0, n_cfg_rules = 0;
+	bool bpf_open = false, listening = false;
+
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		fprintf(stderr, "rlagent: out of memory\n");
+		return 1;
+	}
+	a->sock_path = AGENT_DEFAULT_SOCK;
+	a->pin_dir = AGENT_DEFAULT_PIN;
+	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a->config_path = optarg;
+			break;
+		case 'i':
+			if (a->n_cli_ifaces >= RL_MAX_IFACES || strlen(optarg) >= 16) {
+				fprintf(stderr, "rlagent: -i %s: at most %d interfaces of up to 15 characters\n",
+					optarg, RL_MAX_IFACES);
+				goto usage_err;
+			}
+			snprintf(a->cli_ifaces[a->n_cli_ifaces++], 16, "%s", optarg);
+			break;
+		case 'S':
+			a->sock_path = optarg;
+			break;
+		case 'p':
+			a->pin_dir = optarg;
+			break;
+		case 'm':
+			a->xdp_mode = parse_mode(optarg);
+			mode_set = 1;
+			if (a->xdp_mode < 0) {
+				fprintf(stderr, "rlagent: --xdp-mode %s: use native, generic or auto\n", optarg);
+				goto usage_err;
+			}
+			break;
+		case 'v':
+			agent_log_level = LOG_LVL_DEBUG;
+			break;
+		case 'f':
+			daemon_mode = false;
+			break;
+		case 'd':
+			daemon_mode = true;
+			break;
+		case 'D':
+			a->detach_on_exit = true;
+			break;
+		case 'C':
+			ret = check_config(optarg);
+			goto out_free;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto out_free;
+		default:
+			goto usage_err;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "rlagent: unexpected argument '%s'\n", argv[optind]);
+		goto usage_err;
+	}
+
+	a->started = time(NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rl_config_defaults(&a->cfg);
+	if (a->config_path) {
+		/* Validate everything first: a bad file must not leave a
+		 * loaded datapath behind. */
+		if (agent_check_config(a->config_path, &n_cfg_rules, &err)) {
+			log_err("%s", err.msg);
+			log_err("not starting: fix the config (`rlagent --check-config %s` checks it)",
+				a->config_path);
+			goto out;
+		}
+		rl_config_free(&a->cfg);
+		rl_config_defaults(&a->cfg);
+		if (rl_config_load(a->config_path, &a->cfg, &err)) {
+			log_err("%s", err.msg);
+			goto out;
+		}
+	}
+	a->have_cfg = true;
+	if (merge_ifaces(a, mode_set))
+		goto out;
+	if (!a->cfg.n_ifaces)
+		log_warn("no interfaces (neither in the config nor -i): rules are kept but nothing is enforced");
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		log_err("blocking signals: %s", strerror(errno));
+		goto out;
+	}
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		goto out;
+	}
+
+	if (ensure_bpffs(a->pin_dir))
+		goto out;
+	if (agent_bpf_open(a))
+		goto out;
+	bpf_open = true;
+
+	if (agent_adopt(a, &had_state, &err)) {
+		log_err("reading the pinned state in %s: %s", a->pin_dir, err.msg);
+		goto out;
+	}
+	if (had_state) {
+		struct agent_model next;
+
+		a->adopted = true;
+		log_info("adopted %d rules from pinned state in %s (%d allow, %d block entries); `rlctl config reload` applies %s",
+			 a->model.n_rules, a->pin_dir, a->model.n_allow, a->model.n_block,
+			 a->config_path ? a->config_path : "the config file");
+		/* Re-applying the adopted model rewrites only what differs:
+		 * it repairs an apply that a crash cut short. */
+		if (agent_model_dup(&a->model, &next) || agent_apply(a, &next, &err)) {
+			log_err("re-applying the adopted rules: %s", err.msg[0] ? err.msg : "out of memory");
+			agent_model_free(&next);
+			goto out;
+		}
+		agent_model_free(&next);
+	} else {
+		struct agent_model next;
+
+		if (agent_model_from_config(&a->cfg, &next, &err) || agent_apply(a, &next, &err)) {
+			log_err("applying %s: %s", a->config_path ? a->config_path : "the rules", err.msg);
+			agent_model_free(&next);
+			goto out;
+		}
+		agent_model_free(&next);
+		log_info("applied %d rules, %d allow and %d block entries from %s",
+			 a->model.n_rules, a->model.n_allow, a->model.n_block,
+			 a->config_path ? a->config_path : "no config");
+	}
+	if (agent_bpf_write_conf(a))
+		goto out;
+	if (ctl_listen(a->sock_path))
+		goto out;
+	listening = true;
+	if (daemon_mode && daemonize()) {
+		log_err("daemonizing: %s", strerror(errno));
+		goto out;
+	}
+	log_info("ready: %d interface(s), %d rules, control socket %s, pins in %s",
+		 a->n_ifaces, a->model.n_rules, a->sock_path, a->pin_dir);
+
+	ret = run_loop(a, sfd) ? 1 : 0;
+	if (a->detach_on_exit)
+		log_info("--detach-on-exit: detaching XDP and removing the pins in %s", a->pin_dir);
+	else
+		log_info("exiting without detaching: XDP stays attached and enforcing from the pins in %s "
+			 "(rm -r %s and `ip link set dev IF xdp off` remove it)", a->pin_dir, a->pin_dir);
+out:
+	if (listening)
+		ctl_close();
+	if (bpf_open)
+		agent_bpf_close(a, a->detach_on_exit && !ret);
+	if (sfd >= 0)
+		close(sfd);
+	agent_model_free(&a->model);
+	rl_compiled_free(&a->applied);
+	rl_config_free(&a->cfg);
+out_free:
+	free(a);
+	return ret;
+usage_err:
+	usage(stderr);
+	free(a);
+	return 2;
+}
