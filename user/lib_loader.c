@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lib_loader.c - implements rl_loader.h: the skeleton lifecycle of
+ * build/rl_xdp.skel.h (open, size the state maps, set pin paths, load),
+ * XDP attach/adopt through pinned bpf_links, and per-CPU counter and
+ * rl_conf helpers.  Linked into every binary and test; the only file that
+ * includes the skeleton, so the object's bytes exist once per binary.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "rl_loader.h"
+#include "rl_xdp.skel.h"
+
+static void seterr(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *map_type_name(__u32 type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_HASH:            return "HASH";
+	case BPF_MAP_TYPE_LRU_HASH:        return "LRU_HASH";
+	case BPF_MAP_TYPE_ARRAY:           return "ARRAY";
+	case BPF_MAP_TYPE_PERCPU_ARRAY:    return "PERCPU_ARRAY";
+	case BPF_MAP_TYPE_LPM_TRIE:        return "LPM_TRIE";
+	default:                           return "other";
+	}
+}
+
+static int libbpf_verbose;
+
+static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !libbpf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* mkdir -p for the pin directory; it must sit on a bpf filesystem. */
+static int make_pin_dir(const char *dir, char *err, size_t err_len)
+{
+	char path[256], *p;
+	struct statfs sfs;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0700) && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) && errno != EEXIST)
+		goto fail;
+	if (statfs(path, &sfs) == 0 && sfs.f_type != BPF_FS_MAGIC) {
+		seterr(err, err_len,
+		       "pin directory %s is not on a bpf filesystem: mount -t bpf bpf /sys/fs/bpf",
+		       dir);
+		return -ENOTDIR;
+	}
+	return 0;
+fail:
+	{
+		int e = -errno;
+
+		seterr(err, err_len, "cannot create pin directory %s: %s", path,
+		       strerror(errno));
+		return e;
+	}
+}
+
+/*
+ * libbpf reuses a pinned map only if it is compatible and otherwise fails
+ * the whole load with a terse log line.  Check first so the message can
+ * name the map and say what differs.  *existed counts pins found.
+ */
+static int check_pin(struct bpf_map *map, const char *path, int *existed,
+		     const char *pin_dir, char *err, size_t err_len)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, ret = 0;
+
+	if (access(path, F_OK))
+		return 0;
+	(*existed)++;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		ret = -errno;
+		seterr(err, err_len, "cannot open pinned map %s: %s%s", path,
+		       strerror(-ret), ret == -EPERM ? " (needs root or CAP_BPF)" : "");
+		return ret;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		ret = -errno;
+		seterr(err, err_len, "%s is not a BPF map (%s); remove it",
+		       path, strerror(-ret));
+		goto out;
+	}
+	if (info.type != bpf_map__type(map) ||
+	    info.key_size != bpf_map__key_size(map) ||
+	    info.value_size != bpf_map__value_size(map) ||
+	    info.max_entries != bpf_map__max_entries(map) ||
+	    info.map_flags != bpf_map__map_flags(map)) {
+		ret = -EINVAL;
+		seterr(err, err_len,
+		       "pinned map %s is incompatible: it is %s, %u entries, key %u B, value %u B, "
+		       "flags 0x%x; this load needs %s, %u entries, key %u B, value %u B, flags 0x%x "
+		       "(the on-full policy or state size changed, or the pin is from another "
+		       "version). Keep the old settings, or remove %s to start afresh (drops all "
+		       "rate-limit state, rules and counters)",
+		       path, map_type_name(info.type), info.max_entries, info.key_size,
+		       info.value_size, info.map_flags, map_type_name(bpf_map__type(map)),
+		       bpf_map__max_entries(map), bpf_map__key_size(map),
+		       bpf_map__value_size(map), bpf_map__map_flags(map), pin_dir);
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+static int state_map_setup(struct bpf_map *map, __u32 type, __u32 flags,
+			   __u32 entries, char *err, size_t err_len)
+{
+	int ret;
+
+	ret = bpf_map__set_type(map, type);
+	if (!ret)
+		ret = bpf_map__set_map_flags(map, flags);
+	if (!ret)
+		ret = bpf_map__set_max_entries(map, entries);
+	if (ret)
+		seterr(err, err_len, "cannot size map %s: %s", bpf_map__name(map),
+		       strerror(-ret));
+	return ret;
+}
+
+int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
+		   char *err, size_t err_len)
+{
+	struct rl_loader_opts o = {};
+	struct rl_loader *l;
+	struct rl_conf conf;
+	struct bpf_map *map;
+	__u32 type, flags, st_n, sl_n;
+	char path[512];
+	int ret, existed = 0;
+
+	*out = NULL;
+	if (err && err_len)
+		err[0] = 0;
+	if (opts)
+		o = *opts;
+	if (o.on_full >= __RL_FULL_MAX) {
+		seterr(err, err_len, "unknown on-full policy %u", o.on_full);
+		return -EINVAL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		seterr(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s",
+		 o.pin_dir ? o.pin_dir : RL_PIN_DIR_DEFAULT);
+	libbpf_verbose = o.verbose;
+	libbpf_set_print(print_all);
+
+	l->skel = rl_xdp_bpf__open();
+	if (!l->skel) {
+		ret = -errno;
+		seterr(err, err_len, "cannot open the BPF object rl_xdp: %s", strerror(-ret));
+		goto fail;
+	}
+
+	/* LRU evicts the least recently used source; plain HASH lets an insert
+	 * fail so that the fail-open/closed/aggregate policy can apply.  No
+	 * prealloc: a 1M-key map costs memory only for sources actually seen */
+	if (o.on_full == RL_FULL_EVICT) {
+		type = BPF_MAP_TYPE_LRU_HASH;
+		flags = 0;
+	} else {
+		type = BPF_MAP_TYPE_HASH;
+		flags = BPF_F_NO_PREALLOC;
+	}
+	st_n = o.state_entries ? o.state_entries : RL_STATE_ENTRIES_DEFAULT;
+	sl_n = o.slog_entries ? o.slog_entries : RL_SLOG_ENTRIES_DEFAULT;
+	if ((ret = state_map_setup(l->skel->maps.rl_st4, type, flags, st_n, err, err_len)) ||
+	    (ret = state_map_setup(l->skel->maps.rl_st6, type, flags, st_n, err, err_len)) ||
+	    (ret = state_map_setup(l->skel->maps.rl_sl4, type, flags, sl_n, err, err_len)) ||
+	    (ret = state_map_setup(l->skel->maps.rl_sl6, type, flags, sl_n, err, err_len)))
+		goto fail;
+
+	if (l->pin_dir[0]) {
+		ret = make_pin_dir(l->pin_dir, err, err_len);
+		if (ret)
+			goto fail;
+		bpf_object__for_each_map(map, l->skel->obj) {
+			/* .rodata is the object's own, rebuilt on every load */
+			if (bpf_map__is_internal(map))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", l->pin_dir, bpf_map__name(map));
+			ret = check_pin(map, path, &existed, l->pin_dir, err, err_len);
+			if (!ret)
+				ret = bpf_map__set_pin_path(map, path);
+			if (ret) {
+				if (!err || !err[0])
+					seterr(err, err_len, "cannot set pin path %s: %s",
+					       path, strerror(-ret));
+				goto fail;
+			}
+		}
+	}
+
+	ret = rl_xdp_bpf__load(l->skel);
+	if (ret) {
+		ret = ret < 0 ? ret : -errno;
+		if (ret == -EPERM)
+			seterr(err, err_len,
+			       "loading the BPF program rl_xdp failed: %s (needs root, or CAP_BPF "
+			       "and CAP_NET_ADMIN)", strerror(-ret));
+		else
+			seterr(err, err_len,
+			       "loading the BPF program rl_xdp failed: %s (the libbpf log above "
+			       "has the details; -v shows more)", strerror(-ret));
+		goto fail;
+	}
+	l->adopted = existed > 0;
+	l->prog_fd = bpf_program__fd(l->skel->progs.rl_xdp);
+	l->fd.match4 = bpf_map__fd(l->skel->maps.rl_match4);
+	l->fd.match6 = bpf_map__fd(l->skel->maps.rl_match6);
+	l->fd.st4 = bpf_map__fd(l->skel->maps.rl_st4);
+	l->fd.st6 = bpf_map__fd(l->skel->maps.rl_st6);
+	l->fd.sl4 = bpf_map__fd(l->skel->maps.rl_sl4);
+	l->fd.sl6 = bpf_map__fd(l->skel->maps.rl_sl6);
+	l->fd.agg = bpf_map__fd(l->skel->maps.rl_agg);
+	l->fd.slagg = bpf_map__fd(l->skel->maps.rl_slagg);
+	l->fd.stats = bpf_map__fd(l->skel->maps.rl_stats);
+	l->fd.gstats = bpf_map__fd(l->skel->maps.rl_gstats);
+	l->fd.conf = bpf_map__fd(l->skel->maps.rl_conf);
+	l->fd.catalog = bpf_map__fd(l->skel->maps.rl_catalog);
+	l->fd.lists = bpf_map__fd(l->skel->maps.rl_lists);
+	l->ncpus = libbpf_num_possible_cpus();
+	if (l->ncpus <= 0) {
+		ret = l->ncpus ? l->ncpus : -EINVAL;
+		seterr(err, err_len, "cannot count possible CPUs: %s", strerror(-ret));
+		goto fail;
+	}
+
+	/* the datapath's on-full branch must agree with the map type */
+	ret = rl_conf_read(l->fd.conf, &conf);
+	if (!ret) {
+		conf.on_full = o.on_full;
+		ret = rl_conf_write(l->fd.conf, &conf);
+	}
+	if (ret) {
+		seterr(err, err_len, "cannot initialise map rl_conf: %s", strerror(-ret));
+		goto fail;
+	}
+	*out = l;
+	return 0;
+fail:
+	rl_loader_close(l);
+	return ret;
+}
+
+void rl_loader_close(struct rl_loader *l)
+{
+	int i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->n_links; i++)
+		if (l->links[i].fd >= 0)
+			close(l->links[i].fd);
+	rl_xdp_bpf__destroy(l->skel);
+	free(l);
+}
+
+static struct rl_loader_link *link_find(struct rl_loader *l, const char *ifname)
+{
+	int i;
+
+	for (i = 0; i < l->n_links; i++)
+		if (!strcmp(l->links[i].ifname, ifname))
+			return &l->links[i];
+	return NULL;
+}
+
+static void mode_name(int ifindex, char *buf, size_t len)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	const char *m = "?";
+
+	if (!buf || !len)
+		return;
+	if (!bpf_xdp_query(ifindex, 0, &q)) {
+		switch (q.attach_mode) {
+		case XDP_ATTACHED_DRV: m = "native"; break;
+		case XDP_ATTACHED_SKB: m = "generic"; break;
+		case XDP_ATTACHED_HW:  m = "offload"; break;
+		default: break;
+		}
+	}
+	snprintf(buf, len, "%s", m);
+}
+
+/*
+ * Open the pinned link for ifname if it is a live XDP link on that very
+ * device.  Returns the fd, -ENOENT if there is none to adopt (a stale pin
+ * is removed), or -errno.
+ */
+static int link_adopt(struct rl_loader *l, const char *path, int ifindex,
+		      const char *ifname)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd, ret;
+
+	if (access(path, F_OK))
+		return -ENOENT;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		ret = -errno;
+		seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s", path,
+		       strerror(-ret));
+		return ret;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP) {
+		seterr(l->err, sizeof(l->err),
+		       "%s is not an XDP link; remove it and attach again", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if ((int)info.xdp.ifindex != ifindex) {
+		/* the device went away (ifindex 0) or was recreated */
+		bpf_link_detach(fd);
+		close(fd);
+		unlink(path);
+		return -ENOENT;
+	}
+	if (bpf_link_update(fd, l->prog_fd, NULL)) {
+		ret = -errno;
+		seterr(l->err, sizeof(l->err),
+		       "cannot swap the program of the XDP link on %s (%s): %s", ifname,
+		       path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int rl_loader_attach(struct rl_loader *l, const char *ifname,
+		     enum rl_xdp_mode mode, char *mode_out, size_t mode_len)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	struct rl_loader_link *lk;
+	char path[512] = "";
+	int ifindex, fd, ret;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		ret = -errno;
+		seterr(l->err, sizeof(l->err), "interface %s: %s", ifname, strerror(-ret));
+		return ret;
+	}
+	lk = link_find(l, ifname);
+	if (lk && lk->ifindex == ifindex) {
+		mode_name(ifindex, mode_out, mode_len);
+		return 0;
+	}
+	if (!lk && l->n_links >= RL_LOADER_MAX_LINKS) {
+		seterr(l->err, sizeof(l->err), "too many interfaces (at most %d)",
+		       RL_LOADER_MAX_LINKS);
+		return -E2BIG;
+	}
+
+	if (l->pin_dir[0]) {
+		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
+		fd = link_adopt(l, path, ifindex, ifname);
+		if (fd >= 0)
+			goto done;
+		if (fd != -ENOENT)
+			return fd;
+	}
+
+	switch (mode) {
+	case RL_XDP_NATIVE:  lo.flags = XDP_FLAGS_DRV_MODE; break;
+	case RL_XDP_GENERIC: lo.flags = XDP_FLAGS_SKB_MODE; break;
+	default:             lo.flags = 0; break;
+	}
+	fd = bpf_link_create(l->prog_fd, ifindex, BPF_XDP, &lo);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -EBUSY || ret == -EEXIST)
+			seterr(l->err, sizeof(l->err),
+			       "cannot attach XDP to %s: another XDP program is attached "
+			       "(see `ip link show %s`; remove it with `ip link set dev %s xdp off` "
+			       "if it is not needed)", ifname, ifname, ifname);
+		else if (ret == -EOPNOTSUPP && mode == RL_XDP_NATIVE)
+			seterr(l->err, sizeof(l->err),
+			       "cannot attach XDP to %s in native mode: the driver has no native "
+			       "XDP; use mode auto or generic", ifname);
+		else if (ret == -EPERM)
+			seterr(l->err, sizeof(l->err),
+			       "cannot attach XDP to %s: %s (needs CAP_NET_ADMIN and CAP_BPF)",
+			       ifname, strerror(-ret));
+		else
+			seterr(l->err, sizeof(l->err), "cannot attach XDP to %s: %s",
+			       ifname, strerror(-ret));
+		return ret;
+	}
+	if (path[0] && bpf_obj_pin(fd, path)) {
+		ret = -errno;
+		seterr(l->err, sizeof(l->err),
+		       "attached XDP to %s but cannot pin the link at %s: %s (detached again)",
+		       ifname, path, strerror(-ret));
+		bpf_link_detach(fd);
+		close(fd);
+		return ret;
+	}
+done:
+	if (lk) {
+		close(lk->fd);
+	} else {
+		lk = &l->links[l->n_links++];
+		snprintf(lk->ifname, sizeof(lk->ifname), "%s", ifname);
+	}
+	lk->fd = fd;
+	lk->ifindex = ifindex;
+	mode_name(ifindex, mode_out, mode_len);
+	return 0;
+}
+
+int rl_loader_detach(struct rl_loader *l, const char *ifname)
+{
+	struct rl_loader_link *lk = link_find(l, ifname);
+	char path[512] = "";
+	int fd = -1, ret = 0;
+
+	if (l->pin_dir[0])
+		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
+	if (lk) {
+		fd = lk->fd;
+	} else if (path[0] && !access(path, F_OK)) {
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			ret = -errno;
+			seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s",
+			       path, strerror(-ret));
+			return ret;
+		}
+	} else {
+		seterr(l->err, sizeof(l->err), "rl is not attached to %s", ifname);
+		return -ENOENT;
+	}
+	/* detach even if someone else holds the link open */
+	if (bpf_link_detach(fd) && errno != ENOLINK) {
+		ret = -errno;
+		seterr(l->err, sizeof(l->err), "cannot detach XDP from %s: %s", ifname,
+		       strerror(-ret));
+	}
+	if (path[0] && unlink(path) && errno != ENOENT && !ret) {
+		ret = -errno;
+		seterr(l->err, sizeof(l->err), "cannot remove pinned link %s: %s", path,
+		       strerror(-ret));
+	}
+	close(fd);
+	if (lk)
+		*lk = l->links[--l->n_links];
+	return ret;
+}
+
+int rl_ctr_sum(int map_fd, __u32 key, struct rl_ctr *out)
+{
+	int i, n = libbpf_num_possible_cpus();
+	struct rl_ctr *v;
+
+	memset(out, 0, sizeof(*out));
+	if (n <= 0)
+		return n ? n : -EINVAL;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(map_fd, &key, v)) {
+		i = -errno;
+		free(v);
+		return i;
+	}
+	for (i = 0; i < n; i++) {
+		out->packets += v[i].packets;
+		out->bytes += v[i].bytes;
+	}
+	free(v);
+	return 0;
+}
+
+int rl_ctr_zero(int map_fd, __u32 key)
+{
+	int ret = 0, n = libbpf_num_possible_cpus();
+	struct rl_ctr *v;
+
+	if (n <= 0)
+		return n ? n : -EINVAL;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_update_elem(map_fd, &key, v, BPF_ANY))
+		ret = -errno;
+	free(v);
+	return ret;
+}
+
+int rl_conf_read(int conf_fd, struct rl_conf *c)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(conf_fd, &zero, c) ? -errno : 0;
+}
+
+int rl_conf_write(int conf_fd, const struct rl_conf *c)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(conf_fd, &zero, c, BPF_ANY) ? -errno : 0;
+}

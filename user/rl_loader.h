@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rl_loader.h - the libbpf side of rl: open and load build/rl_xdp.bpf.o
+ * through its skeleton, size and type the state maps, pin or adopt every
+ * map under a pin directory, attach or adopt the XDP program per interface
+ * through pinned bpf_links, and the small map helpers every binary needs
+ * (per-CPU counter sums, rl_conf).  Implemented in user/lib_loader.c,
+ * which is linked into every binary and test; included by the agent
+ * (user/agent_bpf.c), the BPF tests and the tools.
+ *
+ * Every function returns 0 or -errno.  rl_loader_open() writes its reason
+ * into the caller's buffer; the others into l->err.  Messages say what
+ * failed, on what, and what to do about it.
+ */
+#ifndef RL_LOADER_H
+#define RL_LOADER_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "rl_abi.h"
+
+#define RL_PIN_DIR_DEFAULT        "/sys/fs/bpf/rlagent"
+#define RL_STATE_ENTRIES_DEFAULT  1048576   /* per family: rl_st4, rl_st6 */
+#define RL_SLOG_ENTRIES_DEFAULT   65536     /* per family: rl_sl4, rl_sl6 */
+#define RL_LOADER_MAX_LINKS       32
+#define RL_LOADER_ERR_LEN         512
+
+/* Same numbering as struct rl_iface.xdp_mode. */
+enum rl_xdp_mode {
+	RL_XDP_AUTO = 0,           /* native if the driver has it, else generic */
+	RL_XDP_NATIVE,             /* XDP_FLAGS_DRV_MODE: fail if unsupported   */
+	RL_XDP_GENERIC,            /* XDP_FLAGS_SKB_MODE                         */
+};
+
+struct rl_loader_opts {
+	const char *pin_dir;       /* NULL: RL_PIN_DIR_DEFAULT; "": pin nothing */
+	__u32 on_full;             /* enum rl_on_full: selects the map type     */
+	__u32 state_entries;       /* 0: RL_STATE_ENTRIES_DEFAULT                */
+	__u32 slog_entries;        /* 0: RL_SLOG_ENTRIES_DEFAULT                 */
+	int verbose;               /* 1: libbpf's debug log on stderr           */
+};
+
+/* Map fds, owned by the loader (closed by rl_loader_close). */
+struct rl_loader_fds {
+	int match4, match6;
+	int st4, st6, sl4, sl6;
+	int agg, slagg;
+	int stats, gstats;
+	int conf, catalog, lists;
+};
+
+struct rl_loader_link {
+	char ifname[16];
+	int ifindex;
+	int fd;
+};
+
+struct rl_loader {
+	struct rl_xdp_bpf *skel;
+	int prog_fd;
+	struct rl_loader_fds fd;
+	int adopted;               /* 1: pinned maps existed and were reused   */
+	int ncpus;                 /* possible CPUs: per-CPU value count       */
+	char pin_dir[256];         /* "" when not pinning                      */
+	int n_links;
+	struct rl_loader_link links[RL_LOADER_MAX_LINKS];
+	char err[RL_LOADER_ERR_LEN];
+};
+
+/*
+ * Open, size and load the program; adopt pinned maps that exist and pin
+ * the rest.  Writes rl_conf.on_full = opts->on_full (the other rl_conf
+ * fields are the agent's).  On success *out is the loader; on failure
+ * *out is NULL and err (if non-NULL) says why.
+ */
+int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
+		   char *err, size_t err_len);
+
+/*
+ * Close every fd.  Pinned maps and pinned links stay: the datapath keeps
+ * enforcing while no agent runs.  Unpinned links (pin_dir "") go away.
+ */
+void rl_loader_close(struct rl_loader *l);
+
+/*
+ * Attach rl_xdp to ifname, or adopt the link pinned at <pin_dir>/link_<ifname>
+ * by swapping its program with bpf_link_update() (no enforcement gap).  A
+ * new link is pinned there.  mode_out (may be NULL) gets the mode actually
+ * in effect: "native", "generic", "offload" or "?".  An adopted link keeps
+ * the mode it was created with.
+ */
+int rl_loader_attach(struct rl_loader *l, const char *ifname,
+		     enum rl_xdp_mode mode, char *mode_out, size_t mode_len);
+
+/* Detach from ifname: detach the link and remove its pin. */
+int rl_loader_detach(struct rl_loader *l, const char *ifname);
+
+/* Sum a per-CPU rl_ctr (rl_stats, rl_gstats) entry over all CPUs. */
+int rl_ctr_sum(int map_fd, __u32 key, struct rl_ctr *out);
+
+/* Zero a per-CPU rl_ctr entry on every CPU (rule slot reuse). */
+int rl_ctr_zero(int map_fd, __u32 key);
+
+int rl_conf_read(int conf_fd, struct rl_conf *c);
+int rl_conf_write(int conf_fd, const struct rl_conf *c);
+
+#endif /* RL_LOADER_H */
