@@ -22,6 +22,11 @@
 #include "rlcount.h"
 
 const volatile __u32 cfg_drop;
+/* --prefix: count only sources of this family with (addr & mask) == net;
+ * cfg_pfx_family 0 counts everything. */
+const volatile __u32 cfg_pfx_family;
+const volatile __u32 cfg_pfx_mask[4];
+const volatile __u32 cfg_pfx_net[4];
 
 /* Per-source counters; max_entries set by userspace (--max-sources). */
 struct {
@@ -103,6 +108,19 @@ int rlc_ingress(struct __sk_buff *skb)
 		goto other;
 	}
 
+	if (cfg_pfx_family) {
+		__u32 w[4];
+
+		__builtin_memcpy(w, key.addr, 16);
+		if (key.family != cfg_pfx_family ||
+		    (w[0] & cfg_pfx_mask[0]) != cfg_pfx_net[0] ||
+		    (w[1] & cfg_pfx_mask[1]) != cfg_pfx_net[1] ||
+		    (w[2] & cfg_pfx_mask[2]) != cfg_pfx_net[2] ||
+		    (w[3] & cfg_pfx_mask[3]) != cfg_pfx_net[3]) {
+			glob_add(RLC_G_OUTSIDE, len);
+			return cfg_drop ? TC_ACT_SHOT : TC_ACT_UNSPEC;
+		}
+	}
 	glob_add(RLC_G_IP, len);
 	v = bpf_map_lookup_elem(&rlc_src, &key);
 	if (v) {

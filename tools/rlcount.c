@@ -41,6 +41,9 @@ struct rlc_opts {
 	double duration_s;                /* 0: until a signal               */
 	uint32_t max_sources;
 	uint32_t prio;
+	int pfx_family;                   /* 0: no --prefix                  */
+	uint8_t pfx_addr[16];
+	int pfx_len;
 	bool drop, summary, keep_qdisc, verbose;
 };
 
@@ -85,6 +88,9 @@ static void usage(FILE *f)
 "  --ready-file PATH    write PATH once the filter is attached\n"
 "  --max-sources N      size of the source table (default %u)\n"
 "  --prio N             tc filter priority (default %d: runs first)\n"
+
+"  --prefix ADDR/LEN    count only sources in this prefix (the rest are\n"
+"                       reported as outside_packets)\n"
 "  --keep-qdisc         never delete the clsact qdisc, even if created here\n"
 "  -v                   libbpf debug output\n",
 		RLC_TOP, RLC_DEFAULT_SOURCES, RLC_PRIO);
@@ -100,6 +106,7 @@ static int parse_args(int argc, char **argv, struct rlc_opts *o)
 		{ "max-sources", required_argument, NULL, 'm' },
 		{ "prio", required_argument, NULL, 'p' },
 		{ "keep-qdisc", no_argument, NULL, 'k' },
+		{ "prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -146,6 +153,34 @@ static int parse_args(int argc, char **argv, struct rlc_opts *o)
 		case 'k':
 			o->keep_qdisc = true;
 			break;
+		case 'P': {
+			char buf[INET6_ADDRSTRLEN + 8], *slash;
+			unsigned long len;
+
+			if (strlen(optarg) >= sizeof(buf))
+				goto bad;
+			strcpy(buf, optarg);
+			slash = strchr(buf, '/');
+			if (slash)
+				*slash++ = 0;
+			memset(o->pfx_addr, 0, 16);
+			if (inet_pton(AF_INET, buf, o->pfx_addr) == 1)
+				o->pfx_family = 4;
+			else if (inet_pton(AF_INET6, buf, o->pfx_addr) == 1)
+				o->pfx_family = 6;
+			else
+				goto bad;
+			len = o->pfx_family == 4 ? 32 : 128;
+			if (slash) {
+				errno = 0;
+				len = strtoul(slash, &end, 10);
+				if (errno || end == slash || *end ||
+				    len > (o->pfx_family == 4 ? 32u : 128u))
+					goto bad;
+			}
+			o->pfx_len = len;
+			break;
+		}
 		case 'v':
 			o->verbose = true;
 			break;
@@ -359,6 +394,18 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	skel->rodata->cfg_drop = o.drop;
+	if (o.pfx_family) {
+		uint8_t m[16] = {}, net[16];
+		int b;
+
+		for (b = 0; b < o.pfx_len; b++)
+			m[b / 8] |= 0x80 >> (b % 8);
+		for (b = 0; b < 16; b++)
+			net[b] = o.pfx_addr[b] & m[b];
+		skel->rodata->cfg_pfx_family = o.pfx_family;
+		memcpy((void *)skel->rodata->cfg_pfx_mask, m, 16);
+		memcpy((void *)skel->rodata->cfg_pfx_net, net, 16);
+	}
 	bpf_map__set_max_entries(skel->maps.rlc_src, o.max_sources);
 	err = rlcount_bpf__load(skel);
 	if (err) {
@@ -434,11 +481,12 @@ int main(int argc, char **argv)
 
 	printf("{\"ifname\":\"%s\",\"seconds\":%.3f,\"packets\":%llu,\"bytes\":%llu,"
 	       "\"sources\":%zu,\"seen_packets\":%llu,\"other_packets\":%llu,"
-	       "\"table_full_packets\":%llu,\"dropped\":%s,",
+	       "\"outside_packets\":%llu,\"table_full_packets\":%llu,\"dropped\":%s,",
 	       o.ifname, secs, (unsigned long long)glob[RLC_G_IP].packets,
 	       (unsigned long long)glob[RLC_G_IP].bytes, n,
 	       (unsigned long long)glob[RLC_G_ALL].packets,
 	       (unsigned long long)glob[RLC_G_OTHER].packets,
+	       (unsigned long long)glob[RLC_G_OUTSIDE].packets,
 	       (unsigned long long)glob[RLC_G_FULL].packets, o.drop ? "true" : "false");
 	if (o.summary) {
 		double mean = 0;

@@ -27,6 +27,7 @@ enum rlc_glob {
 	RLC_G_ALL = 0,             /* every packet seen                     */
 	RLC_G_IP,                  /* IPv4/IPv6, counted per source         */
 	RLC_G_OTHER,               /* not IP, or truncated                  */
+	RLC_G_OUTSIDE,             /* IP, but outside --prefix: not counted */
 	RLC_G_FULL,                /* IP, but the source map was full       */
 	__RLC_G_MAX,
 };
