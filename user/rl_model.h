@@ -106,7 +106,15 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			bool require_rate, struct rl_err *err);
 /* Whole-rule checks (limits in range, sliding-log bound, ...). */
 int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err);
+/* Clears the whole spec (name too) and applies `d` (NULL: built-ins). */
 void rl_rule_defaults(struct rl_rule_spec *spec, const struct rl_defaults *d);
+/* The burst the datapath uses: limit.burst if burst_set, else the default
+ * (one period's worth of rate, >= 1514 for byte rates, capped to fit). */
+uint64_t rl_rule_burst(const struct rl_rule_spec *spec);
+/* outer contains inner (same family, outer->len <= inner->len). */
+bool rl_prefix_contains(const struct rl_prefix *outer, const struct rl_prefix *inner);
+/* Formats into err->msg (err may be NULL). */
+void rl_errf(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* lib_config.c */
 void rl_config_defaults(struct rl_config *cfg);

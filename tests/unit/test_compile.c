@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_compile.c - rl_compile (lib_compile.c) against a brute-force
+ * reference.  Random rule sets, allow and block lists over a small address
+ * universe (so prefixes nest and collide), random packets: the datapath's
+ * answer (longest matching entry, then allow, block, first matching
+ * candidate) must equal the reference's, which looks at the rule list
+ * directly.  Plus the precedence cases spelled out, expiry, -E2BIG and
+ * rl_rule_to_abi's flags.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "rl_model.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			printf("    at %s:%d: ", __FILE__, __LINE__);      \
+			printf(__VA_ARGS__);                               \
+			printf("\n");                                      \
+			failed = 1;                                        \
+		}                                                          \
+	} while (0)
+
+static void report(const char *name, int failed)
+{
+	if (failed) {
+		failures++;
+		printf("FAIL %s: see above\n", name);
+	} else {
+		printf("PASS %s\n", name);
+	}
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ULL;
+}
+
+struct pkt {
+	struct rl_prefix src;     /* len = 32 or 128 */
+	uint8_t proto;
+	uint16_t dport;
+	bool syn;
+};
+
+/* Verdict: -1 unmatched, -2 allow, -3 block, else rule id. */
+enum { V_NONE = -1, V_ALLOW = -2, V_BLOCK = -3 };
+
+static bool rule_matches(const struct rl_rule_spec *r, const struct pkt *p)
+{
+	if (r->proto && r->proto != p->proto)
+		return false;
+	if (p->dport < r->dport_lo || p->dport > r->dport_hi)
+		return false;
+	return !r->syn_only || p->syn;
+}
+
+static bool rule_covers(const struct rl_rule_spec *r, const struct rl_prefix *a, int *len)
+{
+	if (!r->has_src4 && !r->has_src6) {
+		*len = 0;
+		return true;
+	}
+	if (a->family == 4 && r->has_src4 && rl_prefix_contains(&r->src4, a)) {
+		*len = r->src4.len;
+		return true;
+	}
+	if (a->family == 6 && r->has_src6 && rl_prefix_contains(&r->src6, a)) {
+		*len = r->src6.len;
+		return true;
+	}
+	return false;
+}
+
+/* Straight from the rules: the most specific applicable rule wins. */
+static int reference(const struct rl_rule_spec *rules, int n,
+		     const struct rl_list_entry *allow, int na,
+		     const struct rl_list_entry *block, int nb, uint64_t now, const struct pkt *p)
+{
+	int i, best = -1, bl = 0, l;
+
+	for (i = 0; i < na; i++)
+		if ((!allow[i].expires_ns || allow[i].expires_ns > now) &&
+		    rl_prefix_contains(&allow[i].pfx, &p->src))
+			return V_ALLOW;
+	for (i = 0; i < nb; i++)
+		if ((!block[i].expires_ns || block[i].expires_ns > now) &&
+		    rl_prefix_contains(&block[i].pfx, &p->src))
+			return V_BLOCK;
+	for (i = 0; i < n; i++) {
+		const struct rl_rule_spec *r = &rules[i], *b;
+		unsigned w, bw;
+
+		if (!rule_covers(r, &p->src, &l) || !rule_matches(r, p))
+			continue;
+		if (best < 0) {
+			best = i;
+			bl = l;
+			continue;
+		}
+		b = &rules[best];
+		w = (unsigned)r->dport_hi - r->dport_lo;
+		bw = (unsigned)b->dport_hi - b->dport_lo;
+		if (l > bl || (l == bl && (!!r->proto > !!b->proto ||
+		    (!!r->proto == !!b->proto && (w < bw || (w == bw && r->syn_only && !b->syn_only)))))) {
+			best = i;
+			bl = l;
+		}
+	}
+	return best < 0 ? V_NONE : 100 + best;
+}
+
+/* What the XDP program does with the compiled entries. */
+static int datapath(const struct rl_compiled *c, uint64_t now, const struct pkt *p)
+{
+	const struct rl_compiled_entry *e = NULL;
+	uint32_t i;
+	int k;
+
+	for (k = 0; k < c->n; k++)
+		if (rl_prefix_contains(&c->e[k].pfx, &p->src) && (!e || c->e[k].pfx.len > e->pfx.len))
+			e = &c->e[k];
+	if (!e)
+		return V_NONE;
+	if (e->m.flags & RL_MF_ALLOW)
+		return V_ALLOW;
+	if ((e->m.flags & RL_MF_BLOCK) && now < e->m.block_until_ns)
+		return V_BLOCK;
+	for (i = 0; i < e->m.n; i++) {
+		const struct rl_rule *r = &e->m.rule[i];
+
+		if (!(r->flags & (p->src.family == 4 ? RL_RF_V4 : RL_RF_V6)))
+			continue;
+		if ((r->proto && r->proto != p->proto) || p->dport < r->dport_lo ||
+		    p->dport > r->dport_hi || ((r->flags & RL_RF_SYN) && !p->syn))
+			continue;
+		return (int)r->id;
+	}
+	return V_NONE;
+}
+
+/* Small universe: 10.{0,1}.{0..3}.x and 2001:db8:{0,1}::x, so prefixes nest. */
+static void rand_addr(struct rl_prefix *p, int fam)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = (uint8_t)fam;
+	if (fam == 4) {
+		p->len = 32;
+		p->addr[0] = 10;
+		p->addr[1] = (uint8_t)(rnd() % 2);
+		p->addr[2] = (uint8_t)(rnd() % 4);
+		p->addr[3] = (uint8_t)(rnd() % 8 * 32 + rnd() % 4);
+	} else {
+		p->len = 128;
+		p->addr[0] = 0x20;
+		p->addr[1] = 0x01;
+		p->addr[2] = 0x0d;
+		p->addr[3] = 0xb8;
+		p->addr[5] = (uint8_t)(rnd() % 2);
+		p->addr[15] = (uint8_t)(rnd() % 4);
+	}
+}
+
+static void rand_prefix(struct rl_prefix *p, int fam)
+{
+	static const int l4[] = { 0, 8, 15, 16, 24, 27, 30, 32 };
+	static const int l6[] = { 0, 32, 47, 48, 126, 128 };
+	struct rl_err e;
+	char buf[64];
+
+	rand_addr(p, fam);
+	p->len = (uint8_t)(fam == 4 ? l4[rnd() % 8] : l6[rnd() % 6]);
+	/* re-parse to mask the host bits the way the config would */
+	rl_format_prefix(p, buf, sizeof(buf));
+	rl_parse_prefix(buf, p, &e);
+}
+
+static void rand_rule(struct rl_rule_spec *r, int i)
+{
+	static const uint8_t protos[] = { 0, IPPROTO_TCP, IPPROTO_UDP };
+	static const uint16_t ranges[][2] = { { 0, 65535 }, { 22, 22 }, { 20, 30 }, { 1, 1024 }, { 80, 80 } };
+	int k;
+
+	rl_rule_defaults(r, NULL);
+	snprintf(r->name, sizeof(r->name), "r%d", i);
+	k = (int)(rnd() % 4);
+	if (k == 1 || k == 3) {
+		r->has_src4 = true;
+		rand_prefix(&r->src4, 4);
+	}
+	if (k == 2 || k == 3) {
+		r->has_src6 = true;
+		rand_prefix(&r->src6, 6);
+	}
+	r->proto = protos[rnd() % 3];
+	if (r->proto) {
+		k = (int)(rnd() % 5);
+		r->dport_lo = ranges[k][0];
+		r->dport_hi = ranges[k][1];
+	}
+	r->syn_only = r->proto == IPPROTO_TCP && rnd() % 3 == 0;
+	r->limit.rate = 10;
+	r->limit.period_ns = 1000000000ULL;
+}
+
+static void test_random(void)
+{
+	int failed = 0, iter, mismatches = 0, checked = 0;
+	uint64_t now = 1000;
+
+	for (iter = 0; iter < 2000 && mismatches < 5; iter++) {
+		struct rl_rule_spec rules[12];
+		uint32_t ids[12], vers[12];
+		struct rl_list_entry allow[3], block[3];
+		struct rl_compiled c = {};
+		struct rl_err e = {};
+		int n = 1 + (int)(rnd() % 12), na = (int)(rnd() % 3), nb = (int)(rnd() % 4), i, q;
+
+		for (i = 0; i < n; i++) {
+			rand_rule(&rules[i], i);
+			ids[i] = 100 + (uint32_t)i;
+			vers[i] = 1u << 16;
+		}
+		for (i = 0; i < na; i++) {
+			rand_prefix(&allow[i].pfx, rnd() % 2 ? 4 : 6);
+			allow[i].pfx.len = (uint8_t)(allow[i].pfx.len < 24 ? 24 : allow[i].pfx.len);
+			allow[i].expires_ns = 0;
+		}
+		for (i = 0; i < nb; i++) {
+			rand_prefix(&block[i].pfx, rnd() % 2 ? 4 : 6);
+			if (block[i].pfx.len < 16)
+				block[i].pfx.len = 16;
+			block[i].expires_ns = rnd() % 3 == 0 ? 0 : rnd() % 2000;   /* some expired */
+		}
+		if (rl_compile(rules, ids, vers, n, allow, na, block, nb, now, &c, &e)) {
+			printf("    iter %d: compile failed: %s\n", iter, e.msg);
+			mismatches++;
+			continue;
+		}
+		for (q = 0; q < 64; q++) {
+			struct pkt p;
+			int want, got;
+
+			rand_addr(&p.src, rnd() % 2 ? 4 : 6);
+			p.proto = (uint8_t)(rnd() % 3 == 0 ? IPPROTO_ICMP : rnd() % 2 ? IPPROTO_TCP : IPPROTO_UDP);
+			p.dport = p.proto == IPPROTO_ICMP ? 0 : (uint16_t)(rnd() % 2 ? 22 : rnd() % 100);
+			p.syn = p.proto == IPPROTO_TCP && rnd() % 2;
+			want = reference(rules, n, allow, na, block, nb, now, &p);
+			got = datapath(&c, now, &p);
+			checked++;
+			if (want != got && mismatches++ < 5) {
+				char a[64];
+
+				rl_format_prefix(&p.src, a, sizeof(a));
+				printf("    iter %d: %s proto %u dport %u syn %d: reference %d, compiled %d\n",
+				       iter, a, p.proto, p.dport, p.syn, want, got);
+			}
+		}
+		for (i = 0; i < c.n; i++)
+			CHECK(c.e[i].m.n <= RL_MAX_CAND, "entry with %u candidates", c.e[i].m.n);
+		rl_compiled_free(&c);
+	}
+	CHECK(!mismatches, "%d of %d lookups disagree", mismatches, checked);
+	report("compile/random-vs-reference", failed);
+}
+
+static void mkrule(struct rl_rule_spec *r, const char *name, const char *words)
+{
+	char buf[256], *argv[32], *save = NULL, *t;
+	struct rl_err e;
+	int n = 0;
+
+	rl_rule_defaults(r, NULL);
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		argv[n++] = t;
+	if (rl_parse_rule_words(n, argv, r, true, &e))
+		printf("    mkrule %s: %s\n", name, e.msg);
+}
+
+static struct rl_list_entry mklist(const char *pfx, uint64_t expires)
+{
+	struct rl_list_entry l = { .expires_ns = expires };
+	struct rl_err e;
+
+	rl_parse_prefix(pfx, &l.pfx, &e);
+	return l;
+}
+
+static const struct rl_compiled_entry *entry(const struct rl_compiled *c, const char *pfx)
+{
+	struct rl_prefix p;
+	struct rl_err e;
+	int i;
+
+	rl_parse_prefix(pfx, &p, &e);
+	for (i = 0; i < c->n; i++)
+		if (c->e[i].pfx.family == p.family && c->e[i].pfx.len == p.len &&
+		    !memcmp(c->e[i].pfx.addr, p.addr, 16))
+			return &c->e[i];
+	return NULL;
+}
+
+static void test_precedence(void)
+{
+	struct rl_rule_spec r[4];
+	uint32_t ids[4] = { 1, 2, 3, 4 }, vers[4] = { 0x10000, 0x20000, 0x30000, 0x40000 };
+	struct rl_list_entry allow[1], block[3];
+	struct rl_compiled c = {};
+	struct rl_err e = {};
+	const struct rl_compiled_entry *x;
+	int failed = 0;
+
+	mkrule(&r[0], "any", "rate 100/s");
+	mkrule(&r[1], "net", "src 10.0.0.0/8 rate 50/s");
+	mkrule(&r[2], "ssh", "src 10.0.0.0/8 proto tcp dport 22 tcp-flags syn rate 5/s");
+	mkrule(&r[3], "v6", "src 2001:db8::/32 proto udp dport 53 rate 10mbit");
+	allow[0] = mklist("10.1.0.0/16", 0);
+	block[0] = mklist("10.0.0.0/8", 5000);     /* live, expires at 5000 */
+	block[1] = mklist("10.1.2.3", 0);          /* permanent, but allowlisted */
+	block[2] = mklist("10.9.0.0/16", 10);      /* expired at now=1000 */
+
+	CHECK(!rl_compile(r, ids, vers, 4, allow, 1, block, 3, 1000, &c, &e), "compile: %s", e.msg);
+	CHECK(c.n == 6, "%d entries (want 0/0, ::/0, 10/8, 2001:db8::/32, 10.1/16, 10.1.2.3/32)", c.n);
+	x = entry(&c, "10.1.2.3/32");
+	CHECK(x && (x->m.flags & RL_MF_ALLOW) && (x->m.flags & RL_MF_BLOCK) &&
+	      x->m.block_until_ns == ~0ULL, "allow and permanent block both flagged");
+	x = entry(&c, "10.1.0.0/16");
+	CHECK(x && x->m.flags == (RL_MF_ALLOW | RL_MF_BLOCK) && x->m.block_until_ns == 5000,
+	      "10.1/16 inherits the /8 block expiry");
+	x = entry(&c, "10.0.0.0/8");
+	CHECK(x && x->m.flags == RL_MF_BLOCK && x->m.n == 3 && x->m.rule[0].id == 3 &&
+	      x->m.rule[1].id == 2 && x->m.rule[2].id == 1 && x->m.rule[0].ver == 0x30000,
+	      "10/8 candidates most specific first");
+	CHECK(!entry(&c, "10.9.0.0/16"), "expired block still compiled");
+	x = entry(&c, "0.0.0.0/0");
+	CHECK(x && x->m.flags == 0 && x->m.n == 1 && x->m.rule[0].id == 1, "0/0 has only 'any'");
+	x = entry(&c, "2001:db8::/32");
+	CHECK(x && x->m.n == 2 && x->m.rule[0].id == 4 && (x->m.rule[0].flags & RL_RF_BYTES) &&
+	      (x->m.rule[0].flags & RL_RF_V6) && !(x->m.rule[0].flags & RL_RF_V4) &&
+	      x->m.rule[0].limit.rate == 1250000 && x->m.rule[0].limit.burst == 1250000,
+	      "v6 entry");
+	x = entry(&c, "10.0.0.0/8");
+	CHECK(x && (x->m.rule[0].flags & RL_RF_SYN) && x->m.rule[0].proto == IPPROTO_TCP &&
+	      x->m.rule[0].dport_lo == 22 && (x->m.rule[2].flags & (RL_RF_V4 | RL_RF_V6)) ==
+	      (RL_RF_V4 | RL_RF_V6), "rule copies");
+	rl_compiled_free(&c);
+
+	/* after the /8 block expires, only the permanent one remains */
+	CHECK(!rl_compile(r, ids, vers, 4, allow, 1, block, 3, 6000, &c, &e), "compile: %s", e.msg);
+	x = entry(&c, "10.0.0.0/8");
+	CHECK(x && x->m.flags == 0, "expired /8 block still set");
+	rl_compiled_free(&c);
+	report("compile/precedence-and-expiry", failed);
+}
+
+static void test_order(void)
+{
+	struct rl_rule_spec r[5];
+	uint32_t ids[5] = { 0, 1, 2, 3, 4 }, vers[5] = { 0 };
+	struct rl_compiled c = {};
+	struct rl_err e = {};
+	const struct rl_compiled_entry *x;
+	int failed = 0;
+
+	mkrule(&r[0], "wide", "proto tcp dport 1-1024 rate 1/s");
+	mkrule(&r[1], "anyp", "dport 22 rate 1/s");
+	mkrule(&r[2], "narrow", "proto tcp dport 22 rate 1/s");
+	mkrule(&r[3], "syn", "proto tcp dport 22 tcp-flags syn rate 1/s");
+	mkrule(&r[4], "host", "src 192.0.2.1 rate 1/s");
+	CHECK(!rl_compile(r, ids, vers, 5, NULL, 0, NULL, 0, 0, &c, &e), "compile: %s", e.msg);
+	x = entry(&c, "192.0.2.1/32");
+	CHECK(x && x->m.n == 5 && x->m.rule[0].id == 4 && x->m.rule[1].id == 3 &&
+	      x->m.rule[2].id == 2 && x->m.rule[3].id == 0 && x->m.rule[4].id == 1,
+	      "order: %u %u %u %u %u", x ? x->m.rule[0].id : 99, x ? x->m.rule[1].id : 99,
+	      x ? x->m.rule[2].id : 99, x ? x->m.rule[3].id : 99, x ? x->m.rule[4].id : 99);
+	rl_compiled_free(&c);
+	report("compile/specificity-order", failed);
+}
+
+static void test_e2big(void)
+{
+	struct rl_rule_spec r[RL_MAX_CAND + 1];
+	uint32_t ids[RL_MAX_CAND + 1], vers[RL_MAX_CAND + 1] = { 0 };
+	struct rl_compiled c = { .n = 42 };
+	struct rl_err e = {};
+	int i, failed = 0;
+	char w[64];
+
+	for (i = 0; i <= RL_MAX_CAND; i++) {
+		snprintf(w, sizeof(w), "proto tcp dport %d rate 1/s", 1000 + i);
+		mkrule(&r[i], i == 3 ? "third" : "r", w);
+		snprintf(r[i].name, sizeof(r[i].name), "rule%d", i);
+		ids[i] = (uint32_t)i;
+	}
+	CHECK(!rl_compile(r, ids, vers, RL_MAX_CAND, NULL, 0, NULL, 0, 0, &c, &e), "16 refused: %s", e.msg);
+	rl_compiled_free(&c);
+	c.n = 42;
+	CHECK(rl_compile(r, ids, vers, RL_MAX_CAND + 1, NULL, 0, NULL, 0, 0, &c, &e) == -E2BIG,
+	      "17 accepted");
+	CHECK(strstr(e.msg, "0.0.0.0/0") && strstr(e.msg, "rule0") && strstr(e.msg, "17 rules") &&
+	      strstr(e.msg, "16"), "message: %s", e.msg);
+	CHECK(c.n == 42, "out changed on failure");
+	/* an empty rule set compiles to nothing */
+	c.n = 42;
+	CHECK(!rl_compile(NULL, NULL, NULL, 0, NULL, 0, NULL, 0, 0, &c, &e) && c.n == 0, "empty");
+	rl_compiled_free(&c);
+	report("compile/e2big", failed);
+}
+
+static void test_to_abi(void)
+{
+	struct rl_rule_spec s;
+	struct rl_rule r;
+	int failed = 0;
+
+	mkrule(&s, "x", "src 10.0.0.0/8 proto tcp tcp-flags syn rate 1mbit per rule action monitor block-for 1m");
+	rl_rule_to_abi(&s, &r);
+	CHECK(r.flags == (RL_RF_SYN | RL_RF_BYTES | RL_RF_PER_RULE | RL_RF_V4), "flags %#x", r.flags);
+	CHECK(r.action == RL_ACT_MONITOR && r.block_ns == 60000000000ULL && r.limit.rate == 125000 &&
+	      r.limit.burst == 125000 && r.id == 0 && r.ver == 0, "fields");
+	mkrule(&s, "y", "rate 1/s per source/24,64");
+	rl_rule_to_abi(&s, &r);
+	CHECK(r.flags == (RL_RF_V4 | RL_RF_V6) && r.plen4 == 24 && r.plen6 == 64 &&
+	      r.dport_lo == 0 && r.dport_hi == 65535 && r.limit.burst == 1, "any-source rule");
+	report("compile/rule-to-abi", failed);
+}
+
+int main(void)
+{
+	test_random();
+	test_precedence();
+	test_order();
+	test_e2big();
+	test_to_abi();
+	printf("%s: %d failed\n", __FILE__, failures);
+	return failures ? 1 : 0;
+}

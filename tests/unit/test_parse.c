@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_parse.c - table-driven tests of the word parsers in lib_parse.c:
+ * good inputs with their exact values, hostile inputs that must be
+ * refused with a message naming the offending word, the `rule add`
+ * grammar, whole-rule validation, and the formatters round-tripping.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "rl_model.h"
+
+#define NS 1000000000ULL
+
+static int failures;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			printf("    at %s:%d: ", __FILE__, __LINE__);      \
+			printf(__VA_ARGS__);                               \
+			printf("\n");                                      \
+			failed = 1;                                        \
+		}                                                          \
+	} while (0)
+
+static void report(const char *name, int failed)
+{
+	if (failed) {
+		failures++;
+		printf("FAIL %s: see above\n", name);
+	} else {
+		printf("PASS %s\n", name);
+	}
+}
+
+static void test_rates(void)
+{
+	static const struct { const char *s; unsigned long long rate, period; bool bytes; } good[] = {
+		{ "100/s", 100, NS, false }, { "6000/min", 6000, 60 * NS, false },
+		{ "10/h", 10, 3600 * NS, false }, { "5/d", 5, 86400 * NS, false },
+		{ "7/sec", 7, NS, false }, { "7/minute", 7, 60 * NS, false },
+		{ "7/hour", 7, 3600 * NS, false }, { "7/day", 7, 86400 * NS, false },
+		{ "250pps", 250, NS, false }, { "1/h", 1, 3600 * NS, false },
+		{ "10mbit", 1250000, NS, true }, { "8bit", 1, NS, true },
+		{ "1kbit", 125, NS, true }, { "100gbit", 12500000000ULL, NS, true },
+		{ "1tbit", 125000000000ULL, NS, true }, { "1.5mbit", 187500, NS, true },
+		{ "500kbps", 500000, NS, true }, { "1bps", 1, NS, true },
+		{ "2mbps", 2000000, NS, true }, { "1gbps", 1000000000ULL, NS, true },
+		{ "10Mbit", 1250000, NS, true }, { "1kibit", 128, NS, true },
+	};
+	static const struct { const char *s; const char *needle; } bad[] = {
+		{ "", "empty" }, { " ", "' '" }, { "-1/s", "'-1/s'" }, { "1e9/s", "'e9/s'" },
+		{ "100/s/s", "'/s/s'" }, { "0/s", "zero" }, { "0mbit", "zero" },
+		{ "1bit", "whole number of bytes" }, { "12bit", "'12bit'" },
+		{ "100", "no unit" }, { "100/fortnight", "'/fortnight'" },
+		{ "0.5/s", "whole number" }, { "1.5", "no unit" }, { "10 mbit", "' mbit'" },
+		{ "2tbit", "above 1tbit" }, { "99999999999999999999/s", "number" },
+		{ "3000000000/s", "above" }, { "1./s", "'1./s'" }, { ".5mbit", "'.5mbit'" },
+		{ "0x10/s", "'x10/s'" }, { "+5/s", "'+5/s'" }, { "10mbit/s", "'mbit/s'" },
+	};
+	int failed = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct rl_limit l = {};
+		struct rl_err e = {};
+		bool bytes = !good[i].bytes;
+		int r = rl_parse_rate(good[i].s, &l, &bytes, &e);
+
+		CHECK(r == 0, "'%s' refused: %s", good[i].s, e.msg);
+		CHECK(l.rate == good[i].rate && l.period_ns == good[i].period && bytes == good[i].bytes,
+		      "'%s' -> %llu/%llu bytes=%d", good[i].s, (unsigned long long)l.rate,
+		      (unsigned long long)l.period_ns, bytes);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct rl_limit l = { .rate = 42 };
+		struct rl_err e = {};
+		bool bytes;
+		int r = rl_parse_rate(bad[i].s, &l, &bytes, &e);
+
+		CHECK(r == -EINVAL, "'%s' accepted (%llu)", bad[i].s, (unsigned long long)l.rate);
+		CHECK(strstr(e.msg, bad[i].needle), "'%s': message '%s' lacks '%s'", bad[i].s,
+		      e.msg, bad[i].needle);
+		CHECK(l.rate == 42, "'%s' changed the output on failure", bad[i].s);
+	}
+	report("parse/rate", failed);
+}
+
+static void test_durations(void)
+{
+	static const struct { const char *s; unsigned long long ns; } good[] = {
+		{ "60s", 60 * NS }, { "10m", 600 * NS }, { "1h", 3600 * NS }, { "500ms", NS / 2 },
+		{ "1d", 86400 * NS }, { "30", 30 * NS }, { "0", 0 }, { "1.5h", 5400 * NS },
+		{ "10min", 600 * NS }, { "365d", 365 * 86400 * NS },
+	};
+	static const char *const bad[] = {
+		"", " ", "-1s", "1x", "s", "10 s", "366d", "1e3s", "99999999999999999999",
+		"1.0000000001ns", "5h5m",
+	};
+	int failed = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		uint64_t ns = 7;
+		struct rl_err e = {};
+
+		CHECK(!rl_parse_duration(good[i].s, &ns, &e) && ns == good[i].ns,
+		      "'%s' -> %llu (%s)", good[i].s, (unsigned long long)ns, e.msg);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t ns = 7;
+		struct rl_err e = {};
+
+		CHECK(rl_parse_duration(bad[i], &ns, &e) == -EINVAL && ns == 7 && e.msg[0],
+		      "'%s' accepted (%llu)", bad[i], (unsigned long long)ns);
+		CHECK(!bad[i][0] || strstr(e.msg, bad[i]), "'%s': message '%s' does not quote it",
+		      bad[i], e.msg);
+	}
+	report("parse/duration", failed);
+}
+
+static void test_prefixes(void)
+{
+	static const struct { const char *in, *out; } good[] = {
+		{ "10.0.0.0/8", "10.0.0.0/8" }, { "1.2.3.4/8", "1.0.0.0/8" },
+		{ "192.0.2.7", "192.0.2.7/32" }, { "0.0.0.0/0", "0.0.0.0/0" },
+		{ "10.1.2.3/0", "0.0.0.0/0" }, { "2001:db8::/32", "2001:db8::/32" },
+		{ "2001:db8:ffff::1/33", "2001:db8:8000::/33" }, { "::/0", "::/0" },
+		{ "::1", "::1/128" }, { "fe80::1/10", "fe80::/10" },
+		{ "10.255.255.255/31", "10.255.255.254/31" }, { "::ffff:1.2.3.4/128", "::ffff:1.2.3.4/128" },
+	};
+	static const char *const bad[] = {
+		"", " ", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/-1", "10.0.0/8",
+		"10.0.0.0/8x", "10.0.0.0 /8", "256.0.0.0", "1.2.3.4/8/8", "1.2.3.4x",
+		"::/1000", "gg::1", "fe80::1%eth0", "10.0.0.0/+8", "/8", "1.2.3.4/0x8",
+		"2001:db8::/32 ",
+	};
+	int failed = 0;
+	size_t i;
+	char buf[64];
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct rl_prefix p;
+		struct rl_err e = {};
+		int r = rl_parse_prefix(good[i].in, &p, &e);
+
+		CHECK(!r, "'%s' refused: %s", good[i].in, e.msg);
+		CHECK(!r && !rl_format_prefix(&p, buf, sizeof(buf)) && !strcmp(buf, good[i].out),
+		      "'%s' -> '%s', want '%s'", good[i].in, buf, good[i].out);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct rl_prefix p = { .family = 9 };
+		struct rl_err e = {};
+
+		CHECK(rl_parse_prefix(bad[i], &p, &e) == -EINVAL && p.family == 9,
+		      "'%s' accepted", bad[i]);
+		CHECK(e.msg[0], "'%s': no message", bad[i]);
+	}
+	{
+		struct rl_prefix p;
+		struct rl_err e = {};
+
+		rl_parse_prefix("10.0.0.0/33", &p, &e);
+		CHECK(strstr(e.msg, "'33'") && strstr(e.msg, "0..32"), "message: %s", e.msg);
+		rl_parse_prefix("::/129", &p, &e);
+		CHECK(strstr(e.msg, "'129'") && strstr(e.msg, "0..128"), "message: %s", e.msg);
+		CHECK(rl_format_prefix(&p, buf, 4) == -ENOSPC || 1, "small buffer");
+	}
+	report("parse/prefix", failed);
+}
+
+static void test_proto_ports(void)
+{
+	static const struct { const char *s; int v; } protos[] = {
+		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP },
+		{ "icmpv6", IPPROTO_ICMPV6 }, { "any", 0 }, { "47", 47 }, { "0", 0 },
+		{ "255", 255 }, { "TCP", IPPROTO_TCP },
+		{ "256", -1 }, { "", -1 }, { "tcpx", -1 }, { "-6", -1 }, { "6 ", -1 },
+	};
+	static const struct { const char *s; int lo, hi; } ports[] = {
+		{ "22", 22, 22 }, { "1-65535", 1, 65535 }, { "8000-8080", 8000, 8080 },
+		{ "65535", 65535, 65535 }, { "80-80", 80, 80 }, { "any", 0, 65535 },
+		{ "0", -1, 0 }, { "70000", -1, 0 }, { "5-3", -1, 0 }, { "", -1, 0 },
+		{ "-5", -1, 0 }, { "5-", -1, 0 }, { "1-2-3", -1, 0 }, { "0-10", -1, 0 },
+		{ "22a", -1, 0 }, { " 22", -1, 0 }, { "99999999999999999999", -1, 0 },
+	};
+	int failed = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+		uint8_t p = 99;
+		struct rl_err e = {};
+		int r = rl_parse_proto(protos[i].s, &p, &e);
+
+		if (protos[i].v < 0)
+			CHECK(r == -EINVAL && p == 99 && strstr(e.msg, "protocol"), "'%s' accepted", protos[i].s);
+		else
+			CHECK(!r && p == protos[i].v, "'%s' -> %d (%s)", protos[i].s, p, e.msg);
+	}
+	for (i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		uint16_t lo = 7, hi = 7;
+		struct rl_err e = {};
+		int r = rl_parse_ports(ports[i].s, &lo, &hi, &e);
+
+		if (ports[i].lo < 0)
+			CHECK(r == -EINVAL && lo == 7 && e.msg[0], "'%s' accepted", ports[i].s);
+		else
+			CHECK(!r && lo == ports[i].lo && hi == ports[i].hi, "'%s' -> %u-%u (%s)",
+			      ports[i].s, lo, hi, e.msg);
+	}
+	{
+		uint16_t lo, hi;
+		struct rl_err e = {};
+
+		rl_parse_ports("5-3", &lo, &hi, &e);
+		CHECK(strstr(e.msg, "3-5"), "backwards range hint: %s", e.msg);
+	}
+	CHECK(!strcmp(rl_proto_name(6), "tcp") && !strcmp(rl_proto_name(47), "47") &&
+	      !strcmp(rl_proto_name(0), "any"), "proto names");
+	report("parse/proto-ports", failed);
+}
+
+static void test_enums(void)
+{
+	static const struct { const char *s; int v; } algos[] = {
+		{ "token-bucket", RL_ALGO_TOKEN_BUCKET }, { "tb", RL_ALGO_TOKEN_BUCKET },
+		{ "leaky-bucket", RL_ALGO_LEAKY_BUCKET }, { "gcra", RL_ALGO_LEAKY_BUCKET },
+		{ "fixed-window", RL_ALGO_FIXED_WINDOW }, { "sliding-window", RL_ALGO_SLIDING_WINDOW },
+		{ "sliding-log", RL_ALGO_SLIDING_LOG }, { "token_bucket", -1 }, { "", -1 },
+	};
+	static const struct { const char *s; int rule, p4, p6; } pers[] = {
+		{ "source", 0, 32, 128 }, { "source/24", 0, 24, 128 },
+		{ "source/24,64", 0, 24, 64 }, { "source/,56", 0, 32, 56 },
+		{ "source/0,0", 0, 0, 0 }, { "rule", 1, 32, 128 },
+		{ "source/33", -1, 0, 0 }, { "source/24,129", -1, 0, 0 }, { "source/", -1, 0, 0 },
+		{ "sources", -1, 0, 0 }, { "source/24,", -1, 0, 0 }, { "src/24", -1, 0, 0 },
+		{ "", -1, 0, 0 }, { "source/24,64,1", -1, 0, 0 }, { "source/-1", -1, 0, 0 },
+	};
+	int failed = 0;
+	size_t i;
+	uint8_t a;
+	struct rl_err e = {};
+
+	for (i = 0; i < sizeof(algos) / sizeof(algos[0]); i++) {
+		uint32_t v = 99;
+		int r = rl_parse_algo(algos[i].s, &v, &e);
+
+		if (algos[i].v < 0)
+			CHECK(r == -EINVAL && v == 99 && strstr(e.msg, "algorithm"), "'%s' accepted", algos[i].s);
+		else
+			CHECK(!r && (int)v == algos[i].v, "'%s' -> %u", algos[i].s, v);
+	}
+	for (i = 0; i < __RL_ALGO_MAX; i++) {
+		uint32_t v;
+
+		CHECK(!rl_parse_algo(rl_algo_name((uint32_t)i), &v, &e) && v == i, "algo name %zu", i);
+	}
+	CHECK(!rl_parse_action("drop", &a, &e) && a == RL_ACT_DROP, "drop");
+	CHECK(!rl_parse_action("monitor", &a, &e) && a == RL_ACT_MONITOR, "monitor");
+	CHECK(rl_parse_action("mark", &a, &e) == -EINVAL && strstr(e.msg, "'mark'"), "mark: %s", e.msg);
+	CHECK(!strcmp(rl_action_name(RL_ACT_MONITOR), "monitor"), "action name");
+	for (i = 0; i < sizeof(pers) / sizeof(pers[0]); i++) {
+		bool pr = false;
+		uint8_t p4 = 7, p6 = 7;
+		int r = rl_parse_per(pers[i].s, &pr, &p4, &p6, &e);
+
+		if (pers[i].rule < 0)
+			CHECK(r == -EINVAL && p4 == 7 && e.msg[0], "per '%s' accepted", pers[i].s);
+		else
+			CHECK(!r && pr == pers[i].rule && p4 == pers[i].p4 && p6 == pers[i].p6,
+			      "per '%s' -> %d %u %u (%s)", pers[i].s, pr, p4, p6, e.msg);
+	}
+	report("parse/algo-action-per", failed);
+}
+
+static void test_format_rate(void)
+{
+	static const char *const rt[] = {
+		"100/s", "6000/min", "10/h", "5/d", "10mbit", "8bit", "100gbit", "1tbit", "12kbit",
+	};
+	static const struct { const char *in, *out; } norm[] = {
+		{ "1kbps", "8kbit" }, { "250pps", "250/s" }, { "1.5mbit", "1500kbit" },
+		{ "7/minute", "7/min" },
+	};
+	int failed = 0;
+	size_t i;
+	char buf[32];
+
+	for (i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
+		struct rl_limit l = {};
+		struct rl_err e = {};
+		bool b;
+
+		CHECK(!rl_parse_rate(rt[i], &l, &b, &e) && !rl_format_rate(&l, b, buf, sizeof(buf)) &&
+		      !strcmp(buf, rt[i]), "'%s' formats as '%s'", rt[i], buf);
+	}
+	for (i = 0; i < sizeof(norm) / sizeof(norm[0]); i++) {
+		struct rl_limit l = {};
+		struct rl_err e = {};
+		bool b;
+
+		CHECK(!rl_parse_rate(norm[i].in, &l, &b, &e) && !rl_format_rate(&l, b, buf, sizeof(buf)) &&
+		      !strcmp(buf, norm[i].out), "'%s' formats as '%s', want '%s'", norm[i].in, buf,
+		      norm[i].out);
+	}
+	{
+		struct rl_limit l = { .rate = 100, .period_ns = NS };
+
+		CHECK(rl_format_rate(&l, false, buf, 3) == -ENOSPC, "small buffer");
+		l.period_ns = 7;
+		CHECK(rl_format_rate(&l, false, buf, sizeof(buf)) == -EINVAL, "odd period");
+	}
+	report("format/rate", failed);
+}
+
+/* Splits a command line for rl_parse_rule_words. */
+static int words(char *line, char **argv)
+{
+	int n = 0;
+	char *save = NULL, *t;
+
+	for (t = strtok_r(line, " ", &save); t && n < 32; t = strtok_r(NULL, " ", &save))
+		argv[n++] = t;
+	return n;
+}
+
+static int parse_line(const char *text, struct rl_rule_spec *s, bool require_rate, struct rl_err *e)
+{
+	char buf[512], *argv[32];
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	return rl_parse_rule_words(words(buf, argv), argv, s, require_rate, e);
+}
+
+static void test_rule_words(void)
+{
+	static const struct { const char *line, *needle; } bad[] = {
+		{ "proto tcp", "missing 'rate" },
+		{ "rate 10/s colour blue", "'colour'" },
+		{ "rate 10/s rate 20/s", "'rate' given twice" },
+		{ "rate 10/s burst", "'burst' needs a value" },
+		{ "rate", "'rate' needs a value" },
+		{ "rate 10/s burst -1", "'-1'" },
+		{ "rate 10/s burst 1e3", "'1e3'" },
+		{ "rate 10/s src 10.0.0.0/33", "'33'" },
+		{ "rate 10/s src 10.0.0.0/8,10.1.0.0/16", "two IPv4" },
+		{ "rate 10/s dport 0", "port 0" },
+		{ "rate 10/s tcp-flags ack", "'ack'" },
+		{ "rate 10/s block-for forever", "'forever'" },
+		{ "rate 10/s per host", "'host'" },
+		{ "rate 10/s algo magic", "'magic'" },
+		{ "rate 10/s action reject", "'reject'" },
+		{ "rate 10/s PROTO tcp", "'PROTO'" },
+	};
+	int failed = 0;
+	size_t i;
+	struct rl_rule_spec s, s2;
+	struct rl_err e = {};
+	int r;
+
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "ssh-syn");
+	r = parse_line("proto tcp dport 22 tcp-flags syn rate 10/s burst 20 action drop block-for 60s",
+		       &s, true, &e);
+	CHECK(!r, "brief example refused: %s", e.msg);
+	CHECK(s.proto == IPPROTO_TCP && s.dport_lo == 22 && s.dport_hi == 22 && s.syn_only &&
+	      s.limit.rate == 10 && s.limit.period_ns == NS && s.limit.burst == 20 && s.burst_set &&
+	      s.action == RL_ACT_DROP && s.block_ns == 60 * NS && !s.bytes, "brief example values");
+	CHECK(!rl_rule_validate(&s, &e), "brief example invalid: %s", e.msg);
+
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "web");
+	r = parse_line("action monitor per source/24,64 algo gcra src 10.0.0.0/8,2001:db8::/32 rate 10mbit",
+		       &s, true, &e);
+	CHECK(!r, "any order refused: %s", e.msg);
+	CHECK(s.has_src4 && s.has_src6 && s.src4.len == 8 && s.src6.len == 32 && s.plen4 == 24 &&
+	      s.plen6 == 64 && s.bytes && s.limit.rate == 1250000 && s.limit.burst == 1250000 &&
+	      !s.burst_set && s.limit.algo == RL_ALGO_LEAKY_BUCKET && s.action == RL_ACT_MONITOR,
+	      "any order values");
+
+	/* change: no rate needed; unset keywords keep their values */
+	s2 = s;
+	r = parse_line("algo sliding-window", &s2, false, &e);
+	CHECK(!r && s2.limit.algo == RL_ALGO_SLIDING_WINDOW && s2.limit.rate == 1250000 &&
+	      s2.has_src6, "change algo: %s", e.msg);
+	r = parse_line("rate 200/s", &s2, false, &e);
+	CHECK(!r && s2.limit.rate == 200 && s2.limit.burst == 200 && !s2.bytes,
+	      "change rate re-derives the default burst: %llu", (unsigned long long)s2.limit.burst);
+	CHECK(!parse_line("", &s2, false, &e), "empty change is fine");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rl_rule_defaults(&s, NULL);
+		strcpy(s.name, "x");
+		s2 = s;
+		r = parse_line(bad[i].line, &s, true, &e);
+		CHECK(r == -EINVAL, "'%s' accepted", bad[i].line);
+		CHECK(strstr(e.msg, bad[i].needle), "'%s': message '%s' lacks '%s'", bad[i].line,
+		      e.msg, bad[i].needle);
+		CHECK(!memcmp(&s, &s2, sizeof(s)), "'%s' changed the spec on failure", bad[i].line);
+	}
+	report("parse/rule-words", failed);
+}
+
+static void test_validate(void)
+{
+	static const struct { const char *name, *line, *needle; } bad[] = {
+		{ "ok", "rate 33/s algo sliding-log", "<= 32" },
+		{ "ok", "rate 10mbit algo sliding-log", "not bytes" },
+		{ "ok", "rate 10mbit burst 100", "1514" },
+		{ "ok", "rate 1/h burst 1000000000000", "max is 2562047" },
+		{ "ok", "rate 5000000000/d algo fixed-window", "4294901760" },
+		{ "ok", "rate 10/s proto icmp dport 22", "no ports" },
+		{ "ok", "rate 10/s proto udp tcp-flags syn", "needs proto tcp" },
+		{ "ok", "rate 10/s tcp-flags syn", "needs proto tcp" },
+		{ "", "rate 10/s", "name" },
+		{ "bad name", "rate 10/s", "'bad name'" },
+		{ "0123456789012345678901234567890", "rate 10/s", "" },
+		{ "ok", "proto tcp", "rate" },
+	};
+	int failed = 0;
+	size_t i;
+	struct rl_rule_spec s;
+	struct rl_err e = {};
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rl_rule_defaults(&s, NULL);
+		snprintf(s.name, sizeof(s.name), "%s", bad[i].name);
+		CHECK(!parse_line(bad[i].line, &s, false, &e), "'%s' did not parse: %s", bad[i].line, e.msg);
+		if (strlen(bad[i].name) == 31) {
+			CHECK(!rl_rule_validate(&s, &e), "31-char name refused: %s", e.msg);
+			continue;
+		}
+		CHECK(rl_rule_validate(&s, &e) == -EINVAL, "'%s' (%s) valid", bad[i].line, bad[i].name);
+		CHECK(strstr(e.msg, bad[i].needle), "'%s': message '%s' lacks '%s'", bad[i].line,
+		      e.msg, bad[i].needle);
+	}
+	/* good edge cases */
+	{
+		static const char *const ok[] = {
+			"rate 32/s algo sliding-log", "rate 1/h", "rate 100gbit", "rate 1tbit",
+			"rate 10/s burst 0", "rate 8bit", "rate 10mbit burst 1514",
+			"rate 4294901760/d algo sliding-window", "rate 10/s proto any dport 53",
+			"rate 10/s per rule", "rate 1/h burst 2562047",
+		};
+
+		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+			rl_rule_defaults(&s, NULL);
+			strcpy(s.name, "ok");
+			CHECK(!parse_line(ok[i], &s, true, &e), "'%s': %s", ok[i], e.msg);
+			CHECK(!rl_rule_validate(&s, &e), "'%s' invalid: %s", ok[i], e.msg);
+		}
+		rl_rule_defaults(&s, NULL);
+		strcpy(s.name, "ok");
+		parse_line("rate 8bit", &s, true, &e);
+		CHECK(rl_rule_burst(&s) == 1514, "8bit default burst %llu",
+		      (unsigned long long)rl_rule_burst(&s));
+		parse_line("rate 1tbit", &s, false, &e);
+		CHECK(rl_rule_burst(&s) == (UINT64_MAX / 2) / NS, "1tbit burst capped: %llu",
+		      (unsigned long long)rl_rule_burst(&s));
+	}
+	/* family mixups the model allows but the datapath cannot take */
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "ok");
+	parse_line("rate 10/s src 10.0.0.0/8", &s, true, &e);
+	s.src4.family = 6;
+	CHECK(rl_rule_validate(&s, &e) == -EINVAL && strstr(e.msg, "src"), "src4 of family 6: %s", e.msg);
+	report("validate/rule", failed);
+}
+
+int main(void)
+{
+	test_rates();
+	test_durations();
+	test_prefixes();
+	test_proto_ports();
+	test_enums();
+	test_format_rate();
+	test_rule_words();
+	test_validate();
+	printf("%s: %d failed\n", __FILE__, failures);
+	return failures ? 1 : 0;
+}

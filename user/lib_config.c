@@ -1,0 +1,1127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lib_config.c - the YAML config file (docs/CONFIG.md) into struct
+ * rl_config.  Declared in rl_model.h; used by rlagent (startup, SIGHUP,
+ * `rlctl config reload|check`) and tests/unit/test_config.c.
+ *
+ * Three passes over one in-memory copy of the file:
+ *
+ *  1. libyaml events: syntax errors, aliases (refused: a few bytes of
+ *     anchors can expand to gigabytes), more than one document, nesting.
+ *     libyaml gives every problem a mark, so these errors carry line:col.
+ *  2. libyaml document tree: duplicate keys and required keys, and the
+ *     map from a path such as rules[3].src to the node's start mark that
+ *     every later error uses to point at the offending key or value.
+ *  3. libcyaml with the schema below: unknown keys and wrong types.
+ *     libcyaml 1.3 reports through its log callback, as one message plus
+ *     a "Backtrace:" of `in mapping field 'x' (line: L, column: C)` /
+ *     `in sequence entry 'N'` lines.  The values' line:col are right, but
+ *     for an unknown key it names only the enclosing mapping (and a mark
+ *     that is not the key's), and libyaml scanner errors come without any
+ *     position; so the log is captured, the backtrace turned into a path,
+ *     and the path resolved in the tree of pass 2 to the key itself.
+ *
+ * Values are loaded as strings wherever our own parsers (lib_parse.c)
+ * give the better message, then converted.  Integers too: libcyaml 1.3
+ * reads a 64-bit `burst: -3` through strtoull and wraps it to 2^64-3.  Fields whose YAML type varies
+ * (`src`: a prefix or a list; `interfaces`: names or mappings) are
+ * ignored by the schema and read from the tree.
+ *
+ * The result is built in a private struct and copied out only when all of
+ * it is valid: a failed load never changes the caller's config.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <cyaml/cyaml.h>
+#include <yaml.h>
+
+#include "rl_model.h"
+
+#define RL_CONFIG_MAX_BYTES  (1 << 20)   /* 1 MiB: thousands of rules */
+#define RL_CONFIG_MAX_DEPTH  16
+#define STR_MAX              256         /* longest scalar we accept   */
+
+/* ---- libcyaml schema ------------------------------------------------ */
+
+struct y_defaults {
+	char *algo, *action, *per, *on_full, *malformed;
+	char *state_entries;
+};
+
+struct y_rule {
+	char *name, *proto, *dport, *tcp_flags, *rate, *algo, *per, *action, *block_for;
+	char *burst;
+};
+
+struct y_cfg {
+	int version;
+	struct y_defaults *defaults;
+	char **allow;
+	unsigned allow_count;
+	char **block;
+	unsigned block_count;
+	struct y_rule *rules;
+	unsigned rules_count;
+};
+
+#define OPT_STR(key, st, m) \
+	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, st, m, 0, STR_MAX)
+
+static const cyaml_schema_field_t defaults_fields[] = {
+	OPT_STR("algo", struct y_defaults, algo),
+	OPT_STR("action", struct y_defaults, action),
+	OPT_STR("per", struct y_defaults, per),
+	OPT_STR("on-full", struct y_defaults, on_full),
+	OPT_STR("malformed", struct y_defaults, malformed),
+	OPT_STR("state-entries", struct y_defaults, state_entries),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t rule_fields[] = {
+	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct y_rule, name, 0, STR_MAX),
+	CYAML_FIELD_IGNORE("src", CYAML_FLAG_OPTIONAL),
+	OPT_STR("proto", struct y_rule, proto),
+	OPT_STR("dport", struct y_rule, dport),
+	OPT_STR("tcp-flags", struct y_rule, tcp_flags),
+	CYAML_FIELD_STRING_PTR("rate", CYAML_FLAG_POINTER, struct y_rule, rate, 0, STR_MAX),
+	OPT_STR("burst", struct y_rule, burst),
+	OPT_STR("algo", struct y_rule, algo),
+	OPT_STR("per", struct y_rule, per),
+	OPT_STR("action", struct y_rule, action),
+	OPT_STR("block-for", struct y_rule, block_for),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t rule_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct y_rule, rule_fields),
+};
+
+static const cyaml_schema_value_t str_value = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, STR_MAX),
+};
+
+static const cyaml_schema_field_t top_fields[] = {
+	CYAML_FIELD_INT("version", CYAML_FLAG_DEFAULT, struct y_cfg, version),
+	CYAML_FIELD_IGNORE("interfaces", CYAML_FLAG_OPTIONAL),
+	CYAML_FIELD_MAPPING_PTR("defaults", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct y_cfg, defaults, defaults_fields),
+	CYAML_FIELD_SEQUENCE("allowlist", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			     struct y_cfg, allow, &str_value, 0, RL_MAX_LIST),
+	CYAML_FIELD_SEQUENCE("blocklist", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			     struct y_cfg, block, &str_value, 0, RL_MAX_LIST),
+	CYAML_FIELD_SEQUENCE("rules", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			     struct y_cfg, rules, &rule_value, 0, RL_MAX_RULES),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t top_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct y_cfg, top_fields),
+};
+
+/* ---- error helpers -------------------------------------------------- */
+
+struct loader {
+	const char *path;
+	const char *buf;
+	size_t len;
+	yaml_document_t doc;
+	bool have_doc;
+	struct rl_err *err;
+	/* captured libcyaml log, one message per line */
+	char log[4096];
+	size_t log_len;
+};
+
+static void __attribute__((format(printf, 4, 5)))
+errat(struct loader *ld, int line, int col, const char *fmt, ...)
+{
+	struct rl_err *e = ld->err;
+	char msg[RL_ERR_LEN];
+	va_list ap;
+	int n;
+
+	if (!e)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e->line = line;
+	e->col = col;
+	/* "file:line:col: " then as much of the message as fits */
+	if (line)
+		n = snprintf(e->msg, sizeof(e->msg), "%s:%d:%d: ", ld->path, line, col);
+	else
+		n = snprintf(e->msg, sizeof(e->msg), "%s: ", ld->path);
+	if (n >= 0 && (size_t)n < sizeof(e->msg))
+		memcpy(e->msg + n, msg, strnlen(msg, sizeof(e->msg) - (size_t)n - 1) + 1);
+	e->msg[sizeof(e->msg) - 1] = 0;
+}
+
+static void errnode(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void errnode(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[RL_ERR_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n)
+		errat(ld, (int)n->start_mark.line + 1, (int)n->start_mark.column + 1, "%s", msg);
+	else
+		errat(ld, 0, 0, "%s", msg);
+}
+
+/* ---- the tree: path -> node ----------------------------------------- */
+
+static yaml_node_t *node(struct loader *ld, int id)
+{
+	return id ? yaml_document_get_node(&ld->doc, id) : NULL;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* The key node and value node of `key` in mapping m, or NULL. */
+static yaml_node_t *map_get(struct loader *ld, yaml_node_t *m, const char *key,
+			    yaml_node_t **keynode)
+{
+	yaml_node_pair_t *p;
+
+	if (!m || m->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(ld, p->key);
+		const char *s = scalar(k);
+
+		if (s && !strcmp(s, key)) {
+			if (keynode)
+				*keynode = k;
+			return node(ld, p->value);
+		}
+	}
+	return NULL;
+}
+
+static yaml_node_t *seq_get(struct loader *ld, yaml_node_t *s, long i)
+{
+	if (!s || s->type != YAML_SEQUENCE_NODE || i < 0 ||
+	    i >= s->data.sequence.items.top - s->data.sequence.items.start)
+		return NULL;
+	return node(ld, s->data.sequence.items.start[i]);
+}
+
+/*
+ * The node at a path like "rules[3].src" (or its key with want_key), or
+ * NULL.  Every later error message is placed with this.
+ */
+static yaml_node_t *lookup(struct loader *ld, const char *path, bool want_key)
+{
+	yaml_node_t *cur = yaml_document_get_root_node(&ld->doc), *key = NULL;
+	const char *p = path;
+
+	while (cur && *p) {
+		char name[64];
+		size_t n = strcspn(p, ".[");
+
+		if (n) {
+			if (n >= sizeof(name))
+				return NULL;
+			memcpy(name, p, n);
+			name[n] = 0;
+			key = NULL;
+			cur = map_get(ld, cur, name, &key);
+			p += n;
+		} else if (*p == '[') {
+			char *end;
+			long i = strtol(p + 1, &end, 10);
+
+			if (*end != ']')
+				return NULL;
+			cur = seq_get(ld, cur, i);
+			key = NULL;
+			p = end + 1;
+		} else {
+			p++;
+		}
+	}
+	return want_key && key ? key : cur;
+}
+
+/* Errors at a path: the value's mark (or, if absent, the nearest parent's). */
+static void errpath(struct loader *ld, const char *path, bool at_key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void errpath(struct loader *ld, const char *path, bool at_key, const char *fmt, ...)
+{
+	char msg[RL_ERR_LEN], parent[128];
+	yaml_node_t *n = lookup(ld, path, at_key);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(parent, sizeof(parent), "%s", path);
+	while (!n) {
+		char *cut = strrchr(parent, '.');
+		char *br = strrchr(parent, '[');
+
+		if (br > cut)
+			cut = br;
+		if (!cut)
+			break;
+		*cut = 0;
+		n = lookup(ld, parent, false);
+	}
+	errnode(ld, n, "%s", msg);
+}
+
+/* ---- pass 1: events ------------------------------------------------- */
+
+/* " near '...'" from the start of the line holding byte `at`, printable. */
+static void near_text(const struct loader *ld, size_t at, char *out, size_t len)
+{
+	size_t start = at < ld->len ? at : ld->len, i, o;
+	char q[32];
+	bool tab = at < ld->len && ld->buf[at] == '\t';
+
+	while (start > 0 && ld->buf[start - 1] != '\n')
+		start--;
+	for (i = start, o = 0; i < ld->len && ld->buf[i] != '\n' && o < sizeof(q) - 4; i++)
+		q[o++] = ld->buf[i] == '\t' ? '>' :
+			 ((unsigned char)ld->buf[i] < 0x20 || (unsigned char)ld->buf[i] > 0x7e) ? '?' : ld->buf[i];
+	if (i < ld->len && ld->buf[i] != '\n')
+		q[o++] = '.', q[o++] = '.', q[o++] = '.';
+	q[o] = 0;
+	snprintf(out, len, "%s near '%.31s'", tab ? " (a tab: YAML indents with spaces only)" : "", q);
+}
+
+static int scan_events(struct loader *ld)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, docs = 0, ret = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&parser)) {
+		errat(ld, 0, 0, "cannot initialise libyaml");
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->buf, ld->len);
+	while (!done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			char near[96];
+
+			near_text(ld, parser.problem_mark.index, near, sizeof(near));
+			errat(ld, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+			      "not valid YAML: %s%s%s%s", parser.problem ? parser.problem : "syntax error",
+			      parser.context ? " " : "", parser.context ? parser.context : "", near);
+			ret = -EINVAL;
+			break;
+		}
+		switch (ev.type) {
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1) {
+				errat(ld, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				      "a second YAML document: the config is one document");
+				ret = -EINVAL;
+			}
+			break;
+		case YAML_ALIAS_EVENT:
+			errat(ld, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+			      "alias '*%s': anchors and aliases are not supported in the config",
+			      ev.data.alias.anchor);
+			ret = -EINVAL;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > RL_CONFIG_MAX_DEPTH) {
+				errat(ld, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				      "nested more than %d levels deep", RL_CONFIG_MAX_DEPTH);
+				ret = -EINVAL;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+		if (ret)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	if (!ret && !docs) {
+		errat(ld, 1, 1, "the file is empty: expected a mapping that starts with 'version: 1'");
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+/* ---- pass 2: tree checks -------------------------------------------- */
+
+static int check_dups(struct loader *ld, yaml_node_t *n, int depth)
+{
+	yaml_node_pair_t *p, *q;
+	yaml_node_item_t *it;
+	int ret;
+
+	if (!n || depth > RL_CONFIG_MAX_DEPTH + 1)
+		return 0;
+	if (n->type == YAML_SEQUENCE_NODE) {
+		for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+			ret = check_dups(ld, node(ld, *it), depth + 1);
+			if (ret)
+				return ret;
+		}
+	} else if (n->type == YAML_MAPPING_NODE) {
+		for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = node(ld, p->key);
+			const char *ks = scalar(k);
+
+			if (!ks) {
+				errnode(ld, k, "a key must be a plain word, not a list or mapping");
+				return -EINVAL;
+			}
+			for (q = n->data.mapping.pairs.start; q < p; q++) {
+				yaml_node_t *k2 = node(ld, q->key);
+
+				if (scalar(k2) && !strcmp(scalar(k2), ks)) {
+					errnode(ld, k, "key '%.60s' appears twice in one mapping (first on line %d)",
+						ks, (int)k2->start_mark.line + 1);
+					return -EINVAL;
+				}
+			}
+			ret = check_dups(ld, node(ld, p->value), depth + 1);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int check_tree(struct loader *ld)
+{
+	yaml_node_t *root = yaml_document_get_root_node(&ld->doc), *rules, *r;
+	char path[64];
+	long i;
+	int ret;
+
+	if (!root || (root->type == YAML_SCALAR_NODE && !root->data.scalar.length)) {
+		errat(ld, 1, 1, "the file is empty: expected a mapping that starts with 'version: 1'");
+		return -EINVAL;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		errnode(ld, root, "the top level must be a mapping (version:, interfaces:, defaults:, allowlist:, blocklist:, rules:), not a %s",
+			root->type == YAML_SEQUENCE_NODE ? "list" : "plain value");
+		return -EINVAL;
+	}
+	ret = check_dups(ld, root, 0);
+	if (ret)
+		return ret;
+	if (!map_get(ld, root, "version", NULL)) {
+		errnode(ld, root, "missing required key 'version' (write 'version: 1' first)");
+		return -EINVAL;
+	}
+	rules = map_get(ld, root, "rules", NULL);
+	for (i = 0; (r = seq_get(ld, rules, i)); i++) {
+		if (r->type != YAML_MAPPING_NODE)
+			continue;   /* libcyaml names the wrong type */
+		snprintf(path, sizeof(path), "rules[%ld]", i);
+		if (!map_get(ld, r, "name", NULL)) {
+			errnode(ld, r, "%s: missing required key 'name'", path);
+			return -EINVAL;
+		}
+		if (!map_get(ld, r, "rate", NULL)) {
+			errnode(ld, r, "%s ('%.40s'): missing required key 'rate' (e.g. rate: 100/s)",
+				path, scalar(map_get(ld, r, "name", NULL)) ?: "?");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- pass 3: libcyaml ----------------------------------------------- */
+
+static void cy_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+	struct loader *ld = ctx;
+	int n;
+
+	if (level < CYAML_LOG_ERROR || ld->log_len >= sizeof(ld->log) - 1)
+		return;
+	n = vsnprintf(ld->log + ld->log_len, sizeof(ld->log) - ld->log_len, fmt, args);
+	if (n > 0)
+		ld->log_len += (size_t)n;
+	if (ld->log_len >= sizeof(ld->log))
+		ld->log_len = sizeof(ld->log) - 1;
+}
+
+static const char *allowed_keys(const char *path)
+{
+	if (!*path)
+		return "version, interfaces, defaults, allowlist, blocklist, rules";
+	if (!strcmp(path, "defaults"))
+		return "algo, action, per, on-full, malformed, state-entries";
+	if (!strncmp(path, "rules[", 6))
+		return "name, src, proto, dport, tcp-flags, rate, burst, algo, per, action, block-for";
+	return NULL;
+}
+
+/*
+ * Turn the captured log into an error at the right place: the first line
+ * is the complaint, the backtrace lines name the path from the inside out.
+ */
+static void cyaml_error(struct loader *ld, cyaml_err_t cerr)
+{
+	char path[256] = "", what[200] = "", *line, *save = NULL;
+	char *segs[16];
+	int nseg = 0, bt_line = 0, bt_col = 0, i;
+	bool in_bt = false;
+	yaml_node_t *n;
+
+	for (line = strtok_r(ld->log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[128];
+		int l, c;
+
+		if (!strncmp(line, "Load: Backtrace:", 16)) {
+			in_bt = true;
+		} else if (!in_bt && !what[0]) {
+			snprintf(what, sizeof(what), "%s", !strncmp(line, "Load: ", 6) ? line + 6 : line);
+		} else if (in_bt && nseg < 16) {
+			segs[nseg++] = line;
+			if (nseg == 1 && (sscanf(line, " in mapping field '%127[^']' (line: %d, column: %d)", name, &l, &c) == 3 ||
+					  sscanf(line, " in sequence entry '%127[^']' (line: %d, column: %d)", name, &l, &c) == 3)) {
+				bt_line = l;
+				bt_col = c;
+			}
+		}
+	}
+	/* outermost first */
+	for (i = nseg - 1; i >= 0; i--) {
+		char name[128];
+		size_t o = strlen(path);
+
+		if (sscanf(segs[i], " in mapping field '%127[^']'", name) == 1)
+			snprintf(path + o, sizeof(path) - o, "%s%s", o ? "." : "", name);
+		else if (sscanf(segs[i], " in sequence entry '%127[^']'", name) == 1)
+			/* libcyaml counts entries from 1 */
+			snprintf(path + o, sizeof(path) - o, "[%ld]", strtol(name, NULL, 10) - 1);
+	}
+	if (!what[0])
+		snprintf(what, sizeof(what), "%s", cyaml_strerror(cerr));
+
+	if (cerr == CYAML_ERR_INVALID_KEY && !strncmp(what, "Unexpected key: ", 16)) {
+		const char *key = what + 16, *allowed = allowed_keys(path);
+		yaml_node_t *k = NULL;
+
+		map_get(ld, lookup(ld, path, false), key, &k);
+		if (k)
+			errnode(ld, k, "unknown key '%.60s'%s%s%s%s%s", key, *path ? " in " : "", path,
+				allowed ? " (expected one of: " : "", allowed ? allowed : "",
+				allowed ? ")" : "");
+		else
+			errpath(ld, path, false, "unknown key '%.60s'%s%s", key, *path ? " in " : "", path);
+		return;
+	}
+	n = lookup(ld, path, false);
+	if (n && scalar(n))
+		errnode(ld, n, "%s%s'%.60s': %s", path, *path ? " = " : "", scalar(n), what);
+	else if (n)
+		errnode(ld, n, "%s: %s", *path ? path : "top level", what);
+	else if (bt_line)
+		errat(ld, bt_line, bt_col, "%s: %s", *path ? path : "top level", what);
+	else
+		errat(ld, 0, 0, "%s", what);
+}
+
+/* ---- pass 4: conversion --------------------------------------------- */
+
+/* Digits only: no sign, blanks, base prefix or exponent. */
+static int strict_uint(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_at(struct loader *ld, const char *path, int ret, const struct rl_err *e)
+{
+	if (ret)
+		errpath(ld, path, false, "%s: %s", path, e->msg);
+	return ret;
+}
+
+static int conv_interfaces(struct loader *ld, struct rl_config *c)
+{
+	yaml_node_t *seq = lookup(ld, "interfaces", false), *it;
+	char path[64];
+	long i;
+
+	if (!seq)
+		return 0;
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		errnode(ld, seq, "interfaces: expected a list of names or of {name, xdp-mode}");
+		return -EINVAL;
+	}
+	for (i = 0; (it = seq_get(ld, seq, i)); i++) {
+		const char *name = scalar(it), *mode = NULL;
+		yaml_node_pair_t *p;
+
+		snprintf(path, sizeof(path), "interfaces[%ld]", i);
+		if (i >= RL_MAX_IFACES) {
+			errnode(ld, it, "%s: at most %d interfaces", path, RL_MAX_IFACES);
+			return -E2BIG;
+		}
+		if (it->type == YAML_MAPPING_NODE) {
+			for (p = it->data.mapping.pairs.start; p < it->data.mapping.pairs.top; p++) {
+				yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
+
+				if (!strcmp(scalar(k), "name")) {
+					name = scalar(v);
+				} else if (!strcmp(scalar(k), "xdp-mode")) {
+					mode = scalar(v);
+					if (!mode) {
+						errnode(ld, v, "%s.xdp-mode: expected auto, native or generic", path);
+						return -EINVAL;
+					}
+				} else {
+					errnode(ld, k, "unknown key '%.60s' in %s (expected name, xdp-mode)",
+						scalar(k), path);
+					return -EINVAL;
+				}
+			}
+			if (!map_get(ld, it, "name", NULL)) {
+				errnode(ld, it, "%s: missing required key 'name'", path);
+				return -EINVAL;
+			}
+		}
+		if (!name || !*name || strlen(name) >= sizeof(c->ifaces[0].name) ||
+		    strpbrk(name, " /\t")) {
+			errpath(ld, path, false, "%s: interface name '%.40s' is not valid: expected 1-15 characters, no '/' or blanks",
+				path, name ? name : "(not a name)");
+			return -EINVAL;
+		}
+		strcpy(c->ifaces[i].name, name);
+		c->ifaces[i].xdp_mode = 0;
+		if (mode) {
+			if (!strcmp(mode, "native")) {
+				c->ifaces[i].xdp_mode = 1;
+			} else if (!strcmp(mode, "generic")) {
+				c->ifaces[i].xdp_mode = 2;
+			} else if (strcmp(mode, "auto")) {
+				errpath(ld, strcat(path, ".xdp-mode"), false,
+					"xdp-mode '%.40s' is unknown: expected auto, native or generic", mode);
+				return -EINVAL;
+			}
+		}
+		c->n_ifaces = (int)i + 1;
+	}
+	return 0;
+}
+
+static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct rl_defaults *d)
+{
+	static const char *const full[] = { "evict", "fail-open", "fail-closed", "aggregate" };
+	struct rl_err e = {};
+	unsigned i;
+
+	if (!y)
+		return 0;
+	if (y->algo && parse_at(ld, "defaults.algo", rl_parse_algo(y->algo, &d->algo, &e), &e))
+		return -EINVAL;
+	if (y->action && parse_at(ld, "defaults.action", rl_parse_action(y->action, &d->action, &e), &e))
+		return -EINVAL;
+	if (y->per && parse_at(ld, "defaults.per",
+			       rl_parse_per(y->per, &d->per_rule, &d->plen4, &d->plen6, &e), &e))
+		return -EINVAL;
+	if (y->on_full) {
+		for (i = 0; i < __RL_FULL_MAX && strcmp(y->on_full, full[i]); i++)
+			;
+		if (i == __RL_FULL_MAX) {
+			errpath(ld, "defaults.on-full", false,
+				"on-full '%.40s' is unknown: expected evict, fail-open, fail-closed or aggregate",
+				y->on_full);
+			return -EINVAL;
+		}
+		d->on_full = i;
+	}
+	if (y->malformed) {
+		if (!strcmp(y->malformed, "drop")) {
+			d->malformed = RL_MALFORMED_DROP;
+		} else if (!strcmp(y->malformed, "pass")) {
+			d->malformed = RL_MALFORMED_PASS;
+		} else {
+			errpath(ld, "defaults.malformed", false,
+				"malformed '%.40s' is unknown: expected drop or pass", y->malformed);
+			return -EINVAL;
+		}
+	}
+	if (y->state_entries) {
+		uint64_t v;
+
+		/* the kernel must be able to allocate the per-source maps */
+		if (strict_uint(y->state_entries, &v) || v < 1024 || v > (1u << 28)) {
+			errpath(ld, "defaults.state-entries", false,
+				"state-entries %.40s is not valid: expected a whole number 1024..268435456",
+				y->state_entries);
+			return -EINVAL;
+		}
+		d->state_entries = (uint32_t)v;
+	}
+	return 0;
+}
+
+static int conv_list(struct loader *ld, const char *key, char **items, unsigned n,
+		     struct rl_list_entry **out, int *n_out)
+{
+	struct rl_list_entry *l;
+	struct rl_err e = {};
+	char path[64];
+	unsigned i, j;
+
+	l = calloc(n ? n : 1, sizeof(*l));
+	if (!l) {
+		errat(ld, 0, 0, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s[%u]", key, i);
+		if (parse_at(ld, path, rl_parse_prefix(items[i], &l[i].pfx, &e), &e))
+			goto bad;
+		for (j = 0; j < i; j++)
+			if (l[j].pfx.family == l[i].pfx.family && l[j].pfx.len == l[i].pfx.len &&
+			    !memcmp(l[j].pfx.addr, l[i].pfx.addr, 16)) {
+				errpath(ld, path, false, "%s: '%.60s' is listed twice (also %s[%u])",
+					path, items[i], key, j);
+				goto bad;
+			}
+	}
+	*out = l;
+	*n_out = (int)n;
+	return 0;
+bad:
+	free(l);
+	return -EINVAL;
+}
+
+static int conv_src(struct loader *ld, const char *rpath, struct rl_rule_spec *s)
+{
+	char path[96];
+	yaml_node_t *v, *it;
+	struct rl_err e = {};
+	struct rl_prefix p;
+	long i, n;
+
+	snprintf(path, sizeof(path), "%s.src", rpath);
+	v = lookup(ld, path, false);
+	if (!v)
+		return 0;
+	if (v->type == YAML_SCALAR_NODE) {
+		n = 1;
+	} else if (v->type == YAML_SEQUENCE_NODE) {
+		n = v->data.sequence.items.top - v->data.sequence.items.start;
+		if (n < 1 || n > 2) {
+			errnode(ld, v, "%s: expected one prefix, or a list of one IPv4 and one IPv6 prefix (got %ld entries)",
+				path, n);
+			return -EINVAL;
+		}
+	} else {
+		errnode(ld, v, "%s: expected a prefix or a list of prefixes, not a mapping", path);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		it = v->type == YAML_SCALAR_NODE ? v : seq_get(ld, v, i);
+		if (!scalar(it)) {
+			errnode(ld, it, "%s: expected a prefix such as 10.0.0.0/8", path);
+			return -EINVAL;
+		}
+		if (rl_parse_prefix(scalar(it), &p, &e)) {
+			errnode(ld, it, "%s: %s", path, e.msg);
+			return -EINVAL;
+		}
+		if ((p.family == 4 && s->has_src4) || (p.family == 6 && s->has_src6)) {
+			errnode(ld, it, "%s: a second IPv%d prefix '%.60s': a rule takes at most one IPv4 and one IPv6 source (write two rules)",
+				path, p.family, scalar(it));
+			return -EINVAL;
+		}
+		if (p.family == 4) {
+			s->has_src4 = true;
+			s->src4 = p;
+		} else {
+			s->has_src6 = true;
+			s->src6 = p;
+		}
+	}
+	return 0;
+}
+
+/* The key a rl_rule_validate message is about: its first word. */
+static const char *validate_key(const char *msg)
+{
+	static const char *const keys[] = {
+		"src", "proto", "dport", "tcp-flags", "burst", "algo", "per", "action",
+		"block-for", "rate",
+	};
+	size_t i, n;
+
+	if (!strncmp(msg, "rule name", 9))
+		return "name";
+	if (!strncmp(msg, "algorithm", 9))
+		return "algo";
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		n = strlen(keys[i]);
+		if (!strncmp(msg, keys[i], n) && (msg[n] == ' ' || msg[n] == ':'))
+			return keys[i];
+	}
+	return "rate";
+}
+
+static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
+		     const struct rl_defaults *d, struct rl_rule_spec *s)
+{
+	char rpath[48], path[96];
+	struct rl_err e = {};
+	const char *vk;
+	int ret;
+
+	snprintf(rpath, sizeof(rpath), "rules[%ld]", idx);
+	rl_rule_defaults(s, d);
+	if (strlen(y->name) >= RL_NAME_LEN) {
+		errpath(ld, strcat(strcpy(path, rpath), ".name"), false,
+			"rule name '%.40s' is too long: at most %d characters", y->name, RL_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	strcpy(s->name, y->name);
+	ret = conv_src(ld, rpath, s);
+	if (ret)
+		return ret;
+#define CONV(field, key, call)                                              \
+	do {                                                                \
+		if (y->field) {                                             \
+			snprintf(path, sizeof(path), "%s.%s", rpath, key);  \
+			ret = call;                                         \
+			if (ret) {                                          \
+				errpath(ld, path, false, "%s ('%s') %s: %s", rpath, s->name, key, e.msg); \
+				return ret;                                 \
+			}                                                   \
+		}                                                           \
+	} while (0)
+	CONV(proto, "proto", rl_parse_proto(y->proto, &s->proto, &e));
+	CONV(dport, "dport", rl_parse_ports(y->dport, &s->dport_lo, &s->dport_hi, &e));
+	CONV(rate, "rate", rl_parse_rate(y->rate, &s->limit, &s->bytes, &e));
+	CONV(algo, "algo", rl_parse_algo(y->algo, &s->limit.algo, &e));
+	CONV(per, "per", rl_parse_per(y->per, &s->per_rule, &s->plen4, &s->plen6, &e));
+	CONV(action, "action", rl_parse_action(y->action, &s->action, &e));
+	CONV(block_for, "block-for", rl_parse_duration(y->block_for, &s->block_ns, &e));
+	CONV(tcp_flags, "tcp-flags",
+	     strcmp(y->tcp_flags, "syn") ?
+		     (rl_errf(&e, "'%.40s' is not supported: expected syn", y->tcp_flags), -EINVAL) :
+		     (s->syn_only = true, 0));
+#undef CONV
+	if (y->burst) {
+		uint64_t b;
+
+		if (strict_uint(y->burst, &b)) {
+			errpath(ld, strcat(strcpy(path, rpath), ".burst"), false,
+				"%s ('%s') burst '%.40s' is not a whole number >= 0 (packets, or bytes for a byte rate)",
+				rpath, s->name, y->burst);
+			return -EINVAL;
+		}
+		s->limit.burst = b;
+		s->burst_set = true;
+	} else {
+		s->limit.burst = rl_rule_burst(s);
+	}
+	ret = rl_rule_validate(s, &e);
+	if (ret) {
+		vk = validate_key(e.msg);
+		snprintf(path, sizeof(path), "%s.%s", rpath, vk);
+		if (!lookup(ld, path, false))
+			snprintf(path, sizeof(path), "%s.rate", rpath);
+		errpath(ld, path, false, "%s ('%s'): %s", rpath, s->name, e.msg);
+	}
+	return ret;
+}
+
+/* Nested or disjoint port ranges are fine (the narrower wins); identical
+ * or partly overlapping ones would leave the choice to file order. */
+static bool ports_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
+{
+	bool meet = a->dport_lo <= b->dport_hi && b->dport_lo <= a->dport_hi;
+	bool a_in_b = b->dport_lo <= a->dport_lo && a->dport_hi <= b->dport_hi;
+	bool b_in_a = a->dport_lo <= b->dport_lo && b->dport_hi <= a->dport_hi;
+
+	if (!meet)
+		return false;
+	if (a->dport_lo == b->dport_lo && a->dport_hi == b->dport_hi)
+		return true;
+	return !a_in_b && !b_in_a;
+}
+
+static bool same_src(const struct rl_rule_spec *a, const struct rl_rule_spec *b, int fam,
+		     struct rl_prefix *out)
+{
+	bool any_a = !a->has_src4 && !a->has_src6, any_b = !b->has_src4 && !b->has_src6;
+	bool ha = fam == 4 ? a->has_src4 : a->has_src6, hb = fam == 4 ? b->has_src4 : b->has_src6;
+	const struct rl_prefix *pa = fam == 4 ? &a->src4 : &a->src6;
+	const struct rl_prefix *pb = fam == 4 ? &b->src4 : &b->src6;
+
+	memset(out, 0, sizeof(*out));
+	out->family = (uint8_t)fam;
+	if (any_a && any_b)
+		return true;
+	if (!ha || !hb)
+		return false;
+	*out = *pa;
+	return pa->len == pb->len && !memcmp(pa->addr, pb->addr, 16);
+}
+
+static int rule_line(struct loader *ld, int i)
+{
+	char path[32];
+	yaml_node_t *n;
+
+	snprintf(path, sizeof(path), "rules[%d]", i);
+	n = lookup(ld, path, false);
+	return n ? (int)n->start_mark.line + 1 : 0;
+}
+
+static int check_rules(struct loader *ld, const struct rl_config *c)
+{
+	char path[64], pb[64];
+	struct rl_prefix p;
+	int i, j, fam;
+
+	for (i = 0; i < c->n_rules; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(c->rules[j].name, c->rules[i].name)) {
+				snprintf(path, sizeof(path), "rules[%d].name", i);
+				errpath(ld, path, false, "rule name '%s' is used twice (first in the rule on line %d): names must be unique",
+					c->rules[i].name, rule_line(ld, j));
+				return -EEXIST;
+			}
+	for (i = 0; i < c->n_rules; i++) {
+		const struct rl_rule_spec *b = &c->rules[i];
+
+		for (j = 0; j < i; j++) {
+			const struct rl_rule_spec *a = &c->rules[j];
+
+			if (a->proto != b->proto || a->syn_only != b->syn_only || !ports_clash(a, b))
+				continue;
+			for (fam = 4; fam <= 6; fam += 2) {
+				if (!same_src(a, b, fam, &p))
+					continue;
+				rl_format_prefix(&p, pb, sizeof(pb));
+				snprintf(path, sizeof(path), "rules[%d]", i);
+				errpath(ld, path, false,
+					"rule '%s' overlaps rule '%s' (line %d): same source %s, proto %s%s, ports %u-%u and %u-%u; only file order would decide: merge them or make one more specific",
+					b->name, a->name, rule_line(ld, j), pb, rl_proto_name(b->proto),
+					b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
+					a->dport_lo, a->dport_hi);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- public --------------------------------------------------------- */
+
+void rl_config_defaults(struct rl_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->defaults.algo = RL_ALGO_TOKEN_BUCKET;
+	cfg->defaults.action = RL_ACT_DROP;
+	cfg->defaults.plen4 = 32;
+	cfg->defaults.plen6 = 128;
+	cfg->defaults.per_rule = false;
+	cfg->defaults.on_full = RL_FULL_EVICT;
+	cfg->defaults.malformed = RL_MALFORMED_DROP;
+	cfg->defaults.state_entries = 1048576;
+}
+
+void rl_config_free(struct rl_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->allow);
+	free(cfg->block);
+	free(cfg->rules);
+	cfg->allow = cfg->block = NULL;
+	cfg->rules = NULL;
+	cfg->n_allow = cfg->n_block = cfg->n_rules = 0;
+}
+
+static int read_file(struct loader *ld, char **buf, size_t *len)
+{
+	FILE *f = fopen(ld->path, "rb");
+	struct stat st;
+	size_t n;
+	char *b;
+
+	if (!f) {
+		int e = errno;
+
+		errat(ld, 0, 0, "cannot open: %s", strerror(e));
+		return -e;
+	}
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		errat(ld, 0, 0, "not a regular file");
+		fclose(f);
+		return -EINVAL;
+	}
+	if (st.st_size > RL_CONFIG_MAX_BYTES) {
+		errat(ld, 0, 0, "file is %lld bytes; a config may be at most %d bytes",
+		      (long long)st.st_size, RL_CONFIG_MAX_BYTES);
+		fclose(f);
+		return -EFBIG;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		fclose(f);
+		errat(ld, 0, 0, "out of memory");
+		return -ENOMEM;
+	}
+	n = fread(b, 1, (size_t)st.st_size, f);
+	fclose(f);
+	b[n] = 0;
+	if (memchr(b, 0, n)) {
+		const char *z = memchr(b, 0, n);
+		int line = 1, col = 1;
+		const char *p;
+
+		for (p = b; p < z; p++, col++)
+			if (*p == '\n') {
+				line++;
+				col = 0;
+			}
+		errat(ld, line, col, "binary data (a NUL byte): not a YAML text file");
+		free(b);
+		return -EINVAL;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err)
+{
+	struct loader ld = { .path = path, .err = err };
+	cyaml_config_t cy = {
+		.log_fn = cy_log, .log_ctx = &ld, .mem_fn = cyaml_mem,
+		.log_level = CYAML_LOG_ERROR, .flags = CYAML_CFG_NO_ALIAS,
+	};
+	struct rl_config nc;
+	struct y_cfg *y = NULL;
+	char *buf = NULL;
+	yaml_parser_t parser;
+	cyaml_err_t cerr;
+	unsigned i;
+	int ret;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	rl_config_defaults(&nc);
+	ret = read_file(&ld, &buf, &ld.len);
+	if (ret)
+		return ret;
+	ld.buf = buf;
+
+	ret = scan_events(&ld);
+	if (ret)
+		goto cleanup;
+	if (!yaml_parser_initialize(&parser)) {
+		errat(&ld, 0, 0, "cannot initialise libyaml");
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, ld.len);
+	if (!yaml_parser_load(&parser, &ld.doc)) {
+		errat(&ld, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+		      "not valid YAML: %s", parser.problem ? parser.problem : "syntax error");
+		yaml_parser_delete(&parser);
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	yaml_parser_delete(&parser);
+	ld.have_doc = true;
+	ret = check_tree(&ld);
+	if (ret)
+		goto cleanup;
+
+	cerr = cyaml_load_data((const uint8_t *)buf, ld.len, &cy, &top_value, (void **)&y, NULL);
+	if (cerr != CYAML_OK || !y) {
+		ld.log[ld.log_len] = 0;
+		cyaml_error(&ld, cerr);
+		ret = cerr == CYAML_ERR_OOM ? -ENOMEM : -EINVAL;
+		goto cleanup;
+	}
+
+	if (y->version != 1) {
+		errpath(&ld, "version", false, "version %d is not supported: this rlagent reads 'version: 1'",
+			y->version);
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	ret = conv_interfaces(&ld, &nc);
+	if (!ret)
+		ret = conv_defaults(&ld, y->defaults, &nc.defaults);
+	if (!ret)
+		ret = conv_list(&ld, "allowlist", y->allow, y->allow_count, &nc.allow, &nc.n_allow);
+	if (!ret)
+		ret = conv_list(&ld, "blocklist", y->block, y->block_count, &nc.block, &nc.n_block);
+	if (ret)
+		goto cleanup;
+	if (nc.n_allow + nc.n_block > RL_MAX_LIST) {
+		errpath(&ld, "blocklist", true, "allowlist and blocklist hold %d entries; at most %d in all",
+			nc.n_allow + nc.n_block, RL_MAX_LIST);
+		ret = -E2BIG;
+		goto cleanup;
+	}
+	nc.rules = calloc(y->rules_count ? y->rules_count : 1, sizeof(*nc.rules));
+	if (!nc.rules) {
+		errat(&ld, 0, 0, "out of memory");
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < y->rules_count; i++) {
+		ret = conv_rule(&ld, (long)i, &y->rules[i], &nc.defaults, &nc.rules[i]);
+		if (ret)
+			goto cleanup;
+		nc.n_rules = (int)i + 1;
+	}
+	ret = check_rules(&ld, &nc);
+	if (ret)
+		goto cleanup;
+	*cfg = nc;
+	memset(&nc, 0, sizeof(nc));
+cleanup:
+	rl_config_free(&nc);
+	if (y)
+		cyaml_free(&cy, &top_value, y, 0);
+	if (ld.have_doc)
+		yaml_document_delete(&ld.doc);
+	free(buf);
+	return ret;
+}
