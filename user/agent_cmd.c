@@ -703,7 +703,7 @@ char *agent_config_dump(struct agent *a)
 	char *buf = NULL;
 	size_t sz = 0;
 	FILE *f;
-	int i;
+	int i, k;
 
 	f = open_memstream(&buf, &sz);
 	if (!f)
@@ -735,34 +735,47 @@ char *agent_config_dump(struct agent *a)
 	fprintf(f, "  malformed: %s\n",
 		d->malformed < __RL_MALFORMED_MAX ? malformed_names[d->malformed] : "drop");
 	fprintf(f, "  state-entries: %u\n", d->state_entries);
-	if (a->model.n_allow) {
-		fprintf(f, "allowlist:\n");
-		for (i = 0; i < a->model.n_allow; i++) {
-			fmt_prefix(&a->model.allow[i].pfx, t, sizeof(t));
-			fprintf(f, "  - %s\n", t);
-		}
+	for (i = 0, k = 0; i < a->model.n_allow; i++) {
+		if (a->model.allow[i].expires_ns)
+			continue;
+		if (!k++)
+			fprintf(f, "allowlist:\n");
+		fmt_prefix(&a->model.allow[i].pfx, t, sizeof(t));
+		fprintf(f, "  - %s\n", t);
+	}
+	for (i = 0; i < a->model.n_allow; i++) {
+		const struct rl_list_entry *e = &a->model.allow[i];
+
+		if (!e->expires_ns || e->expires_ns <= now)
+			continue;
+		fmt_prefix(&e->pfx, t, sizeof(t));
+		fprintf(f, "# runtime allow %s, %llus left\n", t,
+			(unsigned long long)((e->expires_ns - now) / 1000000000ull));
 	}
 	if (a->model.n_block) {
 		int n = 0;
 
 		for (i = 0; i < a->model.n_block; i++) {
-			const struct rl_list_entry *e = &a->model.block[i];
-
-			if (e->expires_ns && e->expires_ns <= now)
+			if (a->model.block[i].expires_ns)
 				continue;
 			if (!n++)
 				fprintf(f, "blocklist:\n");
-			fmt_prefix(&e->pfx, t, sizeof(t));
-			if (e->expires_ns) {
-				char d2[32];
+			fmt_prefix(&a->model.block[i].pfx, t, sizeof(t));
+			fprintf(f, "  - %s\n", t);
+		}
+		/* A config file has no expiring entries: timed blocks are shown
+		 * as comments, so loading this file never makes one permanent. */
+		for (i = 0; i < a->model.n_block; i++) {
+			const struct rl_list_entry *e = &a->model.block[i];
+			char d2[32];
 
-				format_duration((e->expires_ns - now + 999999999ull) / 1000000000ull *
-						1000000000ull, d2, sizeof(d2));
-				fprintf(f, "  - %s   # runtime block, %s left (not kept by a reload of this file)\n",
-					t, d2);
-			} else {
-				fprintf(f, "  - %s\n", t);
-			}
+			if (!e->expires_ns || e->expires_ns <= now)
+				continue;
+			fmt_prefix(&e->pfx, t, sizeof(t));
+			format_duration((e->expires_ns - now + 999999999ull) / 1000000000ull *
+					1000000000ull, d2, sizeof(d2));
+			fprintf(f, "# runtime block %s, %s left (`rlctl block add %s for %s`)\n",
+				t, d2, t, d2);
 		}
 	}
 	if (a->model.n_rules)
@@ -772,7 +785,13 @@ char *agent_config_dump(struct agent *a)
 
 		yq(q, sizeof(q), s->name);
 		fprintf(f, "  - name: %s\n", q);
-		if (s->has_src4 || s->has_src6) {
+		if (s->has_src4 && s->has_src6) {
+			char t6[64];
+
+			fmt_prefix(&s->src4, t, sizeof(t));
+			fmt_prefix(&s->src6, t6, sizeof(t6));
+			fprintf(f, "    src: [\"%s\", \"%s\"]\n", t, t6);
+		} else if (s->has_src4 || s->has_src6) {
 			fmt_src(s, t, sizeof(t));
 			fprintf(f, "    src: \"%s\"\n", t);
 		}
@@ -786,7 +805,10 @@ char *agent_config_dump(struct agent *a)
 			fprintf(f, "    tcp-flags: syn\n");
 		fmt_rate(s, t, sizeof(t));
 		fprintf(f, "    rate: %s\n", t);
-		fprintf(f, "    burst: %llu\n", (unsigned long long)s->limit.burst);
+		/* A defaulted burst stays defaulted, so a later rate change in
+		 * the file rescales it as the original file would have. */
+		if (s->burst_set)
+			fprintf(f, "    burst: %llu\n", (unsigned long long)s->limit.burst);
 		fprintf(f, "    algo: %s\n", rl_algo_name(s->limit.algo));
 		fmt_per(s, t, sizeof(t));
 		fprintf(f, "    per: %s\n", t);

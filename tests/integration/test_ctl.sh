@@ -156,7 +156,7 @@ else
 fi
 rc rule-change-missing-refused 1 ctl rule change nosuch rate 1/s
 rc rule-change-bad-value-usage 2 ctl rule change ssh-syn algo quantum
-rc rule-add-v6 0 ctl rule add web6 src 2001:db8::/32 proto tcp dport 80-443 rate 1000/min per source/24,64
+rc rule-add-v6 0 ctl rule add web6 src 10.60.0.0/16,2001:db8::/32 proto tcp dport 80-443 rate 1000/min per source/24,64
 rc rule-add-monitor 0 ctl rule add mon src 10.50.0.0/16 rate 10mbit action monitor per rule
 rc rule-del 0 ctl rule del mon
 rc rule-del-missing-refused 1 ctl rule del mon
