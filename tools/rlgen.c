@@ -422,7 +422,8 @@ static void *worker_main(void *arg)
 {
 	struct rlg_worker *w = arg;
 	cpu_set_t set;
-	double t0, t;
+	double t0, t, t_call;
+	uint64_t limit = RLG_CHUNK;       /* adapts to ~50 ms per run */
 
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
@@ -460,16 +461,30 @@ static void *worker_main(void *arg)
 			if (chunk > (uint64_t)per)
 				chunk = per < 1 ? 1 : (uint64_t)per;
 		}
-		if (chunk > RLG_CHUNK)
-			chunk = RLG_CHUNK;
+		if (chunk > limit)
+			chunk = limit;
 		opts.repeat = chunk;
+		t_call = now_s();
 		if (bpf_prog_test_run_opts(w->prog_fd, &opts)) {
 			w->err = -errno;
 			break;
 		}
 		w->sent += chunk;
-		if (now_s() >= w->deadline)
+		t = now_s();
+		if (t >= w->deadline)
 			break;
+		/* keep each run near 50 ms so --duration is not overshot */
+		if (t > t_call) {
+			double pps = chunk / (t - t_call);
+
+			limit = pps * 0.05;
+			if (limit * 2 > pps * (w->deadline - t))
+				limit = pps * (w->deadline - t) / 2;
+			if (limit < 256)
+				limit = 256;
+			if (limit > RLG_CHUNK)
+				limit = RLG_CHUNK;
+		}
 	}
 	w->seconds = now_s() - t0;
 	return NULL;
