@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -61,6 +63,62 @@ int ensure_bpffs(const char *pin_dir)
 	return -ENOTSUP;
 }
 
+static int pin_lock_fd = -1;
+
+/* Creates the pin dir like `mkdir -p`, mode 0700 for what it creates. */
+static int mkdir_p(const char *path)
+{
+	char dir[PATH_MAX];
+	char *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Two agents on one pin dir would each believe their model is what the
+ * maps hold and undo each other's changes; a flock on the directory (held
+ * for the agent's life, released by the kernel even on kill -9) makes the
+ * second one stop at once.
+ */
+static int lock_pin_dir(const char *pin_dir)
+{
+	int fd, err = mkdir_p(pin_dir);
+
+	if (err) {
+		log_err("creating pin dir %s: %s", pin_dir, strerror(-err));
+		return err;
+	}
+	fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		log_err("opening pin dir %s: %s", pin_dir, strerror(errno));
+		return err;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		if (errno == EWOULDBLOCK)
+			log_err("another rlagent is using pin dir %s; stop it first, or give this one its own --pin-dir",
+				pin_dir);
+		else
+			log_err("locking pin dir %s: %s", pin_dir, strerror(errno));
+		close(fd);
+		return err == -EWOULDBLOCK ? -EBUSY : err;
+	}
+	pin_lock_fd = fd;
+	return 0;
+}
+
 int agent_bpf_open(struct agent *a)
 {
 	struct rl_loader_opts opts = {
@@ -73,6 +131,9 @@ int agent_bpf_open(struct agent *a)
 	char err[RL_LOADER_ERR_LEN] = "";
 	int i, ret;
 
+	ret = lock_pin_dir(a->pin_dir);
+	if (ret)
+		return ret;
 	ret = rl_loader_open(&opts, &l, err, sizeof(err));
 	if (ret) {
 		log_err("loading the datapath (pins in %s): %s", a->pin_dir,
@@ -153,6 +214,10 @@ void agent_bpf_close(struct agent *a, bool detach)
 	a->bpf = NULL;
 	if (detach)
 		unpin_all(a->pin_dir);
+	if (pin_lock_fd >= 0) {
+		close(pin_lock_fd);
+		pin_lock_fd = -1;
+	}
 }
 
 int agent_bpf_write_conf(struct agent *a)

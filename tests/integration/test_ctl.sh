@@ -76,9 +76,10 @@ rules:
 YAML
 cp "$CFG" "$TMP/good.yaml"
 
-start_agent() {
+start_agent() { start_agent_args; }
+start_agent_args() {
 	nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
-		--pin-dir "$PIN" --xdp-mode generic --foreground >>"$TMP/agent.log" 2>&1 &
+		--pin-dir "$PIN" --xdp-mode generic --foreground "$@" >>"$TMP/agent.log" 2>&1 &
 	AGENT_PID=$!
 	for _ in $(seq 100); do
 		ctl status >/dev/null 2>&1 && return 0
@@ -356,11 +357,28 @@ for h in garbage huge-line invalid-json wrong-types disconnect-mid-line never-re
 	hostile "$h"
 done
 
+# ---- a second agent on the same pins is refused at once
+nsenter --net="/run/netns/$NS" timeout 10 "$OUT/rlagent" -c "$CFG" --socket "$SOCK.2" \
+	--pin-dir "$PIN" --foreground >"$TMP/agent2.log" 2>&1
+r=$?
+[[ $r -ne 0 && $r -ne 124 ]] && grep -q "another rlagent" "$TMP/agent2.log" && pass second-agent-refused \
+	|| fail second-agent-refused "exit $r: $(tail -3 "$TMP/agent2.log")"
+alive && [[ $(ctl -j rule list) == "$snap" ]] && pass second-agent-harmless || fail second-agent-harmless "first agent disturbed"
+
 # ---- SIGTERM exits without detaching
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
 grep -q "without detaching" "$TMP/agent.log" && pass sigterm-logs || fail sigterm-logs "$(tail -3 "$TMP/agent.log")"
 bpftool map show pinned "$PIN/rl_catalog" >/dev/null 2>&1 && pass sigterm-keeps-pins || fail sigterm-keeps-pins "$(ls "$PIN" 2>&1)"
 rc rlctl-after-exit-unreachable 3 ctl status
+
+# ---- --detach-on-exit removes everything
+if start_agent_args --detach-on-exit; then
+	kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+	[[ ! -e $PIN ]] && ! ip -n "$NS" link show "$DUT_IF" | grep -q xdp && pass detach-on-exit \
+		|| fail detach-on-exit "$(ls "$PIN" 2>&1; ip -n "$NS" link show "$DUT_IF")"
+else
+	fail detach-on-exit "agent did not start"
+fi
 
 echo "ctl: $fails failure(s)"
 [[ $fails -eq 0 ]]
