@@ -732,6 +732,39 @@ static void test_bytes(void)
 	t_end("byte_rate_counts_frame_bytes");
 }
 
+/* rl_conf.coarse_clock: the state's clock stamp comes from the coarse clock. */
+static void test_coarse_clock(void)
+{
+	struct rl_rule r = mkrule(120, 0, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET);
+	struct rl_state st;
+	struct rl_conf c;
+	struct timespec ts;
+	__u64 t0, t1;
+	__u32 len;
+
+	t_begin();
+	r.block_ns = HOUR_NS;
+	set_match(L, "10.10.0.0", 16, 0, 0, &r, 1);
+	rl_conf_read(L->fd.conf, &c);
+	c.coarse_clock = 1;
+	rl_conf_write(L->fd.conf, &c);
+	len = v4pkt("10.10.0.1", IPPROTO_UDP, 1, 0, 0);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	t0 = (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+	expect_rule("coarse clock: pass", len, 120, RL_V_PASS);
+	expect_rule("coarse clock: drop", len, 120, RL_V_DROP);
+	expect_rule("coarse clock: block", len, 120, RL_V_BLOCK);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	t1 = (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+	c.coarse_clock = 0;
+	rl_conf_write(L->fd.conf, &c);
+	CHECK(!state4(120, "10.10.0.1", &st), "no state");
+	CHECK(st.block_until_ns >= t0 + HOUR_NS && st.block_until_ns <= t1 + HOUR_NS,
+	      "block_until %llu not in coarse [%llu, %llu]", st.block_until_ns,
+	      t0 + HOUR_NS, t1 + HOUR_NS);
+	t_end("coarse_clock");
+}
+
 /* ---- full map ----------------------------------------------------------- */
 
 static void test_on_full(__u32 on_full, const char *name)
@@ -822,6 +855,7 @@ int main(void)
 	test_versions();
 	test_algorithms();
 	test_bytes();
+	test_coarse_clock();
 	rl_loader_close(L);
 	L = NULL;
 	test_on_full(RL_FULL_FAIL_OPEN, "on_full_fail_open");
