@@ -5,7 +5,10 @@
 # (tools/rlgen), and an independent per-source counter behind rl
 # (tools/rlcount, TC ingress).  Checks, per source:
 #   admitted <= 10 + 100*t          (exact limit, t = flood duration)
-#   admitted >= 0.9 * (10 + 100*t)  (and not much less)
+#   admitted >= 0.8 * (10 + 100*t)  (and not much less: a bucket of 10
+#                                   refills fully in 100 ms, so a generator
+#                                   descheduled for longer by a loaded
+#                                   machine costs admissions; 0.8 leaves room)
 # then the same during live algorithm switches, after kill -9 of the
 # agent (the pinned program keeps enforcing), after a restart (counters
 # kept), and across a refused config reload (rules unchanged).
@@ -65,28 +68,28 @@ start_agent() {
 # checks the bounds.  Extra args: commands run once per second during it.
 flood() {
 	local name=$1 secs=$2 burst=$3 rate=$4 lo=$5
+	local f=$TMP/${name//\//_}
 	shift 5
 	rm -f "$TMP/ready"
 	nsenter --net="/run/netns/$DUT_NS" "$OUT/rlcount" -i "$DUT_IF" --drop \
-		--duration $((secs + 2)) --ready-file "$TMP/ready" \
-		>"$TMP/$name.count.json" 2>"$TMP/$name.count.log" &
+		--prefix 10.200.0.0/16 --duration $((secs + 2)) --ready-file "$TMP/ready" \
+		>"$f.count.json" 2>"$f.count.log" &
 	local cpid=$!
 	for _ in $(seq 100); do [[ -e $TMP/ready ]] && break; sleep 0.05; done
-	ip netns exec "$GEN_NS" "$OUT/rlgen" -j -i "$GEN_IF" --dst-mac "$DUT_MAC" \
+	nsenter --net="/run/netns/$GEN_NS" "$OUT/rlgen" -j -i "$GEN_IF" --dst-mac "$DUT_MAC" \
 		--src-mac "$GEN_MAC" -4 --dst "$DUT_IP4" --src-base 10.200.0.0/16 \
 		-n 1000 --proto udp --dport 9 --count 100000000 --duration "$secs" \
-		--cpus 0 >"$TMP/$name.gen.json" 2>"$TMP/$name.gen.log" &
+		--cpus 0 >"$f.gen.json" 2>"$f.gen.log" &
 	local gpid=$!
-	for cmd in "$@"; do sleep 1; eval "$cmd" >>"$TMP/$name.actions" 2>&1; done
-	wait "$gpid" || { fail "$name" "rlgen failed: $(tail -3 "$TMP/$name.gen.log")"; kill $cpid; return; }
+	for cmd in "$@"; do sleep 1; eval "$cmd" >>"$f.actions" 2>&1; done
+	wait "$gpid" || { fail "$name" "rlgen failed: $(tail -3 "$f.gen.log")"; kill $cpid; return; }
 	wait "$cpid"
-	python3 - "$TMP/$name.count.json" "$TMP/$name.gen.json" "$burst" "$rate" "$lo" "$name" <<'PY'
+	python3 - "$f.count.json" "$f.gen.json" "$burst" "$rate" "$lo" "$name" <<'PY'
 import json, sys
 cnt = json.load(open(sys.argv[1])); gen = json.load(open(sys.argv[2]))
 burst, rate, lo, name = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 t = float(gen["seconds"]); sent = int(gen["packets"])
-per = {s["src"]: s["packets"] for s in cnt["sources_list"]} if "sources_list" in cnt else cnt["per_source"]
-vals = sorted(per.values()) if isinstance(per, dict) else sorted(per)
+vals = sorted(e["packets"] for e in cnt["per_source"])
 allowed = burst + rate * t
 mx, mn = max(vals), min(vals)
 print(f"    sent {sent} pkts in {t:.3f}s ({sent/t/1e6:.2f} Mpps), {len(vals)} sources behind rl, "
@@ -106,7 +109,7 @@ fi
 pass flood/agent-start
 
 # 1. the plain flood: exact per-source limit
-flood flood/per-source-limit 3 10 100 0.9
+flood flood/per-source-limit 3 10 100 0.8
 
 # 2. live algorithm switches during the flood: never over the limit.  After
 # a switch the new algorithm starts drained, so the lower bound is looser.
@@ -119,7 +122,7 @@ ctl rule list | grep -q leaky && pass flood/algo-switch-applied || fail flood/al
 # 3. kill -9: the pinned link and maps keep enforcing with no agent
 before=$(ctl -j stats)
 kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
-flood flood/enforced-after-kill-9 3 10 100 0.9
+flood flood/enforced-after-kill-9 3 10 100 0.8
 
 # 4. restart adopts: rules identical, counters kept (not reset)
 if start_agent; then
@@ -160,7 +163,7 @@ else
 	fail flood/bad-config-refused "rc=$rc out=$out"
 fi
 [[ $(ctl rule list) == "$list_before" ]] && pass flood/bad-config-rules-unchanged || fail flood/bad-config-rules-unchanged "rules changed"
-flood flood/limit-after-refused-reload 2 10 100 0.9
+flood flood/limit-after-refused-reload 2 10 100 0.8
 
 echo "flood: $fails failure(s)"
 [[ $fails -eq 0 ]]
