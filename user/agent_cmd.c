@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "agent.h"
+#include "rl_algo.h"
 
 #define MAX_ARGS     256
 #define MAX_ARG_LEN  1024
@@ -865,32 +866,90 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 }
 
 struct top_row {
-	uint32_t rule;
+	uint32_t rule;            /* index into the model's rules */
 	struct rl_prefix src;
 	uint64_t block_until_ns;
-	uint64_t w0, w1;
+	uint64_t credit, max;     /* units left now, and the most there can be */
+	uint32_t permille;        /* credit / max */
 };
+
+/*
+ * The credit a key has at `now`, in units, computed on a copy of its words
+ * with the same pure functions the datapath uses.  Window algorithms have
+ * `rate` per window and no burst.
+ */
+static void key_credit(const struct rl_limit *l, struct rl_words w, uint64_t now,
+		       uint64_t *credit, uint64_t *max)
+{
+	uint64_t idx = rl_window_index(l, now), cap = rl_cap(l);
+
+	*credit = *max = 0;
+	switch (l->algo) {
+	case RL_ALGO_TOKEN_BUCKET:
+		rl_tb_refill(l, &w, now);
+		*max = rl_burst(l);
+		*credit = l->period_ns ? w.w0 / l->period_ns : 0;
+		break;
+	case RL_ALGO_LEAKY_BUCKET: {
+		uint64_t ahead = w.w0 > now ? w.w0 - now : 0;
+		uint64_t used = !l->rate || ahead > cap / l->rate ? cap : ahead * l->rate;
+
+		*max = rl_burst(l);
+		*credit = l->period_ns ? (cap - used) / l->period_ns : 0;
+		break;
+	}
+	case RL_ALGO_FIXED_WINDOW:
+		*max = l->rate;
+		*credit = idx > w.w0 ? l->rate : (w.w1 < l->rate ? l->rate - w.w1 : 0);
+		break;
+	case RL_ALGO_SLIDING_WINDOW: {
+		uint64_t prev = w.w1 >> 32, cur = w.w1 & 0xffffffffULL, el, weight, est;
+
+		if (idx == w.w0 + 1) {
+			prev = cur;
+			cur = 0;
+		} else if (idx > w.w0 + 1) {
+			prev = cur = 0;
+		}
+		el = l->period_ns ? now % l->period_ns : 0;
+		weight = l->period_ns ? ((l->period_ns - el) << 16) / l->period_ns : RL_WEIGHT_ONE;
+		est = ((prev * weight) >> 16) + cur;
+		*max = l->rate;
+		*credit = est < l->rate ? l->rate - est : 0;
+		break;
+	}
+	default:
+		break;
+	}
+}
 
 static int top_cmp(const void *x, const void *y)
 {
 	const struct top_row *a = x, *b = y;
 
-	/* blocked first (latest deadline first), then by rule and address */
+	/* in the penalty box first (longest left first), then least credit */
 	if (a->block_until_ns != b->block_until_ns)
 		return a->block_until_ns > b->block_until_ns ? -1 : 1;
+	if (a->permille != b->permille)
+		return a->permille < b->permille ? -1 : 1;
 	if (a->rule != b->rule)
 		return a->rule < b->rule ? -1 : 1;
 	return memcmp(a->src.addr, b->src.addr, 16);
 }
 
-/* Walks the per-source state maps (bounded) and reports the sources in a
- * penalty box, then the rest; the raw algorithm words ride along. */
+/*
+ * Walks the per-source state maps (bounded: this is a diagnostic, not a
+ * metric) and reports the sources in a penalty box, then those with the
+ * least credit left.  Keys of deleted rules and keys whose version is not
+ * the rule's (they restart on their next packet) are skipped.
+ */
 static json_t *cmd_top(struct agent *a, int argc, char **argv)
 {
 	long n = 20;
 	int i, fam, cap = 4096, cnt = 0, scanned = 0;
 	const int scan_max = 200000;
 	struct top_row *rows;
+	int32_t *by_id;
 	uint64_t now = agent_now_ns();
 	json_t *arr;
 
@@ -899,31 +958,44 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv)
 
 		if (!strcmp(argv[i], "-n") && i + 1 < argc) {
 			n = strtol(argv[++i], &end, 10);
-			if (*end || n < 1 || n > 10000)
+			if (*end || end == argv[i] || n < 1 || n > 10000)
 				return agent_error("usage", "top -n: '%s' is not a count 1..10000", argv[i]);
 		} else {
 			return agent_error("usage", "usage: top [-n N]");
 		}
 	}
 	rows = calloc((size_t)cap, sizeof(*rows));
-	if (!rows)
+	by_id = malloc(RL_MAX_RULES * sizeof(*by_id));
+	if (!rows || !by_id) {
+		free(rows);
+		free(by_id);
 		return agent_error("refused", "out of memory");
+	}
+	for (i = 0; i < RL_MAX_RULES; i++)
+		by_id[i] = -1;
+	for (i = 0; i < a->model.n_rules; i++)
+		by_id[a->model.rules[i].id] = i;
 	for (fam = 4; fam <= 6; fam += 2) {
 		union { struct rl_key4 k4; struct rl_key6 k6; } key, nk;
 		int fd = fam == 4 ? a->maps.st4 : a->maps.st6;
 		size_t ksz = fam == 4 ? sizeof(struct rl_key4) : sizeof(struct rl_key6);
 		void *prev = NULL;
 
-		if (fd < 0)
-			continue;
 		while (scanned < scan_max && !bpf_map_get_next_key(fd, prev, &nk)) {
+			const struct agent_rule *r;
 			struct rl_state st;
-			struct top_row *r;
+			struct top_row *row;
+			uint32_t id;
 
 			memcpy(&key, &nk, ksz);
 			prev = &key;
 			scanned++;
-			if (bpf_map_lookup_elem(fd, &key, &st))
+			id = fam == 4 ? key.k4.rule : key.k6.rule;
+			if (id >= RL_MAX_RULES || by_id[id] < 0 ||
+			    bpf_map_lookup_elem(fd, &key, &st))
+				continue;
+			r = &a->model.rules[by_id[id]];
+			if (st.ver != r->ver)
 				continue;
 			if (cnt >= cap) {
 				struct top_row *nr;
@@ -936,42 +1008,38 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv)
 				rows = nr;
 				cap *= 2;
 			}
-			r = &rows[cnt++];
-			memset(r, 0, sizeof(*r));
-			r->src.family = fam;
+			row = &rows[cnt++];
+			memset(row, 0, sizeof(*row));
+			row->rule = (uint32_t)by_id[id];
+			row->src.family = fam;
 			if (fam == 4) {
-				r->rule = key.k4.rule;
-				memcpy(r->src.addr, &key.k4.addr, 4);
-				r->src.len = 32;
+				memcpy(row->src.addr, &key.k4.addr, 4);
+				row->src.len = r->spec.plen4;
 			} else {
-				r->rule = key.k6.rule;
-				memcpy(r->src.addr, key.k6.addr, 16);
-				r->src.len = 128;
+				memcpy(row->src.addr, key.k6.addr, 16);
+				row->src.len = r->spec.plen6;
 			}
-			r->block_until_ns = st.block_until_ns > now ? st.block_until_ns : 0;
-			r->w0 = st.s.w0;
-			r->w1 = st.s.w1;
+			row->block_until_ns = st.block_until_ns > now ? st.block_until_ns : 0;
+			key_credit(&r->spec.limit, st.s, now, &row->credit, &row->max);
+			row->permille = row->max ? (uint32_t)(row->credit >= row->max ? 1000 :
+					row->credit * 1000 / row->max) : 1000;
 		}
 	}
 	qsort(rows, (size_t)cnt, sizeof(*rows), top_cmp);
 	arr = json_array();
 	for (i = 0; i < cnt && i < n; i++) {
-		const struct top_row *r = &rows[i];
-		const char *name = "?";
+		const struct top_row *row = &rows[i];
 		char t[64];
-		int k;
 
-		for (k = 0; k < a->model.n_rules; k++)
-			if (a->model.rules[k].id == r->rule)
-				name = a->model.rules[k].spec.name;
-		fmt_prefix(&r->src, t, sizeof(t));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I}", "rule", name,
-						     "source", t,
-						     "blocked_for_ms", (json_int_t)(r->block_until_ns ?
-							(r->block_until_ns - now) / 1000000 : 0),
-						     "w0", (json_int_t)r->w0, "w1", (json_int_t)r->w1));
+		fmt_prefix(&row->src, t, sizeof(t));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I}",
+			"rule", a->model.rules[row->rule].spec.name, "source", t,
+			"blocked_for_ms", (json_int_t)(row->block_until_ns ?
+				(row->block_until_ns - now) / 1000000 : 0),
+			"credit", (json_int_t)row->credit, "credit_max", (json_int_t)row->max));
 	}
 	free(rows);
+	free(by_id);
 	return json_pack("{s:b, s:i, s:b, s:o}", "ok", 1, "tracked", cnt,
 			 "truncated", scanned >= scan_max, "top", arr);
 }

@@ -491,16 +491,16 @@ static void print_top(json_t *o)
 	json_t *t = json_object_get(o, "top"), *r;
 	size_t i;
 
-	printf("%lld tracked source keys%s\n", ji(o, "tracked"),
+	printf("%lld tracked source keys%s; penalty box first, then least credit\n", ji(o, "tracked"),
 	       json_is_true(json_object_get(o, "truncated")) ? " (scan truncated)" : "");
-	printf("%-20s %-40s %-14s %20s %20s\n", "RULE", "SOURCE", "BLOCKED-FOR", "W0", "W1");
+	printf("%-20s %-44s %-12s %s\n", "RULE", "SOURCE", "BLOCKED-FOR", "CREDIT");
 	json_array_foreach(t, i, r) {
 		char b[32] = "-";
 
 		if (ji(r, "blocked_for_ms"))
 			snprintf(b, sizeof(b), "%lldms", ji(r, "blocked_for_ms"));
-		printf("%-20s %-40s %-14s %20lld %20lld\n", js(r, "rule"), js(r, "source"), b,
-		       ji(r, "w0"), ji(r, "w1"));
+		printf("%-20s %-44s %-12s %lld/%lld\n", js(r, "rule"), js(r, "source"), b,
+		       ji(r, "credit"), ji(r, "credit_max"));
 	}
 }
 

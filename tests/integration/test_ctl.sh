@@ -198,6 +198,9 @@ fi
 pkts=$(ctl -j stats | jget 'j["global"]["packets"]["packets"]')
 [[ $pkts -ge 1000 ]] && pass stats-globals || fail stats-globals "global packets $pkts"
 ctl stats | grep -q '^udp-all' && pass stats-table || fail stats-table "$(ctl stats)"
+send_udp 300
+ctl -j top -n 5 | jget 'j["top"][0]["rule"] == "udp-all" and j["top"][0]["source"] == "10.231.0.1/32" and j["top"][0]["credit"] < j["top"][0]["credit_max"]' \
+	| grep -q True && pass top-shows-flooder || fail top-shows-flooder "$(ctl top -n 5)"
 
 # ---- JSON for every command
 for c in "status" "rule list" "stats" "allow list" "block list" "config dump" "top -n 5"; do
