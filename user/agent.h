@@ -7,6 +7,7 @@
  *   agent_bpf.c    the BPF side: loader calls, map fds, per-CPU reads
  *   agent_state.c  the in-memory model (rules, allow/block) and the one
  *                  function that makes the maps equal to a model
+ *   agent_gc.c     bounded periodic clean-up of the per-source state maps
  *   agent_cmd.c    the control commands: argv in, JSON object out
  *   agent_ctl.c    the control socket server (framing, limits, clients)
  *
@@ -77,6 +78,7 @@ struct agent {
 	const char *pin_dir;
 	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
 	bool foreground, detach_on_exit;
+	uint64_t gc_interval_ns;        /* between GC passes; 0 = no GC       */
 	int n_cli_ifaces;
 	char cli_ifaces[RL_MAX_IFACES][16];
 
@@ -104,6 +106,10 @@ struct agent {
 	bool have_last_reload;
 	time_t last_reload_time;
 	char last_reload_msg[RL_ERR_LEN];
+
+	/* per-source state map usage, counted by each GC pass */
+	int64_t st4_used, st6_used;     /* -1 until the first pass           */
+	uint64_t gc_deleted, gc_passes;
 
 	bool stop;
 	bool reload_requested;
@@ -137,6 +143,10 @@ int agent_expire(struct agent *a, uint64_t now_ns);
 uint64_t agent_next_expiry(const struct agent *a);
 uint64_t agent_now_ns(void);
 void agent_err(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* agent_gc.c */
+uint64_t agent_gc_next(const struct agent *a);
+void agent_gc_step(struct agent *a, uint64_t now_ns);
 
 /* agent_cmd.c */
 json_t *agent_dispatch(struct agent *a, json_t *req);

@@ -475,15 +475,19 @@ static json_t *cmd_stats(struct agent *a, int argc, char **argv)
 	return json_pack("{s:b, s:o, s:o}", "ok", 1, "rules", rules, "global", glob);
 }
 
-static json_t *map_json(int fd)
+static json_t *map_json(int fd, int64_t used)
 {
 	uint32_t max = 0, type = 0;
+	json_t *o;
 
 	if (fd < 0 || agent_map_info(fd, &max, &type))
 		return json_null();
-	return json_pack("{s:i, s:s}", "max_entries", (json_int_t)max, "type",
-			 type == BPF_MAP_TYPE_LRU_HASH ? "lru_hash" :
-			 type == BPF_MAP_TYPE_HASH ? "hash" : "other");
+	o = json_pack("{s:i, s:s}", "max_entries", (json_int_t)max, "type",
+		      type == BPF_MAP_TYPE_LRU_HASH ? "lru_hash" :
+		      type == BPF_MAP_TYPE_HASH ? "hash" : "other");
+	/* counted by the last GC pass: cheap, and at most a minute old */
+	json_object_set_new(o, "used", used >= 0 ? json_integer(used) : json_null());
+	return o;
 }
 
 static json_t *cmd_status(struct agent *a)
@@ -513,8 +517,11 @@ static json_t *cmd_status(struct agent *a)
 				   malformed_names[a->cfg.defaults.malformed] : "?",
 		      "adopted", a->adopted, "match_entries", a->applied.n,
 		      "last_reload", lr);
-	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}", "rl_st4", map_json(a->maps.st4),
-						       "rl_st6", map_json(a->maps.st6)));
+	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
+						       "rl_st4", map_json(a->maps.st4, a->st4_used),
+						       "rl_st6", map_json(a->maps.st6, a->st6_used)));
+	json_object_set_new(o, "gc", json_pack("{s:I, s:I}", "passes", (json_int_t)a->gc_passes,
+					       "deleted", (json_int_t)a->gc_deleted));
 	return o;
 }
 

@@ -59,7 +59,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: rlagent [-c FILE] [-i IFNAME]... [--socket PATH] [--pin-dir DIR]\n"
 "               [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]\n"
-"               [--detach-on-exit]\n"
+"               [--gc-interval SECONDS] [--detach-on-exit]\n"
 "       rlagent --check-config FILE\n"
 "\n"
 "  -c, --config FILE     YAML config (interfaces, defaults, allow/block lists, rules)\n"
@@ -71,6 +71,9 @@ static void usage(FILE *f)
 "  -v, --verbose         debug logging, including libbpf's\n"
 "      --foreground      stay in the foreground, log to stderr (the default)\n"
 "  -d, --daemon          detach after start-up and log to syslog\n"
+"      --gc-interval S   seconds between passes over the per-source state maps\n"
+"                        (default 60, 0 = off): removes keys of deleted rules and,\n"
+"                        with a non-LRU on-full policy, idle keys at full credit\n"
 "      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove the pins\n"
 "                        (default: leave them, the datapath keeps enforcing)\n"
 "      --check-config F  validate F (parse, check, compile); print OK or the error\n"
@@ -183,6 +186,8 @@ static int run_loop(struct agent *a, int sfd)
 
 		if (retry_expiry_ns && next && next < retry_expiry_ns)
 			next = retry_expiry_ns;
+		if (agent_gc_next(a) && (!next || agent_gc_next(a) < next))
+			next = agent_gc_next(a);
 		if (next) {
 			uint64_t ms = next > now ? (next - now) / 1000000ull + 1 : 0;
 
@@ -221,6 +226,8 @@ static int run_loop(struct agent *a, int sfd)
 			/* A failing apply must not spin the loop: retry in 1 s. */
 			retry_expiry_ns = agent_expire(a, now) ? now + 1000000000ull : 0;
 		}
+		if (a->gc_interval_ns && now >= agent_gc_next(a))
+			agent_gc_step(a, now);
 	}
 	free(pfds);
 	return 0;
@@ -239,6 +246,7 @@ int main(int argc, char **argv)
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "detach-on-exit", no_argument, NULL, 'D' },
 		{ "check-config", required_argument, NULL, 'C' },
+		{ "gc-interval", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -255,6 +263,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a->sock_path = AGENT_DEFAULT_SOCK;
+	a->st4_used = a->st6_used = -1;
+	a->gc_interval_ns = 60 * 1000000000ull;
 	a->pin_dir = AGENT_DEFAULT_PIN;
 	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdh", opts, NULL)) != -1) {
 		switch (c) {
@@ -295,6 +305,17 @@ int main(int argc, char **argv)
 		case 'D':
 			a->detach_on_exit = true;
 			break;
+		case 'G': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 0 || v > 86400) {
+				fprintf(stderr, "rlagent: --gc-interval %s: want seconds 0..86400 (0 = off)\n", optarg);
+				goto usage_err;
+			}
+			a->gc_interval_ns = (uint64_t)v * 1000000000ull;
+			break;
+		}
 		case 'C':
 			ret = check_config(optarg);
 			goto out_free;

@@ -476,9 +476,16 @@ static void print_status(json_t *o)
 	printf("match entries: %lld\n", ji(o, "match_entries"));
 	printf("on-full:       %s\n", js(o, "on_full"));
 	printf("malformed:     %s\n", js(o, "malformed"));
-	json_object_foreach(sm, k, m)
-		if (json_is_object(m))
-			printf("%-6s         %s, max %lld entries\n", k, js(m, "type"), ji(m, "max_entries"));
+	json_object_foreach(sm, k, m) {
+		if (!json_is_object(m))
+			continue;
+		if (json_is_integer(json_object_get(m, "used")))
+			printf("%-6s         %s, %lld of %lld entries used\n", k, js(m, "type"),
+			       ji(m, "used"), ji(m, "max_entries"));
+		else
+			printf("%-6s         %s, max %lld entries\n", k, js(m, "type"),
+			       ji(m, "max_entries"));
+	}
 	if (json_is_object(lr))
 		printf("last reload:   %s: %s\n", json_is_true(json_object_get(lr, "ok")) ? "ok" : "FAILED",
 		       js(lr, "message"));

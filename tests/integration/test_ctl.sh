@@ -79,7 +79,7 @@ cp "$CFG" "$TMP/good.yaml"
 start_agent() { start_agent_args; }
 start_agent_args() {
 	nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
-		--pin-dir "$PIN" --xdp-mode generic --foreground "$@" >>"$TMP/agent.log" 2>&1 &
+		--pin-dir "$PIN" --xdp-mode generic --gc-interval 1 --foreground "$@" >>"$TMP/agent.log" 2>&1 &
 	AGENT_PID=$!
 	for _ in $(seq 100); do
 		ctl status >/dev/null 2>&1 && return 0
@@ -262,6 +262,17 @@ if start_agent; then
 else
 	fail restart "agent did not restart"
 fi
+
+# ---- GC: keys of a deleted rule go, and status counts the keys
+send_udp 50
+sleep 1.5
+used=$(ctl -j status | jget 'j["state_maps"]["rl_st4"]["used"]')
+[[ $used =~ ^[0-9]+$ && $used -ge 1 ]] && pass status-state-map-usage || fail status-state-map-usage "used=$used"
+ctl rule del udp-all >/dev/null
+sleep 2.5
+ctl -j status | jget 'j["state_maps"]["rl_st4"]["used"] == 0 and j["gc"]["deleted"] >= 1' | grep -q True \
+	&& pass gc-deletes-orphaned-keys || fail gc-deletes-orphaned-keys "$(ctl -j status | jget 'j["state_maps"], j["gc"]')"
+ctl rule add udp-all proto udp rate 100/s >/dev/null || fail gc-readd "could not re-add udp-all"
 
 # ---- hostile control-socket clients; after each the agent answers and
 # the rules are exactly as before
