@@ -115,6 +115,18 @@ rc ctl-config-check-bad 1 "$OUT/rlctl" config check "$TMP/bad1.yaml"
 # ---- unreachable agent and usage errors need no agent
 rc unreachable-exit-3 3 "$OUT/rlctl" -S /tmp/rltest$$.none.sock status
 rc unreachable-json-exit-3 3 "$OUT/rlctl" -j -S /tmp/rltest$$.none.sock rule list
+# an agent that accepts and never answers: rlctl gives up after -t seconds
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(8)
+c, _ = s.accept(); time.sleep(5)
+' "$TMP/hung.sock" &
+hung=$!
+for _ in $(seq 50); do [[ -S $TMP/hung.sock ]] && break; sleep 0.05; done
+start=$SECONDS
+rc hung-agent-exit-3 3 "$OUT/rlctl" -S "$TMP/hung.sock" -t 1 status
+(( SECONDS - start <= 3 )) && pass hung-agent-timeout || fail hung-agent-timeout "took $((SECONDS - start)) s"
+kill "$hung" 2>/dev/null; wait "$hung" 2>/dev/null
 rc usage-unknown-object 2 ctl frobnicate
 rc usage-rule-no-name 2 ctl rule add
 rc usage-bad-rate 2 ctl rule add x rate banana
