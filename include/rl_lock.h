@@ -69,6 +69,9 @@ static __always_inline int rl_trylock(__u32 *lock)
 {
 	struct rl_lock_spin_ctx c = { .lock = lock, .got = 0 };
 
+	/* uncontended fast path: no helper call */
+	if (__sync_val_compare_and_swap(lock, 0, 1) == 0)
+		return 1;
 	bpf_loop(RL_LOCK_SPINS, rl_lock_spin, &c, 0);
 	return c.got;
 }
