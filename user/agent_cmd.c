@@ -652,8 +652,8 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	}
 	if (cfg.defaults.on_full != a->cfg.defaults.on_full ||
 	    cfg.defaults.state_entries != a->cfg.defaults.state_entries)
-		log_warn("%s: defaults on-full/state-entries changed; they size the state maps and take effect only after `rlctl`-less restart with the pins removed",
-			 a->config_path);
+		log_warn("%s: defaults on-full/state-entries changed but keep their old values: they type and size the pinned state maps; to change them, stop rlagent, remove %s and start it again (after `rlctl config dump` if runtime changes matter)",
+			 a->config_path, a->pin_dir);
 	if (cfg.n_ifaces != a->cfg.n_ifaces ||
 	    memcmp(cfg.ifaces, a->cfg.ifaces, sizeof(cfg.ifaces[0]) * (size_t)cfg.n_ifaces))
 		log_warn("%s: interfaces changed; restart rlagent to attach or detach them",
