@@ -57,7 +57,7 @@ ctl rule list
 
 say "independent counter behind rl: TC ingress on $DUT_IF counts what rl let through"
 nsenter --net="/run/netns/$DUT_NS" "$OUT/rlcount" -i "$DUT_IF" --drop --summary \
-	--duration $((SECONDS_FLOOD + 3)) --ready-file "$TMP/count.ready" \
+	--prefix 10.200.0.0/16 --duration $((SECONDS_FLOOD + 3)) --ready-file "$TMP/count.ready" \
 	>"$TMP/count.json" 2>"$TMP/count.log" &
 COUNT_PID=$!
 for _ in $(seq 50); do [[ -e $TMP/count.ready ]] && break; sleep 0.1; done
@@ -68,10 +68,20 @@ ip netns exec "$GEN_NS" "$OUT/rlgen" -i "$GEN_IF" --dst-mac "$DUT_MAC" \
 	-n 1000 --proto udp --dport 9 --count 200000000 \
 	--duration "$SECONDS_FLOOD" --cpus 0 >"$TMP/gen.txt" 2>&1 &
 GEN_PID=$!
+printf '%6s %14s %14s %14s %8s\n' time "seen pps" "passed pps" "dropped pps" "dropped"
+prev=$(ctl -j stats)
 for i in $(seq "$SECONDS_FLOOD"); do
 	sleep 1
-	echo "--- t=${i}s"
-	ctl stats | sed -n '1,12p'
+	cur=$(ctl -j stats)
+	python3 - "$prev" "$cur" "$i" <<'PY'
+import json, sys
+a, b, t = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+def tot(j, v): return sum(r[v]["packets"] for r in j["rules"])
+seen = b["global"]["packets"]["packets"] - a["global"]["packets"]["packets"]
+p, d = tot(b, "pass") - tot(a, "pass"), tot(b, "drop") - tot(a, "drop")
+print(f"{t + 's':>6} {seen:>14,} {p:>14,} {d:>14,} {100.0 * d / max(seen, 1):7.2f}%")
+PY
+	prev=$cur
 done
 wait "$GEN_PID" || { cat "$TMP/gen.txt"; exit 1; }
 wait "$COUNT_PID" || true
@@ -82,14 +92,12 @@ say "what reached the host behind rl (per source; limit allows 10 + 100/s x t)"
 python3 - "$TMP/count.json" "$TMP/gen.txt" <<'PY'
 import json, sys, re
 c = json.load(open(sys.argv[1]))
-g = open(sys.argv[2]).read()
-m = re.search(r'"seconds"\s*:\s*([0-9.]+)', g) or re.search(r'([0-9.]+)\s*s\b', g)
+m = re.search(r'in ([0-9.]+) s =', open(sys.argv[2]).read())
 t = float(m.group(1)) if m else float('nan')
-s = c.get("per_source_summary", c)
-print(f"sources seen: {c.get('sources')}  packets passed: {c.get('packets')}")
-for k in ("min", "p50", "max", "mean"):
-    if k in s: print(f"  per-source {k:>4}: {s[k]}")
-print(f"flood lasted {t:.2f}s -> limit per source: 10 + 100 x {t:.2f} = {10 + 100 * t:.0f}")
+s = c["per_source"]
+print(f"sources seen behind rl: {c['sources']}, packets that reached the host: {c['packets']:,}")
+print(f"per source: min {s['min']}  median {s['p50']}  max {s['max']}")
+print(f"limit per source over the {t:.2f}s flood: 10 + 100/s x {t:.2f}s = {10 + 100 * t:.0f}")
 PY
 say "final rl counters"
 ctl stats
