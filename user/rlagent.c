@@ -251,6 +251,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent *a;
+	char *config_abs = NULL;
 	struct rl_err err = {};
 	sigset_t mask;
 	bool daemon_mode = false, had_state = false;
@@ -332,6 +333,13 @@ int main(int argc, char **argv)
 		goto usage_err;
 	}
 
+	/* Reloads read the same file whatever the working directory is. */
+	if (a->config_path) {
+		char *abs = realpath(a->config_path, NULL);
+
+		if (abs)
+			a->config_path = config_abs = abs;
+	}
 	a->started = time(NULL);
 	signal(SIGPIPE, SIG_IGN);
 	rl_config_defaults(&a->cfg);
@@ -438,6 +446,7 @@ out:
 	rl_compiled_free(&a->applied);
 	rl_config_free(&a->cfg);
 out_free:
+	free(config_abs);
 	free(a);
 	return ret;
 usage_err:

@@ -52,7 +52,7 @@ static const char usage_top[] =
 "  allow add PREFIX [for DUR] | allow del PREFIX | allow list\n"
 "  block add PREFIX [for DUR] | block del PREFIX | block list\n"
 "  stats [RULE]                   per-rule verdict counters and global counters\n"
-"  top [-n N]                     tracked sources, blocked ones first\n"
+"  top [-n N]                     worst sources now: blocked, then least credit\n"
 "  status                         agent, interfaces, rules, last reload\n"
 "  config reload                  re-read the agent's config file and apply it\n"
 "  config dump                    the running state in config syntax\n"
