@@ -462,7 +462,12 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 
 		if (id >= RL_MAX_RULES || tidx[id] >= 0)
 			continue;
+		/* A tombstone: free, but it remembers the last ver, so a
+		 * restarted agent never hands out a gen still found in the
+		 * state maps. */
 		memset(&cat, 0, sizeof(cat));
+		cat.rule.id = id;
+		cat.rule.ver = from->rules[i].ver;
 		if (bpf_map_update_elem(a->maps.catalog, &id, &cat, BPF_ANY)) {
 			ret = -errno;
 			agent_err(err, "clearing rl_catalog slot %u: %s", id, strerror(errno));
@@ -783,6 +788,8 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 			agent_err(err, "reading rl_catalog slot %u: %s", id, strerror(errno));
 			goto cleanup;
 		}
+		if ((c.rule.ver >> 16) > max_gen && (c.in_use || c.rule.id == id))
+			max_gen = c.rule.ver >> 16;
 		if (!c.in_use)
 			continue;
 		if (c.rule.id != id) {
@@ -795,8 +802,6 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 			goto cleanup;
 		}
 		rule_from_catalog(&c, &m.rules[m.n_rules++]);
-		if ((c.rule.ver >> 16) > max_gen)
-			max_gen = c.rule.ver >> 16;
 		if (c.prio > max_prio)
 			max_prio = c.prio;
 	}

@@ -286,6 +286,20 @@ ctl -j status | jget 'j["state_maps"]["rl_st4"]["used"] == 0 and j["gc"]["delete
 	&& pass gc-deletes-orphaned-keys || fail gc-deletes-orphaned-keys "$(ctl -j status | jget 'j["state_maps"], j["gc"]')"
 ctl rule add udp-all proto udp rate 100/s >/dev/null || fail gc-readd "could not re-add udp-all"
 
+# ---- a deleted rule's gen is never handed out again, even after a restart
+ctl rule add tmp src 10.77.0.0/16 rate 5/s >/dev/null
+gen_tmp=$(ctl -j rule list tmp | jget 'j["rules"][0]["ver"] >> 16')
+ctl rule del tmp >/dev/null
+kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+if start_agent; then
+	ctl rule add tmp2 src 10.77.0.0/16 rate 5/s >/dev/null
+	gen_tmp2=$(ctl -j rule list tmp2 | jget 'j["rules"][0]["ver"] >> 16')
+	[[ $gen_tmp2 -gt $gen_tmp ]] && pass gen-monotonic-across-restart || fail gen-monotonic-across-restart "gen $gen_tmp then $gen_tmp2"
+	ctl rule del tmp2 >/dev/null
+else
+	fail gen-monotonic-across-restart "agent did not restart"
+fi
+
 # ---- hostile control-socket clients; after each the agent answers and
 # the rules are exactly as before
 snap=$(ctl -j rule list)
