@@ -214,21 +214,6 @@ json_t *agent_rule_json(const struct agent_rule *r)
 	return o;
 }
 
-static bool name_ok(const char *n)
-{
-	size_t i, len = strlen(n);
-
-	if (!len || len >= RL_NAME_LEN)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = n[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
 
 /* Applies `next` and turns the outcome into a response. */
 static json_t *apply_or_refuse(struct agent *a, struct agent_model *next, json_t *okresp)
@@ -277,7 +262,7 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 					   "[tcp-flags syn] %s [burst N] [algo A] [per source[/L4[,L6]]|per rule] "
 					   "[action drop|monitor] [block-for DUR]", verb,
 					   add ? "rate RATE" : "[rate RATE]");
-		if (!name_ok(argv[2]))
+		if (!rl_name_valid(argv[2]))
 			return agent_error("usage", "rule name '%.64s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
 					   argv[2], RL_NAME_LEN - 1);
 		cur = agent_model_find(&a->model, argv[2]);
@@ -552,7 +537,7 @@ int agent_check_config(const char *path, int *n_rules, struct rl_err *err)
 	for (i = 0; i < cfg.n_rules; i++) {
 		struct rl_err e2 = {};
 
-		if (!name_ok(cfg.rules[i].name)) {
+		if (!rl_name_valid(cfg.rules[i].name)) {
 			agent_err(err, "%s: rule name '%s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
 				  path, cfg.rules[i].name, RL_NAME_LEN - 1);
 			ret = -EINVAL;

@@ -564,21 +564,6 @@ static int check_overlap(const struct agent_model *m, struct rl_err *err)
 	return 0;
 }
 
-static bool valid_name(const char *n)
-{
-	size_t i, len = strnlen(n, RL_NAME_LEN);
-
-	if (!len || len >= RL_NAME_LEN)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = n[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
 
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 {
@@ -602,7 +587,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	for (i = 0; i < next->n_rules; i++) {
 		struct rl_rule_spec *s = &next->rules[i].spec;
 
-		if (!valid_name(s->name)) {
+		if (!rl_name_valid(s->name)) {
 			agent_err(err, "rule name '%.*s' is invalid: use 1-%d of [A-Za-z0-9._-]",
 				  RL_NAME_LEN, s->name, RL_NAME_LEN - 1);
 			return -EINVAL;

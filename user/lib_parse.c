@@ -783,7 +783,9 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 	return 0;
 }
 
-static bool valid_name(const char *n)
+/* Rule names: 1..31 characters of [A-Za-z0-9_.-], so they are safe in
+ * YAML, JSON, Prometheus labels and shell output without quoting. */
+bool rl_name_valid(const char *n)
 {
 	size_t i, len = strnlen(n, RL_NAME_LEN);
 
@@ -821,7 +823,7 @@ int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err)
 	const char *why;
 	uint64_t max;
 
-	if (!valid_name(spec->name)) {
+	if (!rl_name_valid(spec->name)) {
 		rl_errf(err, "rule name '%.*s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
 			RL_NAME_LEN, spec->name, RL_NAME_LEN - 1);
 		return -EINVAL;

@@ -89,6 +89,7 @@ int rl_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, struct rl_err *err
 int rl_parse_algo(const char *s, uint32_t *algo, struct rl_err *err);
 int rl_parse_action(const char *s, uint8_t *action, struct rl_err *err);
 int rl_parse_per(const char *s, bool *per_rule, uint8_t *p4, uint8_t *p6, struct rl_err *err);
+bool rl_name_valid(const char *name);
 const char *rl_algo_name(uint32_t algo);
 const char *rl_action_name(uint8_t action);
 const char *rl_proto_name(uint8_t proto);

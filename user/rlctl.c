@@ -131,21 +131,6 @@ static int usage_err(const char *usage, const char *fmt, ...)
 	return fail(EXIT_USAGE, "%s", buf);
 }
 
-static bool name_ok(const char *n)
-{
-	size_t i, len = strlen(n);
-
-	if (!len || len >= RL_NAME_LEN)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = n[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
 
 /* Local grammar check: returns 0 or the exit code of the usage error. */
 static int check_words(int argc, char **argv)
@@ -173,7 +158,7 @@ static int check_words(int argc, char **argv)
 		add = !strcmp(verb, "add");
 		if (argc < 3)
 			return usage_err(usage_rule, "rule %s: missing NAME", verb);
-		if (!name_ok(argv[2]))
+		if (!rl_name_valid(argv[2]))
 			return usage_err(NULL, "rule name '%s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
 					 argv[2], RL_NAME_LEN - 1);
 		if (!add && argc < 4)
@@ -567,7 +552,7 @@ static int config_check_local(const char *path)
 		goto cleanup;
 	}
 	for (i = 0; i < cfg.n_rules; i++) {
-		if (!name_ok(cfg.rules[i].name)) {
+		if (!rl_name_valid(cfg.rules[i].name)) {
 			fail(EXIT_REFUSED, "%s: rule name '%s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
 			     path, cfg.rules[i].name, RL_NAME_LEN - 1);
 			goto cleanup;
