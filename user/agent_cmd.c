@@ -522,73 +522,10 @@ static void add_line_hint(struct rl_err *err)
 
 int agent_check_config(const char *path, int *n_rules, struct rl_err *err)
 {
-	struct rl_config cfg;
-	struct rl_compiled out = {};
-	uint32_t *ids = NULL, *vers = NULL;
-	int i, j, ret;
+	int ret = rl_config_check(path, n_rules, err);
 
-	rl_config_defaults(&cfg);
-	ret = rl_config_load(path, &cfg, err);
-	if (ret) {
+	if (ret)
 		add_line_hint(err);
-		rl_config_free(&cfg);
-		return ret;
-	}
-	for (i = 0; i < cfg.n_rules; i++) {
-		struct rl_err e2 = {};
-
-		if (!rl_name_valid(cfg.rules[i].name)) {
-			agent_err(err, "%s: rule name '%s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
-				  path, cfg.rules[i].name, RL_NAME_LEN - 1);
-			ret = -EINVAL;
-			goto cleanup;
-		}
-		for (j = 0; j < i; j++)
-			if (!strcmp(cfg.rules[i].name, cfg.rules[j].name)) {
-				agent_err(err, "%s: rule '%s' is defined twice", path, cfg.rules[i].name);
-				ret = -EEXIST;
-				goto cleanup;
-			}
-		ret = rl_rule_validate(&cfg.rules[i], &e2);
-		if (ret) {
-			agent_err(err, "%s: rule '%s': %s", path, cfg.rules[i].name, e2.msg);
-			goto cleanup;
-		}
-	}
-	if (cfg.n_rules > RL_MAX_RULES || cfg.n_allow + cfg.n_block > RL_MAX_LIST) {
-		agent_err(err, "%s: too many rules (max %d) or allow/block entries (max %d)",
-			  path, RL_MAX_RULES, RL_MAX_LIST);
-		ret = -E2BIG;
-		goto cleanup;
-	}
-	ids = calloc((size_t)cfg.n_rules + 1, sizeof(*ids));
-	vers = calloc((size_t)cfg.n_rules + 1, sizeof(*vers));
-	if (!ids || !vers) {
-		ret = -ENOMEM;
-		agent_err(err, "out of memory");
-		goto cleanup;
-	}
-	for (i = 0; i < cfg.n_rules; i++) {
-		ids[i] = (uint32_t)i;
-		vers[i] = 1u << 16;
-	}
-	{
-		struct rl_err e2 = {};
-
-		ret = rl_compile(cfg.rules, ids, vers, cfg.n_rules, cfg.allow, cfg.n_allow,
-				 cfg.block, cfg.n_block, 0, &out, &e2);
-		if (ret) {
-			agent_err(err, "%s: %s", path, e2.msg);
-			goto cleanup;
-		}
-	}
-	if (n_rules)
-		*n_rules = cfg.n_rules;
-cleanup:
-	rl_compiled_free(&out);
-	free(ids);
-	free(vers);
-	rl_config_free(&cfg);
 	return ret;
 }
 

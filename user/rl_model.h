@@ -121,6 +121,8 @@ void rl_errf(struct rl_err *err, const char *fmt, ...) __attribute__((format(pri
 void rl_config_defaults(struct rl_config *cfg);
 int rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err);
 void rl_config_free(struct rl_config *cfg);
+/* Load, validate and compile without applying: 0, or -errno with err set. */
+int rl_config_check(const char *path, int *n_rules, struct rl_err *err);
 
 /* lib_compile.c: rule set -> match trie entries. */
 struct rl_compiled_entry {

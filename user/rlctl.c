@@ -540,44 +540,11 @@ static void print_human(int argc, char **argv, json_t *o)
 
 static int config_check_local(const char *path)
 {
-	struct rl_config cfg;
-	struct rl_compiled out = {};
 	struct rl_err err = {};
-	uint32_t *ids = NULL, *vers = NULL;
-	int i, n = 0, ret = EXIT_REFUSED;
+	int n = 0;
 
-	rl_config_defaults(&cfg);
-	if (rl_config_load(path, &cfg, &err)) {
-		fail(EXIT_REFUSED, "%s", err.msg);
-		goto cleanup;
-	}
-	for (i = 0; i < cfg.n_rules; i++) {
-		if (!rl_name_valid(cfg.rules[i].name)) {
-			fail(EXIT_REFUSED, "%s: rule name '%s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
-			     path, cfg.rules[i].name, RL_NAME_LEN - 1);
-			goto cleanup;
-		}
-		if (rl_rule_validate(&cfg.rules[i], &err)) {
-			fail(EXIT_REFUSED, "%s: rule '%s': %s", path, cfg.rules[i].name, err.msg);
-			goto cleanup;
-		}
-	}
-	ids = calloc((size_t)cfg.n_rules + 1, sizeof(*ids));
-	vers = calloc((size_t)cfg.n_rules + 1, sizeof(*vers));
-	if (!ids || !vers) {
-		fail(EXIT_REFUSED, "out of memory");
-		goto cleanup;
-	}
-	for (i = 0; i < cfg.n_rules; i++) {
-		ids[i] = (uint32_t)i % RL_MAX_RULES;
-		vers[i] = 1u << 16;
-	}
-	if (rl_compile(cfg.rules, ids, vers, cfg.n_rules, cfg.allow, cfg.n_allow, cfg.block,
-		       cfg.n_block, 0, &out, &err)) {
-		fail(EXIT_REFUSED, "%s: %s", path, err.msg);
-		goto cleanup;
-	}
-	n = cfg.n_rules;
+	if (rl_config_check(path, &n, &err))
+		return fail(EXIT_REFUSED, "%s", err.msg);
 	if (json_out) {
 		json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 1, "config", path, "rules", n);
 		char *s = json_dumps(o, JSON_INDENT(2));
@@ -588,13 +555,7 @@ static int config_check_local(const char *path)
 	} else {
 		printf("%s: OK (%d rule%s)\n", path, n, n == 1 ? "" : "s");
 	}
-	ret = 0;
-cleanup:
-	rl_compiled_free(&out);
-	free(ids);
-	free(vers);
-	rl_config_free(&cfg);
-	return ret;
+	return 0;
 }
 
 int main(int argc, char **argv)
