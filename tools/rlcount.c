@@ -30,6 +30,7 @@
 
 #include "rlcount.h"
 #include "rlcount.skel.h"
+#include "tool_util.h"
 
 #define RLC_HANDLE   0x7c01       /* our filter's handle on the hook     */
 #define RLC_PRIO     1            /* first: rl's TC filters still run   */
@@ -52,27 +53,6 @@ struct rlc_entry {
 	struct rlc_val val;
 };
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
-{
-	(void)lvl;
-	return vfprintf(stderr, fmt, ap);
-}
 
 static void usage(FILE *f)
 {

@@ -47,6 +47,7 @@
 #include <bpf/libbpf.h>
 
 #include "rlgen.skel.h"
+#include "tool_util.h"
 
 #define RLG_MAX_CPUS   256
 #define RLG_MAX_FRAME  1514
@@ -95,27 +96,6 @@ struct rlg_worker {
 	int err;                          /* 0 or -errno                    */
 };
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
-{
-	(void)lvl;
-	return vfprintf(stderr, fmt, ap);
-}
 
 static void usage(FILE *f)
 {
