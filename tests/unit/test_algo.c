@@ -22,43 +22,11 @@
 #include <string.h>
 
 #include "rl_algo.h"
+#include "testlib.h"
 
 #define NS        1000000000ULL
 #define HOUR_NS   (3600ULL * NS)
 #define YEAR_NS   (365ULL * 24 * HOUR_NS)
-
-static int failures, cases;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printf("    at %s:%d: ", __FILE__, __LINE__);      \
-			printf(__VA_ARGS__);                               \
-			printf("\n");                                      \
-			failed = 1;                                        \
-		}                                                          \
-	} while (0)
-
-static void report(const char *name, int failed)
-{
-	cases++;
-	if (failed) {
-		failures++;
-		printf("FAIL %s: see above\n", name);
-	} else {
-		printf("PASS %s\n", name);
-	}
-}
-
-/* xorshift64*: deterministic traces; the seed is printed. */
-static __u64 rng_state = 0x9e3779b97f4a7c15ULL;
-static __u64 rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
 
 static struct rl_limit mk(__u32 algo, __u64 rate, __u64 period, __u64 burst)
 {

@@ -15,37 +15,7 @@
 #include <netinet/in.h>
 
 #include "rl_model.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printf("    at %s:%d: ", __FILE__, __LINE__);      \
-			printf(__VA_ARGS__);                               \
-			printf("\n");                                      \
-			failed = 1;                                        \
-		}                                                          \
-	} while (0)
-
-static void report(const char *name, int failed)
-{
-	if (failed) {
-		failures++;
-		printf("FAIL %s: see above\n", name);
-	} else {
-		printf("PASS %s\n", name);
-	}
-}
-
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ULL;
-}
+#include "testlib.h"
 
 struct pkt {
 	struct rl_prefix src;     /* len = 32 or 128 */

@@ -12,30 +12,9 @@
 #include <netinet/in.h>
 
 #include "rl_model.h"
+#include "testlib.h"
 
 #define NS 1000000000ULL
-
-static int failures;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printf("    at %s:%d: ", __FILE__, __LINE__);      \
-			printf(__VA_ARGS__);                               \
-			printf("\n");                                      \
-			failed = 1;                                        \
-		}                                                          \
-	} while (0)
-
-static void report(const char *name, int failed)
-{
-	if (failed) {
-		failures++;
-		printf("FAIL %s: see above\n", name);
-	} else {
-		printf("PASS %s\n", name);
-	}
-}
 
 static void test_rates(void)
 {
