@@ -509,37 +509,6 @@ static bool state_meaning_changed(const struct rl_rule_spec *a, const struct rl_
 	       a->bytes != b->bytes;
 }
 
-/* The same overlap rule as the config loader (lib_config.c): two rules
- * that tie on source, protocol, SYN and an overlapping port range would
- * leave the choice to insertion order, and the running state must always
- * dump to a config file that loads. */
-static bool ports_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
-{
-	bool meet = a->dport_lo <= b->dport_hi && b->dport_lo <= a->dport_hi;
-	bool a_in_b = b->dport_lo <= a->dport_lo && a->dport_hi <= b->dport_hi;
-	bool b_in_a = a->dport_lo <= b->dport_lo && b->dport_hi <= a->dport_hi;
-
-	if (!meet)
-		return false;
-	if (a->dport_lo == b->dport_lo && a->dport_hi == b->dport_hi)
-		return true;
-	return !a_in_b && !b_in_a;
-}
-
-static bool same_src(const struct rl_rule_spec *a, const struct rl_rule_spec *b, int fam)
-{
-	bool any_a = !a->has_src4 && !a->has_src6, any_b = !b->has_src4 && !b->has_src6;
-	bool ha = fam == 4 ? a->has_src4 : a->has_src6, hb = fam == 4 ? b->has_src4 : b->has_src6;
-	const struct rl_prefix *pa = fam == 4 ? &a->src4 : &a->src6;
-	const struct rl_prefix *pb = fam == 4 ? &b->src4 : &b->src6;
-
-	if (any_a && any_b)
-		return true;
-	if (!ha || !hb)
-		return false;
-	return pa->len == pb->len && !memcmp(pa->addr, pb->addr, 16);
-}
-
 static int check_overlap(const struct agent_model *m, struct rl_err *err)
 {
 	int i, j;
@@ -550,9 +519,7 @@ static int check_overlap(const struct agent_model *m, struct rl_err *err)
 		for (j = 0; j < i; j++) {
 			const struct rl_rule_spec *a = &m->rules[j].spec;
 
-			if (a->proto != b->proto || a->syn_only != b->syn_only || !ports_clash(a, b))
-				continue;
-			if (same_src(a, b, 4) || same_src(a, b, 6)) {
+			if (rl_rules_clash(a, b, NULL)) {
 				agent_err(err, "rule '%s' overlaps rule '%s': same source, proto %s%s and ports %u-%u vs %u-%u; only their order would decide: change one (e.g. a narrower src or dport) or delete it",
 					  b->name, a->name, rl_proto_name(b->proto),
 					  b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
@@ -563,7 +530,6 @@ static int check_overlap(const struct agent_model *m, struct rl_err *err)
 	}
 	return 0;
 }
-
 
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 {

@@ -322,3 +322,46 @@ cleanup:
 	free(c.nodes);
 	return ret;
 }
+
+/*
+ * Two rules clash when they tie on every specificity key — the same source
+ * in some family (or both any), protocol, SYN-only — and their port ranges
+ * are identical or partly overlap: only their order would decide.  Nested
+ * or disjoint ranges are fine (the narrower wins).  The config loader and
+ * the agent refuse clashing rules, so a dump always loads back.
+ */
+static bool src_same(const struct rl_rule_spec *a, const struct rl_rule_spec *b, int fam,
+		     struct rl_prefix *out)
+{
+	bool any_a = !a->has_src4 && !a->has_src6, any_b = !b->has_src4 && !b->has_src6;
+	bool ha = fam == 4 ? a->has_src4 : a->has_src6, hb = fam == 4 ? b->has_src4 : b->has_src6;
+	const struct rl_prefix *pa = fam == 4 ? &a->src4 : &a->src6;
+	const struct rl_prefix *pb = fam == 4 ? &b->src4 : &b->src6;
+
+	memset(out, 0, sizeof(*out));
+	out->family = (uint8_t)fam;
+	if (any_a && any_b)
+		return true;
+	if (!ha || !hb)
+		return false;
+	*out = *pa;
+	return pa->len == pb->len && !memcmp(pa->addr, pb->addr, 16);
+}
+
+bool rl_rules_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b,
+		    struct rl_prefix *src)
+{
+	bool meet = a->dport_lo <= b->dport_hi && b->dport_lo <= a->dport_hi;
+	bool a_in_b = b->dport_lo <= a->dport_lo && a->dport_hi <= b->dport_hi;
+	bool b_in_a = a->dport_lo <= b->dport_lo && b->dport_hi <= a->dport_hi;
+	bool same_ports = a->dport_lo == b->dport_lo && a->dport_hi == b->dport_hi;
+	struct rl_prefix tmp;
+
+	if (!src)
+		src = &tmp;
+	if (a->proto != b->proto || a->syn_only != b->syn_only || !meet)
+		return false;
+	if (!same_ports && (a_in_b || b_in_a))
+		return false;
+	return src_same(a, b, 4, src) || src_same(a, b, 6, src);
+}

@@ -864,38 +864,7 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 	return ret;
 }
 
-/* Nested or disjoint port ranges are fine (the narrower wins); identical
- * or partly overlapping ones would leave the choice to file order. */
-static bool ports_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
-{
-	bool meet = a->dport_lo <= b->dport_hi && b->dport_lo <= a->dport_hi;
-	bool a_in_b = b->dport_lo <= a->dport_lo && a->dport_hi <= b->dport_hi;
-	bool b_in_a = a->dport_lo <= b->dport_lo && b->dport_hi <= a->dport_hi;
 
-	if (!meet)
-		return false;
-	if (a->dport_lo == b->dport_lo && a->dport_hi == b->dport_hi)
-		return true;
-	return !a_in_b && !b_in_a;
-}
-
-static bool same_src(const struct rl_rule_spec *a, const struct rl_rule_spec *b, int fam,
-		     struct rl_prefix *out)
-{
-	bool any_a = !a->has_src4 && !a->has_src6, any_b = !b->has_src4 && !b->has_src6;
-	bool ha = fam == 4 ? a->has_src4 : a->has_src6, hb = fam == 4 ? b->has_src4 : b->has_src6;
-	const struct rl_prefix *pa = fam == 4 ? &a->src4 : &a->src6;
-	const struct rl_prefix *pb = fam == 4 ? &b->src4 : &b->src6;
-
-	memset(out, 0, sizeof(*out));
-	out->family = (uint8_t)fam;
-	if (any_a && any_b)
-		return true;
-	if (!ha || !hb)
-		return false;
-	*out = *pa;
-	return pa->len == pb->len && !memcmp(pa->addr, pb->addr, 16);
-}
 
 static int rule_line(struct loader *ld, int i)
 {
@@ -911,7 +880,7 @@ static int check_rules(struct loader *ld, const struct rl_config *c)
 {
 	char path[64], pb[64];
 	struct rl_prefix p;
-	int i, j, fam;
+	int i, j;
 
 	for (i = 0; i < c->n_rules; i++)
 		for (j = 0; j < i; j++)
@@ -927,11 +896,7 @@ static int check_rules(struct loader *ld, const struct rl_config *c)
 		for (j = 0; j < i; j++) {
 			const struct rl_rule_spec *a = &c->rules[j];
 
-			if (a->proto != b->proto || a->syn_only != b->syn_only || !ports_clash(a, b))
-				continue;
-			for (fam = 4; fam <= 6; fam += 2) {
-				if (!same_src(a, b, fam, &p))
-					continue;
+			if (rl_rules_clash(a, b, &p)) {
 				rl_format_prefix(&p, pb, sizeof(pb));
 				snprintf(path, sizeof(path), "rules[%d]", i);
 				errpath(ld, path, false,

@@ -146,6 +146,10 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 	       const struct rl_list_entry *block, int n_block,
 	       uint64_t now_ns, struct rl_compiled *out, struct rl_err *err);
 void rl_compiled_free(struct rl_compiled *c);
+/* Rules whose order alone would decide between them (refused); `src`, if
+ * not NULL, gets the source they share. */
+bool rl_rules_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b,
+		    struct rl_prefix *src);
 /* The datapath rule for a spec (no id/ver). */
 void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r);
 
