@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rl_core.h - the decision core shared by every hook (XDP now, TC later):
+ * rl_core.h - the decision core shared by the XDP and TC ingress hooks:
  * given a parse result, a parsed packet, `now` and the map pointers, it
- * decides pass or drop and updates every counter.  The hook only parses,
- * reads the clock once and maps the result to its own return code.
+ * decides pass, drop or label and updates every counter.  The hook only
+ * parses, reads the clock once and maps the result to its own return code.
  * Included by bpf/rl_xdp.bpf.c.
  *
- * Accounting: RL_G_PACKETS counts every packet, and every packet lands in
- * exactly one terminal counter:
+ * Division of labour (enum rl_hook): XDP decides everything except rules
+ * with action mark, whose packets it passes on uncharged (counted in
+ * RL_G_TC_DEFER); only TC has an skb to label, so TC decides them and
+ * ignores every other packet, which XDP already decided and counted.
+ *
+ * Accounting: RL_G_PACKETS counts every packet (at XDP), and every packet
+ * lands in exactly one terminal counter (a mark rule's packet at TC):
  *
  *   RL_G_NON_IP, RL_G_PARSE_ERR, RL_G_UNMATCHED, RL_G_ALLOW, RL_G_BLOCKLIST,
  *   rl_stats[rule][verdict], RL_G_FULL_PASS, RL_G_FULL_DROP, RL_G_LOCK_BUSY
  *
- * RL_G_FRAGMENT, RL_G_STATE_NEW, RL_G_MAP_FULL and RL_G_FULL_AGG are
+ * RL_G_FRAGMENT, RL_G_STATE_NEW, RL_G_MAP_FULL, RL_G_FULL_AGG and
+ * RL_G_TC_DEFER are
  * additional (a packet charged to the aggregate after a full map ends in
  * rl_stats).  Packets that never met a limit (full map with fail-open or
  * fail-closed, lock given up) are not in rl_stats: its verdicts mean "what
@@ -45,11 +51,21 @@ struct rl_maps {
 
 #define RL_V_NONE  0xffffffffu     /* rl_res.verdict: no rule verdict */
 
+enum rl_hook {
+	RL_HOOK_XDP = 0,           /* every action but mark                 */
+	RL_HOOK_TC,                /* mark rules only                       */
+};
+
 struct rl_res {
-	__u32 drop;                /* 1: drop the packet                    */
+	__u32 drop;                /* 1: drop the packet (XDP only)         */
 	__u32 gstat;               /* terminal counter if verdict is NONE   */
 	__u32 rule_id;             /* valid when verdict != RL_V_NONE       */
 	__u32 verdict;             /* enum rl_verdict or RL_V_NONE          */
+	__u32 label;               /* 1: label the skb (TC only)            */
+	__u32 mark;                /* with label: the rule's RL_MK_* values */
+	__u8  mark_flags;
+	__u8  dscp;
+	__u8  _pad[2];
 };
 
 /*
@@ -109,8 +125,10 @@ static __always_inline __u64 rl_sat_add(__u64 a, __u64 b)
 }
 
 /*
- * After the limit spoke: the penalty box and the monitor action.  `v` is
- * what the limit said (PASS/DROP/BLOCK); returns the counted verdict.
+ * After the limit spoke: the penalty box and the monitor and mark actions.
+ * `v` is what the limit said (PASS/DROP/BLOCK); returns the counted
+ * verdict.  A mark rule's over-limit and boxed packets are both labelled:
+ * the penalty box of a mark rule labels everything for a while.
  */
 static __always_inline __u32 rl_apply_action(const struct rl_rule *r, __u32 v,
 					     struct rl_res *res)
@@ -120,6 +138,8 @@ static __always_inline __u32 rl_apply_action(const struct rl_rule *r, __u32 v,
 		return RL_V_PASS;
 	if (r->action == RL_ACT_MONITOR)
 		return RL_V_MONITOR;
+	if (r->action == RL_ACT_MARK)
+		return RL_V_MARK;
 	res->drop = 1;
 	return v;
 }
@@ -298,11 +318,14 @@ static __always_inline __u32 rl_charge_source(const struct rl_maps *m,
 }
 
 /*
- * Decide one packet.  parse_res is rl_parse()'s result; p and now are
- * only read for RL_PARSE_OK.  Fills *res; returns res->drop.
+ * Decide one packet at `hook` (a constant, so each program keeps only its
+ * own branches).  parse_res is rl_parse()'s result; p and now are only
+ * read for RL_PARSE_OK.  Fills *res; returns res->drop at XDP, res->label
+ * at TC.
  */
 static __always_inline int rl_decide(const struct rl_maps *m,
-				     const struct rl_conf *conf, int parse_res,
+				     const struct rl_conf *conf,
+				     enum rl_hook hook, int parse_res,
 				     const struct rl_pkt *p, __u64 now,
 				     struct rl_res *res)
 {
@@ -318,7 +341,14 @@ static __always_inline int rl_decide(const struct rl_maps *m,
 	res->gstat = RL_G_PACKETS;
 	res->rule_id = 0;
 	res->verdict = RL_V_NONE;
-	rl_gcount(m, RL_G_PACKETS, p->len);
+	res->label = 0;
+	res->mark = 0;
+	res->mark_flags = 0;
+	res->dscp = 0;
+	if (hook == RL_HOOK_TC && parse_res != RL_PARSE_OK)
+		return 0;          /* XDP counted and judged it */
+	if (hook == RL_HOOK_XDP)
+		rl_gcount(m, RL_G_PACKETS, p->len);
 
 	if (parse_res == RL_PARSE_NON_IP) {
 		res->gstat = RL_G_NON_IP;
@@ -329,7 +359,7 @@ static __always_inline int rl_decide(const struct rl_maps *m,
 		res->drop = conf->malformed != RL_MALFORMED_PASS;
 		goto global;
 	}
-	if (p->frag_nonfirst)
+	if (p->frag_nonfirst && hook == RL_HOOK_XDP)
 		rl_gcount(m, RL_G_FRAGMENT, p->len);
 
 	/* one LPM lookup: every rule and list state for this source */
@@ -366,10 +396,29 @@ static __always_inline int rl_decide(const struct rl_maps *m,
 			break;
 		}
 	}
-	if (!r || r->id >= RL_MAX_RULES)
+	if (r && r->id >= RL_MAX_RULES)
+		r = 0;
+	if (!r)
 		goto global;
+	if (hook == RL_HOOK_XDP && r->action == RL_ACT_MARK) {
+		/* uncharged here: charging twice would halve the rate */
+		rl_gcount(m, RL_G_TC_DEFER, p->len);
+		return 0;
+	}
+	if (hook == RL_HOOK_TC) {
+		if (r->action != RL_ACT_MARK)
+			return 0;
+		res->mark = r->mark;
+		res->mark_flags = r->mark_flags;
+		res->dscp = r->dscp;
+	}
 
-	cost = (r->flags & RL_RF_BYTES) ? p->len : 1;
+	/* a GRO skb at TC stands for segs packets; bytes are capped to the
+	 * largest cost the algorithms' overflow bounds allow */
+	if (r->flags & RL_RF_BYTES)
+		cost = p->len < RL_MAX_COST ? p->len : RL_MAX_COST;
+	else
+		cost = p->segs > 1 ? p->segs : 1;
 	if (r->flags & RL_RF_PER_RULE)
 		v = rl_charge_agg(m, r, cost, now);
 	else
@@ -403,11 +452,20 @@ static __always_inline int rl_decide(const struct rl_maps *m,
 	res->rule_id = r->id;
 	res->verdict = rl_apply_action(r, v, res);
 	rl_ctr_add(m->stats, r->id * __RL_V_MAX + res->verdict, p->len);
-	return res->drop;
+	goto out;
 
 global:
-	rl_gcount(m, res->gstat, p->len);
-	return res->drop;
+	/* at TC only a mark rule's packet gets here with a rule */
+	if (hook == RL_HOOK_XDP || r)
+		rl_gcount(m, res->gstat, p->len);
+out:
+	if (hook == RL_HOOK_XDP)
+		return res->drop;
+	/* TC never drops: what would drop (over the limit, fail-closed,
+	 * lock given up) is labelled and goes on */
+	res->label = res->drop || res->verdict == RL_V_MARK;
+	res->drop = 0;
+	return res->label;
 }
 
 #endif /* RL_CORE_H */

@@ -62,6 +62,7 @@ struct rl_pkt {
 	__u16 dport;               /* host byte order                       */
 	__u32 len;                 /* frame length in bytes (L2 included)   */
 	__u8  src[16];             /* network order; IPv4 in src[0..3]      */
+	__u32 segs;                /* TC: GRO segments in the skb, 0 = one  */
 };
 
 struct rl_vlan_hdr {

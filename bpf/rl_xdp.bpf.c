@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rl_xdp.bpf.c - the XDP ingress program rl_xdp and the definitions of every
- * map the datapath and the agent share (docs/ARCHITECTURE.md, "Maps").  The
- * program parses (rl_parse.h), reads the clock once, and hands the rest to
- * the decision core (rl_core.h).  Built into build/rl_xdp.bpf.o and loaded
+ * rl_xdp.bpf.c - the XDP ingress program rl_xdp, the TC ingress program
+ * rl_tc_in, and the definitions of every map the datapath and the agent
+ * share (docs/ARCHITECTURE.md, "Maps").  Both programs live in this one
+ * object so that they share every map through one skeleton and one set of
+ * pins.  Each parses (rl_parse.h), reads the clock once, and hands the rest
+ * to the decision core (rl_core.h): XDP decides drop and monitor rules, TC
+ * decides and labels mark rules.  Built into build/rl_xdp.bpf.o and loaded
  * through build/rl_xdp.skel.h by user/lib_loader.c, which also decides the
  * state maps' type and size before load (on-full policy, configured size).
  */
+#include <stddef.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #include "rl_abi.h"
@@ -147,7 +152,135 @@ int rl_xdp(struct xdp_md *ctx)
 	if (pr == RL_PARSE_OK)
 		now = conf->coarse_clock ? bpf_ktime_get_coarse_ns() :
 					   bpf_ktime_get_ns();
-	return rl_decide(&maps, conf, pr, &pkt, now, &res) ? XDP_DROP : XDP_PASS;
+	return rl_decide(&maps, conf, RL_HOOK_XDP, pr, &pkt, now, &res) ?
+	       XDP_DROP : XDP_PASS;
+}
+
+/*
+ * Headers the parser may need, made linear before direct access: enough
+ * for two VLAN tags, IPv6 and a few extension headers.  A chain longer
+ * than the linear part parses as malformed here and goes on unlabelled
+ * (XDP already counted it).
+ */
+#define RL_TC_PULL  256
+
+/* The new traffic class / TOS byte: DSCP in the top six bits, ECN below. */
+static __always_inline __u8 rl_tos_label(__u8 tos, const struct rl_res *res)
+{
+	if (res->mark_flags & RL_MK_DSCP)
+		tos = (__u8)(res->dscp << 2) | (tos & 0x03);
+	/* RFC 3168: only ECN-capable packets (ECT(0) 10, ECT(1) 01) may
+	 * carry CE (11); Not-ECT (00) must be left as it is */
+	if ((res->mark_flags & RL_MK_ECN) && (tos & 0x03))
+		tos |= 0x03;
+	return tos;
+}
+
+/*
+ * The IP header's offset and family, found again from the skb: carrying
+ * them through the decision core as stack values multiplies the verifier's
+ * states (it then tells VLAN depths apart in all of the core).
+ */
+static __always_inline int rl_l3(struct __sk_buff *skb, __u32 *off)
+{
+	__be16 proto;
+	int i;
+
+	*off = offsetof(struct ethhdr, h_proto);
+#pragma unroll
+	for (i = 0; i <= RL_MAX_VLAN; i++) {
+		if (bpf_skb_load_bytes(skb, *off, &proto, 2))
+			return 0;
+		*off += 2;
+		if (proto == bpf_htons(ETH_P_IP))
+			return 4;
+		if (proto == bpf_htons(ETH_P_IPV6))
+			return 6;
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			return 0;
+		*off += 2;
+	}
+	return 0;
+}
+
+/* Label an over-limit skb with the mark rule's skb mark, DSCP and ECN CE. */
+static __always_inline void rl_label(struct __sk_buff *skb,
+				     const struct rl_res *res)
+{
+	__u8 w[2], nw[2], tc, ntc;
+	__u32 off;
+	int fam;
+
+	if (res->mark_flags & RL_MK_MARK)
+		skb->mark = res->mark;
+	if (!(res->mark_flags & (RL_MK_DSCP | RL_MK_ECN)))
+		return;
+	fam = rl_l3(skb, &off);
+	if (!fam || bpf_skb_load_bytes(skb, off, w, 2))
+		return;
+	if (fam == 4) {
+		/* the TOS byte and its header checksum change together, so the
+		 * header's one's-complement sum (and a CHECKSUM_COMPLETE
+		 * skb->csum) stays the same */
+		ntc = rl_tos_label(w[1], res);
+		if (ntc == w[1])
+			return;
+		nw[0] = w[0];
+		nw[1] = ntc;
+		bpf_l3_csum_replace(skb, off + offsetof(struct iphdr, check),
+				    *(__u16 *)w, *(__u16 *)nw, 2);
+		bpf_skb_store_bytes(skb, off + 1, &ntc, 1, 0);
+		return;
+	}
+	/* IPv6: version(4) | traffic class(8) | flow label(20) */
+	tc = (__u8)((w[0] & 0x0f) << 4) | (w[1] >> 4);
+	ntc = rl_tos_label(tc, res);
+	if (ntc == tc)
+		return;
+	nw[0] = (w[0] & 0xf0) | (ntc >> 4);
+	nw[1] = (__u8)(ntc << 4) | (w[1] & 0x0f);
+	/* no IPv6 header checksum; RECOMPUTE fixes a CHECKSUM_COMPLETE csum */
+	bpf_skb_store_bytes(skb, off, nw, 2, BPF_F_RECOMPUTE_CSUM);
+}
+
+/*
+ * TC ingress (clsact, direct action).  Returns TC_ACT_UNSPEC always, so
+ * filters after ours still run and can act on the label (TC_ACT_OK would
+ * end classification); at the end of the chain UNSPEC means pass.
+ */
+SEC("tc")
+int rl_tc_in(struct __sk_buff *skb)
+{
+	struct rl_maps maps = {
+		.match4 = &rl_match4, .match6 = &rl_match6,
+		.st4 = &rl_st4, .st6 = &rl_st6,
+		.sl4 = &rl_sl4, .sl6 = &rl_sl6,
+		.agg = &rl_agg, .slagg = &rl_slagg,
+		.stats = &rl_stats, .gstats = &rl_gstats,
+	};
+	struct rl_conf dflt = {}, *conf;
+	struct rl_res res;
+	struct rl_pkt pkt;
+	__u32 zero = 0, lin;
+	__u64 now;
+	int pr;
+
+	lin = skb->data_end - skb->data;
+	if (lin < RL_TC_PULL && skb->len > lin)
+		bpf_skb_pull_data(skb, skb->len < RL_TC_PULL ? skb->len : RL_TC_PULL);
+	pr = rl_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt);
+	if (pr != RL_PARSE_OK)
+		return TC_ACT_UNSPEC;
+	/* the whole skb, not its linear part: byte limits see what XDP saw */
+	pkt.len = skb->len;
+	pkt.segs = skb->gso_segs;
+	conf = bpf_map_lookup_elem(&rl_conf, &zero);
+	if (!conf)
+		conf = &dflt;
+	now = conf->coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+	if (rl_decide(&maps, conf, RL_HOOK_TC, pr, &pkt, now, &res))
+		rl_label(skb, &res);
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "GPL";

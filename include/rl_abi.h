@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rl_abi.h - the contract between the XDP program (bpf/) and userspace
+ * rl_abi.h - the contract between the XDP and TC programs (bpf/) and userspace
  * (user/, tests/, tools/): map keys and values, enums that end in a count,
  * and the limits that size the maps.  Included by both targets, so it uses
  * only fixed-width types from <linux/types.h> and no libc.
@@ -33,6 +33,7 @@ enum rl_algo {
 enum rl_action {
 	RL_ACT_DROP = 0,
 	RL_ACT_MONITOR,            /* count would-drop, pass */
+	RL_ACT_MARK,               /* TC: label over-limit packets, pass    */
 	__RL_ACT_MAX,
 };
 
@@ -42,6 +43,7 @@ enum rl_verdict {
 	RL_V_DROP,                 /* over the limit, dropped               */
 	RL_V_MONITOR,              /* over the limit, passed (monitor mode) */
 	RL_V_BLOCK,                /* in the rule's penalty box (block-for) */
+	RL_V_MARK,                 /* over the limit or boxed, labelled (TC) */
 	__RL_V_MAX,
 };
 
@@ -60,6 +62,7 @@ enum rl_gstat {
 	RL_G_FULL_AGG,             /* ... and on-full=aggregate used rl_agg */
 	RL_G_LOCK_BUSY,            /* try-lock gave up: packet dropped      */
 	RL_G_FRAGMENT,             /* non-first fragments (keyed w/o ports) */
+	RL_G_TC_DEFER,             /* XDP passed it on to TC: a mark rule   */
 	__RL_G_MAX,
 };
 
@@ -85,6 +88,11 @@ enum rl_malformed {
 #define RL_RF_PER_RULE   (1u << 2)  /* one shared bucket for the rule     */
 #define RL_RF_V4         (1u << 3)  /* rule applies to IPv4 sources       */
 #define RL_RF_V6         (1u << 4)  /* rule applies to IPv6 sources       */
+
+/* rl_rule.mark_flags: what RL_ACT_MARK does to an over-limit packet */
+#define RL_MK_MARK       (1u << 0)  /* skb->mark = rl_rule.mark           */
+#define RL_MK_DSCP       (1u << 1)  /* DSCP = rl_rule.dscp (0..63)        */
+#define RL_MK_ECN        (1u << 2)  /* ECT(0)/ECT(1) -> CE; Not-ECT kept  */
 
 /*
  * A limit: at most `rate` units (packets, or bytes with RL_RF_BYTES) per
@@ -113,10 +121,12 @@ struct rl_rule {
 	__u8  flags;               /* RL_RF_*                               */
 	__u8  plen4;               /* source key mask, IPv4 /0../32         */
 	__u8  plen6;               /* source key mask, IPv6 /0../128        */
-	__u8  _pad[3];
+	__u8  mark_flags;          /* RL_MK_*, RL_ACT_MARK only             */
+	__u8  dscp;                /* with RL_MK_DSCP                       */
+	__u8  _pad;
 	__u16 dport_lo;            /* inclusive; 0..65535 = any             */
 	__u16 dport_hi;
-	__u32 _pad2;
+	__u32 mark;                /* skb->mark, with RL_MK_MARK            */
 	__u64 block_ns;            /* block-for duration, 0 = none          */
 	struct rl_limit limit;
 };

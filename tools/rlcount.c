@@ -7,7 +7,8 @@
  * clsact ingress hook of -i IFNAME (creating clsact if it is missing),
  * counts for --duration seconds or until SIGINT/SIGTERM, detaches, then
  * prints.  It removes only what it created: its own filter always, the
- * clsact qdisc only if it was not there before.
+ * clsact qdisc only if it was not there before and rlagent's mark filter
+ * (RL_TC_PRIO/RL_TC_HANDLE) has not moved in since.
  *
  *   rlcount -i rl1-d --duration 5 --summary --ready-file /tmp/ready
  */
@@ -30,6 +31,7 @@
 
 #include "rlcount.h"
 #include "rlcount.skel.h"
+#include "rl_loader.h"
 #include "tool_util.h"
 
 #define RLC_HANDLE   0x7c01       /* our filter's handle on the hook     */
@@ -500,9 +502,15 @@ cleanup:
 		bpf_tc_detach(&hook, &dto);
 	}
 	if (created && !o.keep_qdisc) {
-		/* INGRESS|EGRESS: delete the clsact qdisc itself */
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
+		LIBBPF_OPTS(bpf_tc_opts, q, .handle = RL_TC_HANDLE, .priority = RL_TC_PRIO);
+
+		/* an rlagent that attached after us put its mark filter on our
+		 * qdisc: deleting the qdisc would take that filter with it */
+		if (bpf_tc_query(&hook, &q)) {
+			/* INGRESS|EGRESS: delete the clsact qdisc itself */
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
 	}
 	free(pcpu);
 	free(ents);

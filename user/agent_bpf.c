@@ -171,7 +171,8 @@ int agent_bpf_open(struct agent *a)
 		for (k = 0; k < l->n_links; k++)
 			if (!strcmp(l->links[k].ifname, ci->name))
 				ifc->ifindex = l->links[k].ifindex;
-		log_info("XDP on %s (ifindex %d, %s mode)", ifc->name, ifc->ifindex, ifc->mode);
+		log_info("XDP (%s mode) and TC ingress on %s (ifindex %d)", ifc->mode, ifc->name,
+			 ifc->ifindex);
 		a->n_ifaces++;
 	}
 	return 0;

@@ -37,11 +37,13 @@ static const char *const gstat_names[__RL_G_MAX] = {
 	[RL_G_FULL_AGG]  = "full_agg",
 	[RL_G_LOCK_BUSY] = "lock_busy",
 	[RL_G_FRAGMENT]  = "fragment",
+	[RL_G_TC_DEFER]  = "tc_defer",
 };
 
 static const char *const verdict_names[__RL_V_MAX] = {
 	[RL_V_PASS] = "pass", [RL_V_DROP] = "drop",
 	[RL_V_MONITOR] = "monitor", [RL_V_BLOCK] = "block",
+	[RL_V_MARK] = "mark",
 };
 
 static const char *const on_full_names[__RL_FULL_MAX] = {
@@ -161,6 +163,12 @@ void rule_words(const struct rl_rule_spec *s, char *buf, size_t len)
 	  rl_algo_name(s->limit.algo));
 	fmt_per(s, t, sizeof(t));
 	W("per %s action %s", t, rl_action_name(s->action));
+	if (s->mark_flags & RL_MK_MARK)
+		W(" mark-value 0x%x", s->mark);
+	if (s->mark_flags & RL_MK_DSCP)
+		W(" dscp %u", s->dscp);
+	if (s->mark_flags & RL_MK_ECN)
+		W(" ecn");
 	if (s->block_ns) {
 		format_duration(s->block_ns, t, sizeof(t));
 		W(" block-for %s", t);
@@ -204,6 +212,11 @@ json_t *agent_rule_json(const struct agent_rule *r)
 	fmt_per(s, t, sizeof(t));
 	json_object_set_new(o, "per", json_string(t));
 	json_object_set_new(o, "action", json_string(rl_action_name(s->action)));
+	json_object_set_new(o, "mark_value", s->mark_flags & RL_MK_MARK ?
+			    json_integer((json_int_t)s->mark) : json_null());
+	json_object_set_new(o, "dscp", s->mark_flags & RL_MK_DSCP ?
+			    json_integer((json_int_t)s->dscp) : json_null());
+	json_object_set_new(o, "ecn", json_boolean(s->mark_flags & RL_MK_ECN));
 	if (s->block_ns) {
 		format_duration(s->block_ns, t, sizeof(t));
 		json_object_set_new(o, "block_for", json_string(t));
@@ -260,7 +273,8 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 		if (argc < 3 || (!add && argc < 4))
 			return agent_error("usage", "usage: rule %s NAME [src PREFIX] [proto P] [dport N[-M]] "
 					   "[tcp-flags syn] %s [burst N] [algo A] [per source[/L4[,L6]]|per rule] "
-					   "[action drop|monitor] [block-for DUR]", verb,
+					   "[action drop|monitor|mark] [mark-value N] [dscp N] [ecn] "
+					   "[block-for DUR]", verb,
 					   add ? "rate RATE" : "[rate RATE]");
 		if (!rl_name_valid(argv[2]))
 			return agent_error("usage", "rule name '%.64s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
@@ -743,6 +757,12 @@ char *agent_config_dump(struct agent *a)
 		fmt_per(s, t, sizeof(t));
 		fprintf(f, "    per: %s\n", t);
 		fprintf(f, "    action: %s\n", rl_action_name(s->action));
+		if (s->mark_flags & RL_MK_MARK)
+			fprintf(f, "    mark-value: 0x%x\n", s->mark);
+		if (s->mark_flags & RL_MK_DSCP)
+			fprintf(f, "    dscp: %u\n", s->dscp);
+		if (s->mark_flags & RL_MK_ECN)
+			fprintf(f, "    ecn: true\n");
 		if (s->block_ns) {
 			format_duration(s->block_ns, t, sizeof(t));
 			fprintf(f, "    block-for: %s\n", t);

@@ -266,6 +266,9 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	s->plen4 = c->rule.plen4;
 	s->plen6 = c->rule.plen6;
 	s->action = c->rule.action;
+	s->mark_flags = c->rule.mark_flags;
+	s->dscp = c->rule.dscp;
+	s->mark = c->rule.mark;
 	s->block_ns = c->rule.block_ns;
 	/* The catalog does not record whether burst was typed or defaulted:
 	 * a burst equal to the default is taken as defaulted, so a later

@@ -47,6 +47,11 @@ void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r)
 	r->dport_lo = spec->dport_lo;
 	r->dport_hi = spec->dport_hi;
 	r->block_ns = spec->block_ns;
+	if (spec->action == RL_ACT_MARK) {
+		r->mark_flags = spec->mark_flags;
+		r->dscp = spec->dscp;
+		r->mark = spec->mark;
+	}
 	r->limit = spec->limit;
 	r->limit.burst = rl_rule_burst(spec);
 	r->limit._pad = 0;

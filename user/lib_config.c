@@ -55,7 +55,7 @@ struct y_defaults {
 
 struct y_rule {
 	char *name, *proto, *dport, *tcp_flags, *rate, *algo, *per, *action, *block_for;
-	char *burst;
+	char *burst, *mark_value, *dscp, *ecn;
 };
 
 struct y_cfg {
@@ -94,6 +94,9 @@ static const cyaml_schema_field_t rule_fields[] = {
 	OPT_STR("per", struct y_rule, per),
 	OPT_STR("action", struct y_rule, action),
 	OPT_STR("block-for", struct y_rule, block_for),
+	OPT_STR("mark-value", struct y_rule, mark_value),
+	OPT_STR("dscp", struct y_rule, dscp),
+	OPT_STR("ecn", struct y_rule, ecn),
 	CYAML_FIELD_END
 };
 
@@ -476,7 +479,7 @@ static const char *allowed_keys(const char *path)
 	if (!strcmp(path, "defaults"))
 		return "algo, action, per, on-full, malformed, state-entries";
 	if (!strncmp(path, "rules[", 6))
-		return "name, src, proto, dport, tcp-flags, rate, burst, algo, per, action, block-for";
+		return "name, src, proto, dport, tcp-flags, rate, burst, algo, per, action, mark-value, dscp, ecn, block-for";
 	return NULL;
 }
 
@@ -652,6 +655,11 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 		return -EINVAL;
 	if (y->action && parse_at(ld, "defaults.action", rl_parse_action(y->action, &d->action, &e), &e))
 		return -EINVAL;
+	if (d->action == RL_ACT_MARK) {
+		errpath(ld, "defaults.action", false,
+			"defaults.action: mark is set per rule, with its labels (mark-value, dscp, ecn): expected drop or monitor");
+		return -EINVAL;
+	}
 	if (y->per && parse_at(ld, "defaults.per",
 			       rl_parse_per(y->per, &d->per_rule, &d->plen4, &d->plen6, &e), &e))
 		return -EINVAL;
@@ -781,7 +789,7 @@ static const char *validate_key(const char *msg)
 {
 	static const char *const keys[] = {
 		"src", "proto", "dport", "tcp-flags", "burst", "algo", "per", "action",
-		"block-for", "rate",
+		"block-for", "rate", "mark-value", "dscp", "ecn",
 	};
 	size_t i, n;
 
@@ -803,6 +811,7 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 	char rpath[48], path[96];
 	struct rl_err e = {};
 	const char *vk;
+	bool ecn = false;
 	int ret;
 
 	snprintf(rpath, sizeof(rpath), "rules[%ld]", idx);
@@ -834,6 +843,15 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 	CONV(per, "per", rl_parse_per(y->per, &s->per_rule, &s->plen4, &s->plen6, &e));
 	CONV(action, "action", rl_parse_action(y->action, &s->action, &e));
 	CONV(block_for, "block-for", rl_parse_duration(y->block_for, &s->block_ns, &e));
+	CONV(mark_value, "mark-value", rl_parse_mark(y->mark_value, &s->mark, &e));
+	if (y->mark_value)
+		s->mark_flags |= RL_MK_MARK;
+	CONV(dscp, "dscp", rl_parse_dscp(y->dscp, &s->dscp, &e));
+	if (y->dscp)
+		s->mark_flags |= RL_MK_DSCP;
+	CONV(ecn, "ecn", rl_parse_onoff(y->ecn, &ecn, &e));
+	if (y->ecn && ecn)
+		s->mark_flags |= RL_MK_ECN;
 	CONV(tcp_flags, "tcp-flags",
 	     strcmp(y->tcp_flags, "syn") ?
 		     (rl_errf(&e, "'%.40s' is not supported: expected syn", y->tcp_flags), -EINVAL) :

@@ -2,7 +2,8 @@
 /*
  * lib_loader.c - implements rl_loader.h: the skeleton lifecycle of
  * build/rl_xdp.skel.h (open, size the state maps, set pin paths, load),
- * XDP attach/adopt through pinned bpf_links, and per-CPU counter and
+ * XDP attach/adopt through pinned bpf_links, the TC ingress filter beside
+ * it (netlink bpf_tc_* API: libbpf 1.1 has no tcx links), and per-CPU counter and
  * rl_conf helpers.  Linked into every binary and test; the only file that
  * includes the skeleton, so the object's bytes exist once per binary.
  */
@@ -249,6 +250,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	}
 	l->adopted = existed > 0;
 	l->prog_fd = bpf_program__fd(l->skel->progs.rl_xdp);
+	l->tc_prog_fd = bpf_program__fd(l->skel->progs.rl_tc_in);
 	l->fd.match4 = bpf_map__fd(l->skel->maps.rl_match4);
 	l->fd.match6 = bpf_map__fd(l->skel->maps.rl_match6);
 	l->fd.st4 = bpf_map__fd(l->skel->maps.rl_st4);
@@ -372,13 +374,75 @@ static int link_adopt(struct rl_loader *l, const char *path, int ifindex,
 	return fd;
 }
 
+/*
+ * libbpf prints the kernel's netlink complaint for every refused tc
+ * request, including the expected ones ("Exclusivity flag on" for an
+ * existing clsact, "Cannot find specified filter chain" for a filter that
+ * is gone); our own message says what matters, so they are shown with -v only.
+ */
+static int print_tc(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!libbpf_verbose)
+		return 0;
+	return print_all(level, fmt, ap);
+}
+
+/*
+ * rl_tc_in on ifindex's clsact ingress.  BPF_TC_F_REPLACE swaps the
+ * program of our existing filter in place (NLM_F_REPLACE on the same
+ * priority and handle), so a restarted agent leaves no moment without it.
+ */
+static int tc_attach(struct rl_loader *l, int ifindex, const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = RL_TC_HANDLE, .priority = RL_TC_PRIO,
+		    .prog_fd = l->tc_prog_fd, .flags = BPF_TC_F_REPLACE);
+	libbpf_print_fn_t old = libbpf_set_print(print_tc);
+	int ret, qret;
+
+	qret = bpf_tc_hook_create(&hook);
+	ret = qret && qret != -EEXIST ? qret : bpf_tc_attach(&hook, &o);
+	libbpf_set_print(old);
+	if (qret && qret != -EEXIST)
+		seterr(l->err, sizeof(l->err), "cannot create the clsact qdisc on %s: %s%s",
+		       ifname, strerror(-ret),
+		       ret == -EPERM ? " (needs CAP_NET_ADMIN)" :
+		       ret == -ENOENT || ret == -EOPNOTSUPP ?
+		       " (the kernel lacks sch_clsact: modprobe sch_ingress)" : "");
+	else if (ret)
+		seterr(l->err, sizeof(l->err),
+		       "cannot attach the TC ingress program to %s (clsact prio %u handle 0x%x): %s%s",
+		       ifname, RL_TC_PRIO, RL_TC_HANDLE, strerror(-ret),
+		       ret == -EPERM ? " (needs CAP_NET_ADMIN and CAP_BPF)" :
+		       ret == -EINVAL ? " (another filter holds that priority with another "
+					"protocol? see `tc filter show dev IF ingress`)" : "");
+	return ret;
+}
+
+/* Delete our filter; a missing one (or a missing clsact) is not an error. */
+static int tc_detach(struct rl_loader *l, int ifindex, const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = RL_TC_HANDLE, .priority = RL_TC_PRIO);
+	libbpf_print_fn_t old = libbpf_set_print(print_tc);
+	int ret = bpf_tc_detach(&hook, &o);
+
+	libbpf_set_print(old);
+	if (ret && ret != -ENOENT && ret != -EINVAL) {
+		seterr(l->err, sizeof(l->err), "cannot remove the TC ingress filter from %s: %s",
+		       ifname, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
 int rl_loader_attach(struct rl_loader *l, const char *ifname,
 		     enum rl_xdp_mode mode, char *mode_out, size_t mode_len)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
 	struct rl_loader_link *lk;
 	char path[512] = "";
-	int ifindex, fd, ret;
+	int ifindex, fd, ret, created = 0;
 
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex) {
@@ -441,7 +505,19 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 		close(fd);
 		return ret;
 	}
+	created = 1;
 done:
+	ret = tc_attach(l, ifindex, ifname);
+	if (ret) {
+		/* a link we just made goes again; an adopted one keeps enforcing */
+		if (created) {
+			bpf_link_detach(fd);
+			if (path[0])
+				unlink(path);
+		}
+		close(fd);
+		return ret;
+	}
 	if (lk) {
 		close(lk->fd);
 	} else {
@@ -458,7 +534,7 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 {
 	struct rl_loader_link *lk = link_find(l, ifname);
 	char path[512] = "";
-	int fd = -1, ret = 0;
+	int fd = -1, ret = 0, ifindex;
 
 	if (l->pin_dir[0])
 		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
@@ -473,6 +549,9 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 			return ret;
 		}
 	} else {
+		ifindex = if_nametoindex(ifname);
+		if (ifindex)
+			tc_detach(l, ifindex, ifname);
 		seterr(l->err, sizeof(l->err), "rl is not attached to %s", ifname);
 		return -ENOENT;
 	}
@@ -488,6 +567,12 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 		       strerror(-ret));
 	}
 	close(fd);
+	/* after XDP: until then TC labels what XDP defers to it */
+	ifindex = lk ? lk->ifindex : (int)if_nametoindex(ifname);
+	if (ifindex && !ret)
+		ret = tc_detach(l, ifindex, ifname);
+	else if (ifindex)
+		tc_detach(l, ifindex, ifname);
 	if (lk)
 		*lk = l->links[--l->n_links];
 	return ret;

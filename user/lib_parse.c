@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * lib_parse.c - words to values: rates, durations, prefixes, protocols,
- * ports, algorithms, actions, keying, the `rule add|change` grammar and the
+ * ports, algorithms, actions and their mark labels, keying, the
+ * `rule add|change` grammar and the
  * whole-rule checks.  Declared in rl_model.h; linked into rlagent, rlctl and
  * every unit test.  The CLI (via the agent) and the YAML loader
  * (lib_config.c) both go through these functions, so a value means the
@@ -441,7 +442,94 @@ int rl_parse_action(const char *s, uint8_t *action, struct rl_err *err)
 		*action = RL_ACT_MONITOR;
 		return 0;
 	}
-	rl_errf(err, "action '%.*s%s' is unknown: expected drop or monitor", Q(s ? s : ""));
+	if (s && !strcmp(s, "mark")) {
+		*action = RL_ACT_MARK;
+		return 0;
+	}
+	rl_errf(err, "action '%.*s%s' is unknown: expected drop, monitor or mark", Q(s ? s : ""));
+	return -EINVAL;
+}
+
+/* skb mark: decimal, or hex with 0x as tc and iptables print marks. */
+int rl_parse_mark(const char *s, uint32_t *mark, struct rl_err *err)
+{
+	uint64_t v = 0;
+	const char *p;
+	int d;
+
+	if (s && (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) && s[2]) {
+		for (p = s + 2; *p; p++) {
+			if (*p >= '0' && *p <= '9')
+				d = *p - '0';
+			else if ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'f')
+				d = (*p | 0x20) - 'a' + 10;
+			else
+				goto bad;
+			v = v * 16 + (uint64_t)d;
+			if (v > UINT32_MAX)
+				goto bad;
+		}
+	} else if (!s || parse_uint(s, UINT32_MAX, &v)) {
+		goto bad;
+	}
+	*mark = (uint32_t)v;
+	return 0;
+bad:
+	rl_errf(err, "mark-value '%.*s%s' is not a 32-bit mark: expected 0..4294967295 or 0x0..0xffffffff",
+		Q(s ? s : ""));
+	return -EINVAL;
+}
+
+/* DSCP: 0..63, or a class name of RFC 2474/2597/3246/8622 (cs3, af41, ef, le). */
+int rl_parse_dscp(const char *s, uint8_t *dscp, struct rl_err *err)
+{
+	uint64_t v;
+
+	if (!s)
+		goto bad;
+	if (!parse_uint(s, 63, &v)) {
+		*dscp = (uint8_t)v;
+		return 0;
+	}
+	if (!strcasecmp(s, "ef")) {
+		*dscp = 46;
+		return 0;
+	}
+	if (!strcasecmp(s, "le")) {
+		*dscp = 1;
+		return 0;
+	}
+	if (!strncasecmp(s, "cs", 2) && s[2] >= '0' && s[2] <= '7' && !s[3]) {
+		*dscp = (uint8_t)((s[2] - '0') << 3);
+		return 0;
+	}
+	if (!strncasecmp(s, "af", 2) && s[2] >= '1' && s[2] <= '4' &&
+	    s[3] >= '1' && s[3] <= '3' && !s[4]) {
+		*dscp = (uint8_t)((s[2] - '0') * 8 + (s[3] - '0') * 2);
+		return 0;
+	}
+bad:
+	rl_errf(err, "dscp '%.*s%s' is not a DSCP: expected 0..63 or a class (cs0..cs7, af11..af43, ef, le)",
+		Q(s ? s : ""));
+	return -EINVAL;
+}
+
+int rl_parse_onoff(const char *s, bool *on, struct rl_err *err)
+{
+	static const char *const yes[] = { "on", "true", "yes" }, *const no[] = { "off", "false", "no" };
+	size_t i;
+
+	for (i = 0; s && i < 3; i++) {
+		if (!strcmp(s, yes[i])) {
+			*on = true;
+			return 0;
+		}
+		if (!strcmp(s, no[i])) {
+			*on = false;
+			return 0;
+		}
+	}
+	rl_errf(err, "'%.*s%s' is not on or off (true/false, yes/no)", Q(s ? s : ""));
 	return -EINVAL;
 }
 
@@ -507,6 +595,8 @@ const char *rl_action_name(uint8_t action)
 		return "drop";
 	case RL_ACT_MONITOR:
 		return "monitor";
+	case RL_ACT_MARK:
+		return "mark";
 	default:
 		return "unknown";
 	}
@@ -685,29 +775,29 @@ static int parse_src_word(const char *s, struct rl_rule_spec *spec, struct rl_er
 }
 
 enum { KW_SRC, KW_PROTO, KW_DPORT, KW_FLAGS, KW_RATE, KW_BURST, KW_ALGO,
-       KW_PER, KW_ACTION, KW_BLOCK, KW__MAX };
+       KW_PER, KW_ACTION, KW_BLOCK, KW_MARK, KW_DSCP, KW_ECN, KW__MAX };
 
 static const char *const keywords[KW__MAX] = {
 	"src", "proto", "dport", "tcp-flags", "rate", "burst", "algo", "per",
-	"action", "block-for",
+	"action", "block-for", "mark-value", "dscp", "ecn",
 };
 
 int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			bool require_rate, struct rl_err *err)
 {
 	struct rl_rule_spec s = *spec;
-	bool seen[KW__MAX] = {};
+	bool seen[KW__MAX] = {}, on;
 	uint64_t v;
-	int i, k, ret;
+	int i, k, ret, step;
 
-	for (i = 0; i < argc; i += 2) {
+	for (i = 0; i < argc; i += step) {
 		const char *w = argv[i], *val;
 
 		for (k = 0; k < KW__MAX; k++)
 			if (!strcmp(w, keywords[k]))
 				break;
 		if (k == KW__MAX) {
-			rl_errf(err, "unknown keyword '%.*s%s': expected src, proto, dport, tcp-flags, rate, burst, algo, per, action or block-for",
+			rl_errf(err, "unknown keyword '%.*s%s': expected src, proto, dport, tcp-flags, rate, burst, algo, per, action, mark-value, dscp, ecn or block-for",
 				Q(w));
 			return -EINVAL;
 		}
@@ -716,6 +806,17 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			return -EINVAL;
 		}
 		seen[k] = true;
+		step = 2;
+		/* `ecn` alone is a flag; `ecn on|off` also reads (and clears) */
+		if (k == KW_ECN) {
+			on = true;
+			if (i + 1 < argc && !rl_parse_onoff(argv[i + 1], &on, NULL))
+				step = 2;
+			else
+				step = 1;
+			s.mark_flags = on ? s.mark_flags | RL_MK_ECN : s.mark_flags & ~RL_MK_ECN;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			rl_errf(err, "keyword '%s' needs a value", w);
 			return -EINVAL;
@@ -765,6 +866,20 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 		case KW_ACTION:
 			ret = rl_parse_action(val, &s.action, err);
 			break;
+		case KW_MARK:
+			s.mark_flags &= ~RL_MK_MARK;
+			s.mark = 0;
+			ret = strcmp(val, "none") ? rl_parse_mark(val, &s.mark, err) : 0;
+			if (!ret && strcmp(val, "none"))
+				s.mark_flags |= RL_MK_MARK;
+			break;
+		case KW_DSCP:
+			s.mark_flags &= ~RL_MK_DSCP;
+			s.dscp = 0;
+			ret = strcmp(val, "none") ? rl_parse_dscp(val, &s.dscp, err) : 0;
+			if (!ret && strcmp(val, "none"))
+				s.mark_flags |= RL_MK_DSCP;
+			break;
 		default:
 			ret = strcmp(val, "none") ? rl_parse_duration(val, &s.block_ns, err)
 						  : (s.block_ns = 0, 0);
@@ -776,6 +891,19 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 	if (require_rate && !seen[KW_RATE]) {
 		rl_errf(err, "missing 'rate RATE' (e.g. rate 100/s or rate 10mbit)");
 		return -EINVAL;
+	}
+	if (s.action != RL_ACT_MARK) {
+		/* labels given with another action are a mistake; labels left
+		 * over from a mark rule changed to drop or monitor are not */
+		for (k = KW_MARK; k <= KW_ECN; k++)
+			if (seen[k]) {
+				rl_errf(err, "%s needs action mark (the action is %s)",
+					keywords[k], rl_action_name(s.action));
+				return -EINVAL;
+			}
+		s.mark_flags = 0;
+		s.mark = 0;
+		s.dscp = 0;
 	}
 	if (!s.burst_set)
 		s.limit.burst = rl_rule_burst(&s);
@@ -855,7 +983,24 @@ int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err)
 		return -EINVAL;
 	}
 	if (spec->action >= __RL_ACT_MAX) {
-		rl_errf(err, "action %u is unknown: expected drop or monitor", spec->action);
+		rl_errf(err, "action %u is unknown: expected drop, monitor or mark", spec->action);
+		return -EINVAL;
+	}
+	if (spec->action == RL_ACT_MARK &&
+	    !(spec->mark_flags & (RL_MK_MARK | RL_MK_DSCP | RL_MK_ECN))) {
+		rl_errf(err, "action mark needs at least one label: mark-value N, dscp N or ecn");
+		return -EINVAL;
+	}
+	if (spec->action != RL_ACT_MARK && spec->mark_flags) {
+		rl_errf(err, "%s needs action mark (the action is %s)",
+			spec->mark_flags & RL_MK_MARK ? "mark-value" :
+			spec->mark_flags & RL_MK_DSCP ? "dscp" : "ecn",
+			rl_action_name(spec->action));
+		return -EINVAL;
+	}
+	if (spec->mark_flags & ~(RL_MK_MARK | RL_MK_DSCP | RL_MK_ECN) || spec->dscp > 63) {
+		rl_errf(err, "dscp %u is not 0..63 (or unknown label flags 0x%x)",
+			spec->dscp, spec->mark_flags);
 		return -EINVAL;
 	}
 	if (spec->block_ns > RL_MAX_BLOCK_NS) {

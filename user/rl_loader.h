@@ -3,7 +3,8 @@
  * rl_loader.h - the libbpf side of rl: open and load build/rl_xdp.bpf.o
  * through its skeleton, size and type the state maps, pin or adopt every
  * map under a pin directory, attach or adopt the XDP program per interface
- * through pinned bpf_links, and the small map helpers every binary needs
+ * through pinned bpf_links and the TC ingress program (mark rules) as a
+ * clsact filter next to it, and the small map helpers every binary needs
  * (per-CPU counter sums, rl_conf).  Implemented in user/lib_loader.c,
  * which is linked into every binary and test; included by the agent
  * (user/agent_bpf.c), the BPF tests and the tools.
@@ -24,6 +25,15 @@
 #define RL_SLOG_ENTRIES_DEFAULT   65536     /* per family: rl_sl4, rl_sl6 */
 #define RL_LOADER_MAX_LINKS       32
 #define RL_LOADER_ERR_LEN         512
+
+/*
+ * rl_tc_in's filter on clsact ingress.  A fixed priority and handle make a
+ * restarted agent find and replace its own filter; priority 10 runs after
+ * tools/rlcount (priority 1, which returns TC_ACT_UNSPEC so ours still
+ * runs) and leaves 11 and up for filters that act on our labels.
+ */
+#define RL_TC_PRIO                10
+#define RL_TC_HANDLE              0x7c10
 
 /* Same numbering as struct rl_iface.xdp_mode. */
 enum rl_xdp_mode {
@@ -57,7 +67,8 @@ struct rl_loader_link {
 
 struct rl_loader {
 	struct rl_xdp_bpf *skel;
-	int prog_fd;
+	int prog_fd;               /* rl_xdp                                   */
+	int tc_prog_fd;            /* rl_tc_in                                 */
 	struct rl_loader_fds fd;
 	int adopted;               /* 1: pinned maps existed and were reused   */
 	int ncpus;                 /* possible CPUs: per-CPU value count       */
@@ -88,11 +99,19 @@ void rl_loader_close(struct rl_loader *l);
  * new link is pinned there.  mode_out (may be NULL) gets the mode actually
  * in effect: "native", "generic", "offload" or "?".  An adopted link keeps
  * the mode it was created with.
+ *
+ * Then rl_tc_in goes on ifname's clsact ingress hook (clsact created if
+ * missing) at RL_TC_PRIO/RL_TC_HANDLE, direct action, replacing the
+ * program of a filter already there.  TC filters are not bpf_links: the
+ * qdisc holds the program, so it stays after the agent exits or is killed.
  */
 int rl_loader_attach(struct rl_loader *l, const char *ifname,
 		     enum rl_xdp_mode mode, char *mode_out, size_t mode_len);
 
-/* Detach from ifname: detach the link and remove its pin. */
+/*
+ * Detach from ifname: detach the link, remove its pin and delete our TC
+ * filter.  The clsact qdisc stays: other filters may live on it.
+ */
 int rl_loader_detach(struct rl_loader *l, const char *ifname);
 
 /* Sum a per-CPU rl_ctr (rl_stats, rl_gstats) entry over all CPUs. */

@@ -47,6 +47,9 @@ struct rl_rule_spec {
 	bool per_rule;            /* one bucket for the whole rule           */
 	uint8_t plen4, plen6;     /* per source/L4,L6 (default 32,128)       */
 	uint8_t action;           /* enum rl_action                          */
+	uint8_t mark_flags;       /* RL_MK_*: labels of action mark          */
+	uint8_t dscp;             /* 0..63, with RL_MK_DSCP                  */
+	uint32_t mark;            /* skb mark, with RL_MK_MARK               */
 	uint64_t block_ns;        /* block-for, 0 = none                     */
 };
 
@@ -88,6 +91,9 @@ int rl_parse_proto(const char *s, uint8_t *proto, struct rl_err *err);
 int rl_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, struct rl_err *err);
 int rl_parse_algo(const char *s, uint32_t *algo, struct rl_err *err);
 int rl_parse_action(const char *s, uint8_t *action, struct rl_err *err);
+int rl_parse_mark(const char *s, uint32_t *mark, struct rl_err *err);
+int rl_parse_dscp(const char *s, uint8_t *dscp, struct rl_err *err);
+int rl_parse_onoff(const char *s, bool *on, struct rl_err *err);
 int rl_parse_per(const char *s, bool *per_rule, uint8_t *p4, uint8_t *p6, struct rl_err *err);
 bool rl_name_valid(const char *name);
 const char *rl_algo_name(uint32_t algo);
@@ -99,8 +105,10 @@ int rl_format_prefix(const struct rl_prefix *p, char *buf, size_t len);
 /*
  * `rule add|change` grammar after NAME:
  *   [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn] rate RATE
- *   [burst N] [algo A] [per source[/L4[,L6]]|per rule] [action drop|monitor]
- *   [block-for DUR]
+ *   [burst N] [algo A] [per source[/L4[,L6]]|per rule]
+ *   [action drop|monitor|mark] [mark-value N|none] [dscp N|none]
+ *   [ecn [on|off]] [block-for DUR]
+ * mark-value, dscp and ecn need action mark, which needs one of them.
  * For add, `spec` starts from defaults; for change, from the existing rule.
  */
 int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,

@@ -45,7 +45,8 @@ static const char usage_top[] =
 "objects and commands:\n"
 "  rule add NAME [src PREFIX] [proto tcp|udp|icmp|icmpv6|any] [dport N[-M]]\n"
 "           [tcp-flags syn] rate RATE [burst N] [algo ALGO]\n"
-"           [per source[/L4[,L6]]|per rule] [action drop|monitor] [block-for DUR]\n"
+"           [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
+"           [mark-value N] [dscp N|CLASS] [ecn] [block-for DUR]\n"
 "  rule change NAME WORDS...      change only the words given\n"
 "  rule del NAME\n"
 "  rule list [NAME]\n"
@@ -69,8 +70,8 @@ static const char usage_top[] =
 static const char usage_rule[] =
 "usage: rlctl rule add NAME [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn]\n"
 "                      rate RATE [burst N] [algo ALGO]\n"
-"                      [per source[/L4[,L6]]|per rule] [action drop|monitor]\n"
-"                      [block-for DUR]\n"
+"                      [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
+"                      [mark-value N] [dscp N|CLASS] [ecn [on|off]] [block-for DUR]\n"
 "       rlctl rule change NAME WORDS...   (e.g. rate 200/s, algo sliding-window)\n"
 "       rlctl rule del NAME\n"
 "       rlctl rule list [NAME]\n"
@@ -367,6 +368,30 @@ static long long ji(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* "mark" with its labels, e.g. mark:0x10,dscp=10,ecn; other actions as is. */
+static void fmt_action(json_t *r, char *buf, size_t len)
+{
+	json_t *mv = json_object_get(r, "mark_value"), *d = json_object_get(r, "dscp");
+	size_t o;
+
+	snprintf(buf, len, "%s", js(r, "action"));
+	if (strcmp(buf, "mark"))
+		return;
+	if (json_is_integer(mv)) {
+		o = strlen(buf);
+		snprintf(buf + o, len - o, ":0x%llx", (unsigned long long)json_integer_value(mv));
+	}
+	if (json_is_integer(d)) {
+		o = strlen(buf);
+		snprintf(buf + o, len - o, "%sdscp=%lld", strchr(buf, ':') ? "," : ":",
+			 (long long)json_integer_value(d));
+	}
+	if (json_is_true(json_object_get(r, "ecn"))) {
+		o = strlen(buf);
+		snprintf(buf + o, len - o, "%secn", strchr(buf, ':') ? "," : ":");
+	}
+}
+
 static void print_rules(json_t *rules)
 {
 	size_t i;
@@ -376,7 +401,7 @@ static void print_rules(json_t *rules)
 	       "PROTO", "DPORT", "RATE", "BURST", "ALGO", "PER", "ACTION", "BLOCK-FOR");
 	json_array_foreach(rules, i, r) {
 		json_t *src = json_object_get(r, "src");
-		char sbuf[128] = "any", bb[32];
+		char sbuf[128] = "any", bb[32], act[64];
 		size_t k;
 		json_t *s;
 
@@ -388,10 +413,11 @@ static void print_rules(json_t *rules)
 		}
 		snprintf(bb, sizeof(bb), "%lld%s", ji(r, "burst"),
 			 json_is_true(json_object_get(r, "bytes")) ? "B" : "");
+		fmt_action(r, act, sizeof(act));
 		printf("%-20s %-5lld %-20s %-6s %-11s %-14s %-10s %-15s %-14s %-8s %s\n",
 		       js(r, "name"), ji(r, "id"), sbuf, js(r, "proto"),
 		       js(r, "dport"), js(r, "rate"), bb, js(r, "algo"), js(r, "per"),
-		       js(r, "action"), js(r, "block_for"));
+		       act, js(r, "block_for"));
 	}
 }
 
@@ -413,19 +439,20 @@ static void print_list(json_t *l)
 
 static void print_stats(json_t *o)
 {
-	static const char *const v[] = { "pass", "drop", "monitor", "block" };
+	static const char *const v[] = { "pass", "drop", "monitor", "block", "mark" };
+	const int nv = (int)(sizeof(v) / sizeof(v[0]));
 	json_t *rules = json_object_get(o, "rules"), *r, *g = json_object_get(o, "global"), *c;
 	const char *k;
 	size_t i;
 	int j;
 
 	printf("%-20s", "RULE");
-	for (j = 0; j < 4; j++)
+	for (j = 0; j < nv; j++)
 		printf(" %12s-pkts %12s-bytes", v[j], v[j]);
 	printf("\n");
 	json_array_foreach(rules, i, r) {
 		printf("%-20s", js(r, "name"));
-		for (j = 0; j < 4; j++) {
+		for (j = 0; j < nv; j++) {
 			json_t *x = json_object_get(r, v[j]);
 
 			printf(" %17lld %18lld", ji(x, "packets"), ji(x, "bytes"));

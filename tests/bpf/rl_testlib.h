@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rl_testlib.h - shared helpers of the BPF_PROG_TEST_RUN tests in
- * tests/bpf/ (test_xdp.c, test_fuzz.c, test_smp.c, test_loader.c): packet
+ * tests/bpf/ (test_xdp.c, test_tc.c, test_fuzz.c, test_smp.c, test_loader.c): packet
  * crafting from kernel header structs, match-entry and rule builders,
  * counter snapshots, one test-run call, and the PASS/FAIL/SKIP protocol of
  * tests/run.sh.  Header-only, so each test stays one compilation unit.
@@ -379,11 +379,11 @@ static inline void snap_take(struct rl_loader *l, struct snap *s)
 static const char *const gstat_names[__RL_G_MAX] = {
 	"packets", "non_ip", "parse_err", "unmatched", "allow", "blocklist",
 	"state_new", "map_full", "full_pass", "full_drop", "full_agg",
-	"lock_busy", "fragment",
+	"lock_busy", "fragment", "tc_defer",
 };
 
 static const char *const verdict_names[__RL_V_MAX] = {
-	"pass", "drop", "monitor", "block",
+	"pass", "drop", "monitor", "block", "mark",
 };
 
 #endif /* RL_TESTLIB_H */

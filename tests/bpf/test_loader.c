@@ -5,7 +5,8 @@
  * reload), refusing an incompatible pin with a message that names the map
  * and the pin directory, and XDP links on a veth pair: attach (auto and
  * generic), pin, adopt with bpf_link_update (the attached program changes
- * without a detach), detach.  Pins live under /sys/fs/bpf/rltest_<pid> and
+ * without a detach), detach; and the TC ingress filter beside each link:
+ * attached, replaced in place on adopt, removed on detach.  Pins live under /sys/fs/bpf/rltest_<pid> and
  * the veth is rlt<pid>a/b; both are removed at the end.
  */
 #include <sys/stat.h>
@@ -39,6 +40,18 @@ static __u32 xdp_prog_id(const char *ifname, __u8 *mode)
 	if (mode)
 		*mode = q.attach_mode;
 	return q.prog_id;
+}
+
+/* The program of our clsact ingress filter on ifname, 0 if none. */
+static __u32 tc_prog_id(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = (int)if_nametoindex(ifname),
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = RL_TC_HANDLE, .priority = RL_TC_PRIO);
+
+	if (!h.ifindex || bpf_tc_query(&h, &o))
+		return 0;
+	return o.prog_id;
 }
 
 static __u32 prog_id(int fd)
@@ -126,7 +139,7 @@ static void test_links(void)
 {
 	char err[RL_LOADER_ERR_LEN], mode[16], path[128], cmd[160];
 	struct rl_loader *l = NULL;
-	__u32 id1, id2;
+	__u32 id1, id2, tc1;
 	__u8 am = 0;
 	int ret;
 
@@ -155,7 +168,11 @@ static void test_links(void)
 	id1 = prog_id(l->prog_fd);
 	CHECK(xdp_prog_id(ifa, &am) == id1 && am == XDP_ATTACHED_DRV,
 	      "attached prog %u mode %u, want %u native", xdp_prog_id(ifa, NULL), am, id1);
+	tc1 = prog_id(l->tc_prog_fd);
+	CHECK(tc1 && tc_prog_id(ifa) == tc1, "TC filter runs prog %u, want %u",
+	      tc_prog_id(ifa), tc1);
 	rl_loader_close(l);
+	CHECK(tc_prog_id(ifa) == tc1, "closing the loader removed the TC filter");
 	l = NULL;
 	CHECK(xdp_prog_id(ifa, NULL) == id1, "closing the loader detached XDP");
 
@@ -171,11 +188,15 @@ static void test_links(void)
 	      "after adopt the device runs prog %u, want the new %u (old %u)",
 	      xdp_prog_id(ifa, NULL), id2, id1);
 	CHECK(!strcmp(mode, "native"), "adopted link reports %s, keeps native", mode);
+	CHECK(tc_prog_id(ifa) == prog_id(l->tc_prog_fd) && tc_prog_id(ifa) != tc1,
+	      "after adopt the TC filter runs prog %u, want the new %u (old %u)",
+	      tc_prog_id(ifa), prog_id(l->tc_prog_fd), tc1);
 
 	ret = rl_loader_detach(l, ifa);
 	CHECK(!ret, "detach: %s", l->err);
 	CHECK(access(path, F_OK), "link pin %s left behind", path);
 	CHECK(xdp_prog_id(ifa, NULL) == 0, "XDP still attached after detach");
+	CHECK(tc_prog_id(ifa) == 0, "TC filter still attached after detach");
 	ret = rl_loader_detach(l, ifa);
 	CHECK(ret == -ENOENT, "second detach: %d", ret);
 

@@ -167,6 +167,20 @@ static const struct bad bads[] = {
 	{ "deep", HDR "x: [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]\n", 2, { "nested" } },
 	{ "block-for", HDR "rules:\n  - name: a\n    rate: 1/s\n    block-for: forever\n", 5,
 	  { "block-for", "'forever'" } },
+	{ "mark-no-label", HDR "rules:\n  - name: m\n    rate: 1/s\n    action: mark\n", 5,
+	  { "rules[0]", "action mark needs at least one label" } },
+	{ "mark-value-range", HDR "rules:\n  - name: m\n    rate: 1/s\n    action: mark\n"
+	  "    mark-value: 4294967296\n", 6, { "mark-value", "'4294967296'" } },
+	{ "dscp-range", HDR "rules:\n  - name: m\n    rate: 1/s\n    action: mark\n    dscp: 64\n", 6,
+	  { "dscp", "'64'", "0..63" } },
+	{ "ecn-not-bool", HDR "rules:\n  - name: m\n    rate: 1/s\n    action: mark\n    ecn: sometimes\n", 6,
+	  { "ecn", "'sometimes'" } },
+	{ "dscp-without-mark", HDR "rules:\n  - name: m\n    rate: 1/s\n    dscp: 10\n", 5,
+	  { "rules[0]", "dscp needs action mark" } },
+	{ "mark-default-action", HDR "defaults:\n  action: mark\n", 3,
+	  { "defaults.action", "per rule" } },
+	{ "mark-typo-key", HDR "rules:\n  - name: m\n    rate: 1/s\n    action: mark\n    mark: 5\n", 6,
+	  { "unknown key 'mark'", "mark-value" } },
 };
 
 static void test_bad(void)
@@ -271,6 +285,33 @@ static void test_hostile_bytes(void)
 	report("config/hostile-bytes", failed);
 }
 
+static void test_mark(void)
+{
+	static const char y[] = HDR
+		"rules:\n  - name: a\n    src: 10.0.0.0/8\n    rate: 5/s\n    action: mark\n"
+		"    mark-value: 0x10\n    dscp: af11\n    ecn: true\n"
+		"  - name: b\n    src: 10.1.0.0/16\n    rate: 5/s\n    action: mark\n    dscp: 0\n"
+		"    ecn: false\n"
+		"  - name: c\n    src: 10.2.0.0/16\n    rate: 5/s\n    action: mark\n    ecn: on\n";
+	int failed = 0;
+	struct rl_config c;
+	struct rl_err e = {};
+	const char *path = write_tmp("mark.yaml", y, strlen(y));
+
+	CHECK(!rl_config_load(path, &c, &e), "refused: %s", e.msg);
+	if (!failed) {
+		CHECK(c.rules[0].action == RL_ACT_MARK &&
+		      c.rules[0].mark_flags == (RL_MK_MARK | RL_MK_DSCP | RL_MK_ECN) &&
+		      c.rules[0].mark == 0x10 && c.rules[0].dscp == 10, "rule a: %#x %#x %u",
+		      c.rules[0].mark_flags, c.rules[0].mark, c.rules[0].dscp);
+		CHECK(c.rules[1].mark_flags == RL_MK_DSCP && c.rules[1].dscp == 0, "rule b: %#x",
+		      c.rules[1].mark_flags);
+		CHECK(c.rules[2].mark_flags == RL_MK_ECN, "rule c: %#x", c.rules[2].mark_flags);
+		rl_config_free(&c);
+	}
+	report("config/mark", failed);
+}
+
 static void test_defaults_apply(void)
 {
 	static const char y[] = HDR
@@ -307,6 +348,7 @@ int main(void)
 	test_files();
 	test_hostile_bytes();
 	test_defaults_apply();
+	test_mark();
 	{
 		char cmd[300];
 

@@ -240,7 +240,10 @@ static void test_enums(void)
 	}
 	CHECK(!rl_parse_action("drop", &a, &e) && a == RL_ACT_DROP, "drop");
 	CHECK(!rl_parse_action("monitor", &a, &e) && a == RL_ACT_MONITOR, "monitor");
-	CHECK(rl_parse_action("mark", &a, &e) == -EINVAL && strstr(e.msg, "'mark'"), "mark: %s", e.msg);
+	CHECK(!rl_parse_action("mark", &a, &e) && a == RL_ACT_MARK, "mark");
+	CHECK(rl_parse_action("reject", &a, &e) == -EINVAL && strstr(e.msg, "'reject'") &&
+	      strstr(e.msg, "mark"), "reject: %s", e.msg);
+	CHECK(!strcmp(rl_action_name(RL_ACT_MARK), "mark"), "mark name");
 	CHECK(!strcmp(rl_action_name(RL_ACT_MONITOR), "monitor"), "action name");
 	for (i = 0; i < sizeof(pers) / sizeof(pers[0]); i++) {
 		bool pr = false;
@@ -450,6 +453,95 @@ static void test_validate(void)
 	report("validate/rule", failed);
 }
 
+/* action mark and its labels: words, ranges, the flag, change semantics */
+static void test_mark_words(void)
+{
+	static const struct { const char *line; uint8_t flags; uint32_t mark; uint8_t dscp; } ok[] = {
+		{ "rate 10/s action mark mark-value 0x10 dscp ef ecn", 7, 16, 46 },
+		{ "rate 10/s action mark ecn", RL_MK_ECN, 0, 0 },
+		{ "action mark ecn on dscp 10 rate 10/s", RL_MK_ECN | RL_MK_DSCP, 0, 10 },
+		{ "action mark ecn rate 10/s dscp AF41", RL_MK_ECN | RL_MK_DSCP, 0, 34 },
+		{ "rate 10/s action mark mark-value 4294967295", RL_MK_MARK, 0xffffffff, 0 },
+		{ "rate 10/s action mark mark-value 0", RL_MK_MARK, 0, 0 },
+		{ "rate 10/s action mark mark-value 0xFFffFFff", RL_MK_MARK, 0xffffffff, 0 },
+		{ "rate 10/s action mark dscp 63", RL_MK_DSCP, 0, 63 },
+		{ "rate 10/s action mark dscp cs7", RL_MK_DSCP, 0, 56 },
+		{ "rate 10/s action mark dscp le", RL_MK_DSCP, 0, 1 },
+		{ "rate 10/s action mark dscp 0", RL_MK_DSCP, 0, 0 },
+	};
+	static const struct { const char *line, *needle; } bad[] = {
+		{ "rate 10/s action mark mark-value 4294967296", "'4294967296'" },
+		{ "rate 10/s action mark mark-value 0x1ffffffff", "32-bit" },
+		{ "rate 10/s action mark mark-value -1", "'-1'" },
+		{ "rate 10/s action mark mark-value 0x", "'0x'" },
+		{ "rate 10/s action mark mark-value", "needs a value" },
+		{ "rate 10/s action mark dscp 64", "'64'" },
+		{ "rate 10/s action mark dscp cs8", "0..63" },
+		{ "rate 10/s action mark dscp af44", "'af44'" },
+		{ "rate 10/s action mark ecn maybe", "'maybe'" },
+		{ "rate 10/s action mark ecn ecn", "'ecn' given twice" },
+		{ "rate 10/s dscp 10", "dscp needs action mark" },
+		{ "rate 10/s action monitor ecn", "ecn needs action mark" },
+		{ "rate 10/s mark-value 1 action drop", "mark-value needs action mark" },
+	};
+	struct rl_rule_spec s, s2;
+	struct rl_rule r;
+	struct rl_err e = {};
+	int failed = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		rl_rule_defaults(&s, NULL);
+		strcpy(s.name, "m");
+		CHECK(!parse_line(ok[i].line, &s, true, &e), "'%s': %s", ok[i].line, e.msg);
+		CHECK(s.action == RL_ACT_MARK && s.mark_flags == ok[i].flags && s.mark == ok[i].mark &&
+		      s.dscp == ok[i].dscp, "'%s' -> flags %#x mark %#x dscp %u", ok[i].line,
+		      s.mark_flags, s.mark, s.dscp);
+		CHECK(!rl_rule_validate(&s, &e), "'%s' invalid: %s", ok[i].line, e.msg);
+		rl_rule_to_abi(&s, &r);
+		CHECK(r.action == RL_ACT_MARK && r.mark_flags == ok[i].flags && r.mark == ok[i].mark &&
+		      r.dscp == ok[i].dscp, "'%s': datapath rule differs", ok[i].line);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rl_rule_defaults(&s, NULL);
+		strcpy(s.name, "m");
+		s2 = s;
+		CHECK(parse_line(bad[i].line, &s, true, &e) == -EINVAL, "'%s' accepted", bad[i].line);
+		CHECK(strstr(e.msg, bad[i].needle), "'%s': message '%s' lacks '%s'", bad[i].line,
+		      e.msg, bad[i].needle);
+		CHECK(!memcmp(&s, &s2, sizeof(s)), "'%s' changed the spec on failure", bad[i].line);
+	}
+
+	/* mark with no label parses, but the rule is refused */
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "m");
+	CHECK(!parse_line("rate 10/s action mark", &s, true, &e), "bare mark: %s", e.msg);
+	CHECK(rl_rule_validate(&s, &e) == -EINVAL && strstr(e.msg, "at least one label"),
+	      "bare mark valid: %s", e.msg);
+
+	/* change: labels are edited one by one, and go with the action */
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "m");
+	parse_line("rate 10/s action mark mark-value 7 dscp 10 ecn", &s, true, &e);
+	s2 = s;
+	CHECK(!parse_line("ecn off", &s2, false, &e) && s2.mark_flags == (RL_MK_MARK | RL_MK_DSCP),
+	      "ecn off: %#x %s", s2.mark_flags, e.msg);
+	CHECK(!parse_line("dscp none", &s2, false, &e) && s2.mark_flags == RL_MK_MARK &&
+	      s2.dscp == 0 && s2.mark == 7, "dscp none: %#x", s2.mark_flags);
+	CHECK(!parse_line("mark-value none", &s2, false, &e) && !s2.mark_flags && !s2.mark,
+	      "mark-value none: %#x", s2.mark_flags);
+	CHECK(rl_rule_validate(&s2, &e) == -EINVAL, "a mark rule without labels is valid");
+	s2 = s;
+	CHECK(!parse_line("action drop", &s2, false, &e) && s2.action == RL_ACT_DROP &&
+	      !s2.mark_flags && !s2.mark && !s2.dscp, "action drop keeps labels: %#x", s2.mark_flags);
+	CHECK(!rl_rule_validate(&s2, &e), "mark -> drop invalid: %s", e.msg);
+	rl_rule_to_abi(&s2, &r);
+	CHECK(!r.mark_flags && !r.mark && !r.dscp, "drop rule carries labels to the datapath");
+	s.mark_flags |= 0x80;
+	CHECK(rl_rule_validate(&s, &e) == -EINVAL, "unknown label flag valid");
+	report("parse/mark", failed);
+}
+
 int main(void)
 {
 	test_rates();
@@ -460,6 +552,7 @@ int main(void)
 	test_format_rate();
 	test_rule_words();
 	test_validate();
+	test_mark_words();
 	printf("%s: %d failed\n", __FILE__, failures);
 	return failures ? 1 : 0;
 }
