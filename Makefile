@@ -13,13 +13,15 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
-        libyaml-dev libjansson-dev pkg-config iproute2 nftables iptables \
-        python3 procps
+        libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
+        nftables iptables python3 procps prometheus
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
-PKGS     := libbpf libcyaml yaml-0.1 jansson
+PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
+# rl_build_info{version=...} on /metrics
+RL_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 BPF_CFLAGS := -O2 -g -Wall -Wextra -Werror -target bpf -mcpu=v3 \
               -D__TARGET_ARCH_x86 -Iinclude -Ibpf -I$(ARCH_INC)
 
@@ -93,6 +95,8 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 $(OUTPUT)/obj/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(OUTPUT)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c $< -o $@
+
+$(OUTPUT)/obj/agent_metrics.o: CFLAGS += -DRL_VERSION='"$(RL_VERSION)"'
 
 $(OUTPUT)/rlagent: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)

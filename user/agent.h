@@ -10,6 +10,7 @@
  *   agent_gc.c     bounded periodic clean-up of the per-source state maps
  *   agent_cmd.c    the control commands: argv in, JSON object out
  *   agent_ctl.c    the control socket server (framing, limits, clients)
+ *   agent_metrics.c  the Prometheus /metrics endpoint (libmicrohttpd)
  *
  * Everything runs on one thread, so nothing here locks.
  */
@@ -21,12 +22,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include "rl_abi.h"
 #include "rl_model.h"
 
 #define AGENT_DEFAULT_SOCK "/run/rlagent/rlagent.sock"
 #define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
+#define AGENT_DEFAULT_METRICS "127.0.0.1:9471"
 
 /* Logging: stderr in the foreground, syslog once daemonized. */
 enum { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -76,6 +79,7 @@ struct agent {
 	const char *config_path;
 	const char *sock_path;
 	const char *pin_dir;
+	const char *metrics_listen;   /* ADDR:PORT or "off"                   */
 	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
 	bool foreground, detach_on_exit;
 	uint64_t gc_interval_ns;        /* between GC passes; 0 = no GC       */
@@ -166,5 +170,13 @@ int ctl_pollfds(struct pollfd *pfds, int max);
 void ctl_handle(struct agent *a, struct pollfd *pfds, int n);
 int ctl_timeout_ms(void);
 int ctl_max_fds(void);
+
+/* agent_metrics.c: runs inside the poll loop, on the loop's thread. */
+int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen);
+int metrics_start(struct agent *a, const char *listen_addr);   /* "off": nothing */
+void metrics_stop(void);
+bool metrics_pollfd(struct pollfd *pfd);    /* false when off           */
+int metrics_timeout_ms(void);               /* -1: no deadline          */
+void metrics_run(void);                     /* never blocks             */
 
 #endif /* RL_AGENT_H */

@@ -5,7 +5,7 @@
  *
  *   rlagent [-c FILE] [-i IFNAME]... [--socket PATH] [--pin-dir DIR]
  *           [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]
- *           [--detach-on-exit]
+ *           [--detach-on-exit] [--metrics ADDR:PORT|off]
  *   rlagent --check-config FILE
  *
  * Start-up order matters: the config is validated before anything is
@@ -15,8 +15,8 @@
  * `rlctl config reload`.  On SIGTERM/SIGINT the agent exits and leaves
  * the pinned link and maps in place: the datapath keeps enforcing.
  *
- * One thread, one poll loop: signalfd, the control socket and the
- * block-list expiry timer.
+ * One thread, one poll loop: signalfd, the control socket, the metrics
+ * endpoint's epoll fd and the block-list expiry timer.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +60,7 @@ static void usage(FILE *f)
 "usage: rlagent [-c FILE] [-i IFNAME]... [--socket PATH] [--pin-dir DIR]\n"
 "               [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]\n"
 "               [--gc-interval SECONDS] [--detach-on-exit]\n"
+"               [--metrics ADDR:PORT|off]\n"
 "       rlagent --check-config FILE\n"
 "\n"
 "  -c, --config FILE     YAML config (interfaces, defaults, allow/block lists, rules)\n"
@@ -76,6 +77,8 @@ static void usage(FILE *f)
 "                        with a non-LRU on-full policy, idle keys at full credit\n"
 "      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove the pins\n"
 "                        (default: leave them, the datapath keeps enforcing)\n"
+"      --metrics A:P     serve Prometheus metrics on http://A:P/metrics\n"
+"                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
 "      --check-config F  validate F (parse, check, compile); print OK or the error\n"
 "\n"
 "Signals: SIGHUP reloads the config; SIGTERM/SIGINT exit without detaching.\n"
@@ -174,7 +177,7 @@ static void handle_signal(struct agent *a, int sfd)
 
 static int run_loop(struct agent *a, int sfd)
 {
-	int maxfds = ctl_max_fds() + 1;
+	int maxfds = ctl_max_fds() + 2;
 	struct pollfd *pfds = calloc((size_t)maxfds, sizeof(*pfds));
 	uint64_t retry_expiry_ns = 0;
 
@@ -182,7 +185,7 @@ static int run_loop(struct agent *a, int sfd)
 		return -ENOMEM;
 	while (!a->stop) {
 		uint64_t now = agent_now_ns(), next = agent_next_expiry(a);
-		int n, timeout = ctl_timeout_ms(), r;
+		int n, nctl, timeout = ctl_timeout_ms(), mt = metrics_timeout_ms(), r;
 
 		if (retry_expiry_ns && next && next < retry_expiry_ns)
 			next = retry_expiry_ns;
@@ -196,10 +199,15 @@ static int run_loop(struct agent *a, int sfd)
 			if (timeout < 0 || (int)ms < timeout)
 				timeout = (int)ms;
 		}
+		if (mt >= 0 && (timeout < 0 || mt < timeout))
+			timeout = mt;
 		pfds[0].fd = sfd;
 		pfds[0].events = POLLIN;
 		pfds[0].revents = 0;
-		n = 1 + ctl_pollfds(pfds + 1, maxfds - 1);
+		nctl = ctl_pollfds(pfds + 1, maxfds - 2);
+		n = 1 + nctl;
+		if (metrics_pollfd(&pfds[n]))
+			n++;
 		r = poll(pfds, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
 			int err = -errno;
@@ -210,10 +218,8 @@ static int run_loop(struct agent *a, int sfd)
 		}
 		if (r > 0 && pfds[0].revents)
 			handle_signal(a, sfd);
-		if (r > 0)
-			ctl_handle(a, pfds + 1, n - 1);
-		else
-			ctl_handle(a, pfds + 1, 0);
+		ctl_handle(a, pfds + 1, r > 0 ? nctl : 0);
+		metrics_run();
 		if (a->reload_requested) {
 			struct rl_err err = {};
 
@@ -247,6 +253,7 @@ int main(int argc, char **argv)
 		{ "detach-on-exit", no_argument, NULL, 'D' },
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "gc-interval", required_argument, NULL, 'G' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -256,7 +263,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	bool daemon_mode = false, had_state = false;
 	int c, ret = 1, sfd = -1, mode_set = 0, n_cfg_rules = 0;
-	bool bpf_open = false, listening = false;
+	bool bpf_open = false, listening = false, metrics_on = false;
 
 	a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -267,6 +274,7 @@ int main(int argc, char **argv)
 	a->st4_used = a->st6_used = -1;
 	a->gc_interval_ns = 60 * 1000000000ull;
 	a->pin_dir = AGENT_DEFAULT_PIN;
+	a->metrics_listen = AGENT_DEFAULT_METRICS;
 	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -315,6 +323,18 @@ int main(int argc, char **argv)
 				goto usage_err;
 			}
 			a->gc_interval_ns = (uint64_t)v * 1000000000ull;
+			break;
+		}
+		case 'M': {
+			struct sockaddr_storage ss;
+			socklen_t sslen;
+
+			if (strcmp(optarg, "off") && metrics_parse_listen(optarg, &ss, &sslen)) {
+				fprintf(stderr, "rlagent: --metrics %s: want ADDR:PORT (127.0.0.1:9471, [::1]:9471) or off\n",
+					optarg);
+				goto usage_err;
+			}
+			a->metrics_listen = optarg;
 			break;
 		}
 		case 'C':
@@ -419,6 +439,9 @@ int main(int argc, char **argv)
 	}
 	if (agent_bpf_write_conf(a))
 		goto out;
+	if (metrics_start(a, a->metrics_listen))
+		goto out;
+	metrics_on = true;
 	if (ctl_listen(a->sock_path))
 		goto out;
 	listening = true;
@@ -436,6 +459,8 @@ int main(int argc, char **argv)
 		log_info("exiting without detaching: XDP stays attached and enforcing from the pins in %s "
 			 "(rm -r %s and `ip link set dev IF xdp off` remove it)", a->pin_dir, a->pin_dir);
 out:
+	if (metrics_on)
+		metrics_stop();
 	if (listening)
 		ctl_close();
 	if (bpf_open)

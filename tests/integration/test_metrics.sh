@@ -1,0 +1,281 @@
+#!/bin/bash
+# tests/integration/test_metrics.sh - rlagent's Prometheus endpoint end to
+# end: the agent runs on a veth inside a network namespace, a second
+# namespace sends it UDP, and the scrapes (python3 inside the agent's
+# namespace) check the format with `promtool check metrics`, the counters
+# against `rlctl stats`, the paths and methods, the reload gauges, the
+# absence of source addresses, that clients that never finish a request
+# neither block the control socket nor stay forever, --metrics off and a
+# port already taken.  Protocol: tests/run.sh (PASS/FAIL/SKIP lines,
+# non-zero exit on failure).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+OUT=${OUTPUT:-build}
+NS=rlmet$$
+SRC_NS=rlmsrc$$
+DUT_IF=rlmd$$
+SRC_IF=rlms$$
+PIN=/sys/fs/bpf/rlmet$$
+SOCK=/tmp/rlmet$$.sock
+PORT=$((19000 + $$ % 1000))
+URL=http://127.0.0.1:$PORT
+TMP=$(mktemp -d /tmp/rlmet$$.XXXX)
+AGENT_PID=""
+fails=0
+
+pass() { echo "PASS metrics/$1"; }
+fail() { echo "FAIL metrics/$1: $2"; fails=$((fails + 1)); }
+ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+
+cleanup() {
+	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	[[ -n ${HOG_PID:-} ]] && kill "$HOG_PID" 2>/dev/null
+	rm -rf "$PIN"
+	ip netns del "$NS" 2>/dev/null
+	ip netns del "$SRC_NS" 2>/dev/null
+	rm -f "$SOCK"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "SKIP metrics: needs root (netns, XDP, bpffs)"
+	exit 0
+fi
+for b in rlagent rlctl; do
+	[[ -x $OUT/$b ]] || { echo "FAIL metrics/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
+done
+if ! command -v promtool >/dev/null; then
+	echo "FAIL metrics/promtool: promtool missing (Debian package prometheus; make deps installs it)"
+	exit 1
+fi
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+ip netns add "$NS" &&
+ip netns add "$SRC_NS" &&
+ip link add "$SRC_IF" netns "$SRC_NS" type veth peer name "$DUT_IF" netns "$NS" &&
+ip -n "$SRC_NS" addr add 10.232.0.1/24 dev "$SRC_IF" &&
+ip -n "$SRC_NS" link set "$SRC_IF" up &&
+ip -n "$NS" addr add 10.232.0.2/24 dev "$DUT_IF" &&
+ip -n "$NS" link set "$DUT_IF" up &&
+ip -n "$NS" link set lo up || { echo "FAIL metrics/netns: could not build the namespaces and veth"; exit 1; }
+
+CFG=$TMP/rl.yaml
+cat >"$CFG" <<YAML
+version: 1
+interfaces:
+  - $DUT_IF
+rules:
+  - name: udp-all
+    proto: udp
+    rate: 100/s
+    burst: 10
+YAML
+cp "$CFG" "$TMP/good.yaml"
+
+start_agent() {
+	nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
+		--pin-dir "$PIN" --xdp-mode generic --gc-interval 1 --foreground "$@" >>"$TMP/agent.log" 2>&1 &
+	AGENT_PID=$!
+	for _ in $(seq 100); do
+		ctl status >/dev/null 2>&1 && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "---- agent log"; cat "$TMP/agent.log"
+	return 1
+}
+stop_agent() { kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""; }
+
+# http METHOD PATH [OUTFILE]: prints "STATUS CONTENT-TYPE", body to OUTFILE
+http() {
+	in_ns python3 -c '
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+c.request(sys.argv[2], sys.argv[3])
+r = c.getresponse()
+body = r.read()
+if len(sys.argv) > 4:
+    open(sys.argv[4], "wb").write(body)
+print(r.status, r.getheader("Content-Type"))
+' "$PORT" "$@" 2>&1
+}
+scrape() { http GET /metrics "$TMP/m.txt" >/dev/null && cat "$TMP/m.txt"; }
+# value METRIC_WITH_LABELS: the sample's value from the last scrape
+value() { awk -v m="$1" '$1 == m { print $2; f = 1 } END { if (!f) print "missing" }' "$TMP/m.txt"; }
+send_udp() {
+	nsenter --net="/run/netns/$SRC_NS" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[1])):
+    s.sendto(b"x" * 64, ("10.232.0.2", 9))
+' "$1"
+}
+jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
+# ---- option checks need no agent
+"$OUT/rlagent" --metrics banana --check-config "$CFG" >/dev/null 2>&1
+[[ $? -eq 2 ]] && pass usage-bad-listen || fail usage-bad-listen "--metrics banana did not exit 2"
+"$OUT/rlagent" --metrics 127.0.0.1:0 --check-config "$CFG" >/dev/null 2>&1
+[[ $? -eq 2 ]] && pass usage-port-zero || fail usage-port-zero "--metrics 127.0.0.1:0 did not exit 2"
+"$OUT/rlagent" --help | grep -q -- "--metrics" && pass help-mentions-metrics || fail help-mentions-metrics "no --metrics in --help"
+
+if ! start_agent --metrics "127.0.0.1:$PORT"; then
+	echo "FAIL metrics/agent-start: rlagent did not come up"
+	exit 1
+fi
+pass agent-start
+
+# ---- format
+got=$(http GET /metrics "$TMP/m.txt")
+[[ $got == "200 text/plain; version=0.0.4; charset=utf-8" ]] && pass get-200-content-type ||
+	fail get-200-content-type "$got"
+if lint=$(promtool check metrics <"$TMP/m.txt" 2>&1) && [[ -z $lint ]]; then
+	pass promtool-clean
+else
+	fail promtool-clean "$lint"
+fi
+# every family has HELP and TYPE, every sample belongs to a declared family
+missing=$(awk '/^# TYPE /{t[$3]=1} /^# HELP /{h[$3]=1} !/^#/{n=$1; sub(/\{.*/, "", n); if (!(n in t) || !(n in h)) print n}' "$TMP/m.txt" | sort -u)
+[[ -z $missing ]] && pass help-and-type || fail help-and-type "no HELP/TYPE for: $missing"
+for m in rl_build_info rl_agent_start_time_seconds rl_rules rl_config_reload_success \
+	 rl_config_last_reload_timestamp_seconds rl_packets_total rl_bytes_total \
+	 rl_seen_packets_total rl_malformed_packets_total rl_state_capacity rl_state_entries; do
+	grep -q "^# TYPE $m " "$TMP/m.txt" || absent="${absent:-} $m"
+done
+[[ -z ${absent:-} ]] && pass families-present || fail families-present "missing:$absent"
+grep -q '^rl_build_info{version="[^"]*"} 1$' "$TMP/m.txt" && pass build-info || fail build-info "$(grep rl_build_info "$TMP/m.txt")"
+[[ $(value rl_rules) == 1 ]] && pass rules-gauge || fail rules-gauge "rl_rules $(value rl_rules)"
+start=$(value rl_agent_start_time_seconds); now=$(date +%s)
+(( start <= now && start > now - 60 )) && pass start-time || fail start-time "$start vs now $now"
+[[ $(value 'rl_state_capacity{family="ipv4"}') -gt 0 ]] && pass state-capacity || fail state-capacity "$(value 'rl_state_capacity{family="ipv4"}')"
+labels=$(grep -o '^[a-z_]*{[^}]*}' "$TMP/m.txt" | grep -o '[a-z_]*=' | sort -u | tr -d '=\n')
+[[ $labels == "familylistruleverdictversion" ]] && pass label-set || fail label-set "labels: $labels"
+
+# ---- counters move, and agree with rlctl stats
+before=$(value 'rl_packets_total{rule="udp-all",verdict="pass"}')
+send_udp 400
+scrape >/dev/null
+pass_n=$(value 'rl_packets_total{rule="udp-all",verdict="pass"}')
+drop_n=$(value 'rl_packets_total{rule="udp-all",verdict="drop"}')
+seen_n=$(value rl_seen_packets_total)
+if [[ $pass_n -gt $before && $drop_n -gt 0 && $((pass_n + drop_n)) -ge 400 ]]; then
+	pass counters-move
+else
+	fail counters-move "pass $before -> $pass_n, drop $drop_n after 400 datagrams"
+fi
+[[ $seen_n -ge 400 ]] && pass seen-counter || fail seen-counter "rl_seen_packets_total $seen_n"
+[[ $(value 'rl_bytes_total{rule="udp-all",verdict="drop"}') -ge $((drop_n * 64)) ]] && pass bytes-counter ||
+	fail bytes-counter "$(value 'rl_bytes_total{rule="udp-all",verdict="drop"}') for $drop_n drops"
+ctl_drop=$(ctl -j stats | jget '[r for r in j["rules"] if r["name"]=="udp-all"][0]["drop"]["packets"]')
+[[ $ctl_drop == "$drop_n" ]] && pass agrees-with-rlctl || fail agrees-with-rlctl "metrics $drop_n, rlctl $ctl_drop"
+grep -q '10\.232\.' "$TMP/m.txt" && fail no-source-address "a source address is in the output" || pass no-source-address
+sleep 2.5   # two GC passes at --gc-interval 1 count the state map
+scrape >/dev/null
+[[ $(value 'rl_state_entries{family="ipv4"}') -ge 1 ]] && pass state-entries || fail state-entries "$(value 'rl_state_entries{family="ipv4"}')"
+
+# ---- runtime changes and reloads show up
+ctl rule add icmp-x proto icmp rate 5/s >/dev/null
+scrape >/dev/null
+[[ $(value rl_rules) == 2 && $(value 'rl_packets_total{rule="icmp-x",verdict="pass"}') == 0 ]] &&
+	pass rule-add-visible || fail rule-add-visible "rl_rules $(value rl_rules)"
+printf 'version: 1\nrules:\n  - name: x\n    rate: banana\n' >"$CFG"
+ctl config reload >/dev/null 2>&1
+scrape >/dev/null
+[[ $(value rl_config_reload_success) == 0 ]] && pass reload-failure-gauge || fail reload-failure-gauge "$(value rl_config_reload_success)"
+ts=$(value rl_config_last_reload_timestamp_seconds)
+(( ts >= $(date +%s) - 10 )) && pass reload-timestamp || fail reload-timestamp "$ts"
+cp "$TMP/good.yaml" "$CFG"
+ctl config reload >/dev/null 2>&1
+scrape >/dev/null
+[[ $(value rl_config_reload_success) == 1 && $(value rl_rules) == 1 ]] && pass reload-success-gauge ||
+	fail reload-success-gauge "success $(value rl_config_reload_success), rules $(value rl_rules)"
+if lint=$(promtool check metrics <"$TMP/m.txt" 2>&1) && [[ -z $lint ]]; then
+	pass promtool-clean-after-traffic
+else
+	fail promtool-clean-after-traffic "$lint"
+fi
+
+# ---- paths and methods
+bad=""
+for p in / /metricsx /metrics/ /favicon.ico /nope; do
+	got=$(http GET "$p")
+	[[ $got == 404* ]] || bad="$bad $p: $got;"
+done
+[[ -z $bad ]] && pass other-paths-404 || fail other-paths-404 "$bad"
+[[ $(http POST /metrics) == 405* ]] && pass post-405 || fail post-405 "$(http POST /metrics)"
+[[ $(http HEAD /metrics) == 200* ]] && pass head-200 || fail head-200 "$(http HEAD /metrics)"
+
+# ---- clients that never finish: the agent stays responsive, they are closed
+in_ns python3 -c '
+import socket, sys, time, select, subprocess
+port, ctl, sock = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+cs = []
+for i in range(20):                       # more than the connection limit
+    s = socket.socket(); s.connect(("127.0.0.1", port)); cs.append(s)
+cs[0].send(b"GET /metr")                  # a request that never ends
+r = socket.socket()                       # one that asks and never reads
+r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+r.connect(("127.0.0.1", port))
+r.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 20)
+time.sleep(0.5)
+t0 = time.time()
+ok = subprocess.run([ctl, "-S", sock, "-t", "2", "status"], capture_output=True).returncode == 0
+dt = time.time() - t0
+print("PASS metrics/stalled-clients-ctl-responsive" if ok and dt < 1 else
+      "FAIL metrics/stalled-clients-ctl-responsive: rlctl status ok=%s in %.2f s" % (ok, dt))
+# the first 16 are closed by the 10 s idle timeout, the rest then in turn
+left, t0 = set(cs[:8]), time.time()
+while left and time.time() - t0 < 15:
+    rd, _, _ = select.select(list(left), [], [], 1)
+    for s in rd:
+        try:
+            d = s.recv(4096)
+        except OSError:
+            d = b""
+        if not d:
+            left.discard(s)
+print("PASS metrics/stalled-clients-closed" if not left else
+      "FAIL metrics/stalled-clients-closed: %d of 8 idle connections still open after 15 s" % len(left))
+' "$PORT" "$OUT/rlctl" "$SOCK"
+kill -0 "$AGENT_PID" 2>/dev/null && pass agent-alive-after-stalls || fail agent-alive-after-stalls "agent died"
+# the connection slots come back: a scrape succeeds within the timeout
+ok=""
+for _ in $(seq 25); do
+	[[ $(http GET /metrics) == 200* ]] && { ok=1; break; }
+	sleep 1
+done
+[[ -n $ok ]] && pass scrape-after-stalls || fail scrape-after-stalls "no 200 within 25 s"
+
+# ---- port taken: the agent refuses to start and says what to do
+stop_agent
+# nsenter execs python3, so HOG_PID is the process holding the port
+nsenter --net="/run/netns/$NS" python3 -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", '"$PORT"')); s.listen(1); time.sleep(30)
+' &
+HOG_PID=$!
+sleep 0.5
+: >"$TMP/agent.log"
+if start_agent --metrics "127.0.0.1:$PORT" >/dev/null 2>&1; then
+	fail port-taken "the agent started on a taken port"
+	stop_agent
+elif grep -q -- "--metrics off" "$TMP/agent.log"; then
+	pass port-taken
+else
+	fail port-taken "$(tail -n 3 "$TMP/agent.log")"
+fi
+AGENT_PID=""
+kill "$HOG_PID" 2>/dev/null; wait "$HOG_PID" 2>/dev/null; HOG_PID=""
+
+# ---- --metrics off: nothing listens, the agent works
+if start_agent --metrics off; then
+	[[ $(http GET /metrics) == *"Connection refused"* ]] && pass metrics-off || fail metrics-off "$(http GET /metrics)"
+else
+	fail metrics-off "agent did not start with --metrics off"
+fi
+
+echo "metrics: $fails failure(s)"
+[[ $fails -eq 0 ]]

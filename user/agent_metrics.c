@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * agent_metrics.c - rlagent's Prometheus endpoint: GET /metrics in the
+ * text exposition format (version 0.0.4), served by libmicrohttpd.
+ *
+ * MHD runs in "external" epoll mode on the agent's one thread: its epoll
+ * fd sits in the agent's poll loop (metrics_pollfd, metrics_timeout_ms)
+ * and metrics_run() lets it accept, read and write without blocking.  A
+ * scrape is therefore answered between two control commands, never during
+ * one, so the model and the counters it reads are never half-changed and
+ * nothing needs a lock.  What bounds a hostile or stuck client:
+ *
+ *   - sockets are non-blocking; a client that never sends a request or
+ *     never reads its answer is closed after METRICS_TIMEOUT_S of silence;
+ *   - at most METRICS_MAX_CONN connections (the next are closed at once);
+ *   - METRICS_CONN_MEM bytes of request memory per connection.
+ *
+ * Cardinality is bounded by design: the only labels are the rule name,
+ * the verdict, the address family and the list kind.  Sources are never
+ * labels (per-source views are `rlctl top`'s job).  Counters are read
+ * straight from the per-CPU maps at scrape time and summed over CPUs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <microhttpd.h>
+#include "agent.h"
+
+#ifndef RL_VERSION
+#define RL_VERSION "unknown"
+#endif
+
+#define METRICS_MAX_CONN   16
+#define METRICS_TIMEOUT_S  10
+#define METRICS_CONN_MEM   (64 * 1024)
+#define METRICS_CTYPE      "text/plain; version=0.0.4; charset=utf-8"
+
+static struct MHD_Daemon *mhd;
+static int mhd_epoll_fd = -1;
+
+/* ---- text builder ---------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void __attribute__((format(printf, 2, 3))) bput(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = b->cap * 2 + (size_t)n + 1;
+		char *np = realloc(b->p, ncap);
+
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+static void family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	bput(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value with \, " and newline escaped as the format wants.  Rule
+ * names are [A-Za-z0-9._-] already; this keeps the output valid anyway. */
+static const char *esc(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"') {
+			out[o++] = '\\';
+			out[o++] = *s;
+		} else if (*s == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+/* ---- the metrics ------------------------------------------------------ */
+
+static const char *const verdict_label[__RL_V_MAX] = {
+	[RL_V_PASS] = "pass", [RL_V_DROP] = "drop", [RL_V_MONITOR] = "monitor",
+	[RL_V_BLOCK] = "block", [RL_V_MARK] = "mark",
+};
+
+/*
+ * The global counters, one metric each: they overlap (every packet is in
+ * RL_G_PACKETS and one terminal counter; map_full is split again into
+ * full_*), so one metric with a label would have a meaningless sum.
+ * `bytes` says whether a _bytes_total twin makes sense; `help` is the
+ * packets metric's HELP.
+ */
+static const struct {
+	enum rl_gstat g;
+	const char *name;
+	bool bytes;
+	const char *help;
+} gmetrics[] = {
+	{ RL_G_PACKETS, "rl_seen", true, "Packets the XDP program saw (all of them)." },
+	{ RL_G_NON_IP, "rl_non_ip", true, "Packets that were not IPv4 or IPv6, passed untouched." },
+	{ RL_G_PARSE_ERR, "rl_malformed", true,
+	  "Truncated or malformed IP packets, dropped or passed by the malformed policy." },
+	{ RL_G_UNMATCHED, "rl_unmatched", true,
+	  "IP packets that no rule, allowlist or blocklist entry applied to, passed." },
+	{ RL_G_ALLOW, "rl_allowlisted", true, "Packets from allowlisted sources, passed." },
+	{ RL_G_BLOCKLIST, "rl_blocklisted", true, "Packets from blocklisted sources, dropped." },
+	{ RL_G_FRAGMENT, "rl_fragment", true, "Non-first IP fragments, matched without ports." },
+	{ RL_G_TC_DEFER, "rl_tc_deferred", true,
+	  "Packets XDP passed on to the TC hook for a rule with action mark." },
+	{ RL_G_MAP_FULL, "rl_state_full", false,
+	  "Packets whose new per-source state entry did not fit: the state map was full." },
+	{ RL_G_FULL_PASS, "rl_state_full_passed", true,
+	  "Packets passed because the state map was full (on-full fail-open)." },
+	{ RL_G_FULL_DROP, "rl_state_full_dropped", true,
+	  "Packets dropped because the state map was full (on-full fail-closed)." },
+	{ RL_G_FULL_AGG, "rl_state_full_aggregated", false,
+	  "Packets charged to the rule's shared bucket because the state map was full (on-full aggregate)." },
+	{ RL_G_LOCK_BUSY, "rl_lock_busy_dropped", true,
+	  "Packets dropped because a per-key lock stayed busy (fail closed)." },
+};
+
+static void rule_counters(struct buf *b, struct agent *a, bool bytes)
+{
+	const char *name = bytes ? "rl_bytes_total" : "rl_packets_total";
+	char e[2 * RL_NAME_LEN + 1];
+	struct rl_ctr c;
+	int i, v;
+
+	family(b, name, "counter", bytes ?
+	       "Bytes (L2 frame length) that met a rule's limit, by rule and verdict." :
+	       "Packets that met a rule's limit, by rule and verdict (monitor: over the limit but passed).");
+	for (i = 0; i < a->model.n_rules; i++) {
+		const struct agent_rule *r = &a->model.rules[i];
+
+		if (r->id == AGENT_NO_SLOT)
+			continue;
+		esc(r->spec.name, e, sizeof(e));
+		for (v = 0; v < __RL_V_MAX; v++) {
+			/* a failed read is left out: 0 would look like a reset */
+			if (agent_pcpu_sum(a, a->maps.stats, r->id * __RL_V_MAX + (uint32_t)v, &c))
+				continue;
+			bput(b, "%s{rule=\"%s\",verdict=\"%s\"} %" PRIu64 "\n", name, e,
+			     verdict_label[v], (uint64_t)(bytes ? c.bytes : c.packets));
+		}
+	}
+}
+
+static void global_counters(struct buf *b, struct agent *a)
+{
+	char name[96], help[256];
+	struct rl_ctr c;
+	size_t i;
+
+	for (i = 0; i < sizeof(gmetrics) / sizeof(gmetrics[0]); i++) {
+		if (agent_pcpu_sum(a, a->maps.gstats, gmetrics[i].g, &c))
+			continue;
+		snprintf(name, sizeof(name), "%s_packets_total", gmetrics[i].name);
+		family(b, name, "counter", gmetrics[i].help);
+		bput(b, "%s %" PRIu64 "\n", name, (uint64_t)c.packets);
+		if (!gmetrics[i].bytes)
+			continue;
+		snprintf(help, sizeof(help), "Bytes (L2 frame length) of the packets in %s.", name);
+		snprintf(name, sizeof(name), "%s_bytes_total", gmetrics[i].name);
+		family(b, name, "counter", help);
+		bput(b, "%s %" PRIu64 "\n", name, (uint64_t)c.bytes);
+	}
+	if (!agent_pcpu_sum(a, a->maps.gstats, RL_G_STATE_NEW, &c)) {
+		family(b, "rl_state_entries_created_total", "counter",
+		       "Per-source state entries created by the datapath.");
+		bput(b, "rl_state_entries_created_total %" PRIu64 "\n", (uint64_t)c.packets);
+	}
+}
+
+static void state_maps(struct buf *b, struct agent *a)
+{
+	const struct { int fd; int64_t used; const char *fam; } m[] = {
+		{ a->maps.st4, a->st4_used, "ipv4" },
+		{ a->maps.st6, a->st6_used, "ipv6" },
+	};
+	uint32_t max, type;
+	size_t i;
+
+	family(b, "rl_state_capacity", "gauge",
+	       "Maximum entries of the per-source state map (defaults.state-entries).");
+	for (i = 0; i < 2; i++)
+		if (m[i].fd >= 0 && !agent_map_info(m[i].fd, &max, &type))
+			bput(b, "rl_state_capacity{family=\"%s\"} %" PRIu32 "\n", m[i].fam, max);
+	family(b, "rl_state_entries", "gauge",
+	       "Entries in the per-source state map, as counted by the last GC pass.");
+	for (i = 0; i < 2; i++)
+		if (m[i].used >= 0)
+			bput(b, "rl_state_entries{family=\"%s\"} %" PRId64 "\n", m[i].fam, m[i].used);
+	family(b, "rl_gc_passes_total", "counter", "Completed GC passes over the state maps.");
+	bput(b, "rl_gc_passes_total %" PRIu64 "\n", a->gc_passes);
+	family(b, "rl_gc_deleted_entries_total", "counter",
+	       "State entries deleted by GC (orphaned, or idle at full credit).");
+	bput(b, "rl_gc_deleted_entries_total %" PRIu64 "\n", a->gc_deleted);
+}
+
+static void agent_gauges(struct buf *b, struct agent *a)
+{
+	char e[128];
+
+	family(b, "rl_build_info", "gauge", "Always 1; the label says which rlagent build runs.");
+	bput(b, "rl_build_info{version=\"%s\"} 1\n", esc(RL_VERSION, e, sizeof(e)));
+	family(b, "rl_agent_start_time_seconds", "gauge",
+	       "When rlagent started, in seconds since the Unix epoch.");
+	bput(b, "rl_agent_start_time_seconds %lld\n", (long long)a->started);
+	family(b, "rl_rules", "gauge", "Rules in the running rule set.");
+	bput(b, "rl_rules %d\n", a->model.n_rules);
+	family(b, "rl_list_entries", "gauge", "Allowlist and blocklist entries, by list.");
+	bput(b, "rl_list_entries{list=\"allow\"} %d\n", a->model.n_allow);
+	bput(b, "rl_list_entries{list=\"block\"} %d\n", a->model.n_block);
+	family(b, "rl_match_entries", "gauge", "Prefix entries in the match tries (compiled rule set).");
+	bput(b, "rl_match_entries %d\n", a->applied.n);
+	family(b, "rl_interfaces", "gauge", "Interfaces the datapath is attached to.");
+	bput(b, "rl_interfaces %d\n", a->n_ifaces);
+	family(b, "rl_config_reload_success", "gauge",
+	       "1 if the last config reload succeeded (or none was tried since start), 0 if it failed.");
+	bput(b, "rl_config_reload_success %d\n", a->have_last_reload ? (int)a->last_reload_ok : 1);
+	family(b, "rl_config_last_reload_timestamp_seconds", "gauge",
+	       "When the config was last (re)loaded or a reload was tried; the start time until then.");
+	bput(b, "rl_config_last_reload_timestamp_seconds %lld\n",
+	     (long long)(a->have_last_reload ? a->last_reload_time : a->started));
+	family(b, "rl_config_reloads_total", "counter", "Config reloads tried (SIGHUP, rlctl config reload).");
+	bput(b, "rl_config_reloads_total %d\n", a->reloads);
+}
+
+static char *render(struct agent *a, size_t *len)
+{
+	struct buf b = { .cap = 16384 };
+
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return NULL;
+	agent_gauges(&b, a);
+	rule_counters(&b, a, false);
+	rule_counters(&b, a, true);
+	global_counters(&b, a);
+	state_maps(&b, a);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
+			     const char *ctype, char *body, size_t len, enum MHD_ResponseMemoryMode mm)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mm);
+	enum MHD_Result ret;
+
+	if (!resp) {
+		if (mm == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	static char not_found[] = "not found: the only path is /metrics\n";
+	static char not_allowed[] = "method not allowed: use GET\n";
+	static char no_mem[] = "out of memory\n";
+	struct agent *a = cls;
+	size_t len;
+	char *body;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+	if (strcmp(url, "/metrics"))
+		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", not_found,
+			     sizeof(not_found) - 1, MHD_RESPMEM_PERSISTENT);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", not_allowed,
+			     sizeof(not_allowed) - 1, MHD_RESPMEM_PERSISTENT);
+	body = render(a, &len);
+	if (!body)
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", no_mem,
+			     sizeof(no_mem) - 1, MHD_RESPMEM_PERSISTENT);
+	return reply(conn, MHD_HTTP_OK, METRICS_CTYPE, body, len, MHD_RESPMEM_MUST_FREE);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = 0;
+	log_warn("metrics: %s", msg);
+}
+
+/* ---- listen address and lifecycle -------------------------------------- */
+
+int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+	};
+	struct addrinfo *res = NULL;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':'), *port;
+	size_t hlen;
+	char *end;
+	long p;
+
+	if (!colon || colon == s)
+		return -EINVAL;
+	port = colon + 1;
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hlen < 3 || s[hlen - 1] != ']')
+			return -EINVAL;
+		s++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = 0;
+	p = strtol(port, &end, 10);
+	if (!*port || *end || p < 1 || p > 65535)
+		return -EINVAL;
+	if (getaddrinfo(host, port, &hints, &res) || !res)
+		return -EINVAL;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int metrics_start(struct agent *a, const char *listen_addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const union MHD_DaemonInfo *info;
+	int fd, one = 1, err;
+
+	if (!listen_addr || !strcmp(listen_addr, "off"))
+		return 0;
+	if (metrics_parse_listen(listen_addr, &ss, &sslen)) {
+		log_err("--metrics %s: want ADDR:PORT (127.0.0.1:9471, [::1]:9471) or off", listen_addr);
+		return -EINVAL;
+	}
+	/* Our own socket: a bind error can then say exactly what failed. */
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		log_err("metrics: socket: %s", strerror(errno));
+		return err;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, 32)) {
+		err = -errno;
+		log_err("metrics: listening on %s: %s; pick another with --metrics ADDR:PORT "
+			"or turn it off with --metrics off", listen_addr, strerror(errno));
+		close(fd);
+		return err;
+	}
+	mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, a,
+			       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			       MHD_OPTION_LISTEN_SOCKET, fd,
+			       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_MAX_CONN,
+			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
+			       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEM,
+			       MHD_OPTION_END);
+	if (!mhd) {
+		log_err("metrics: libmicrohttpd could not start on %s", listen_addr);
+		close(fd);
+		return -EIO;
+	}
+	info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		log_err("metrics: libmicrohttpd has no epoll fd (built without epoll?)");
+		metrics_stop();
+		return -EOPNOTSUPP;
+	}
+	mhd_epoll_fd = info->epoll_fd;
+	log_info("metrics on http://%s/metrics", listen_addr);
+	return 0;
+}
+
+void metrics_stop(void)
+{
+	if (mhd)
+		MHD_stop_daemon(mhd);	/* closes the listen socket too */
+	mhd = NULL;
+	mhd_epoll_fd = -1;
+}
+
+bool metrics_pollfd(struct pollfd *pfd)
+{
+	if (!mhd)
+		return false;
+	pfd->fd = mhd_epoll_fd;
+	pfd->events = POLLIN;
+	pfd->revents = 0;
+	return true;
+}
+
+int metrics_timeout_ms(void)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (!mhd || MHD_get_timeout(mhd, &ms) != MHD_YES)
+		return -1;
+	return ms > 3600000 ? 3600000 : (int)ms;
+}
+
+void metrics_run(void)
+{
+	if (mhd)
+		MHD_run(mhd);
+}
