@@ -233,6 +233,7 @@ int agent_bpf_write_conf(struct agent *a)
 		return ret;
 	}
 	c.malformed = a->cfg.defaults.malformed;
+	c.coarse_clock = a->cfg.defaults.coarse_clock;
 	ret = rl_conf_write(a->maps.conf, &c);
 	if (ret)
 		log_err("writing rl_conf: %s", strerror(-ret));

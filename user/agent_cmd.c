@@ -516,6 +516,8 @@ static json_t *cmd_status(struct agent *a)
 				   malformed_names[a->cfg.defaults.malformed] : "?",
 		      "adopted", a->adopted, "match_entries", a->applied.n,
 		      "last_reload", lr);
+	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
+						       "coarse" : "precise"));
 	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
 						       "rl_st4", map_json(a->maps.st4, a->st4_used),
 						       "rl_st6", map_json(a->maps.st6, a->st6_used)));
@@ -679,6 +681,7 @@ char *agent_config_dump(struct agent *a)
 	fprintf(f, "  malformed: %s\n",
 		d->malformed < __RL_MALFORMED_MAX ? malformed_names[d->malformed] : "drop");
 	fprintf(f, "  state-entries: %u\n", d->state_entries);
+	fprintf(f, "  clock: %s\n", d->coarse_clock ? "coarse" : "precise");
 	for (i = 0, k = 0; i < a->model.n_allow; i++) {
 		if (a->model.allow[i].expires_ns)
 			continue;

@@ -50,7 +50,7 @@
 
 struct y_defaults {
 	char *algo, *action, *per, *on_full, *malformed;
-	char *state_entries;
+	char *state_entries, *clock;
 };
 
 struct y_rule {
@@ -79,6 +79,7 @@ static const cyaml_schema_field_t defaults_fields[] = {
 	OPT_STR("on-full", struct y_defaults, on_full),
 	OPT_STR("malformed", struct y_defaults, malformed),
 	OPT_STR("state-entries", struct y_defaults, state_entries),
+	OPT_STR("clock", struct y_defaults, clock),
 	CYAML_FIELD_END
 };
 
@@ -477,7 +478,7 @@ static const char *allowed_keys(const char *path)
 	if (!*path)
 		return "version, interfaces, defaults, allowlist, blocklist, rules";
 	if (!strcmp(path, "defaults"))
-		return "algo, action, per, on-full, malformed, state-entries";
+		return "algo, action, per, on-full, malformed, state-entries, clock";
 	if (!strncmp(path, "rules[", 6))
 		return "name, src, proto, dport, tcp-flags, rate, burst, algo, per, action, mark-value, dscp, ecn, block-for";
 	return NULL;
@@ -682,6 +683,17 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 		} else {
 			errpath(ld, "defaults.malformed", false,
 				"malformed '%.40s' is unknown: expected drop or pass", y->malformed);
+			return -EINVAL;
+		}
+	}
+	if (y->clock) {
+		if (!strcmp(y->clock, "precise")) {
+			d->coarse_clock = false;
+		} else if (!strcmp(y->clock, "coarse")) {
+			d->coarse_clock = true;
+		} else {
+			errpath(ld, "defaults.clock", false,
+				"clock '%.40s' is unknown: expected precise or coarse", y->clock);
 			return -EINVAL;
 		}
 	}

@@ -70,6 +70,7 @@ struct rl_defaults {
 	bool per_rule;
 	uint32_t on_full;         /* enum rl_on_full                         */
 	uint32_t malformed;       /* enum rl_malformed                       */
+	bool coarse_clock;        /* bpf_ktime_get_coarse_ns: cheaper, 1 tick */
 	uint32_t state_entries;   /* per-source map size, default 1048576    */
 };
 

@@ -488,6 +488,7 @@ static void print_status(json_t *o)
 	printf("match entries: %lld\n", ji(o, "match_entries"));
 	printf("on-full:       %s\n", js(o, "on_full"));
 	printf("malformed:     %s\n", js(o, "malformed"));
+	printf("clock:         %s\n", js(o, "clock"));
 	json_object_foreach(sm, k, m) {
 		if (!json_is_object(m))
 			continue;
