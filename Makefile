@@ -9,7 +9,13 @@ OUTPUT   ?= build
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 CC       ?= gcc
-ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+# The kernel's name for this architecture, as libbpf-bootstrap derives it:
+# bpf_tracing.h needs __TARGET_ARCH_$(ARCH).
+ARCH     ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+              -e 's/ppc64le/powerpc/' -e 's/mips.*/mips/' -e 's/arm.*/arm/' \
+              -e 's/riscv64/riscv/' -e 's/loongarch64/loongarch/' -e 's/s390x/s390/')
+# The kernel's types for BPF objects come from its BTF, never from libc.
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
@@ -23,7 +29,7 @@ CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 # rl_build_info{version=...} on /metrics
 RL_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 BPF_CFLAGS := -O2 -g -Wall -Wextra -Werror -target bpf -mcpu=v3 \
-              -D__TARGET_ARCH_x86 -Iinclude -Ibpf -I$(ARCH_INC)
+              -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Iinclude -Ibpf
 
 ifeq ($(V),1)
 Q :=
@@ -51,9 +57,9 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(BPFT_SRCS))
 
 LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 
-.PHONY: all deps bpffs test demo demo-http bench clean
+.PHONY: all deps bpffs test demo demo-http bench clean print-bpf-cflags
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 
 all: deps $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(TOOLS)
 
@@ -80,11 +86,17 @@ bpffs:
 $(OUTPUT) $(OUTPUT)/obj $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) | $(OUTPUT)/.deps $(OUTPUT)
+# vmlinux.h: every kernel type a BPF program needs, from the running kernel.
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)/.deps $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)test -r $(VMLINUX_BTF) || { echo "error: $(VMLINUX_BTF) missing: the kernel needs CONFIG_DEBUG_INFO_BTF (or set VMLINUX_BTF=FILE)"; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)/.deps $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/%.bpf.o: tools/%.bpf.c $(wildcard bpf/*.h include/*.h) | $(OUTPUT)/.deps $(OUTPUT)
+$(OUTPUT)/%.bpf.o: tools/%.bpf.c $(wildcard bpf/*.h include/*.h tools/*.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)/.deps $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -119,7 +131,11 @@ $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tes
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
 
 test: all $(UNIT_BINS) $(BPFT_BINS) bpffs
-	$(Q)OUTPUT=$(OUTPUT) tests/run.sh $(UNIT_BINS) $(BPFT_BINS) $(wildcard tests/integration/test_*.sh)
+	$(Q)OUTPUT=$(OUTPUT) tests/run.sh $(wildcard tests/build/test_*.sh) $(UNIT_BINS) $(BPFT_BINS) $(wildcard tests/integration/test_*.sh)
+
+# What tests/build/test_bpf_deps.sh compiles BPF sources with.
+print-bpf-cflags:
+	@echo $(CLANG) $(BPF_CFLAGS)
 
 demo: all bpffs
 	$(Q)OUTPUT=$(OUTPUT) tools/demo.sh

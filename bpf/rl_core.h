@@ -31,9 +31,7 @@
 #ifndef RL_CORE_H
 #define RL_CORE_H
 
-#include <linux/bpf.h>
-#include <linux/errno.h>
-#include <bpf/bpf_helpers.h>
+#include "rl_bpf.h"
 
 #include "rl_abi.h"
 #include "rl_algo.h"

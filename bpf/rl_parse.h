@@ -16,15 +16,7 @@
 #ifndef RL_PARSE_H
 #define RL_PARSE_H
 
-#include <linux/types.h>
-#include <linux/if_ether.h>
-#include <linux/in.h>
-#include <linux/ip.h>
-#include <linux/ipv6.h>
-#include <linux/tcp.h>
-#include <linux/udp.h>
-#include <linux/icmp.h>
-#include <bpf/bpf_endian.h>
+#include "rl_bpf.h"
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))

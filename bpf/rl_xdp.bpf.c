@@ -10,10 +10,7 @@
  * through build/rl_xdp.skel.h by user/lib_loader.c, which also decides the
  * state maps' type and size before load (on-full policy, configured size).
  */
-#include <stddef.h>
-#include <linux/bpf.h>
-#include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
+#include "rl_bpf.h"
 
 #include "rl_abi.h"
 #include "rl_core.h"

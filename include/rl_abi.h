@@ -3,7 +3,7 @@
  * rl_abi.h - the contract between the XDP and TC programs (bpf/) and userspace
  * (user/, tests/, tools/): map keys and values, enums that end in a count,
  * and the limits that size the maps.  Included by both targets, so it uses
- * only fixed-width types from <linux/types.h> and no libc.
+ * only fixed-width types (rl_types.h) and no libc.
  *
  * Every struct here is read by the kernel with the layout the BPF compiler
  * chose and written by userspace with the layout gcc chose; the
@@ -12,7 +12,7 @@
 #ifndef RL_ABI_H
 #define RL_ABI_H
 
-#include <linux/types.h>
+#include "rl_types.h"
 
 #define RL_MAX_RULES      16384   /* rule slots: counters and per-rule state */
 #define RL_MAX_CAND       16      /* rules that can cover one source prefix   */

@@ -23,7 +23,7 @@
 #ifndef RL_LOCK_H
 #define RL_LOCK_H
 
-#include <linux/types.h>
+#include "rl_types.h"
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))

@@ -11,13 +11,7 @@
  * taken the outer one off), then IPv4 or IPv6; the key is the family and
  * the 16-byte source address (IPv4 in the first 4 bytes).
  */
-#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/ipv6.h>
-#include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
+#include "rl_bpf.h"
 
 #include "rlcount.h"
 
@@ -45,7 +39,7 @@ struct {
 	__type(value, struct rlc_val);
 } rlc_glob SEC(".maps");
 
-struct vlan_hdr {
+struct rlc_vlan_hdr {
 	__be16 tci;
 	__be16 proto;
 };
@@ -80,7 +74,7 @@ int rlc_ingress(struct __sk_buff *skb)
 	l3 = eth + 1;
 #pragma unroll
 	for (i = 0; i < 2; i++) {
-		struct vlan_hdr *vh = l3;
+		struct rlc_vlan_hdr *vh = l3;
 
 		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
 			break;

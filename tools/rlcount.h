@@ -6,7 +6,7 @@
 #ifndef RLCOUNT_H
 #define RLCOUNT_H
 
-#include <linux/types.h>
+#include "rl_types.h"
 
 #define RLC_DEFAULT_SOURCES (2u << 20)
 

@@ -17,12 +17,7 @@
  * permutation j -> (mult * j + add) mod n over [0, n) (n <= 2^32), or, for
  * n = 2^k with k > 32, (mult * i + add) & mask (mult odd, so a bijection).
  */
-#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/ipv6.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
+#include "rl_bpf.h"
 
 #define RLG_MAX_L4_OFF 128
 

@@ -6,8 +6,7 @@
  * test_algo_diff.c).  Run through BPF_PROG_TEST_RUN; the packet is ignored.
  * `now` comes from the trace, never from a clock.
  */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+#include "rl_bpf.h"
 
 #include "rl_algo.h"
 

@@ -9,8 +9,7 @@
  *   ip link set dev IF xdpdrv obj build/xdp_floor.bpf.o sec xdp_drop
  * (iproute2 sets the program type itself, so the section name is free.)
  */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+#include "rl_bpf.h"
 
 SEC("xdp_drop")
 int rl_floor_drop(struct xdp_md *ctx)

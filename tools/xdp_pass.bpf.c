@@ -7,8 +7,7 @@
  * on it.  Load with
  *   ip link set dev IF xdpdrv obj build/xdp_pass.bpf.o sec xdp
  */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+#include "rl_bpf.h"
 
 SEC("xdp")
 int rl_xdp_pass(struct xdp_md *ctx)
