@@ -13,6 +13,9 @@
 #define RL_ABI_H
 
 #include "rl_types.h"
+#ifndef __bpf__
+#include <linux/bpf.h>             /* struct bpf_spin_lock */
+#endif
 
 #define RL_MAX_RULES      16384   /* rule slots: counters and per-rule state */
 #define RL_MAX_CAND       16      /* rules that can cover one source prefix   */
@@ -56,22 +59,27 @@ enum rl_gstat {
 	RL_G_ALLOW,                /* source on the allowlist               */
 	RL_G_BLOCKLIST,            /* source on the blocklist: dropped      */
 	RL_G_STATE_NEW,            /* per-source state entries created      */
-	RL_G_MAP_FULL,             /* state insert failed: map full         */
+	RL_G_MAP_FULL,             /* no free or idle slot for a new key    */
 	RL_G_FULL_PASS,            /* ... and on-full=fail-open passed it   */
 	RL_G_FULL_DROP,            /* ... and on-full=fail-closed dropped it*/
 	RL_G_FULL_AGG,             /* ... and on-full=aggregate used rl_agg */
-	RL_G_LOCK_BUSY,            /* try-lock gave up: packet dropped      */
+	RL_G_LOCK_BUSY,            /* compare-and-swap retries ran out, or a
+				    * new key was being inserted by another
+				    * CPU: dropped (monitor/mark: passed)   */
 	RL_G_FRAGMENT,             /* non-first fragments (keyed w/o ports) */
 	RL_G_TC_DEFER,             /* XDP passed it on to TC: a mark rule   */
+	RL_G_EVICT,                /* on-full=evict replaced a live key     */
+	RL_G_TC_UNPARSED,          /* deferred to TC, which could not parse
+				    * it: passed unlabelled (terminal)      */
 	__RL_G_MAX,
 };
 
 /* What to do when a per-source state insert finds the map full. */
 enum rl_on_full {
-	RL_FULL_EVICT = 0,         /* LRU map: the least recently used goes */
-	RL_FULL_FAIL_OPEN,         /* plain hash: pass the packet           */
-	RL_FULL_FAIL_CLOSED,       /* plain hash: drop the packet           */
-	RL_FULL_AGGREGATE,         /* plain hash: charge the rule aggregate */
+	RL_FULL_EVICT = 0,         /* replace a live key of the two buckets */
+	RL_FULL_FAIL_OPEN,         /* pass the packet                       */
+	RL_FULL_FAIL_CLOSED,       /* drop the packet                       */
+	RL_FULL_AGGREGATE,         /* charge the rule's shared bucket       */
 	__RL_FULL_MAX,
 };
 
@@ -109,6 +117,35 @@ struct rl_limit {
 _Static_assert(sizeof(struct rl_limit) == 32, "rl_limit ABI");
 
 /*
+ * A limit's constants, computed once by userspace (rl_lconst_compile in
+ * rl_algo.h) so that the datapath never divides by a rule's numbers.
+ *   GCRA (token/leaky bucket): rate_r scaled units per ns, `unit` scaled
+ *     units per packet or byte, cap = burst * unit, aux = how far ahead of
+ *     now a live TAT can be (beyond it, a wrapped idle one).
+ *   Windows: rate_r = units per window, unit = period_ns, aux = the
+ *     sliding window's weight reciprocal ceil(2^56 / period_ns).
+ */
+struct rl_lconst {
+	__u64 rate_r;
+	__u64 unit;
+	__u64 cap;
+	__u64 aux;
+};
+_Static_assert(sizeof(struct rl_lconst) == 32, "rl_lconst ABI");
+
+/*
+ * rl_rule.tag: which version of a rule a state word belongs to, stored in
+ * the word's top byte.  Bits 6..4: generation (1..7, never 0, so a zero
+ * word is "no state"); bits 3..0: epoch.  Bit 7 is the word's penalty-box
+ * bit, never set in a rule's tag.
+ */
+#define RL_TAG_GEN   0x70u
+static inline __u8 rl_rule_tag(__u32 ver)
+{
+	return (__u8)(((((ver >> 16) % 7) + 1) << 4) | (ver & 0xf));
+}
+
+/*
  * One compiled rule as the datapath sees it.  Rules are never read from a
  * separate table: a copy sits in every match entry (struct rl_match) whose
  * prefix the rule covers, so one LPM lookup yields a consistent rule set.
@@ -123,14 +160,15 @@ struct rl_rule {
 	__u8  plen6;               /* source key mask, IPv6 /0../128        */
 	__u8  mark_flags;          /* RL_MK_*, RL_ACT_MARK only             */
 	__u8  dscp;                /* with RL_MK_DSCP                       */
-	__u8  _pad;
+	__u8  tag;                 /* rl_rule_tag(ver)                      */
 	__u16 dport_lo;            /* inclusive; 0..65535 = any             */
 	__u16 dport_hi;
 	__u32 mark;                /* skb->mark, with RL_MK_MARK            */
 	__u64 block_ns;            /* block-for duration, 0 = none          */
 	struct rl_limit limit;
+	struct rl_lconst k;        /* rl_lconst_compile(&limit)             */
 };
-_Static_assert(sizeof(struct rl_rule) == 64, "rl_rule ABI");
+_Static_assert(sizeof(struct rl_rule) == 96, "rl_rule ABI");
 
 /* rl_match.flags */
 #define RL_MF_ALLOW      (1u << 0)  /* a covering prefix is allowlisted   */
@@ -149,7 +187,7 @@ struct rl_match {
 	__u64 block_until_ns;      /* RL_MF_BLOCK expiry, ~0ULL = forever   */
 	struct rl_rule rule[RL_MAX_CAND];
 };
-_Static_assert(sizeof(struct rl_match) == 16 + 64 * RL_MAX_CAND, "rl_match ABI");
+_Static_assert(sizeof(struct rl_match) == 16 + 96 * RL_MAX_CAND, "rl_match ABI");
 
 struct rl_lpm4 {
 	__u32 prefixlen;
@@ -163,7 +201,47 @@ struct rl_lpm6 {
 };
 _Static_assert(sizeof(struct rl_lpm6) == 20, "rl_lpm6 ABI");
 
-/* Per-source state keys: the source masked to the rule's plen. */
+/*
+ * Per-source state: preallocated tables of 64-byte buckets (one cache
+ * line), rl_st4 with four IPv4 slots and rl_st6 with two IPv6 slots per
+ * bucket.  A key {rule, source masked to the rule's plen} hashes (seeded
+ * per table, rl_conf.seed) to two buckets and lives in a slot of either.
+ *   kw    0 = empty; RL_KW_CLAIM = being written by a CPU; else
+ *         (rule id + 1) << 32 | IPv4 source (network order), or for IPv6
+ *         (rule id + 1) << 32 | a 32-bit fold of the source, which addr
+ *         then holds in full.
+ *   word  the algorithm state (rl_algo.h): tag byte + 56-bit payload.
+ * A slot is claimed with one compare-and-swap on kw (-> CLAIM), its word
+ * reset, then published with an atomic exchange; the word is only ever
+ * changed by compare-and-swap.  An idle word is the same as no word, so a
+ * slot whose word is idle can be taken by a new key without loss.
+ */
+#define RL_KW_CLAIM   (~0ULL)
+#define RL_BKT4_SLOTS 4
+#define RL_BKT6_SLOTS 2
+
+struct rl_slot4 {
+	__u64 kw;
+	__u64 word;
+};
+
+struct rl_bkt4 {
+	struct rl_slot4 s[RL_BKT4_SLOTS];
+};
+_Static_assert(sizeof(struct rl_bkt4) == 64, "rl_bkt4 ABI");
+
+struct rl_slot6 {
+	__u64 kw;
+	__u64 word;
+	__u8  addr[16];            /* network order, masked                 */
+};
+
+struct rl_bkt6 {
+	struct rl_slot6 s[RL_BKT6_SLOTS];
+};
+_Static_assert(sizeof(struct rl_bkt6) == 64, "rl_bkt6 ABI");
+
+/* Keys of the sliding-log hashes rl_sl4 / rl_sl6: the source masked. */
 struct rl_key4 {
 	__u32 rule;                /* rl_rule.id */
 	__u32 addr;                /* network byte order, masked */
@@ -176,39 +254,27 @@ struct rl_key6 {
 };
 _Static_assert(sizeof(struct rl_key6) == 20, "rl_key6 ABI");
 
-/*
- * The algorithm words of one key (token bucket, GCRA, fixed and sliding
- * window); their meaning per algorithm is documented in rl_algo.h.
- */
-struct rl_words {
-	__u64 w0;
-	__u64 w1;
-};
-
-/*
- * Value of rl_st4, rl_st6 and rl_agg.  `lock` is a bounded try-lock taken
- * with cmpxchg: bpf_spin_lock is refused in LRU hash maps (EOPNOTSUPP), and
- * LRU eviction is the default full-map policy.
- */
-struct rl_state {
-	__u32 lock;                /* 0 free, 1 held                        */
-	__u32 ver;                 /* rl_rule.ver this state belongs to     */
-	struct rl_words s;
-	__u64 block_until_ns;      /* penalty box; 0 = not blocked          */
-	__u64 _pad;
-};
-_Static_assert(sizeof(struct rl_state) == 40, "rl_state ABI");
-
-/* Sliding-log state: a ring of the last `rate` admission times. */
-struct rl_slog {
-	__u32 lock;
-	__u32 ver;
+/* Sliding-log ring: the last n = rate admission times (rl_algo.h). */
+struct rl_slog_ring {
 	__u32 head;                /* index of the oldest entry             */
-	__u32 count;               /* entries in use, <= RL_SLOG_MAX        */
-	__u64 block_until_ns;
+	__u32 count;               /* entries in use, <= n                  */
+	__u32 n;                   /* ring size the entries were kept for   */
+	__u32 _pad;
 	__u64 ts[RL_SLOG_MAX];     /* admission times, ns                   */
 };
-_Static_assert(sizeof(struct rl_slog) == 24 + 8 * RL_SLOG_MAX, "rl_slog ABI");
+
+/*
+ * Value of rl_sl4, rl_sl6 (plain hashes: bpf_spin_lock is allowed there)
+ * and rl_slagg.  The deny path reads it without the lock (a torn read
+ * errs towards denial); admissions take the lock.
+ */
+struct rl_slog {
+	struct bpf_spin_lock lock;
+	__u32 tag;                 /* rl_rule.tag of the ring, 0 = none     */
+	__u64 block_until_ns;      /* penalty box; 0 = not blocked          */
+	struct rl_slog_ring r;
+};
+_Static_assert(sizeof(struct rl_slog) == 16 + 16 + 8 * RL_SLOG_MAX, "rl_slog ABI");
 
 /* Counter value of rl_stats and rl_gstats (per CPU; summed on read). */
 struct rl_ctr {
@@ -221,10 +287,15 @@ _Static_assert(sizeof(struct rl_ctr) == 16, "rl_ctr ABI");
 struct rl_conf {
 	__u32 on_full;             /* enum rl_on_full                       */
 	__u32 malformed;           /* enum rl_malformed                     */
-	__u32 coarse_clock;        /* 1: bpf_ktime_get_coarse_ns            */
+	__u32 coarse_clock;        /* 1: admit on the coarse clock as well  */
 	__u32 _pad;
+	__u64 seed;                /* hash seed of rl_st4/rl_st6, set once
+				    * at creation (random), kept with the
+				    * pins: the loader passes it to the
+				    * program as a load-time constant       */
+	__u64 tick_ns;             /* coarse clock resolution (clock_getres) */
 };
-_Static_assert(sizeof(struct rl_conf) == 16, "rl_conf ABI");
+_Static_assert(sizeof(struct rl_conf) == 32, "rl_conf ABI");
 
 /*
  * Rule catalog (ARRAY rl_catalog, indexed by rule id): the rule as the user
@@ -242,7 +313,7 @@ struct rl_catalog {
 	__u8  _pad[6];
 	struct rl_rule rule;       /* id, ver, match, limit, action         */
 };
-_Static_assert(sizeof(struct rl_catalog) == 72 + 64, "rl_catalog ABI");
+_Static_assert(sizeof(struct rl_catalog) == 72 + 96, "rl_catalog ABI");
 
 /* Allow/block list entries (HASH rl_lists), userspace-only like the catalog. */
 enum rl_list_kind {

@@ -1,27 +1,53 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rl_algo.h - the five rate-limit algorithms as pure functions.
+ * rl_algo.h - the rate-limit algorithms as pure functions on one 64-bit
+ * state word, so that the datapath can update a key with a single
+ * compare-and-swap and decide a denied packet with one load.
  *
- * Included by the XDP program (bpf/rl_core.h), the host unit tests and the
- * simulator (tools/rlsim.c).  Every function takes `now_ns` from its caller
- * and never reads a clock; no helpers, maps, globals or floats; all integer
- * arithmetic is exact or explicitly bounded, and every divisor is guarded
- * (division by zero is 0 in BPF but undefined on the host).
+ * Included by the XDP/TC programs (bpf/rl_core.h), the agent (idle checks,
+ * `top`), the host unit tests and the simulator (tools/rlsim.c).  Every
+ * function takes `now_ns` from its caller and never reads a clock; no
+ * helpers, maps, globals or floats; no division on the packet path (the
+ * divisions live in rl_lconst_compile(), which userspace runs once per rule).
  *
- * A limit is `rate` units per `period_ns` with `burst` units of credit
- * (struct rl_limit).  A unit is a packet, or a byte for byte rates; `cost`
- * is 1 or the packet length.
+ * The word:  bits 63..56 tag, bits 55..0 payload.
+ *   tag      RL_TAG_BOXED | rule tag (rl_rule.tag: generation and epoch of
+ *            the rule the word belongs to; 0 = no state yet).
+ *   payload  token bucket / leaky bucket: the GCRA theoretical arrival
+ *            time (TAT) in scaled units, modulo 2^56;
+ *            fixed window: window index (24 bits) << 32 | units admitted;
+ *            sliding window: window index (4 bits) << 52 | previous count
+ *            (26 bits) << 26 | current count (26 bits);
+ *            boxed: the penalty box's end, ns >> 8.
  *
- * Token bucket and GCRA work in *scaled units*: one unit = period_ns scaled
- * units, and one nanosecond refills `rate` scaled units.  That makes refill
- * exact for any rate from 1/h to 100 Gbit/s without fractions: the bucket
- * capacity is burst * period_ns, which userspace bounds (rl_limit_check)
- * so that it and everything derived from it fits in 64 bits.
+ * Scaled units (GCRA).  One nanosecond is rate_r scaled units and one unit
+ * of cost (a packet or a byte) is `unit` scaled units, where rate_r/unit is
+ * the limit's rate per ns reduced by their gcd: 100/s is 1/10000000,
+ * 100gbit is 25/2.  Refill is then exact integer arithmetic for every rate
+ * from 1/h to 100 Gbit/s.  Time scaled this way wraps 2^56, so the TAT is
+ * compared by wrapping difference d = TAT - now (mod 2^56): d in
+ * [0, aux] is "that far ahead"; anything else is a TAT in the past (the key
+ * is idle: full credit).  A live key is never more than max(cap, one
+ * packet) + skew ahead, which aux bounds with a second of slack for clocks
+ * that differ between CPUs.  Misreading is possible only for a key idle for
+ * t with t*rate_r mod 2^56 in the aux window below 2^56 (never for t <
+ * 2^55/rate_r: 139 years at rate_r 1, 16 days at 100gbit), and then it errs
+ * towards denial (fail closed) for at most aux, never towards admission;
+ * the agent's sweep clears idle keys long before that
+ * (docs/ARCHITECTURE.md "Exactness").
  *
- * Time going backwards (a caller's clock stepping back, or two CPUs whose
- * `now` readings arrive out of order) never creates credit: elapsed time is
- * clamped at zero.  A year idle is one comparison: credit saturates at the
- * capacity before any multiplication can overflow.
+ * GCRA admits a packet of cost c at now iff max(TAT, now) + c*unit - now
+ * <= cap (cap = burst*unit), the same admission set as a token bucket of
+ * burst units refilled at rate; so admissions in any interval of length t
+ * are at most burst + rate*t.  A full bucket (TAT <= now) also admits one
+ * packet that costs more than the whole burst, into debt: a jumbo frame
+ * under a small byte burst, or a GRO skb charged its segments at TC, would
+ * otherwise never pass.  The bound is then max(burst, that packet) + rate*t.
+ *
+ * Monotonicity (why a lock-free "deny" is final): every admission only
+ * moves a word further into debt, and time only adds credit, so a deny
+ * decided on a word read at time t is the decision the packet would have
+ * got at t; concurrent admissions can only make it more right.
  */
 #ifndef RL_ALGO_H
 #define RL_ALGO_H
@@ -43,8 +69,40 @@
 #endif
 
 #define RL_U64_MAX     (~0ULL)
-#define RL_WEIGHT_ONE  (1ULL << 16)   /* sliding-window weight fixed point */
 #define RL_MAX_COST    65535ULL       /* largest cost: one packet's bytes   */
+
+#define RL_PAY_BITS    56
+#define RL_PAY_MASK    ((1ULL << RL_PAY_BITS) - 1)
+#define RL_PAY_SIGN    (1ULL << (RL_PAY_BITS - 1))
+#define RL_TAG_BOXED   0x80u          /* word tag bit: in the penalty box   */
+#define RL_TAG_MASK    0x7fu          /* word tag bits naming the rule ver  */
+#define RL_BOX_SHIFT   8              /* boxed payload: end ns >> 8         */
+
+/* Fixed and sliding window field widths. */
+#define RL_FW_IDX_MASK 0xffffffULL
+#define RL_FW_CNT_MASK 0xffffffffULL
+#define RL_SW_CNT_BITS 26
+#define RL_SW_CNT_MASK ((1ULL << RL_SW_CNT_BITS) - 1)
+#define RL_SW_IDX_MASK 0xfULL
+#define RL_SW_W_SHIFT  40             /* weight = rem * inv >> 40: 16 bits  */
+
+/* Skew between CPUs' clocks that a live TAT may be ahead by (2^30 ns). */
+#define RL_SKEW_NS     (1ULL << 30)
+
+/* Verdicts of the word functions (same numbering as enum rl_verdict). */
+#define RL_W_PASS      RL_V_PASS
+#define RL_W_DROP      RL_V_DROP
+#define RL_W_BLOCK     RL_V_BLOCK
+
+static __always_inline __u8 rl_word_tag(__u64 w)
+{
+	return (__u8)(w >> RL_PAY_BITS);
+}
+
+static __always_inline __u64 rl_word_make(__u8 tag, __u64 payload)
+{
+	return (__u64)tag << RL_PAY_BITS | (payload & RL_PAY_MASK);
+}
 
 /* Burst 0 means "no burst": exactly one unit of credit (strict spacing). */
 static __always_inline __u64 rl_burst(const struct rl_limit *l)
@@ -52,262 +110,355 @@ static __always_inline __u64 rl_burst(const struct rl_limit *l)
 	return l->burst ? l->burst : 1;
 }
 
-/* Bucket capacity in scaled units. */
-static __always_inline __u64 rl_cap(const struct rl_limit *l)
+static __always_inline int rl_algo_is_gcra(__u32 algo)
 {
-	return rl_burst(l) * l->period_ns;
+	return algo == RL_ALGO_TOKEN_BUCKET || algo == RL_ALGO_LEAKY_BUCKET;
+}
+
+/* --- GCRA: token bucket and leaky bucket (meter) ------------------------ */
+
+static __always_inline __u64 rl_gcra_now(const struct rl_lconst *k, __u64 now_ns)
+{
+	return (now_ns * k->rate_r) & RL_PAY_MASK;
+}
+
+/* How far the TAT is ahead of now, scaled; 0 when idle (full credit). */
+static __always_inline __u64 rl_gcra_ahead(const struct rl_lconst *k,
+					   __u64 payload, __u64 now_ns)
+{
+	__u64 d = (payload - rl_gcra_now(k, now_ns)) & RL_PAY_MASK;
+
+	return d > k->aux ? 0 : d;
 }
 
 /*
- * Token bucket.  w0 = credit (scaled units), w1 = time of the last refill.
+ * 1 and *out = the charged payload if a packet of `cost` conforms at
+ * now_ns, else 0.
  */
-static __always_inline void rl_tb_refill(const struct rl_limit *l,
-					 struct rl_words *s, __u64 now_ns)
+static __always_inline int rl_gcra_admit(const struct rl_lconst *k,
+					 __u64 payload, __u64 cost,
+					 __u64 now_ns, __u64 *out)
 {
-	__u64 cap = rl_cap(l);
-	__u64 credit = s->w0 < cap ? s->w0 : cap;
-	__u64 elapsed, room;
+	__u64 now_s = rl_gcra_now(k, now_ns);
+	__u64 d = (payload - now_s) & RL_PAY_MASK;
+	__u64 need = cost * k->unit;
 
-	if (now_ns <= s->w1) {
-		s->w0 = credit;
-		return;
-	}
-	elapsed = now_ns - s->w1;
-	s->w1 = now_ns;
-	room = cap - credit;
-	/* elapsed * rate <= room  <=>  elapsed <= room / rate: no overflow */
-	if (!l->rate || elapsed > room / l->rate)
-		credit = l->rate ? cap : credit;
-	else
-		credit += elapsed * l->rate;
-	s->w0 = credit;
-}
-
-static __always_inline int rl_tb_admit(const struct rl_limit *l,
-				       struct rl_words *s, __u64 cost,
-				       __u64 now_ns)
-{
-	__u64 need = cost * l->period_ns;
-
-	rl_tb_refill(l, s, now_ns);
-	if (s->w0 < need)
+	if (d > k->aux)
+		d = 0;
+	if (d && d + need > k->cap)
 		return 0;
-	s->w0 -= need;
+	*out = (now_s + d + need) & RL_PAY_MASK;
 	return 1;
 }
 
-/*
- * GCRA (virtual scheduling).  The theoretical arrival time TAT is kept as
- * whole ns (w0) plus a remainder in 1/rate ns (w1 < rate), so the emission
- * interval period/rate is exact.  A packet of cost c conforms iff
- * max(TAT, now) - now + c*T <= burst*T, the same admission set as the token
- * bucket above; the difference is the state: one timestamp, no refill.
- */
-static __always_inline int rl_gcra_admit(const struct rl_limit *l,
-					 struct rl_words *s, __u64 cost,
-					 __u64 now_ns)
-{
-	__u64 cap = rl_cap(l), need = cost * l->period_ns;
-	__u64 tat = s->w0, frac = s->w1, ahead, inc_int, inc_rem;
+/* --- fixed window --------------------------------------------------------- */
 
-	if (!l->rate || need > cap)
-		return 0;
-	if (frac >= l->rate)
-		frac = 0;
-	if (tat < now_ns) {
-		tat = now_ns;
-		frac = 0;
+/*
+ * The window index compared by wrapping difference: 0 = same window,
+ * 1..2^23-1 = a later one, the rest = an earlier one (another CPU's clock
+ * behind ours), treated as the same.  A key idle for a multiple of 2^24
+ * windows reads as "same window" with its old count: fail closed.
+ */
+static __always_inline int rl_fw_admit(const struct rl_lconst *k,
+				       __u64 payload, __u64 cost,
+				       __u64 now_ns, __u64 *out)
+{
+	__u64 idx = (k->unit ? now_ns / k->unit : 0) & RL_FW_IDX_MASK;
+	__u64 widx = payload >> 32 & RL_FW_IDX_MASK;
+	__u64 cnt = payload & RL_FW_CNT_MASK;
+	__u64 fwd = (idx - widx) & RL_FW_IDX_MASK;
+
+	if (fwd && fwd < (RL_FW_IDX_MASK >> 1) + 1) {
+		widx = idx;
+		cnt = 0;
 	}
-	ahead = tat - now_ns;
-	/* ahead*rate + frac + need <= cap, without overflowing ahead*rate */
-	if (ahead > (cap - need) / l->rate)
+	if (cnt + cost > k->rate_r)
 		return 0;
-	if (ahead * l->rate + frac > cap - need)
-		return 0;
-	inc_int = need / l->rate;
-	inc_rem = need % l->rate;
-	frac += inc_rem;
-	if (frac >= l->rate) {
-		frac -= l->rate;
-		inc_int++;
-	}
-	s->w0 = tat + inc_int;
-	s->w1 = frac;
+	*out = widx << 32 | (cnt + cost);
 	return 1;
 }
 
-/*
- * Fixed window: w0 = window index (now / period), w1 = units admitted in
- * it.  At most `rate` units per window; burst is not used.  A window index
- * that goes backwards is treated as the current one.
- */
-static __always_inline __u64 rl_window_index(const struct rl_limit *l,
-					     __u64 now_ns)
-{
-	return l->period_ns ? now_ns / l->period_ns : 0;
-}
-
-static __always_inline int rl_fw_admit(const struct rl_limit *l,
-				       struct rl_words *s, __u64 cost,
-				       __u64 now_ns)
-{
-	__u64 idx = rl_window_index(l, now_ns);
-
-	if (idx > s->w0) {
-		s->w0 = idx;
-		s->w1 = 0;
-	}
-	if (s->w1 + cost > l->rate)
-		return 0;
-	s->w1 += cost;
-	return 1;
-}
+/* --- sliding window counter ------------------------------------------------ */
 
 /*
- * Sliding-window counter (Cloudflare-style): w0 = current window index,
- * w1 = previous window's count << 32 | current window's count.  The
- * estimate prev * (1 - elapsed/period) + cur must stay <= rate; the weight
- * is 16-bit fixed point.  Counts fit 32 bits because userspace refuses
- * windows of more than 2^32-1 units.
+ * Cloudflare's estimate: prev * (period - elapsed) / period + cur <= rate.
+ * The weight is 16-bit fixed point from a reciprocal computed once per
+ * rule (rl_lconst.aux), rounded up so the estimate never falls below the
+ * exact one.  Index difference as for the fixed window, on 4 bits: a key
+ * idle for a multiple of 16 windows keeps its old counts (fail closed).
  */
-static __always_inline int rl_sw_admit(const struct rl_limit *l,
-				       struct rl_words *s, __u64 cost,
-				       __u64 now_ns)
+static __always_inline int rl_sw_admit(const struct rl_lconst *k,
+				       __u64 payload, __u64 cost,
+				       __u64 now_ns, __u64 *out)
 {
-	__u64 idx = rl_window_index(l, now_ns), prev, cur, elapsed, weight;
+	__u64 full = k->unit ? now_ns / k->unit : 0;
+	__u64 idx = full & RL_SW_IDX_MASK;
+	__u64 widx = payload >> (2 * RL_SW_CNT_BITS) & RL_SW_IDX_MASK;
+	__u64 prev = payload >> RL_SW_CNT_BITS & RL_SW_CNT_MASK;
+	__u64 cur = payload & RL_SW_CNT_MASK;
+	__u64 fwd = (idx - widx) & RL_SW_IDX_MASK, elapsed, weight;
 
-	prev = s->w1 >> 32;
-	cur = s->w1 & 0xffffffffULL;
-	if (idx == s->w0 + 1) {
+	if (fwd == 1) {
 		prev = cur;
 		cur = 0;
-		s->w0 = idx;
-	} else if (idx > s->w0 + 1) {
+		widx = idx;
+	} else if (fwd && fwd < 8) {
 		prev = 0;
 		cur = 0;
-		s->w0 = idx;
+		widx = idx;
 	}
-	/* backwards or same window: elapsed from the stored window start */
-	elapsed = now_ns - s->w0 * l->period_ns;
-	if (now_ns < s->w0 * l->period_ns || !l->period_ns)
+	/* elapsed in the current window; a stale or earlier window: 0 */
+	elapsed = now_ns - full * k->unit;
+	if (widx != idx || elapsed > k->unit)
 		elapsed = 0;
-	if (elapsed > l->period_ns)
-		elapsed = l->period_ns;
-	weight = l->period_ns ?
-		((l->period_ns - elapsed) << 16) / l->period_ns : RL_WEIGHT_ONE;
-	s->w1 = prev << 32 | cur;
-	if (prev * weight + ((cur + cost) << 16) > (l->rate << 16))
+	weight = ((k->unit - elapsed) * k->aux + (1ULL << RL_SW_W_SHIFT) - 1)
+		 >> RL_SW_W_SHIFT;
+	if (prev * weight + ((cur + cost) << 16) > (k->rate_r << 16))
 		return 0;
-	s->w1 = prev << 32 | (cur + cost);
+	*out = widx << (2 * RL_SW_CNT_BITS) | prev << RL_SW_CNT_BITS | (cur + cost);
 	return 1;
 }
 
+/* --- the word ------------------------------------------------------------ */
+
 /*
- * Initialise a key's words.  full = 1: a new key, full credit.  full = 0:
- * drained, no credit at now_ns (an algorithm switch: admissions before it
- * plus admissions after it never exceed one burst plus the rate).
+ * A word for `tag` at now_ns.  full = 1: a new key (full credit).  full =
+ * 0: drained, no credit at now_ns, used when a rule changes algorithm or
+ * period: admissions before the switch plus admissions after it never
+ * exceed one burst plus the rate.
  */
-static __always_inline void rl_algo_init(const struct rl_limit *l,
-					 struct rl_words *s, __u64 now_ns,
-					 int full)
+static __always_inline __u64 rl_word_init(const struct rl_rule *r,
+					  __u64 now_ns, int full)
 {
-	__u64 cap = rl_cap(l), idx = rl_window_index(l, now_ns);
+	const struct rl_lconst *k = &r->k;
+	__u64 p, idx = k->unit ? now_ns / k->unit : 0;
 
-	switch (l->algo) {
-	case RL_ALGO_LEAKY_BUCKET:
-		s->w0 = now_ns;
-		s->w1 = 0;
-		if (!full && l->rate) {
-			s->w0 = now_ns + cap / l->rate;
-			s->w1 = cap % l->rate;
-		}
-		break;
+	switch (r->limit.algo) {
 	case RL_ALGO_FIXED_WINDOW:
-		s->w0 = idx;
-		s->w1 = full ? 0 : l->rate;
+		p = (idx & RL_FW_IDX_MASK) << 32 | (full ? 0 : k->rate_r);
 		break;
 	case RL_ALGO_SLIDING_WINDOW:
-		s->w0 = idx;
-		s->w1 = full ? 0 : (l->rate & 0xffffffffULL);
+		p = (idx & RL_SW_IDX_MASK) << (2 * RL_SW_CNT_BITS) |
+		    (full ? 0 : k->rate_r & RL_SW_CNT_MASK);
 		break;
 	default:
-		s->w0 = full ? cap : 0;
-		s->w1 = now_ns;
+		p = rl_gcra_now(k, now_ns) + (full ? 0 : k->cap);
 		break;
 	}
-}
-
-/* Charge `cost` units at now_ns: 1 admitted (state charged), 0 denied. */
-static __always_inline int rl_algo_admit(const struct rl_limit *l,
-					 struct rl_words *s, __u64 cost,
-					 __u64 now_ns)
-{
-	switch (l->algo) {
-	case RL_ALGO_LEAKY_BUCKET:
-		return rl_gcra_admit(l, s, cost, now_ns);
-	case RL_ALGO_FIXED_WINDOW:
-		return rl_fw_admit(l, s, cost, now_ns);
-	case RL_ALGO_SLIDING_WINDOW:
-		return rl_sw_admit(l, s, cost, now_ns);
-	case RL_ALGO_TOKEN_BUCKET:
-		return rl_tb_admit(l, s, cost, now_ns);
-	default:
-		return 0;
-	}
+	return rl_word_make(r->tag, p);
 }
 
 /*
- * True if the state is indistinguishable from a new key's at now_ns, so
- * that deleting it loses nothing (used by the agent's garbage collector).
+ * The word as this rule version sees it: a word of another version (or
+ * none yet) is re-initialised, fresh for a new generation, drained for a
+ * new epoch of the same rule (RL_TAG_GEN tells them apart).
  */
-static __always_inline int rl_algo_idle(const struct rl_limit *l,
-					const struct rl_words *s, __u64 now_ns)
+static __always_inline __u64 rl_word_current(const struct rl_rule *r,
+					     __u64 w, __u64 now_ns)
 {
-	struct rl_words t = *s;
-	__u64 idx = rl_window_index(l, now_ns);
+	__u8 t = rl_word_tag(w) & RL_TAG_MASK;
 
-	switch (l->algo) {
-	case RL_ALGO_LEAKY_BUCKET:
-		return s->w0 <= now_ns;
+	if (t == r->tag)
+		return w;
+	return rl_word_init(r, now_ns,
+			    !t || (t & RL_TAG_GEN) != (r->tag & RL_TAG_GEN));
+}
+
+/*
+ * Decide a packet of `cost` at now_ns on word w of rule r: RL_W_PASS with
+ * *out the word to store, RL_W_DROP (*out = the word with the penalty box
+ * set if the rule has one, else w), or RL_W_BLOCK (in the box: *out = w).
+ * *out == w means nothing to write.
+ */
+static __always_inline __u32 rl_word_decide(const struct rl_rule *r, __u64 w,
+					    __u64 cost, __u64 now_ns, __u64 *out)
+{
+	__u64 p, np = 0;
+	int ok;
+
+	*out = w;
+	if (rl_word_tag(w) & RL_TAG_BOXED) {
+		/* rule tags have no box bit: a box of another version still
+		 * blocks until it ends, then the key starts afresh */
+		if ((now_ns >> RL_BOX_SHIFT) < (w & RL_PAY_MASK))
+			return RL_W_BLOCK;
+		w = rl_word_init(r, now_ns, 1);
+	} else {
+		w = rl_word_current(r, w, now_ns);
+	}
+	p = w & RL_PAY_MASK;
+	switch (r->limit.algo) {
 	case RL_ALGO_FIXED_WINDOW:
-		return idx > s->w0 || s->w1 == 0;
+		ok = rl_fw_admit(&r->k, p, cost, now_ns, &np);
+		break;
 	case RL_ALGO_SLIDING_WINDOW:
-		return idx > s->w0 + 1 || s->w1 == 0;
+		ok = rl_sw_admit(&r->k, p, cost, now_ns, &np);
+		break;
 	default:
-		rl_tb_refill(l, &t, now_ns);
-		return t.w0 >= rl_cap(l);
+		ok = rl_gcra_admit(&r->k, p, cost, now_ns, &np);
+		break;
+	}
+	if (ok) {
+		*out = rl_word_make(r->tag, np);
+		return RL_W_PASS;
+	}
+	if (r->block_ns) {
+		/* the box's end, rounded up to its 256 ns unit */
+		p = now_ns + r->block_ns;
+		if (p < now_ns)
+			p = RL_U64_MAX;
+		p = (p >> RL_BOX_SHIFT) + 1;
+		*out = rl_word_make(RL_TAG_BOXED | r->tag,
+				    p > RL_PAY_MASK ? RL_PAY_MASK : p);
+		return RL_W_DROP;
+	}
+	/* no write: keep the word as it was read (maybe of another version) */
+	return RL_W_DROP;
+}
+
+/*
+ * True if the word is indistinguishable from a new key's at now_ns, so
+ * that reusing its slot loses nothing (the datapath's slot reuse, the
+ * agent's sweep).  A word of another rule version is idle: its next packet
+ * would re-initialise it anyway.
+ */
+static __always_inline int rl_word_idle(const struct rl_rule *r, __u64 w,
+					__u64 now_ns)
+{
+	const struct rl_lconst *k = &r->k;
+	__u64 p = w & RL_PAY_MASK, idx;
+
+	if (!w)
+		return 1;
+	if (rl_word_tag(w) & RL_TAG_BOXED)
+		return (now_ns >> RL_BOX_SHIFT) >= p;
+	if (rl_word_tag(w) != r->tag)
+		return 1;
+	idx = k->unit ? now_ns / k->unit : 0;
+	switch (r->limit.algo) {
+	case RL_ALGO_FIXED_WINDOW:
+		return ((p >> 32) & RL_FW_IDX_MASK) != (idx & RL_FW_IDX_MASK) ||
+		       !(p & RL_FW_CNT_MASK);
+	case RL_ALGO_SLIDING_WINDOW:
+		return ((idx - (p >> (2 * RL_SW_CNT_BITS))) & RL_SW_IDX_MASK) >= 2 ||
+		       !(p & ((1ULL << (2 * RL_SW_CNT_BITS)) - 1));
+	default:
+		return rl_gcra_ahead(k, p, now_ns) == 0;
 	}
 }
 
 /*
- * Sliding log: at most `rate` admissions (cost 1, packet rates only) in any
- * window of period_ns, exactly.  The ring holds the last `rate` admission
- * times; a packet is admitted iff fewer than `rate` are logged or the
- * oldest has left the window.  Bounded: rate <= RL_SLOG_MAX.
+ * Credit left at now_ns in units (packets or bytes), for `top`; a boxed
+ * key has none.  Windows: units left in the current window.
  */
+static __always_inline __u64 rl_word_credit(const struct rl_rule *r, __u64 w,
+					    __u64 now_ns)
+{
+	const struct rl_lconst *k = &r->k;
+	__u64 p, used;
+
+	if (rl_word_tag(w) & RL_TAG_BOXED) {
+		if ((now_ns >> RL_BOX_SHIFT) < (w & RL_PAY_MASK))
+			return 0;
+		w = 0;
+	}
+	w = rl_word_current(r, w, now_ns);
+	p = w & RL_PAY_MASK;
+	switch (r->limit.algo) {
+	case RL_ALGO_FIXED_WINDOW:
+		if (rl_word_idle(r, w, now_ns))
+			return k->rate_r;
+		used = p & RL_FW_CNT_MASK;
+		return used < k->rate_r ? k->rate_r - used : 0;
+	case RL_ALGO_SLIDING_WINDOW:
+		if (rl_word_idle(r, w, now_ns))
+			return k->rate_r;
+		used = p & RL_SW_CNT_MASK;
+		return used < k->rate_r ? k->rate_r - used : 0;
+	default:
+		used = rl_gcra_ahead(k, p, now_ns);
+		if (!k->unit || used >= k->cap)
+			return 0;
+		return (k->cap - used) / k->unit;
+	}
+}
+
+/* --- sliding log ----------------------------------------------------------- */
+
+/*
+ * At most `rate` admissions (cost 1, packet rates only) in any window of
+ * period_ns, exactly.  The ring holds the last n = rate admission times; a
+ * packet is admitted iff fewer than n are logged or the oldest has left
+ * the window.  Bounded: rate <= RL_SLOG_MAX.  The caller holds the log's
+ * spin lock (bpf_spin_lock in the datapath).
+ */
+static __always_inline __u32 rl_slog_n(const struct rl_limit *l)
+{
+	return l->rate < RL_SLOG_MAX ? (__u32)l->rate : RL_SLOG_MAX;
+}
+
 static __always_inline void rl_slog_init(const struct rl_limit *l,
-					 struct rl_slog *s, __u64 now_ns,
+					 struct rl_slog_ring *s, __u64 now_ns,
 					 int full)
 {
-	__u32 i, n = l->rate < RL_SLOG_MAX ? (__u32)l->rate : RL_SLOG_MAX;
+	__u32 i, n = rl_slog_n(l);
 
 	s->head = 0;
 	s->count = full ? 0 : n;
+	s->n = n;
 	for (i = 0; i < RL_SLOG_MAX; i++)
 		s->ts[i] = full ? 0 : now_ns;
 }
 
-static __always_inline int rl_slog_admit(const struct rl_limit *l,
-					 struct rl_slog *s, __u64 now_ns)
+/*
+ * Lock-free pre-check for the deny path: 1 if the log is certainly full at
+ * now_ns (a torn read can only make the oldest look newer: deny errs
+ * towards denial, never towards admission).
+ */
+static __always_inline int rl_slog_full(const struct rl_limit *l,
+					const struct rl_slog_ring *s,
+					__u64 now_ns)
 {
-	__u32 n = l->rate < RL_SLOG_MAX ? (__u32)l->rate : RL_SLOG_MAX;
-	__u32 slot;
+	__u32 h = s->head;
+	__u64 ts;
+
+	rl_opaque(h);
+	ts = s->ts[h & (RL_SLOG_MAX - 1)];
+	return s->n == rl_slog_n(l) && s->count >= s->n && h < s->n &&
+	       now_ns >= ts && now_ns - ts < l->period_ns;
+}
+
+static __always_inline int rl_slog_admit(const struct rl_limit *l,
+					 struct rl_slog_ring *s, __u64 now_ns)
+{
+	__u32 n = rl_slog_n(l), slot;
 
 	if (!n || l->rate > RL_SLOG_MAX)
 		return 0;
-	/* a rate change shrank the ring: restart it drained, never open */
-	if (s->head >= n || s->count > n)
-		rl_slog_init(l, s, now_ns, 0);
+	/* the rate changed: a smaller ring restarts drained; a larger one
+	 * keeps its times and only grows, so the last n' admissions are
+	 * still all in it (a fresh empty ring would admit n' at once) */
+	if (s->n != n || s->head >= RL_SLOG_MAX || s->count > RL_SLOG_MAX) {
+		if (s->n > n || s->head >= RL_SLOG_MAX || s->count > s->n || !s->n) {
+			rl_slog_init(l, s, now_ns, 0);
+		} else {
+			__u64 tmp[RL_SLOG_MAX];
+			__u32 i, c = s->count;
+
+			for (i = 0; i < RL_SLOG_MAX; i++) {
+				slot = (s->head + i) % s->n;
+				rl_opaque(slot);
+				tmp[i] = s->ts[slot & (RL_SLOG_MAX - 1)];
+			}
+			/* the grown ring: the old entries oldest first, then
+			 * entries that count as admitted at now (drained) */
+			for (i = 0; i < RL_SLOG_MAX; i++)
+				s->ts[i] = i < c ? tmp[i] : now_ns;
+			s->head = 0;
+			s->count = n;
+			s->n = n;
+		}
+	}
 	if (s->count < n) {
 		slot = (s->head + s->count) % n;
 		rl_opaque(slot);
@@ -325,6 +476,76 @@ static __always_inline int rl_slog_admit(const struct rl_limit *l,
 	return 1;
 }
 
+/* --- userspace: per-rule constants and the range check -------------------- */
+
+#ifndef __bpf__
+static inline __u64 rl_gcd(__u64 a, __u64 b)
+{
+	while (b) {
+		__u64 t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Largest rate_r for exact GCRA; larger ones are rounded (see below). */
+#define RL_RATE_R_MAX  8192ULL
+
+/*
+ * The per-rule constants of a limit (struct rl_lconst).  GCRA: rate/period
+ * per ns reduced to rate_r/unit.  A reduced rate_r above RL_RATE_R_MAX (an
+ * odd rate like 999999937/s) would make the scaled clock wrap within hours;
+ * it is replaced by the largest fraction rate_r'/unit' <= rate/period with
+ * rate_r' = RL_RATE_R_MAX, which errs low by less than 0.16% (never over).
+ * Returns 1 if the rate had to be rounded, 0 if exact.
+ */
+static inline int rl_lconst_compile(const struct rl_limit *l, int bytes,
+				    struct rl_lconst *k)
+{
+	__u64 g, rate_r, unit, slack, big;
+	int rounded = 0;
+
+	(void)bytes;
+	k->rate_r = k->unit = k->cap = k->aux = 0;
+	if (!l->rate || !l->period_ns)
+		return 0;
+	switch (l->algo) {
+	case RL_ALGO_FIXED_WINDOW:
+	case RL_ALGO_SLIDING_WINDOW:
+		k->rate_r = l->rate;
+		k->unit = l->period_ns;
+		/* ceil(2^56 / period): weight = rem * aux >> 40 */
+		k->aux = ((1ULL << 56) + l->period_ns - 1) / l->period_ns;
+		return 0;
+	case RL_ALGO_SLIDING_LOG:
+		k->rate_r = l->rate;
+		k->unit = l->period_ns;
+		return 0;
+	default:
+		break;
+	}
+	g = rl_gcd(l->rate, l->period_ns);
+	rate_r = l->rate / g;
+	unit = l->period_ns / g;
+	if (rate_r > RL_RATE_R_MAX) {
+		/* unit' = ceil(unit * RL_RATE_R_MAX / rate_r), in 128 bits */
+		unsigned __int128 u = (unsigned __int128)unit * RL_RATE_R_MAX;
+
+		unit = (__u64)((u + rate_r - 1) / rate_r);
+		rate_r = RL_RATE_R_MAX;
+		rounded = 1;
+	}
+	k->rate_r = rate_r;
+	k->unit = unit;
+	k->cap = rl_burst(l) * unit;
+	big = RL_MAX_COST * unit;
+	slack = RL_SKEW_NS * rate_r;
+	k->aux = (k->cap > big ? k->cap : big) + slack;
+	return rounded;
+}
+
 /*
  * Userspace check that a limit is inside the exact range of the arithmetic
  * above.  Returns NULL if fine, else what is wrong.
@@ -332,6 +553,7 @@ static __always_inline int rl_slog_admit(const struct rl_limit *l,
 static inline const char *rl_limit_check(const struct rl_limit *l, int bytes)
 {
 	__u64 burst = rl_burst(l);
+	struct rl_lconst k;
 
 	if (!l->rate)
 		return "rate must be at least 1";
@@ -339,21 +561,32 @@ static inline const char *rl_limit_check(const struct rl_limit *l, int bytes)
 		return "period must be positive";
 	if (l->algo >= __RL_ALGO_MAX)
 		return "unknown algorithm";
-	/* capacity, plus one more refill step, plus a max-size packet */
-	if (burst > (RL_U64_MAX / 2) / l->period_ns ||
-	    RL_MAX_COST > (RL_U64_MAX / 2) / l->period_ns ||
-	    l->rate > RL_U64_MAX / 4)
-		return "burst x period is too large for exact 64-bit arithmetic";
-	if ((l->algo == RL_ALGO_FIXED_WINDOW ||
-	     l->algo == RL_ALGO_SLIDING_WINDOW) && l->rate > 0xffffffffULL - RL_MAX_COST)
-		return "window algorithms count at most 4294901760 units per window";
+	if (l->rate > RL_U64_MAX / 4 || burst > RL_U64_MAX / 4)
+		return "rate or burst is too large";
+	if (l->algo == RL_ALGO_FIXED_WINDOW &&
+	    l->rate > RL_FW_CNT_MASK - RL_MAX_COST)
+		return "fixed-window counts at most 4294901760 units per window";
+	if (l->algo == RL_ALGO_SLIDING_WINDOW &&
+	    l->rate > RL_SW_CNT_MASK - RL_MAX_COST)
+		return "sliding-window counts at most 67043328 units per window "
+		       "(26-bit counts in one state word): use token-bucket for larger byte rates";
 	if (l->algo == RL_ALGO_SLIDING_LOG && bytes)
 		return "sliding-log limits packets, not bytes";
 	if (l->algo == RL_ALGO_SLIDING_LOG && l->rate > RL_SLOG_MAX)
 		return "sliding-log keeps at most 32 timestamps per key: rate must be <= 32 per period";
 	if (bytes && burst < 1514)
 		return "a byte-rate burst must be at least 1514 bytes (one full frame)";
+	if (rl_algo_is_gcra(l->algo)) {
+		rl_lconst_compile(l, bytes, &k);
+		/* the TAT is compared by wrapping difference on 56 bits:
+		 * everything a live key can be ahead by must fit half of it */
+		if (burst > (RL_PAY_SIGN / 4) / k.unit ||
+		    k.aux + RL_MAX_COST * k.unit >= RL_PAY_SIGN / 2)
+			return "burst x period is too large for the 56-bit state word "
+			       "(at most 2^53 scaled units: lower the burst or use a shorter period)";
+	}
 	return 0;
 }
+#endif /* !__bpf__ */
 
 #endif /* RL_ALGO_H */
