@@ -1,97 +1,62 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rl_core.h - the decision core shared by the XDP and TC ingress hooks:
- * given a parse result, a parsed packet, `now` and the map pointers, it
- * decides pass, drop or label and updates every counter.  The hook only
- * parses, reads the clock once and maps the result to its own return code.
- * Included by bpf/rl_xdp.bpf.c.
+ * given a parsed packet and the clock, it finds the rule, charges the
+ * key's state and updates every counter.  Included by bpf/rl_xdp.bpf.c.
  *
  * Division of labour (enum rl_hook): XDP decides everything except rules
- * with action mark, whose packets it passes on uncharged (counted in
- * RL_G_TC_DEFER); only TC has an skb to label, so TC decides them and
- * ignores every other packet, which XDP already decided and counted.
+ * with action mark, whose packets it passes on uncharged (RL_G_TC_DEFER);
+ * only TC has an skb to label, so TC decides them and ignores every other
+ * packet, which XDP already decided and counted.
  *
  * Accounting: RL_G_PACKETS counts every packet (at XDP), and every packet
- * lands in exactly one terminal counter (a mark rule's packet at TC):
+ * lands in exactly one terminal counter:
  *
  *   RL_G_NON_IP, RL_G_PARSE_ERR, RL_G_UNMATCHED, RL_G_ALLOW, RL_G_BLOCKLIST,
- *   rl_stats[rule][verdict], RL_G_FULL_PASS, RL_G_FULL_DROP, RL_G_LOCK_BUSY
+ *   rl_stats[rule][verdict], RL_G_FULL_PASS, RL_G_FULL_DROP, RL_G_LOCK_BUSY,
+ *   and for a packet XDP deferred to TC: TC's rl_stats verdict, or
+ *   RL_G_TC_UNPARSED when TC cannot parse what XDP could (a header past
+ *   TC's linear pull).
  *
- * RL_G_FRAGMENT, RL_G_STATE_NEW, RL_G_MAP_FULL, RL_G_FULL_AGG and
- * RL_G_TC_DEFER are
- * additional (a packet charged to the aggregate after a full map ends in
- * rl_stats).  Packets that never met a limit (full map with fail-open or
- * fail-closed, lock given up) are not in rl_stats: its verdicts mean "what
- * the limit said".
- *
- * Rule ver 0 (generation 0) is reserved: zeroed state (a fresh rl_agg slot,
- * a fresh sliding log) carries ver 0, and the version check initialises it
- * for the rule on first use.
+ * RL_G_FRAGMENT, RL_G_STATE_NEW, RL_G_MAP_FULL, RL_G_FULL_AGG, RL_G_EVICT
+ * and RL_G_TC_DEFER are additional.  Packets that never met a limit (full
+ * map with fail-open or fail-closed, contention) are not in rl_stats: its
+ * verdicts mean "what the limit said".
  */
 #ifndef RL_CORE_H
 #define RL_CORE_H
 
 #include "rl_bpf.h"
-
 #include "rl_abi.h"
 #include "rl_algo.h"
-#include "rl_lock.h"
 #include "rl_parse.h"
-
-/* The maps the core uses; the hook fills it with its map definitions. */
-struct rl_maps {
-	void *match4, *match6;
-	void *st4, *st6;
-	void *sl4, *sl6;
-	void *agg, *slagg;
-	void *stats, *gstats;
-};
-
-#define RL_V_NONE  0xffffffffu     /* rl_res.verdict: no rule verdict */
+#include "rl_state.h"
 
 enum rl_hook {
 	RL_HOOK_XDP = 0,           /* every action but mark                 */
 	RL_HOOK_TC,                /* mark rules only                       */
 };
 
+/* What the hook does with the packet. */
 struct rl_res {
 	__u32 drop;                /* 1: drop the packet (XDP only)         */
-	__u32 gstat;               /* terminal counter if verdict is NONE   */
-	__u32 rule_id;             /* valid when verdict != RL_V_NONE       */
-	__u32 verdict;             /* enum rl_verdict or RL_V_NONE          */
 	__u32 label;               /* 1: label the skb (TC only)            */
+	__u32 defer;               /* 1: XDP passed it on to TC             */
 	__u32 mark;                /* with label: the rule's RL_MK_* values */
 	__u8  mark_flags;
 	__u8  dscp;
 	__u8  _pad[2];
 };
 
-/*
- * A new key's sliding log.  All zero is rl_slog_init(full) with ver 0,
- * which the locked version check turns into the rule's fresh state; it
- * lives in .rodata because 280 bytes do not fit the 512-byte BPF stack
- * beside the rest of the core.
- */
-static const struct rl_slog rl_slog_zero;
-
-/* Internal outcome of charging a state: a verdict or "lock busy". */
-#define RL_CHARGE_BUSY  __RL_V_MAX
-
-static __always_inline void rl_ctr_add(void *map, __u32 idx, __u32 len)
+static __always_inline void rl_stat(__u32 rule, __u32 verdict, __u32 len)
 {
-	struct rl_ctr *c = bpf_map_lookup_elem(map, &idx);
+	__u32 idx = rule * __RL_V_MAX + verdict;
+	struct rl_ctr *c = bpf_map_lookup_elem(&rl_stats, &idx);
 
-	/* per-CPU slot, and XDP cannot migrate mid-packet: no atomics */
 	if (c) {
 		c->packets++;
 		c->bytes += len;
 	}
-}
-
-static __always_inline void rl_gcount(const struct rl_maps *m, __u32 g,
-				      __u32 len)
-{
-	rl_ctr_add(m->gstats, g, len);
 }
 
 static __always_inline int rl_rule_matches(const struct rl_rule *r,
@@ -117,110 +82,7 @@ static __always_inline int rl_rule_matches(const struct rl_rule *r,
 	return 1;
 }
 
-static __always_inline __u64 rl_sat_add(__u64 a, __u64 b)
-{
-	return a + b < a ? ~0ULL : a + b;
-}
-
-/*
- * After the limit spoke: the penalty box and the monitor and mark actions.
- * `v` is what the limit said (PASS/DROP/BLOCK); returns the counted
- * verdict.  A mark rule's over-limit and boxed packets are both labelled:
- * the penalty box of a mark rule labels everything for a while.
- */
-static __always_inline __u32 rl_apply_action(const struct rl_rule *r, __u32 v,
-					     struct rl_res *res)
-{
-	res->drop = 0;
-	if (v == RL_V_PASS)
-		return RL_V_PASS;
-	if (r->action == RL_ACT_MONITOR)
-		return RL_V_MONITOR;
-	if (r->action == RL_ACT_MARK)
-		return RL_V_MARK;
-	res->drop = 1;
-	return v;
-}
-
-/* Charge a words state under its lock.  Returns a verdict or RL_CHARGE_BUSY. */
-static __always_inline __u32 rl_charge_state(const struct rl_rule *r,
-					     struct rl_state *st, __u64 cost,
-					     __u64 now)
-{
-	__u32 v;
-
-	if (!rl_trylock(&st->lock))
-		return RL_CHARGE_BUSY;
-	if (st->ver != r->ver) {
-		/* new generation: a new rule in this slot, full credit as for
-		 * a new key; same generation, new epoch: drained (no second
-		 * burst at an algorithm switch) */
-		int full = (st->ver >> 16) != (r->ver >> 16);
-
-		rl_algo_init(&r->limit, &st->s, now, full);
-		if (full)
-			st->block_until_ns = 0;
-		st->ver = r->ver;
-	}
-	if (now < st->block_until_ns) {
-		v = RL_V_BLOCK;
-	} else if (rl_algo_admit(&r->limit, &st->s, cost, now)) {
-		v = RL_V_PASS;
-	} else {
-		v = RL_V_DROP;
-		if (r->block_ns)
-			st->block_until_ns = rl_sat_add(now, r->block_ns);
-	}
-	rl_unlock(&st->lock);
-	return v;
-}
-
-static __always_inline __u32 rl_charge_slog(const struct rl_rule *r,
-					    struct rl_slog *sl, __u64 now)
-{
-	__u32 v;
-
-	if (!rl_trylock(&sl->lock))
-		return RL_CHARGE_BUSY;
-	if (sl->ver != r->ver) {
-		int full = (sl->ver >> 16) != (r->ver >> 16);
-
-		rl_slog_init(&r->limit, sl, now, full);
-		if (full)
-			sl->block_until_ns = 0;
-		sl->ver = r->ver;
-	}
-	if (now < sl->block_until_ns) {
-		v = RL_V_BLOCK;
-	} else if (rl_slog_admit(&r->limit, sl, now)) {
-		v = RL_V_PASS;
-	} else {
-		v = RL_V_DROP;
-		if (r->block_ns)
-			sl->block_until_ns = rl_sat_add(now, r->block_ns);
-	}
-	rl_unlock(&sl->lock);
-	return v;
-}
-
-/* The per-rule bucket: rl_agg or rl_slagg at the rule's id. */
-static __always_inline __u32 rl_charge_agg(const struct rl_maps *m,
-					   const struct rl_rule *r, __u64 cost,
-					   __u64 now)
-{
-	__u32 id = r->id;
-	struct rl_state *st;
-	struct rl_slog *sl;
-
-	if (r->limit.algo == RL_ALGO_SLIDING_LOG) {
-		sl = bpf_map_lookup_elem(m->slagg, &id);
-		return sl ? rl_charge_slog(r, sl, now) : RL_CHARGE_BUSY;
-	}
-	st = bpf_map_lookup_elem(m->agg, &id);
-	return st ? rl_charge_state(r, st, cost, now) : RL_CHARGE_BUSY;
-}
-
-/* Mask an IPv4/IPv6 source (network order) to the rule's key length. */
+/* Mask an IPv4 source (network order) to the rule's key length. */
 static __always_inline __u32 rl_mask4(__u32 addr, __u8 plen)
 {
 	if (plen >= 32)
@@ -230,156 +92,224 @@ static __always_inline __u32 rl_mask4(__u32 addr, __u8 plen)
 	return addr & bpf_htonl(~0u << (32 - plen));
 }
 
-static __always_inline void rl_mask6(__u8 *dst, const __u8 *src, __u8 plen)
+/* Mask an IPv6 source (two 64-bit halves, network order) to plen bits. */
+static __always_inline void rl_mask6(__u64 *dst, const __u64 *src, __u8 plen)
 {
-	__u32 w[4], bits;
+	__u64 m;
 	int i;
 
-	__builtin_memcpy(w, src, 16);
 #pragma unroll
-	for (i = 0; i < 4; i++) {
-		bits = plen > i * 32 ? plen - i * 32 : 0;
-		w[i] = rl_mask4(w[i], bits > 32 ? 32 : bits);
+	for (i = 0; i < 2; i++) {
+		__u32 bits = plen > i * 64 ? plen - i * 64 : 0;
+
+		if (bits >= 64)
+			m = ~0ULL;
+		else if (!bits)
+			m = 0;
+		else
+			m = bpf_cpu_to_be64(~0ULL << (64 - bits));
+		dst[i] = src[i] & m;
 	}
-	__builtin_memcpy(dst, w, 16);
 }
 
 /*
- * Look up the key's state, inserting it if new.  `init` is the value a new
- * key starts with.  BPF_NOEXIST makes the insert race-free: if another CPU
- * inserted first, ours fails with -EEXIST and both use the one entry.
- * Returns NULL when the map is full (or the entry vanished again at once).
+ * Sliding log of one key under its spin lock.  The deny pre-check reads
+ * without the lock; the lock is taken only when the packet may pass, and
+ * nothing inside it calls a helper (the verifier forbids it): `now` was
+ * read before.
  */
-static __always_inline void *rl_state_get(const struct rl_maps *m, void *map,
-					  const void *key, const void *init,
-					  __u32 len)
+static __always_inline __u32 rl_charge_slog(const struct rl_rule *r,
+					    struct rl_slog *sl,
+					    struct rl_clock *clk)
 {
-	void *v = bpf_map_lookup_elem(map, key);
-	long err;
+	__u64 late = clk->coarse + rl_tick_ns, now;
+	__u32 v;
 
-	if (v)
-		return v;
-	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
-	if (!err)
-		rl_gcount(m, RL_G_STATE_NEW, len);
+	if (sl->tag == r->tag) {
+		if (late < sl->block_until_ns)
+			return RL_V_BLOCK;
+		if (rl_slog_full(&r->limit, &sl->r, late) && !r->block_ns)
+			return RL_V_DROP;
+	}
+	now = rl_clock_now(clk);
+	bpf_spin_lock(&sl->lock);
+	if (sl->tag != r->tag) {
+		/* new generation (or none yet): fresh; new epoch: drained */
+		int full = !sl->tag || (sl->tag & RL_TAG_GEN) != (r->tag & RL_TAG_GEN);
+
+		rl_slog_init(&r->limit, &sl->r, now, full);
+		if (full)
+			sl->block_until_ns = 0;
+		sl->tag = r->tag;
+	}
+	if (now < sl->block_until_ns) {
+		v = RL_V_BLOCK;
+	} else if (rl_slog_admit(&r->limit, &sl->r, now)) {
+		v = RL_V_PASS;
+	} else {
+		v = RL_V_DROP;
+		if (r->block_ns)
+			sl->block_until_ns = now + r->block_ns < now ?
+					     ~0ULL : now + r->block_ns;
+	}
+	bpf_spin_unlock(&sl->lock);
+	return v;
+}
+
+/* The rule's shared state: rl_agg or rl_slagg at its id. */
+static __always_inline __u32 rl_charge_agg(const struct rl_rule *r, __u64 cost,
+					   struct rl_clock *clk)
+{
+	__u32 id = r->id;
+	struct rl_slog *sl;
+	__u64 *w;
+
+	if (r->limit.algo == RL_ALGO_SLIDING_LOG) {
+		sl = bpf_map_lookup_elem(&rl_slagg, &id);
+		return sl ? rl_charge_slog(r, sl, clk) : RL_CHARGE_BUSY;
+	}
+	w = bpf_map_lookup_elem(&rl_agg, &id);
+	return w ? rl_charge_word(r, w, cost, clk) : RL_CHARGE_BUSY;
+}
+
+/* A per-source sliding log: found, or inserted (BPF_NOEXIST is race-free). */
+static __always_inline struct rl_slog *rl_slog_get(void *map, const void *key,
+						   __u32 len)
+{
+	/* zeroes of the value's size, typed without the spin lock: a lock
+	 * may not live in .rodata */
+	static const __u64 zero[sizeof(struct rl_slog) / 8];
+	struct rl_slog *sl = bpf_map_lookup_elem(map, key);
+
+	if (sl)
+		return sl;
+	if (!bpf_map_update_elem(map, key, zero, BPF_NOEXIST))
+		rl_gcount1(RL_G_STATE_NEW, len);
 	return bpf_map_lookup_elem(map, key);
 }
 
 /*
- * The state the packet is charged to.  Returns a verdict, RL_CHARGE_BUSY,
- * or sets *full when no per-source state could be had.
+ * Charge the packet to its source's state.  Returns a verdict,
+ * RL_CHARGE_BUSY, or sets *full when there was no room for a new key.
  */
-static __always_inline __u32 rl_charge_source(const struct rl_maps *m,
-					      const struct rl_rule *r,
+static __always_inline __u32 rl_charge_source(const struct rl_rule *r,
 					      const struct rl_pkt *p,
-					      __u64 cost, __u64 now, int *full)
+					      __u64 cost, struct rl_clock *clk,
+					      int evict, int *full)
 {
-	struct rl_state init = {};
-	struct rl_key4 k4 = {};
-	struct rl_key6 k6 = {};
-	struct rl_state *st;
+	struct rl_key4 k4;
+	struct rl_key6 k6;
 	struct rl_slog *sl;
-	const void *key;
-	__u32 addr;
-	void *map;
+	__u64 a6[2], *wp = 0;
+	__u32 a4;
+	int res;
 
 	if (p->family == 4) {
-		__builtin_memcpy(&addr, p->src, 4);
-		k4.rule = r->id;
-		k4.addr = rl_mask4(addr, r->plen4);
-		key = &k4;
-	} else {
-		k6.rule = r->id;
-		rl_mask6(k6.addr, p->src, r->plen6);
-		key = &k6;
-	}
-
-	if (r->limit.algo == RL_ALGO_SLIDING_LOG) {
-		map = p->family == 4 ? m->sl4 : m->sl6;
-		sl = rl_state_get(m, map, key, &rl_slog_zero, p->len);
-		if (!sl) {
-			*full = 1;
-			return RL_CHARGE_BUSY;
+		a4 = rl_mask4(p->src4, r->plen4);
+		if (r->limit.algo == RL_ALGO_SLIDING_LOG) {
+			k4.rule = r->id;
+			k4.addr = a4;
+			sl = rl_slog_get(&rl_sl4, &k4, p->len);
+			goto slog;
 		}
-		return rl_charge_slog(r, sl, now);
+		res = rl_slot_get4((__u64)(r->id + 1) << 32 | a4, clk, evict,
+				   p->len, &wp);
+	} else {
+		rl_mask6(a6, p->src6, r->plen6);
+		if (r->limit.algo == RL_ALGO_SLIDING_LOG) {
+			k6.rule = r->id;
+			__builtin_memcpy(k6.addr, a6, 16);
+			sl = rl_slog_get(&rl_sl6, &k6, p->len);
+			goto slog;
+		}
+		res = rl_slot_get6(r->id, a6, clk, evict, p->len, &wp);
 	}
-
-	init.ver = r->ver;
-	rl_algo_init(&r->limit, &init.s, now, 1);
-	map = p->family == 4 ? m->st4 : m->st6;
-	st = rl_state_get(m, map, key, &init, p->len);
-	if (!st) {
+	if (res == RL_SLOT_BUSY || (res == RL_SLOT_OK && !wp))
+		return RL_CHARGE_BUSY;
+	if (res == RL_SLOT_FULL) {
 		*full = 1;
 		return RL_CHARGE_BUSY;
 	}
-	return rl_charge_state(r, st, cost, now);
+	return rl_charge_word(r, wp, cost, clk);
+slog:
+	if (!sl) {
+		*full = 1;
+		return RL_CHARGE_BUSY;
+	}
+	return rl_charge_slog(r, sl, clk);
 }
 
 /*
- * Decide one packet at `hook` (a constant, so each program keeps only its
- * own branches).  parse_res is rl_parse()'s result; p and now are only
- * read for RL_PARSE_OK.  Fills *res; returns res->drop at XDP, res->label
- * at TC.
+ * After the limit spoke: the monitor and mark actions.  `v` is what the
+ * limit said (PASS/DROP/BLOCK); returns the counted verdict.  A mark
+ * rule's over-limit and boxed packets are both labelled.
  */
-static __always_inline int rl_decide(const struct rl_maps *m,
-				     const struct rl_conf *conf,
-				     enum rl_hook hook, int parse_res,
-				     const struct rl_pkt *p, __u64 now,
-				     struct rl_res *res)
+static __always_inline __u32 rl_apply_action(const struct rl_rule *r, __u32 v,
+					     struct rl_res *res)
+{
+	if (v == RL_V_PASS)
+		return RL_V_PASS;
+	if (r->action == RL_ACT_MONITOR)
+		return RL_V_MONITOR;
+	if (r->action == RL_ACT_MARK) {
+		res->label = 1;
+		return RL_V_MARK;
+	}
+	res->drop = 1;
+	return v;
+}
+
+/* The match entry of the packet's source: one LPM lookup per family. */
+static __always_inline const struct rl_match *rl_match_get(const struct rl_pkt *p)
+{
+	struct rl_lpm4 k4;
+	struct rl_lpm6 k6;
+
+	if (p->family == 4) {
+		k4.prefixlen = 32;
+		k4.addr = p->src4;
+		return bpf_map_lookup_elem(&rl_match4, &k4);
+	}
+	k6.prefixlen = 128;
+	__builtin_memcpy(k6.addr, p->src6, 16);
+	return bpf_map_lookup_elem(&rl_match6, &k6);
+}
+
+/*
+ * Decide one parsed packet (RL_PARSE_OK) at `hook` (a constant, so each
+ * program keeps only its own branches).  Fills *res and counts it.
+ */
+static __always_inline void rl_decide(const struct rl_conf *conf,
+				      enum rl_hook hook,
+				      const struct rl_pkt *p,
+				      struct rl_res *res)
 {
 	const struct rl_match *mt;
 	const struct rl_rule *r = 0;
-	struct rl_lpm4 k4;
-	struct rl_lpm6 k6;
-	__u32 v, n, i;
+	struct rl_clock clk;
+	__u32 v, n, i, g;
 	__u64 cost;
 	int full = 0;
 
-	res->drop = 0;
-	res->gstat = RL_G_PACKETS;
-	res->rule_id = 0;
-	res->verdict = RL_V_NONE;
-	res->label = 0;
-	res->mark = 0;
-	res->mark_flags = 0;
-	res->dscp = 0;
-	if (hook == RL_HOOK_TC && parse_res != RL_PARSE_OK)
-		return 0;          /* XDP counted and judged it */
-	if (hook == RL_HOOK_XDP)
-		rl_gcount(m, RL_G_PACKETS, p->len);
-
-	if (parse_res == RL_PARSE_NON_IP) {
-		res->gstat = RL_G_NON_IP;
-		goto global;
-	}
-	if (parse_res != RL_PARSE_OK) {
-		res->gstat = RL_G_PARSE_ERR;
-		res->drop = conf->malformed != RL_MALFORMED_PASS;
-		goto global;
-	}
 	if (p->frag_nonfirst && hook == RL_HOOK_XDP)
-		rl_gcount(m, RL_G_FRAGMENT, p->len);
+		rl_gcount1(RL_G_FRAGMENT, p->len);
 
-	/* one LPM lookup: every rule and list state for this source */
-	if (p->family == 4) {
-		k4.prefixlen = 32;
-		__builtin_memcpy(&k4.addr, p->src, 4);
-		mt = bpf_map_lookup_elem(m->match4, &k4);
-	} else {
-		k6.prefixlen = 128;
-		__builtin_memcpy(k6.addr, p->src, 16);
-		mt = bpf_map_lookup_elem(m->match6, &k6);
-	}
-	res->gstat = RL_G_UNMATCHED;
+	mt = rl_match_get(p);
+	g = RL_G_UNMATCHED;
 	if (!mt)
 		goto global;
 	/* allow beats block beats rules */
 	if (mt->flags & RL_MF_ALLOW) {
-		res->gstat = RL_G_ALLOW;
+		g = RL_G_ALLOW;
 		goto global;
 	}
-	if ((mt->flags & RL_MF_BLOCK) && now < mt->block_until_ns) {
-		res->gstat = RL_G_BLOCKLIST;
+	clk.coarse = bpf_ktime_get_coarse_ns();
+	clk.now = 0;
+	clk.coarse_only = conf->coarse_clock;
+	if ((mt->flags & RL_MF_BLOCK) &&
+	    (clk.coarse + rl_tick_ns < mt->block_until_ns ||
+	     rl_clock_now(&clk) < mt->block_until_ns)) {
+		g = RL_G_BLOCKLIST;
 		res->drop = 1;
 		goto global;
 	}
@@ -399,71 +329,77 @@ static __always_inline int rl_decide(const struct rl_maps *m,
 	if (!r)
 		goto global;
 	if (hook == RL_HOOK_XDP && r->action == RL_ACT_MARK) {
+		if (p->hdr_end > RL_TC_PULL) {
+			/* TC could not read it: it passes here, unlabelled */
+			g = RL_G_TC_UNPARSED;
+			goto global;
+		}
 		/* uncharged here: charging twice would halve the rate */
-		rl_gcount(m, RL_G_TC_DEFER, p->len);
-		return 0;
+		rl_gcount1(RL_G_TC_DEFER, p->len);
+		res->defer = 1;
+		return;
 	}
 	if (hook == RL_HOOK_TC) {
 		if (r->action != RL_ACT_MARK)
-			return 0;
+			return;
 		res->mark = r->mark;
 		res->mark_flags = r->mark_flags;
 		res->dscp = r->dscp;
 	}
 
 	/* a GRO skb at TC stands for segs packets; bytes are capped to the
-	 * largest cost the algorithms' overflow bounds allow */
+	 * largest cost the algorithms' bounds allow */
 	if (r->flags & RL_RF_BYTES)
 		cost = p->len < RL_MAX_COST ? p->len : RL_MAX_COST;
 	else
 		cost = p->segs > 1 ? p->segs : 1;
+	if (cost > RL_MAX_COST)
+		cost = RL_MAX_COST;
 	if (r->flags & RL_RF_PER_RULE)
-		v = rl_charge_agg(m, r, cost, now);
+		v = rl_charge_agg(r, cost, &clk);
 	else
-		v = rl_charge_source(m, r, p, cost, now, &full);
+		v = rl_charge_source(r, p, cost, &clk,
+				     conf->on_full == RL_FULL_EVICT, &full);
 
 	if (full) {
-		rl_gcount(m, RL_G_MAP_FULL, p->len);
+		rl_gcount1(RL_G_MAP_FULL, p->len);
 		switch (conf->on_full) {
 		case RL_FULL_FAIL_CLOSED:
-			res->gstat = RL_G_FULL_DROP;
+			g = RL_G_FULL_DROP;
 			res->drop = 1;
 			goto global;
 		case RL_FULL_AGGREGATE:
-			rl_gcount(m, RL_G_FULL_AGG, p->len);
-			v = rl_charge_agg(m, r, cost, now);
+			rl_gcount1(RL_G_FULL_AGG, p->len);
+			v = rl_charge_agg(r, cost, &clk);
 			break;
 		default:
-			/* fail-open, and evict when even LRU could not insert */
-			res->gstat = RL_G_FULL_PASS;
+			/* fail-open, and evict when even eviction found no room
+			 * (a sliding-log hash is full: logs are not evicted) */
+			g = RL_G_FULL_PASS;
 			goto global;
 		}
 	}
 	if (v == RL_CHARGE_BUSY) {
 		/* fail closed: contention must never over-admit; a monitor
 		 * rule never drops, so it passes (still counted) */
-		res->gstat = RL_G_LOCK_BUSY;
+		g = RL_G_LOCK_BUSY;
 		res->drop = r->action != RL_ACT_MONITOR;
 		goto global;
 	}
-
-	res->rule_id = r->id;
-	res->verdict = rl_apply_action(r, v, res);
-	rl_ctr_add(m->stats, r->id * __RL_V_MAX + res->verdict, p->len);
+	rl_stat(r->id, rl_apply_action(r, v, res), p->len);
 	goto out;
 
 global:
 	/* at TC only a mark rule's packet gets here with a rule */
 	if (hook == RL_HOOK_XDP || r)
-		rl_gcount(m, res->gstat, p->len);
+		rl_gcount1(g, p->len);
 out:
-	if (hook == RL_HOOK_XDP)
-		return res->drop;
-	/* TC never drops: what would drop (over the limit, fail-closed,
-	 * lock given up) is labelled and goes on */
-	res->label = res->drop || res->verdict == RL_V_MARK;
-	res->drop = 0;
-	return res->label;
+	if (hook == RL_HOOK_TC) {
+		/* TC never drops: what would drop (fail-closed, contention)
+		 * is labelled and goes on */
+		res->label |= res->drop;
+		res->drop = 0;
+	}
 }
 
 #endif /* RL_CORE_H */

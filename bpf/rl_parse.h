@@ -23,6 +23,14 @@
 #endif
 
 #define RL_MAX_VLAN       2     /* 802.1ad outer + 802.1Q inner         */
+/*
+ * Bytes TC makes linear before it parses (bpf_skb_pull_data): enough for
+ * two VLAN tags, IPv6 and a few extension headers.  Both hooks use the
+ * same limit: a mark rule's packet whose headers end past it is decided
+ * by XDP (RL_G_TC_UNPARSED) and ignored by TC, so that no packet is
+ * deferred to a TC that cannot read it.
+ */
+#define RL_TC_PULL        256
 #define RL_IPV6_MAX_EXT   6     /* extension headers walked per packet  */
 
 /* Not every libc exports these IPv6 protocol numbers. */
@@ -43,7 +51,14 @@ enum rl_parse_res {
 	RL_PARSE_MALFORMED,        /* truncated or inconsistent headers     */
 };
 
-/* What the decision core needs from a packet. */
+/* 802.1ad's pre-standard TPID, still sent by some QinQ switches. */
+#define RL_ETH_P_QINQ1    0x9100
+
+/*
+ * What the decision core needs from a packet.  The parser writes each
+ * field where it learns it and zeroes only what a path leaves unset, so
+ * the struct is not cleared on every branch.
+ */
 struct rl_pkt {
 	__u8  family;              /* 4 or 6                                */
 	__u8  proto;               /* final L4 protocol (IPPROTO_*)         */
@@ -53,8 +68,11 @@ struct rl_pkt {
 	__u8  _pad;
 	__u16 dport;               /* host byte order                       */
 	__u32 len;                 /* frame length in bytes (L2 included)   */
-	__u8  src[16];             /* network order; IPv4 in src[0..3]      */
 	__u32 segs;                /* TC: GRO segments in the skb, 0 = one  */
+	__u32 src4;                /* IPv4 source, network order            */
+	__u64 src6[2];             /* IPv6 source, network order            */
+	__u32 hdr_end;             /* offset past the last header parsed    */
+	__u32 _pad2;
 };
 
 struct rl_vlan_hdr {
@@ -78,6 +96,7 @@ struct rl_frag_hdr {
 struct rl_cursor {
 	void *pos;
 	void *end;
+	void *start;
 };
 
 /* The cursor is valid for n bytes at pos: the one form the verifier likes. */
@@ -88,6 +107,7 @@ static __always_inline int rl_parse_l4(struct rl_cursor *c, struct rl_pkt *p)
 	struct tcphdr *th;
 	struct udphdr *uh;
 
+	p->hdr_end = c->pos - c->start;
 	switch (p->proto) {
 	case IPPROTO_TCP:
 		th = c->pos;
@@ -96,6 +116,7 @@ static __always_inline int rl_parse_l4(struct rl_cursor *c, struct rl_pkt *p)
 		p->dport = bpf_ntohs(th->dest);
 		p->has_ports = 1;
 		p->syn = th->syn && !th->ack;
+		p->hdr_end += sizeof(*th);
 		return RL_PARSE_OK;
 	case IPPROTO_UDP:
 		uh = c->pos;
@@ -103,12 +124,14 @@ static __always_inline int rl_parse_l4(struct rl_cursor *c, struct rl_pkt *p)
 			return RL_PARSE_MALFORMED;
 		p->dport = bpf_ntohs(uh->dest);
 		p->has_ports = 1;
+		p->hdr_end += sizeof(*uh);
 		return RL_PARSE_OK;
 	case IPPROTO_ICMP:
 	case RL_IPPROTO_ICMPV6:
 		/* type, code, checksum and the 4-byte rest-of-header */
 		if (!RL_HAVE(c, 8))
 			return RL_PARSE_MALFORMED;
+		p->hdr_end += 8;
 		return RL_PARSE_OK;
 	default:
 		/* other protocols are keyed by source only: nothing to read */
@@ -116,10 +139,16 @@ static __always_inline int rl_parse_l4(struct rl_cursor *c, struct rl_pkt *p)
 	}
 }
 
-static __always_inline int rl_parse_ipv4(struct rl_cursor *c, struct rl_pkt *p)
+/*
+ * big_tcp: the hook is TC, where an IPv4 GRO skb over 64 KB (BIG TCP)
+ * carries tot_len 0 and its length in the skb; on the wire (XDP) a zero
+ * total length is malformed.
+ */
+static __always_inline int rl_parse_ipv4(struct rl_cursor *c, struct rl_pkt *p,
+					 int big_tcp)
 {
 	struct iphdr *iph = c->pos;
-	__u32 hlen;
+	__u32 hlen, tot;
 	__u16 frag;
 
 	if (!RL_HAVE(c, sizeof(*iph)))
@@ -127,16 +156,20 @@ static __always_inline int rl_parse_ipv4(struct rl_cursor *c, struct rl_pkt *p)
 	if (iph->version != 4 || iph->ihl < 5)
 		return RL_PARSE_MALFORMED;
 	hlen = iph->ihl * 4;
-	if (bpf_ntohs(iph->tot_len) < hlen || !RL_HAVE(c, hlen))
+	tot = bpf_ntohs(iph->tot_len);
+	if (!(big_tcp && tot == 0 && p->len > 0xffff) && tot < hlen)
+		return RL_PARSE_MALFORMED;
+	if (!RL_HAVE(c, hlen))
 		return RL_PARSE_MALFORMED;
 	p->family = 4;
 	p->proto = iph->protocol;
-	__builtin_memcpy(p->src, &iph->saddr, 4);
+	p->src4 = iph->saddr;
 	c->pos += hlen;
 
 	frag = bpf_ntohs(iph->frag_off);
 	if (frag & RL_IP_OFFSET) {
 		p->frag_nonfirst = 1;
+		p->hdr_end = c->pos - c->start;
 		return RL_PARSE_OK;
 	}
 	return rl_parse_l4(c, p);
@@ -164,7 +197,7 @@ static __always_inline int rl_parse_ipv6(struct rl_cursor *c, struct rl_pkt *p)
 	if (ip6h->version != 6)
 		return RL_PARSE_MALFORMED;
 	p->family = 6;
-	__builtin_memcpy(p->src, &ip6h->saddr, 16);
+	__builtin_memcpy(p->src6, &ip6h->saddr, 16);
 	nh = ip6h->nexthdr;
 	c->pos += sizeof(*ip6h);
 
@@ -184,6 +217,7 @@ static __always_inline int rl_parse_ipv6(struct rl_cursor *c, struct rl_pkt *p)
 			if (bpf_ntohs(fh->frag_off) & RL_IP6_OFFSET) {
 				p->proto = fh->nexthdr;
 				p->frag_nonfirst = 1;
+				p->hdr_end = c->pos + sizeof(*fh) - c->start;
 				return RL_PARSE_OK;
 			}
 			nh = fh->nexthdr;
@@ -208,21 +242,29 @@ static __always_inline int rl_parse_ipv6(struct rl_cursor *c, struct rl_pkt *p)
 	return RL_PARSE_MALFORMED;
 }
 
+static __always_inline int rl_is_vlan(__u16 h_proto)
+{
+	return h_proto == bpf_htons(ETH_P_8021Q) ||
+	       h_proto == bpf_htons(ETH_P_8021AD) ||
+	       h_proto == bpf_htons(RL_ETH_P_QINQ1);
+}
+
 /*
  * Parse the frame [data, data_end) into *p.  p is fully written on
- * RL_PARSE_OK; on the other results only p->len is meaningful.
+ * RL_PARSE_OK; on the other results only p->len is meaningful.  The
+ * caller sets p->len (and p->segs) first: the frame's, or at TC the whole
+ * skb's.
  */
 static __always_inline int rl_parse(void *data, void *data_end,
-				    struct rl_pkt *p)
+				    struct rl_pkt *p, int big_tcp)
 {
-	struct rl_cursor c = { .pos = data, .end = data_end };
+	struct rl_cursor c = { .pos = data, .end = data_end, .start = data };
 	struct rl_vlan_hdr *vh;
 	struct ethhdr *eth;
 	__u16 h_proto;
 	int i;
 
-	__builtin_memset(p, 0, sizeof(*p));
-	p->len = data_end - data;
+	*(__u64 *)p = 0;           /* family .. dport */
 
 	eth = c.pos;
 	if (!RL_HAVE(&c, sizeof(*eth)))
@@ -233,8 +275,7 @@ static __always_inline int rl_parse(void *data, void *data_end,
 	/* a third tag is malformed by policy: never guess the payload */
 #pragma unroll
 	for (i = 0; i <= RL_MAX_VLAN; i++) {
-		if (h_proto != bpf_htons(ETH_P_8021Q) &&
-		    h_proto != bpf_htons(ETH_P_8021AD))
+		if (!rl_is_vlan(h_proto))
 			break;
 		if (i == RL_MAX_VLAN)
 			return RL_PARSE_MALFORMED;
@@ -246,7 +287,7 @@ static __always_inline int rl_parse(void *data, void *data_end,
 	}
 
 	if (h_proto == bpf_htons(ETH_P_IP))
-		return rl_parse_ipv4(&c, p);
+		return rl_parse_ipv4(&c, p, big_tcp);
 	if (h_proto == bpf_htons(ETH_P_IPV6))
 		return rl_parse_ipv6(&c, p);
 	return RL_PARSE_NON_IP;

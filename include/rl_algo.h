@@ -267,8 +267,8 @@ static __always_inline __u64 rl_word_current(const struct rl_rule *r,
 /*
  * Decide a packet of `cost` at now_ns on word w of rule r: RL_W_PASS with
  * *out the word to store, RL_W_DROP (*out = the word with the penalty box
- * set if the rule has one, else w), or RL_W_BLOCK (in the box: *out = w).
- * *out == w means nothing to write.
+ * set if the rule has one, else the word as this rule version reads it),
+ * or RL_W_BLOCK (in the box: *out = w).  *out == w means nothing to write.
  */
 static __always_inline __u32 rl_word_decide(const struct rl_rule *r, __u64 w,
 					    __u64 cost, __u64 now_ns, __u64 *out)
@@ -312,7 +312,10 @@ static __always_inline __u32 rl_word_decide(const struct rl_rule *r, __u64 w,
 				    p > RL_PAY_MASK ? RL_PAY_MASK : p);
 		return RL_W_DROP;
 	}
-	/* no write: keep the word as it was read (maybe of another version) */
+	/* a re-initialised word (new version, box ended) is stored even on
+	 * a deny: a drained start recomputed at every packet would never
+	 * refill */
+	*out = w;
 	return RL_W_DROP;
 }
 
@@ -435,30 +438,11 @@ static __always_inline int rl_slog_admit(const struct rl_limit *l,
 
 	if (!n || l->rate > RL_SLOG_MAX)
 		return 0;
-	/* the rate changed: a smaller ring restarts drained; a larger one
-	 * keeps its times and only grows, so the last n' admissions are
-	 * still all in it (a fresh empty ring would admit n' at once) */
-	if (s->n != n || s->head >= RL_SLOG_MAX || s->count > RL_SLOG_MAX) {
-		if (s->n > n || s->head >= RL_SLOG_MAX || s->count > s->n || !s->n) {
-			rl_slog_init(l, s, now_ns, 0);
-		} else {
-			__u64 tmp[RL_SLOG_MAX];
-			__u32 i, c = s->count;
-
-			for (i = 0; i < RL_SLOG_MAX; i++) {
-				slot = (s->head + i) % s->n;
-				rl_opaque(slot);
-				tmp[i] = s->ts[slot & (RL_SLOG_MAX - 1)];
-			}
-			/* the grown ring: the old entries oldest first, then
-			 * entries that count as admitted at now (drained) */
-			for (i = 0; i < RL_SLOG_MAX; i++)
-				s->ts[i] = i < c ? tmp[i] : now_ns;
-			s->head = 0;
-			s->count = n;
-			s->n = n;
-		}
-	}
+	/* the rate changed (or a torn ring): restart drained.  Keeping a
+	 * grown ring's old entries would leave its new slots free, and a
+	 * rate raised from 8 to 9 would admit 9 + 8 within one period */
+	if (s->n != n || s->head >= n || s->count > n)
+		rl_slog_init(l, s, now_ns, 0);
 	if (s->count < n) {
 		slot = (s->head + s->count) % n;
 		rl_opaque(slot);

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
@@ -130,9 +132,10 @@ static int check_pin(struct bpf_map *map, const char *path, int *existed,
 		seterr(err, err_len,
 		       "pinned map %s is incompatible: it is %s, %u entries, key %u B, value %u B, "
 		       "flags 0x%x; this load needs %s, %u entries, key %u B, value %u B, flags 0x%x "
-		       "(the on-full policy or state size changed, or the pin is from another "
-		       "version). Keep the old settings, or remove %s to start afresh (drops all "
-		       "rate-limit state, rules and counters)",
+		       "(state-entries changed, or the pins are from another version of rl, "
+		       "e.g. before the one-word state layout of 0.2). Keep the old settings, "
+		       "or stop the agent, detach (rlagent --detach-on-exit) and remove %s to "
+		       "start afresh: that drops all rate-limit state, rules and counters",
 		       path, map_type_name(info.type), info.max_entries, info.key_size,
 		       info.value_size, info.map_flags, map_type_name(bpf_map__type(map)),
 		       bpf_map__max_entries(map), bpf_map__key_size(map),
@@ -143,20 +146,63 @@ out:
 	return ret;
 }
 
-static int state_map_setup(struct bpf_map *map, __u32 type, __u32 flags,
-			   __u32 entries, char *err, size_t err_len)
+static int map_size(struct bpf_map *map, __u32 entries, char *err,
+		    size_t err_len)
 {
-	int ret;
+	int ret = bpf_map__set_max_entries(map, entries);
 
-	ret = bpf_map__set_type(map, type);
-	if (!ret)
-		ret = bpf_map__set_map_flags(map, flags);
-	if (!ret)
-		ret = bpf_map__set_max_entries(map, entries);
 	if (ret)
 		seterr(err, err_len, "cannot size map %s: %s", bpf_map__name(map),
 		       strerror(-ret));
 	return ret;
+}
+
+/*
+ * Buckets for `entries` tracked sources: twice the slots for IPv4 (16-byte
+ * slots, 32 bytes a source) and 1.5 times for IPv6 (32-byte slots, 48
+ * bytes a source).  With two candidate buckets per key, a table at these
+ * loads practically never overflows before `entries` keys are live.
+ */
+static __u32 st_buckets(__u32 entries, __u32 slots_per_bucket, __u32 num, __u32 den)
+{
+	__u64 slots = ((__u64)entries * num + den - 1) / den;
+	__u64 b = (slots + slots_per_bucket - 1) / slots_per_bucket;
+
+	return b < 2 ? 2 : (__u32)b;
+}
+
+/*
+ * The seed of the state tables' hash: the pinned one when the tables are
+ * adopted (another seed would lose every key), else a fresh random one.
+ */
+static int pick_seed(const char *pin_dir, __u64 *seed, char *err, size_t err_len)
+{
+	struct rl_conf c = {};
+	char path[512];
+	__u32 zero = 0;
+	int fd;
+
+	if (pin_dir[0]) {
+		snprintf(path, sizeof(path), "%s/rl_conf", pin_dir);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			int r = bpf_map_lookup_elem(fd, &zero, &c);
+
+			close(fd);
+			if (!r && c.seed) {
+				*seed = c.seed;
+				return 0;
+			}
+		}
+	}
+	do {
+		if (getrandom(seed, sizeof(*seed), 0) != sizeof(*seed)) {
+			seterr(err, err_len, "cannot read a random hash seed: %s",
+			       strerror(errno));
+			return -errno;
+		}
+	} while (!*seed);
+	return 0;
 }
 
 int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
@@ -166,7 +212,9 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	struct rl_loader *l;
 	struct rl_conf conf;
 	struct bpf_map *map;
-	__u32 type, flags, st_n, sl_n;
+	struct timespec res;
+	__u32 st_n, sl_n;
+	__u64 seed, tick;
 	char path[512];
 	int ret, existed = 0;
 
@@ -196,22 +244,24 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 		goto fail;
 	}
 
-	/* LRU evicts the least recently used source; plain HASH lets an insert
-	 * fail so that the fail-open/closed/aggregate policy can apply.  No
-	 * prealloc: a 1M-key map costs memory only for sources actually seen */
-	if (o.on_full == RL_FULL_EVICT) {
-		type = BPF_MAP_TYPE_LRU_HASH;
-		flags = 0;
-	} else {
-		type = BPF_MAP_TYPE_HASH;
-		flags = BPF_F_NO_PREALLOC;
-	}
+	/* the tables are sized by config; everything the datapath needs to
+	 * index them is a load-time constant */
 	st_n = o.state_entries ? o.state_entries : RL_STATE_ENTRIES_DEFAULT;
 	sl_n = o.slog_entries ? o.slog_entries : RL_SLOG_ENTRIES_DEFAULT;
-	if ((ret = state_map_setup(l->skel->maps.rl_st4, type, flags, st_n, err, err_len)) ||
-	    (ret = state_map_setup(l->skel->maps.rl_st6, type, flags, st_n, err, err_len)) ||
-	    (ret = state_map_setup(l->skel->maps.rl_sl4, type, flags, sl_n, err, err_len)) ||
-	    (ret = state_map_setup(l->skel->maps.rl_sl6, type, flags, sl_n, err, err_len)))
+	ret = pick_seed(l->pin_dir, &seed, err, err_len);
+	if (ret)
+		goto fail;
+	tick = 4000000;
+	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res))
+		tick = (__u64)res.tv_sec * 1000000000ULL + (__u64)res.tv_nsec;
+	l->skel->rodata->rl_seed = seed;
+	l->skel->rodata->rl_tick_ns = tick;
+	l->skel->rodata->rl_st4_n = st_buckets(st_n, RL_BKT4_SLOTS, 2, 1);
+	l->skel->rodata->rl_st6_n = st_buckets(st_n, RL_BKT6_SLOTS, 3, 2);
+	if ((ret = map_size(l->skel->maps.rl_st4, l->skel->rodata->rl_st4_n, err, err_len)) ||
+	    (ret = map_size(l->skel->maps.rl_st6, l->skel->rodata->rl_st6_n, err, err_len)) ||
+	    (ret = map_size(l->skel->maps.rl_sl4, sl_n, err, err_len)) ||
+	    (ret = map_size(l->skel->maps.rl_sl6, sl_n, err, err_len)))
 		goto fail;
 
 	if (l->pin_dir[0]) {
@@ -271,10 +321,11 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 		goto fail;
 	}
 
-	/* the datapath's on-full branch must agree with the map type */
 	ret = rl_conf_read(l->fd.conf, &conf);
 	if (!ret) {
 		conf.on_full = o.on_full;
+		conf.seed = seed;
+		conf.tick_ns = tick;
 		ret = rl_conf_write(l->fd.conf, &conf);
 	}
 	if (ret) {
