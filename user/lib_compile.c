@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 
 #include "rl_model.h"
+#include "rl_algo.h"
 
 void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r)
 {
@@ -55,6 +56,46 @@ void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r)
 	r->limit = spec->limit;
 	r->limit.burst = rl_rule_burst(spec);
 	r->limit._pad = 0;
+	/* the datapath never divides: it needs the limit's constants */
+	rl_lconst_compile(&r->limit, spec->bytes, &r->k);
+}
+
+void rl_rule_compile(const struct rl_rule_spec *spec, uint32_t id, uint32_t ver,
+		     struct rl_rule *r)
+{
+	rl_rule_to_abi(spec, r);
+	r->id = id;
+	r->ver = ver;
+	r->tag = rl_rule_tag(ver);
+}
+
+/*
+ * Per-source words of the old version are garbage under the new one when
+ * the algorithm, period or unit changes, and for the GCRA algorithms when
+ * any constant changes: the TAT is kept in units of the rate's own scale
+ * (rl_algo.h), and cap/aux bound how far ahead a live one may be.  A
+ * window count stays meaningful under a new rate.
+ */
+bool rl_rule_state_changed(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
+{
+	struct rl_rule ra, rb;
+
+	if (a->limit.algo != b->limit.algo || a->limit.period_ns != b->limit.period_ns ||
+	    a->bytes != b->bytes)
+		return true;
+	if (!rl_algo_is_gcra(a->limit.algo))
+		return false;
+	rl_rule_to_abi(a, &ra);
+	rl_rule_to_abi(b, &rb);
+	return memcmp(&ra.k, &rb.k, sizeof(ra.k)) != 0;
+}
+
+uint32_t rl_rule_next_ver(const struct rl_rule_spec *old, const struct rl_rule_spec *now,
+			  uint32_t ver)
+{
+	if (!rl_rule_state_changed(old, now))
+		return ver;
+	return (ver & 0xffff0000u) | ((ver + 1) & 0xffffu);
 }
 
 /* A distinct prefix and what sits exactly on it. */
@@ -310,9 +351,7 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 		for (k = 0; k < nc; k++) {
 			struct rl_rule *rr = &e->m.rule[k];
 
-			rl_rule_to_abi(&rules[cand[k]], rr);
-			rr->id = ids[cand[k]];
-			rr->ver = vers[cand[k]];
+			rl_rule_compile(&rules[cand[k]], ids[cand[k]], vers[cand[k]], rr);
 		}
 		e->m.n = (uint32_t)nc;
 	}

@@ -159,7 +159,24 @@ void rl_compiled_free(struct rl_compiled *c);
  * not NULL, gets the source they share. */
 bool rl_rules_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b,
 		    struct rl_prefix *src);
-/* The datapath rule for a spec (no id/ver). */
+/* The datapath rule for a spec, with its constants k (no id/ver/tag). */
 void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r);
+/*
+ * The datapath rule in slot `id` at state version `ver`: rl_rule_to_abi
+ * plus id, ver and tag.  The one place every rl_rule the agent writes
+ * (match entries, rl_catalog) comes from, so the copies are identical.
+ */
+void rl_rule_compile(const struct rl_rule_spec *spec, uint32_t id, uint32_t ver,
+		     struct rl_rule *r);
+/*
+ * True if per-source state kept under `old` means nothing under `now`:
+ * another algorithm, period or unit (bytes/packets), or for token and
+ * leaky bucket other constants (a rate or burst change rescales the
+ * word).  A window algorithm keeps its counts across a rate change.
+ */
+bool rl_rule_state_changed(const struct rl_rule_spec *old, const struct rl_rule_spec *now);
+/* ver with its epoch bumped if rl_rule_state_changed(), else ver. */
+uint32_t rl_rule_next_ver(const struct rl_rule_spec *old, const struct rl_rule_spec *now,
+			  uint32_t ver);
 
 #endif /* RL_MODEL_H */

@@ -5,8 +5,9 @@
  * universe (so prefixes nest and collide), random packets: the datapath's
  * answer (longest matching entry, then allow, block, first matching
  * candidate) must equal the reference's, which looks at the rule list
- * directly.  Plus the precedence cases spelled out, expiry, -E2BIG and
- * rl_rule_to_abi's flags.
+ * directly.  Plus the precedence cases spelled out, expiry, -E2BIG,
+ * rl_rule_to_abi's flags, the constants and tag every compiled rule must
+ * carry, and when a rule change starts a new state epoch.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <netinet/in.h>
 
 #include "rl_model.h"
+#include "rl_algo.h"
 #include "testlib.h"
 
 struct pkt {
@@ -408,6 +410,82 @@ static void test_to_abi(void)
 	report("compile/rule-to-abi", failed);
 }
 
+/* Every rule in a match entry carries k and tag, identical to rl_rule_compile's. */
+static void test_consts_and_tag(void)
+{
+	struct rl_rule_spec r[2];
+	uint32_t ids[2] = { 7, 9 }, vers[2] = { 0x30002, 0x80000 };
+	struct rl_compiled c = {};
+	struct rl_err e = {};
+	struct rl_rule want;
+	struct rl_lconst k;
+	int failed = 0, i, j, seen = 0;
+
+	mkrule(&r[0], "tb", "src 10.0.0.0/8 rate 100/s burst 20");
+	mkrule(&r[1], "fw", "rate 10mbit algo fixed-window");
+	CHECK(!rl_compile(r, ids, vers, 2, NULL, 0, NULL, 0, 0, &c, &e), "compile: %s", e.msg);
+	for (i = 0; i < c.n; i++) {
+		for (j = 0; j < (int)c.e[i].m.n; j++) {
+			const struct rl_rule *x = &c.e[i].m.rule[j];
+			int w = x->id == 7 ? 0 : 1;
+
+			rl_rule_compile(&r[w], ids[w], vers[w], &want);
+			CHECK(!memcmp(x, &want, sizeof(want)), "entry %d rule %d differs from rl_rule_compile", i, j);
+			CHECK(x->tag == rl_rule_tag(vers[w]) && x->tag, "tag %#x", x->tag);
+			rl_lconst_compile(&x->limit, r[w].bytes, &k);
+			CHECK(!memcmp(&x->k, &k, sizeof(k)) && x->k.rate_r && x->k.unit, "k of rule %u", x->id);
+			seen++;
+		}
+	}
+	CHECK(seen == 4, "rules in entries: %d (want tb once, fw in 0/0, 10/8 and ::/0)", seen);
+	/* 100/s burst 20: 1 per 10^7 ns, cap 20 packets */
+	rl_rule_compile(&r[0], 7, 0x30002, &want);
+	CHECK(want.k.rate_r == 1 && want.k.unit == 10000000 && want.k.cap == 20 * want.k.unit,
+	      "tb k %llu/%llu cap %llu", (unsigned long long)want.k.rate_r,
+	      (unsigned long long)want.k.unit, (unsigned long long)want.k.cap);
+	CHECK(want.tag == ((((3 % 7) + 1) << 4) | 2), "tag %#x", want.tag);
+	rl_compiled_free(&c);
+	report("compile/consts-and-tag", failed);
+}
+
+/* Which changes start a new epoch (state drained) and which keep the words. */
+static void test_epoch(void)
+{
+	static const struct { const char *from, *to; bool bump; } cases[] = {
+		{ "rate 100/s", "rate 100/s", false },
+		{ "rate 100/s", "rate 200/s", true },              /* GCRA rescaled   */
+		{ "rate 100/s burst 10", "rate 100/s burst 20", true },
+		{ "rate 100/s algo leaky-bucket", "rate 50/s algo leaky-bucket", true },
+		{ "rate 100/s", "rate 100/s action monitor", false },
+		{ "rate 100/s", "rate 100/s block-for 10s", false },
+		{ "rate 100/s", "rate 6000/min", true },           /* period          */
+		{ "rate 100/s", "rate 100/s algo leaky-bucket", true },
+		{ "rate 10mbit", "rate 10/s", true },              /* bytes -> packets */
+		{ "rate 100/s algo fixed-window", "rate 200/s algo fixed-window", false },
+		{ "rate 100/s algo sliding-window", "rate 5/s algo sliding-window", false },
+		{ "rate 100/s algo sliding-window", "rate 100/min algo sliding-window", true },
+		{ "rate 10/s algo sliding-log", "rate 20/s algo sliding-log", false },
+		{ "rate 100/s algo fixed-window", "rate 100/s algo sliding-window", true },
+	};
+	struct rl_rule_spec a, b;
+	int failed = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t v;
+
+		mkrule(&a, "x", cases[i].from);
+		mkrule(&b, "x", cases[i].to);
+		v = rl_rule_next_ver(&a, &b, 0x50003);
+		CHECK(rl_rule_state_changed(&a, &b) == cases[i].bump && v == (cases[i].bump ? 0x50004u : 0x50003u),
+		      "'%s' -> '%s': ver %#x", cases[i].from, cases[i].to, v);
+	}
+	mkrule(&a, "x", "rate 100/s");
+	mkrule(&b, "x", "rate 200/s");
+	CHECK(rl_rule_next_ver(&a, &b, 0x5ffff) == 0x50000, "epoch wraps within its 16 bits");
+	report("compile/epoch", failed);
+}
+
 int main(void)
 {
 	test_random();
@@ -415,6 +493,8 @@ int main(void)
 	test_order();
 	test_e2big();
 	test_to_abi();
+	test_consts_and_tag();
+	test_epoch();
 	printf("%s: %d failed\n", __FILE__, failures);
 	return failures ? 1 : 0;
 }
