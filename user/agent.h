@@ -7,7 +7,8 @@
  *   agent_bpf.c    the BPF side: loader calls, map fds, per-CPU reads
  *   agent_state.c  the in-memory model (rules, allow/block) and the one
  *                  function that makes the maps equal to a model
- *   agent_gc.c     bounded periodic clean-up of the per-source state maps
+ *   agent_gc.c     the sweep of the per-source state tables and sliding
+ *                  logs: idle and orphaned keys out, live keys counted
  *   agent_cmd.c    the control commands: argv in, JSON object out
  *   agent_ctl.c    the control socket server (framing, limits, clients)
  *   agent_metrics.c  the Prometheus /metrics endpoint (libmicrohttpd)
@@ -42,12 +43,15 @@ extern int agent_log_level;
 extern bool agent_log_syslog;
 
 /* One rule of the running model: the spec as the user wrote it, its slot
- * (counters and state index) and the state version the datapath checks. */
+ * (counters and state index), the state version the datapath checks and,
+ * once applied, the compiled rule exactly as the maps hold it (the sweep
+ * and `top` read state words with it). */
 struct agent_rule {
 	struct rl_rule_spec spec;
 	uint32_t id;                  /* slot; AGENT_NO_SLOT until assigned   */
 	uint32_t ver;                 /* (gen << 16) | epoch                  */
 	uint32_t prio;                /* insertion order, for stable listing  */
+	struct rl_rule abi;           /* rl_rule_compile(spec, id, ver)       */
 };
 #define AGENT_NO_SLOT UINT32_MAX
 
@@ -65,7 +69,19 @@ struct agent_maps {
 	int stats, gstats;
 	int agg, slagg;
 	int conf, catalog, lists;
-	int st4, st6;
+	int st4, st6;                 /* per-source state tables              */
+	int sl4, sl6;                 /* per-source sliding logs              */
+	/* the state tables mapped shared (BPF_F_MMAPABLE), NULL if not */
+	struct rl_bkt4 *bkt4;
+	struct rl_bkt6 *bkt6;
+	uint32_t n_bkt4, n_bkt6;      /* buckets: the maps' max_entries       */
+};
+
+/* What the last complete sweep of one family found. */
+struct agent_sweep {
+	int64_t live;                 /* occupied slots; -1 before the first  */
+	uint64_t at_ns;               /* agent_now_ns() when it completed     */
+	uint64_t cleared;             /* slots and logs freed, since start    */
 };
 
 struct agent_iface {
@@ -111,8 +127,9 @@ struct agent {
 	time_t last_reload_time;
 	char last_reload_msg[RL_ERR_LEN];
 
-	/* per-source state map usage, counted by each GC pass */
-	int64_t st4_used, st6_used;     /* -1 until the first pass           */
+	/* per-source state usage, counted by each sweep (agent_gc.c) */
+	uint32_t st_capacity;         /* sources per family (state-entries)   */
+	struct agent_sweep sweep4, sweep6;
 	uint64_t gc_deleted, gc_passes;
 
 	bool stop;
@@ -151,6 +168,11 @@ void agent_err(struct rl_err *err, const char *fmt, ...) __attribute__((format(p
 /* agent_gc.c */
 uint64_t agent_gc_next(const struct agent *a);
 void agent_gc_step(struct agent *a, uint64_t now_ns);
+/* by_id[slot] = index of the model's rule in that slot, or -1 (RL_MAX_RULES long). */
+void agent_rule_index(const struct agent *a, int32_t *by_id);
+/* The model's rule a state slot's key kw belongs to, NULL if none. */
+const struct agent_rule *agent_slot_rule(const struct agent *a, const int32_t *by_id,
+					 uint64_t kw);
 
 /* agent_cmd.c */
 json_t *agent_dispatch(struct agent *a, json_t *req);

@@ -3,8 +3,9 @@
  * agent_bpf.c - the agent's BPF side, a thin layer over the loader
  * (user/rl_loader.h): make sure bpffs is there, load or adopt the pinned
  * maps, attach or adopt the XDP links, and hand the map fds to the rest of
- * the agent.  Keeping every loader call here keeps the model and the
- * control code free of libbpf.
+ * the agent, with the per-source state tables mapped into memory (the
+ * sweep and `top` read them in place).  Keeping every loader call here
+ * keeps the model and the control code free of libbpf.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -119,6 +121,46 @@ static int lock_pin_dir(const char *pin_dir)
 	return 0;
 }
 
+/*
+ * Map a BPF_F_MMAPABLE state table shared, read-write: the sweep clears
+ * slots with compare-and-swap in place.  *n gets its bucket count.
+ */
+static int map_table(int fd, const char *name, size_t bsz, void **out, uint32_t *n)
+{
+	uint32_t max = 0, type = 0;
+	void *p;
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	ret = agent_map_info(fd, &max, &type);
+	if (ret) {
+		log_err("reading map %s: %s", name, strerror(-ret));
+		return ret;
+	}
+	p = mmap(NULL, (size_t)max * bsz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		log_err("mapping %s (%u buckets, %zu bytes): %s", name, max, (size_t)max * bsz,
+			strerror(errno));
+		return ret;
+	}
+	*out = p;
+	*n = max;
+	return 0;
+}
+
+static void unmap_tables(struct agent *a)
+{
+	if (a->maps.bkt4)
+		munmap(a->maps.bkt4, (size_t)a->maps.n_bkt4 * sizeof(*a->maps.bkt4));
+	if (a->maps.bkt6)
+		munmap(a->maps.bkt6, (size_t)a->maps.n_bkt6 * sizeof(*a->maps.bkt6));
+	a->maps.bkt4 = NULL;
+	a->maps.bkt6 = NULL;
+	a->maps.n_bkt4 = a->maps.n_bkt6 = 0;
+}
+
 int agent_bpf_open(struct agent *a)
 {
 	struct rl_loader_opts opts = {
@@ -153,6 +195,14 @@ int agent_bpf_open(struct agent *a)
 	a->maps.lists = l->fd.lists;
 	a->maps.st4 = l->fd.st4;
 	a->maps.st6 = l->fd.st6;
+	a->maps.sl4 = l->fd.sl4;
+	a->maps.sl6 = l->fd.sl6;
+	a->st_capacity = opts.state_entries ? opts.state_entries : RL_STATE_ENTRIES_DEFAULT;
+	ret = map_table(a->maps.st4, "rl_st4", sizeof(struct rl_bkt4), (void **)&a->maps.bkt4, &a->maps.n_bkt4);
+	if (!ret)
+		ret = map_table(a->maps.st6, "rl_st6", sizeof(struct rl_bkt6), (void **)&a->maps.bkt6, &a->maps.n_bkt6);
+	if (ret)
+		return ret;
 	log_info("%s the maps in %s", l->adopted ? "adopted" : "created and pinned", a->pin_dir);
 
 	for (i = 0; i < a->cfg.n_ifaces; i++) {
@@ -206,6 +256,7 @@ void agent_bpf_close(struct agent *a, bool detach)
 
 	if (!l)
 		return;
+	unmap_tables(a);
 	if (detach) {
 		for (i = 0; i < a->n_ifaces; i++)
 			if (rl_loader_detach(l, a->ifaces[i].name))
@@ -226,12 +277,13 @@ int agent_bpf_write_conf(struct agent *a)
 	struct rl_conf c = {};
 	int ret;
 
-	/* on_full belongs to the loader (it chose the map type); keep it. */
+	/* seed and tick belong to the loader: read, change ours, write */
 	ret = rl_conf_read(a->maps.conf, &c);
 	if (ret) {
 		log_err("reading rl_conf: %s", strerror(-ret));
 		return ret;
 	}
+	c.on_full = a->cfg.defaults.on_full;
 	c.malformed = a->cfg.defaults.malformed;
 	c.coarse_clock = a->cfg.defaults.coarse_clock;
 	ret = rl_conf_write(a->maps.conf, &c);

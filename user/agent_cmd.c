@@ -38,6 +38,8 @@ static const char *const gstat_names[__RL_G_MAX] = {
 	[RL_G_LOCK_BUSY] = "lock_busy",
 	[RL_G_FRAGMENT]  = "fragment",
 	[RL_G_TC_DEFER]  = "tc_defer",
+	[RL_G_EVICT]     = "evict",
+	[RL_G_TC_UNPARSED] = "tc_unparsed",
 };
 
 static const char *const verdict_names[__RL_V_MAX] = {
@@ -467,6 +469,9 @@ static json_t *cmd_stats(struct agent *a, int argc, char **argv)
 		return agent_error("refused", "no rule named '%s'", argv[1]);
 	}
 	for (i = 0; i < __RL_G_MAX; i++) {
+		/* a counter newer than this table has no name yet: left out */
+		if (!gstat_names[i])
+			continue;
 		if (agent_pcpu_sum(a, a->maps.gstats, (uint32_t)i, &c))
 			memset(&c, 0, sizeof(c));
 		json_object_set_new(glob, gstat_names[i], ctr_json(&c));
@@ -474,24 +479,38 @@ static json_t *cmd_stats(struct agent *a, int argc, char **argv)
 	return json_pack("{s:b, s:o, s:o}", "ok", 1, "rules", rules, "global", glob);
 }
 
-static json_t *map_json(int fd, int64_t used)
+/*
+ * A state table: its size in buckets and in tracked sources (what
+ * state-entries asked for), and what the last complete sweep found, with
+ * its age: between sweeps the count is that old, and before the first
+ * one there is none (null), never a silent 0.
+ */
+static json_t *table_json(const struct agent *a, int fam, uint64_t now)
 {
-	uint32_t max = 0, type = 0;
+	const struct agent_sweep *sw = fam == 4 ? &a->sweep4 : &a->sweep6;
+	uint32_t n = fam == 4 ? a->maps.n_bkt4 : a->maps.n_bkt6;
+	int slots = fam == 4 ? RL_BKT4_SLOTS : RL_BKT6_SLOTS;
 	json_t *o;
 
-	if (fd < 0 || agent_map_info(fd, &max, &type))
-		return json_null();
-	o = json_pack("{s:i, s:s}", "max_entries", (json_int_t)max, "type",
-		      type == BPF_MAP_TYPE_LRU_HASH ? "lru_hash" :
-		      type == BPF_MAP_TYPE_HASH ? "hash" : "other");
-	/* counted by the last GC pass: cheap, and at most a minute old */
-	json_object_set_new(o, "used", used >= 0 ? json_integer(used) : json_null());
+	o = json_pack("{s:s, s:I, s:i, s:I, s:I, s:I}", "type", "table",
+		      "buckets", (json_int_t)n, "slots_per_bucket", slots,
+		      "slots", (json_int_t)n * slots, "capacity", (json_int_t)a->st_capacity,
+		      "cleared", (json_int_t)sw->cleared);
+	if (sw->live >= 0) {
+		json_object_set_new(o, "live", json_integer(sw->live));
+		json_object_set_new(o, "swept_s_ago", json_real(now > sw->at_ns ?
+			(double)(now - sw->at_ns) / 1e9 : 0.0));
+	} else {
+		json_object_set_new(o, "live", json_null());
+		json_object_set_new(o, "swept_s_ago", json_null());
+	}
 	return o;
 }
 
 static json_t *cmd_status(struct agent *a)
 {
 	json_t *ifs = json_array(), *o, *lr;
+	uint64_t now = agent_now_ns();
 	int i;
 
 	for (i = 0; i < a->n_ifaces; i++)
@@ -519,9 +538,12 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
 						       "coarse" : "precise"));
 	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
-						       "rl_st4", map_json(a->maps.st4, a->st4_used),
-						       "rl_st6", map_json(a->maps.st6, a->st6_used)));
-	json_object_set_new(o, "gc", json_pack("{s:I, s:I}", "passes", (json_int_t)a->gc_passes,
+						       "rl_st4", table_json(a, 4, now),
+						       "rl_st6", table_json(a, 6, now)));
+	json_object_set_new(o, "gc", json_pack("{s:b, s:f, s:I, s:I}",
+					       "on", a->gc_interval_ns != 0,
+					       "interval_s", (double)a->gc_interval_ns / 1e9,
+					       "passes", (json_int_t)a->gc_passes,
 					       "deleted", (json_int_t)a->gc_deleted));
 	return o;
 }
@@ -588,16 +610,20 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 		rl_config_free(&cfg);
 		goto out;
 	}
-	if (cfg.defaults.on_full != a->cfg.defaults.on_full ||
-	    cfg.defaults.state_entries != a->cfg.defaults.state_entries)
-		log_warn("%s: defaults on-full/state-entries changed but keep their old values: they type and size the pinned state maps; to change them, stop rlagent, remove %s and start it again (after `rlctl config dump` if runtime changes matter)",
-			 a->config_path, a->pin_dir);
+	if (cfg.defaults.state_entries != a->cfg.defaults.state_entries)
+		log_warn("%s: defaults.state-entries changed but keeps its old value %u: it sizes the pinned state tables; to change it, stop rlagent, remove %s and start it again (after `rlctl config dump` if runtime changes matter)",
+			 a->config_path, a->cfg.defaults.state_entries, a->pin_dir);
+	if (cfg.defaults.on_full != a->cfg.defaults.on_full && cfg.defaults.on_full < __RL_FULL_MAX)
+		log_info("%s: on-full %s -> %s", a->config_path,
+			 a->cfg.defaults.on_full < __RL_FULL_MAX ?
+			 on_full_names[a->cfg.defaults.on_full] : "?",
+			 on_full_names[cfg.defaults.on_full]);
 	if (cfg.n_ifaces != a->cfg.n_ifaces ||
 	    memcmp(cfg.ifaces, a->cfg.ifaces, sizeof(cfg.ifaces[0]) * (size_t)cfg.n_ifaces))
 		log_warn("%s: interfaces changed; restart rlagent to attach or detach them",
 			 a->config_path);
-	/* on_full selects the map type at load: keep the one in effect. */
-	cfg.defaults.on_full = a->cfg.defaults.on_full;
+	/* state_entries sized the tables at load: keep the one in effect.
+	 * on_full is read per packet from rl_conf, written below. */
 	cfg.defaults.state_entries = a->cfg.defaults.state_entries;
 	rl_config_free(&a->cfg);
 	a->cfg = cfg;
@@ -820,68 +846,20 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 struct top_row {
 	uint32_t rule;            /* index into the model's rules */
 	struct rl_prefix src;
-	uint64_t block_until_ns;
+	uint64_t blocked_ns;      /* penalty box time left, 0 = none */
 	uint64_t credit, max;     /* units left now, and the most there can be */
 	uint32_t permille;        /* credit / max */
 };
 
-/*
- * The credit a key has at `now`, in units, computed on a copy of its words
- * with the same pure functions the datapath uses.  Window algorithms have
- * `rate` per window and no burst.
- */
-static void key_credit(const struct rl_limit *l, struct rl_words w, uint64_t now,
-		       uint64_t *credit, uint64_t *max)
-{
-	uint64_t idx = rl_window_index(l, now), cap = rl_cap(l);
-
-	*credit = *max = 0;
-	switch (l->algo) {
-	case RL_ALGO_TOKEN_BUCKET:
-		rl_tb_refill(l, &w, now);
-		*max = rl_burst(l);
-		*credit = l->period_ns ? w.w0 / l->period_ns : 0;
-		break;
-	case RL_ALGO_LEAKY_BUCKET: {
-		uint64_t ahead = w.w0 > now ? w.w0 - now : 0;
-		uint64_t used = !l->rate || ahead > cap / l->rate ? cap : ahead * l->rate;
-
-		*max = rl_burst(l);
-		*credit = l->period_ns ? (cap - used) / l->period_ns : 0;
-		break;
-	}
-	case RL_ALGO_FIXED_WINDOW:
-		*max = l->rate;
-		*credit = idx > w.w0 ? l->rate : (w.w1 < l->rate ? l->rate - w.w1 : 0);
-		break;
-	case RL_ALGO_SLIDING_WINDOW: {
-		uint64_t prev = w.w1 >> 32, cur = w.w1 & 0xffffffffULL, el, weight, est;
-
-		if (idx == w.w0 + 1) {
-			prev = cur;
-			cur = 0;
-		} else if (idx > w.w0 + 1) {
-			prev = cur = 0;
-		}
-		el = l->period_ns ? now % l->period_ns : 0;
-		weight = l->period_ns ? ((l->period_ns - el) << 16) / l->period_ns : RL_WEIGHT_ONE;
-		est = ((prev * weight) >> 16) + cur;
-		*max = l->rate;
-		*credit = est < l->rate ? l->rate - est : 0;
-		break;
-	}
-	default:
-		break;
-	}
-}
+#define TOP_MAX_ROWS 262144
 
 static int top_cmp(const void *x, const void *y)
 {
 	const struct top_row *a = x, *b = y;
 
 	/* in the penalty box first (longest left first), then least credit */
-	if (a->block_until_ns != b->block_until_ns)
-		return a->block_until_ns > b->block_until_ns ? -1 : 1;
+	if (a->blocked_ns != b->blocked_ns)
+		return a->blocked_ns > b->blocked_ns ? -1 : 1;
 	if (a->permille != b->permille)
 		return a->permille < b->permille ? -1 : 1;
 	if (a->rule != b->rule)
@@ -889,21 +867,90 @@ static int top_cmp(const void *x, const void *y)
 	return memcmp(a->src.addr, b->src.addr, 16);
 }
 
+struct top_scan {
+	struct top_row *rows;
+	int cnt, cap;
+	bool truncated;
+	int32_t by_id[RL_MAX_RULES];
+};
+
 /*
- * Walks the per-source state maps (bounded: this is a diagnostic, not a
- * metric) and reports the sources in a penalty box, then those with the
- * least credit left.  Keys of deleted rules and keys whose version is not
- * the rule's (they restart on their next packet) are skipped.
+ * One table slot into a row: keys of deleted rules, and words of another
+ * version of the rule (they restart on their next packet) are skipped; a
+ * penalty box of any version counts while it lasts.  The numbers come
+ * from the algorithm's own functions (rl_algo.h): credit of the word, and
+ * of an empty word (a new key's, the most there can be).
+ */
+static void top_slot(struct agent *a, struct top_scan *t, int fam, const __u64 *kwp,
+		     const __u64 *wp, const uint8_t *addr6, uint64_t now)
+{
+	__u64 kw = __atomic_load_n(kwp, __ATOMIC_ACQUIRE), w, end = 0;
+	const struct agent_rule *r;
+	struct top_row *row;
+	uint32_t a4;
+
+	if (!kw || kw == RL_KW_CLAIM)
+		return;
+	r = agent_slot_rule(a, t->by_id, kw);
+	if (!r || r->spec.per_rule)
+		return;
+	w = __atomic_load_n(wp, __ATOMIC_RELAXED);
+	if (rl_word_tag(w) & RL_TAG_BOXED) {
+		end = (w & RL_PAY_MASK) << RL_BOX_SHIFT;
+		if (end <= now)
+			return;
+	} else if (rl_word_tag(w) != r->abi.tag) {
+		return;
+	}
+	if (t->cnt >= t->cap) {
+		struct top_row *nr;
+
+		if (t->cap >= TOP_MAX_ROWS) {
+			t->truncated = true;
+			return;
+		}
+		nr = realloc(t->rows, (size_t)t->cap * 2 * sizeof(*nr));
+		if (!nr) {
+			t->truncated = true;
+			return;
+		}
+		t->rows = nr;
+		t->cap *= 2;
+	}
+	row = &t->rows[t->cnt++];
+	memset(row, 0, sizeof(*row));
+	row->rule = (uint32_t)(r - a->model.rules);
+	row->src.family = (uint8_t)fam;
+	if (fam == 4) {
+		/* the key's low half is the source as the packet has it */
+		a4 = (uint32_t)kw;
+		memcpy(row->src.addr, &a4, 4);
+		row->src.len = r->spec.plen4;
+	} else {
+		memcpy(row->src.addr, addr6, 16);
+		row->src.len = r->spec.plen6;
+	}
+	row->blocked_ns = end ? end - now : 0;
+	row->credit = rl_word_credit(&r->abi, w, now);
+	row->max = rl_word_credit(&r->abi, 0, now);
+	row->permille = row->max ? (uint32_t)(row->credit >= row->max ? 1000 :
+			row->credit * 1000 / row->max) : 1000;
+}
+
+/*
+ * Reads the per-source state tables in place (the agent's shared mapping:
+ * a memory walk, tens of milliseconds for the largest tables) and reports
+ * the sources in a penalty box, then those with the least credit left.
+ * Sliding-log keys live in their own hashes and are not shown.
  */
 static json_t *cmd_top(struct agent *a, int argc, char **argv)
 {
-	long n = 20;
-	int i, fam, cap = 4096, cnt = 0, scanned = 0;
-	const int scan_max = 200000;
-	struct top_row *rows;
-	int32_t *by_id;
+	struct top_scan *t;
 	uint64_t now = agent_now_ns();
-	json_t *arr;
+	long n = 20;
+	uint32_t b;
+	int i;
+	json_t *arr, *resp;
 
 	for (i = 1; i < argc; i++) {
 		char *end;
@@ -916,84 +963,40 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv)
 			return agent_error("usage", "usage: top [-n N]");
 		}
 	}
-	rows = calloc((size_t)cap, sizeof(*rows));
-	by_id = malloc(RL_MAX_RULES * sizeof(*by_id));
-	if (!rows || !by_id) {
-		free(rows);
-		free(by_id);
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->rows = calloc(4096, sizeof(*t->rows));
+	if (!t || !t->rows) {
+		free(t);
 		return agent_error("refused", "out of memory");
 	}
-	for (i = 0; i < RL_MAX_RULES; i++)
-		by_id[i] = -1;
-	for (i = 0; i < a->model.n_rules; i++)
-		by_id[a->model.rules[i].id] = i;
-	for (fam = 4; fam <= 6; fam += 2) {
-		union { struct rl_key4 k4; struct rl_key6 k6; } key, nk;
-		int fd = fam == 4 ? a->maps.st4 : a->maps.st6;
-		size_t ksz = fam == 4 ? sizeof(struct rl_key4) : sizeof(struct rl_key6);
-		void *prev = NULL;
-
-		while (scanned < scan_max && !bpf_map_get_next_key(fd, prev, &nk)) {
-			const struct agent_rule *r;
-			struct rl_state st;
-			struct top_row *row;
-			uint32_t id;
-
-			memcpy(&key, &nk, ksz);
-			prev = &key;
-			scanned++;
-			id = fam == 4 ? key.k4.rule : key.k6.rule;
-			if (id >= RL_MAX_RULES || by_id[id] < 0 ||
-			    bpf_map_lookup_elem(fd, &key, &st))
-				continue;
-			r = &a->model.rules[by_id[id]];
-			if (st.ver != r->ver)
-				continue;
-			if (cnt >= cap) {
-				struct top_row *nr;
-
-				if (cap >= 262144)
-					continue;
-				nr = realloc(rows, (size_t)cap * 2 * sizeof(*rows));
-				if (!nr)
-					continue;
-				rows = nr;
-				cap *= 2;
-			}
-			row = &rows[cnt++];
-			memset(row, 0, sizeof(*row));
-			row->rule = (uint32_t)by_id[id];
-			row->src.family = fam;
-			if (fam == 4) {
-				memcpy(row->src.addr, &key.k4.addr, 4);
-				row->src.len = r->spec.plen4;
-			} else {
-				memcpy(row->src.addr, key.k6.addr, 16);
-				row->src.len = r->spec.plen6;
-			}
-			row->block_until_ns = st.block_until_ns > now ? st.block_until_ns : 0;
-			key_credit(&r->spec.limit, st.s, now, &row->credit, &row->max);
-			row->permille = row->max ? (uint32_t)(row->credit >= row->max ? 1000 :
-					row->credit * 1000 / row->max) : 1000;
-		}
-	}
-	qsort(rows, (size_t)cnt, sizeof(*rows), top_cmp);
+	t->cap = 4096;
+	agent_rule_index(a, t->by_id);
+	for (b = 0; a->maps.bkt4 && b < a->maps.n_bkt4; b++)
+		for (i = 0; i < RL_BKT4_SLOTS; i++)
+			top_slot(a, t, 4, &a->maps.bkt4[b].s[i].kw, &a->maps.bkt4[b].s[i].word,
+				 NULL, now);
+	for (b = 0; a->maps.bkt6 && b < a->maps.n_bkt6; b++)
+		for (i = 0; i < RL_BKT6_SLOTS; i++)
+			top_slot(a, t, 6, &a->maps.bkt6[b].s[i].kw, &a->maps.bkt6[b].s[i].word,
+				 a->maps.bkt6[b].s[i].addr, now);
+	qsort(t->rows, (size_t)t->cnt, sizeof(*t->rows), top_cmp);
 	arr = json_array();
-	for (i = 0; i < cnt && i < n; i++) {
-		const struct top_row *row = &rows[i];
-		char t[64];
+	for (i = 0; i < t->cnt && i < n; i++) {
+		const struct top_row *row = &t->rows[i];
+		char s[64];
 
-		fmt_prefix(&row->src, t, sizeof(t));
+		fmt_prefix(&row->src, s, sizeof(s));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I}",
-			"rule", a->model.rules[row->rule].spec.name, "source", t,
-			"blocked_for_ms", (json_int_t)(row->block_until_ns ?
-				(row->block_until_ns - now) / 1000000 : 0),
+			"rule", a->model.rules[row->rule].spec.name, "source", s,
+			"blocked_for_ms", (json_int_t)(row->blocked_ns / 1000000),
 			"credit", (json_int_t)row->credit, "credit_max", (json_int_t)row->max));
 	}
-	free(rows);
-	free(by_id);
-	return json_pack("{s:b, s:i, s:b, s:o}", "ok", 1, "tracked", cnt,
-			 "truncated", scanned >= scan_max, "top", arr);
+	resp = json_pack("{s:b, s:i, s:b, s:o}", "ok", 1, "tracked", t->cnt,
+			 "truncated", t->truncated, "top", arr);
+	free(t->rows);
+	free(t);
+	return resp;
 }
 
 static json_t *dispatch_argv(struct agent *a, int argc, char **argv)

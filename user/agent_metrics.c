@@ -144,7 +144,7 @@ static const struct {
 	{ RL_G_TC_DEFER, "rl_tc_deferred", true,
 	  "Packets XDP passed on to the TC hook for a rule with action mark." },
 	{ RL_G_MAP_FULL, "rl_state_full", false,
-	  "Packets whose new per-source state entry did not fit: the state map was full." },
+	  "Packets whose new per-source key found no empty or idle slot in its two state buckets." },
 	{ RL_G_FULL_PASS, "rl_state_full_passed", true,
 	  "Packets passed because the state map was full (on-full fail-open)." },
 	{ RL_G_FULL_DROP, "rl_state_full_dropped", true,
@@ -152,7 +152,12 @@ static const struct {
 	{ RL_G_FULL_AGG, "rl_state_full_aggregated", false,
 	  "Packets charged to the rule's shared bucket because the state map was full (on-full aggregate)." },
 	{ RL_G_LOCK_BUSY, "rl_lock_busy_dropped", true,
-	  "Packets dropped because a per-key lock stayed busy (fail closed)." },
+	  "Packets dropped as contended: compare-and-swap retries ran out, or another CPU was "
+	  "inserting the key (fail closed; monitor and mark rules pass them)." },
+	{ RL_G_EVICT, "rl_evict", false,
+	  "New per-source keys that replaced a live key because both buckets were full (on-full evict)." },
+	{ RL_G_TC_UNPARSED, "rl_tc_unparsed", true,
+	  "Packets XDP deferred to TC that TC could not parse (header past its linear pull), passed unlabelled." },
 };
 
 static void rule_counters(struct buf *b, struct agent *a, bool bytes)
@@ -209,27 +214,35 @@ static void global_counters(struct buf *b, struct agent *a)
 
 static void state_maps(struct buf *b, struct agent *a)
 {
-	const struct { int fd; int64_t used; const char *fam; } m[] = {
-		{ a->maps.st4, a->st4_used, "ipv4" },
-		{ a->maps.st6, a->st6_used, "ipv6" },
+	const struct { const struct agent_sweep *sw; const char *fam; } m[] = {
+		{ &a->sweep4, "ipv4" },
+		{ &a->sweep6, "ipv6" },
 	};
-	uint32_t max, type;
+	uint64_t now = agent_now_ns();
 	size_t i;
 
 	family(b, "rl_state_capacity", "gauge",
-	       "Maximum entries of the per-source state map (defaults.state-entries).");
+	       "Sources the per-source state table is sized for (defaults.state-entries).");
 	for (i = 0; i < 2; i++)
-		if (m[i].fd >= 0 && !agent_map_info(m[i].fd, &max, &type))
-			bput(b, "rl_state_capacity{family=\"%s\"} %" PRIu32 "\n", m[i].fam, max);
+		bput(b, "rl_state_capacity{family=\"%s\"} %" PRIu32 "\n", m[i].fam, a->st_capacity);
 	family(b, "rl_state_entries", "gauge",
-	       "Entries in the per-source state map, as counted by the last GC pass.");
+	       "Live per-source keys in the state table, as of the last completed sweep "
+	       "(rl_state_sweep_age_seconds old).");
 	for (i = 0; i < 2; i++)
-		if (m[i].used >= 0)
-			bput(b, "rl_state_entries{family=\"%s\"} %" PRId64 "\n", m[i].fam, m[i].used);
-	family(b, "rl_gc_passes_total", "counter", "Completed GC passes over the state maps.");
+		if (m[i].sw->live >= 0)
+			bput(b, "rl_state_entries{family=\"%s\"} %" PRId64 "\n", m[i].fam,
+			     m[i].sw->live);
+	family(b, "rl_state_sweep_age_seconds", "gauge",
+	       "Seconds since the sweep that counted rl_state_entries completed.");
+	for (i = 0; i < 2; i++)
+		if (m[i].sw->live >= 0)
+			bput(b, "rl_state_sweep_age_seconds{family=\"%s\"} %.3f\n", m[i].fam,
+			     now > m[i].sw->at_ns ? (double)(now - m[i].sw->at_ns) / 1e9 : 0.0);
+	family(b, "rl_gc_passes_total", "counter",
+	       "Completed GC passes over the state tables and sliding logs.");
 	bput(b, "rl_gc_passes_total %" PRIu64 "\n", a->gc_passes);
 	family(b, "rl_gc_deleted_entries_total", "counter",
-	       "State entries deleted by GC (orphaned, or idle at full credit).");
+	       "State slots and sliding logs freed by GC (rule gone, or idle).");
 	bput(b, "rl_gc_deleted_entries_total %" PRIu64 "\n", a->gc_deleted);
 }
 

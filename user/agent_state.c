@@ -128,10 +128,9 @@ int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
 		return ret;
 	}
 	for (i = 0; i < cfg->n_rules; i++) {
+		memset(&m->rules[i], 0, sizeof(m->rules[i]));
 		m->rules[i].spec = cfg->rules[i];
 		m->rules[i].id = AGENT_NO_SLOT;
-		m->rules[i].ver = 0;
-		m->rules[i].prio = 0;
 	}
 	m->n_rules = cfg->n_rules;
 	if (cfg->n_allow)
@@ -159,10 +158,9 @@ int agent_model_add_rule(struct agent_model *m, const struct rl_rule_spec *spec)
 
 	if (err)
 		return err;
+	memset(&m->rules[m->n_rules], 0, sizeof(m->rules[0]));
 	m->rules[m->n_rules].spec = *spec;
 	m->rules[m->n_rules].id = AGENT_NO_SLOT;
-	m->rules[m->n_rules].ver = 0;
-	m->rules[m->n_rules].prio = 0;
 	m->n_rules++;
 	return 0;
 }
@@ -232,9 +230,7 @@ static void catalog_from_rule(const struct agent_rule *r, struct rl_catalog *c)
 		memcpy(c->src6, r->spec.src6.addr, 16);
 		c->src6_len = r->spec.src6.len;
 	}
-	rl_rule_to_abi(&r->spec, &c->rule);
-	c->rule.id = r->id;
-	c->rule.ver = r->ver;
+	rl_rule_compile(&r->spec, r->id, r->ver, &c->rule);
 }
 
 static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
@@ -278,6 +274,7 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	r->id = c->rule.id;
 	r->ver = c->rule.ver;
 	r->prio = c->prio;
+	rl_rule_compile(s, r->id, r->ver, &r->abi);
 }
 
 static void list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k)
@@ -354,11 +351,13 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		goto cleanup;
 	}
 
-	/* 1. fresh slots start from zero counters and zero per-rule state,
-	 *    before any match entry can send a packet there. */
+	/* 1. fresh slots start from zero counters, before any match entry
+	 *    can send a packet there.  Per-rule state is zeroed too, though
+	 *    only for tidiness: a word or log of another tag is "no state"
+	 *    to the datapath, and a new rule's tag is not its slot's last. */
 	for (i = 0; i < to->n_rules; i++) {
 		uint32_t id = to->rules[i].id;
-		struct rl_state zs = {};
+		__u64 zs = 0;
 		struct rl_slog zl = {};
 		int v;
 
@@ -506,10 +505,24 @@ cleanup:
 	return ret;
 }
 
-static bool state_meaning_changed(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
+/*
+ * The generation for a new rule in `slot`: the next one whose tag differs
+ * from the slot's last occupant's (the catalog keeps it, even as a
+ * tombstone).  Tags hold the generation modulo 7 only, and per-source
+ * words of the old rule that the sweep has not cleared yet must read as
+ * another version's, never as the new rule's own.
+ */
+static uint32_t gen_for_slot(struct agent *a, uint32_t slot, uint32_t gen)
 {
-	return a->limit.algo != b->limit.algo || a->limit.period_ns != b->limit.period_ns ||
-	       a->bytes != b->bytes;
+	struct rl_catalog c;
+	uint32_t old;
+
+	if (bpf_map_lookup_elem(a->maps.catalog, &slot, &c))
+		return gen;
+	old = c.rule.ver >> 16;
+	if (old && rl_rule_tag(gen << 16) == rl_rule_tag(old << 16))
+		gen = gen >= 0xffff ? 1 : gen + 1;
+	return gen;
 }
 
 static int check_overlap(const struct agent_model *m, struct rl_err *err)
@@ -599,9 +612,9 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		if (old) {
 			r->id = old->id;
 			r->prio = old->prio;
-			r->ver = old->ver;
-			if (state_meaning_changed(&old->spec, &r->spec))
-				r->ver = (old->ver & 0xffff0000u) | ((old->ver + 1) & 0xffffu);
+			/* a new epoch: the datapath restarts the rule's
+			 * per-source state drained (rl_word_current) */
+			r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
 		} else {
 			for (j = 0; j < RL_MAX_RULES && used[slot]; j++)
 				slot = (slot + 1) % RL_MAX_RULES;
@@ -613,9 +626,11 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 			r->id = slot;
 			slot = (slot + 1) % RL_MAX_RULES;
 			r->prio = prio++;
+			gen = gen_for_slot(a, r->id, gen);
 			r->ver = gen << 16;
 			gen = gen >= 0xffff ? 1 : gen + 1;
 		}
+		rl_rule_compile(&r->spec, r->id, r->ver, &r->abi);
 		used[r->id] = 1;
 		specs[i] = r->spec;
 		ids[i] = r->id;

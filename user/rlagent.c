@@ -271,7 +271,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a->sock_path = AGENT_DEFAULT_SOCK;
-	a->st4_used = a->st6_used = -1;
+	a->sweep4.live = a->sweep6.live = -1;
 	a->gc_interval_ns = 60 * 1000000000ull;
 	a->pin_dir = AGENT_DEFAULT_PIN;
 	a->metrics_listen = AGENT_DEFAULT_METRICS;

@@ -467,7 +467,7 @@ static void print_stats(json_t *o)
 static void print_status(json_t *o)
 {
 	json_t *ifs = json_object_get(o, "interfaces"), *i1, *lr = json_object_get(o, "last_reload");
-	json_t *sm = json_object_get(o, "state_maps"), *m;
+	json_t *sm = json_object_get(o, "state_maps"), *m, *gc;
 	const char *k;
 	size_t i;
 
@@ -489,15 +489,20 @@ static void print_status(json_t *o)
 	printf("on-full:       %s\n", js(o, "on_full"));
 	printf("malformed:     %s\n", js(o, "malformed"));
 	printf("clock:         %s\n", js(o, "clock"));
+	gc = json_object_get(o, "gc");
 	json_object_foreach(sm, k, m) {
+		json_t *age = json_object_get(m, "swept_s_ago");
+
 		if (!json_is_object(m))
 			continue;
-		if (json_is_integer(json_object_get(m, "used")))
-			printf("%-6s         %s, %lld of %lld entries used\n", k, js(m, "type"),
-			       ji(m, "used"), ji(m, "max_entries"));
+		printf("%-6s         %s, %lld buckets x %lld slots, capacity %lld sources; ", k,
+		       js(m, "type"), ji(m, "buckets"), ji(m, "slots_per_bucket"), ji(m, "capacity"));
+		if (json_is_integer(json_object_get(m, "live")))
+			printf("live %lld as of %.1f s ago\n", ji(m, "live"), json_number_value(age));
+		else if (json_is_false(json_object_get(gc, "on")))
+			printf("live not counted (--gc-interval 0)\n");
 		else
-			printf("%-6s         %s, max %lld entries\n", k, js(m, "type"),
-			       ji(m, "max_entries"));
+			printf("live not counted yet (first sweep under way)\n");
 	}
 	if (json_is_object(lr))
 		printf("last reload:   %s: %s\n", json_is_true(json_object_get(lr, "ok")) ? "ok" : "FAILED",
