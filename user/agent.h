@@ -110,6 +110,7 @@ struct agent {
 	int n_ifaces;
 	struct agent_iface ifaces[RL_MAX_IFACES];
 	int ncpus;
+	bool tc_on;                   /* rl_tc_in on the interfaces           */
 
 	/* what is running */
 	struct agent_model model;
@@ -140,6 +141,8 @@ struct agent {
 int agent_bpf_open(struct agent *a);
 void agent_bpf_close(struct agent *a, bool detach);
 int agent_bpf_write_conf(struct agent *a);
+/* rl_tc_in on (or off) every interface: only rules with action mark need it. */
+int agent_bpf_tc(struct agent *a, bool on, struct rl_err *err);
 int agent_pcpu_sum(struct agent *a, int fd, uint32_t key, struct rl_ctr *out);
 int agent_pcpu_zero(struct agent *a, int fd, uint32_t key);
 int agent_map_info(int fd, uint32_t *max_entries, uint32_t *type);

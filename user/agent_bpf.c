@@ -221,11 +221,89 @@ int agent_bpf_open(struct agent *a)
 		for (k = 0; k < l->n_links; k++)
 			if (!strcmp(l->links[k].ifname, ci->name))
 				ifc->ifindex = l->links[k].ifindex;
-		log_info("XDP (%s mode) and TC ingress on %s (ifindex %d)", ifc->mode, ifc->name,
-			 ifc->ifindex);
+		log_info("XDP (%s mode) on %s (ifindex %d)", ifc->mode, ifc->name, ifc->ifindex);
 		a->n_ifaces++;
 	}
+	/* rl_loader_attach put TC on as well; the first apply takes it off
+	 * again unless a rule has action mark */
+	a->tc_on = a->n_ifaces > 0;
 	return 0;
+}
+
+/*
+ * libbpf logs the kernel's complaint for every refused tc request, the
+ * expected ones too (the clsact that exists, the filter that is gone):
+ * quiet while we make them, our own messages say what matters.
+ */
+static int print_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+/*
+ * rl_tc_in on or off ifindex's clsact ingress, at the loader's priority
+ * and handle (rl_loader.h), so that this and rl_loader_attach/detach
+ * manage one and the same filter.  Attaching replaces the program of a
+ * filter already there; detaching a missing filter is not an error.
+ */
+static int tc_set(struct rl_loader *l, int ifindex, bool on)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = RL_TC_HANDLE, .priority = RL_TC_PRIO);
+	bool quiet = agent_log_level < LOG_LVL_DEBUG;
+	libbpf_print_fn_t old = quiet ? libbpf_set_print(print_quiet) : NULL;
+	int ret;
+
+	if (on) {
+		o.prog_fd = l->tc_prog_fd;
+		o.flags = BPF_TC_F_REPLACE;
+		ret = bpf_tc_hook_create(&hook);
+		if (!ret || ret == -EEXIST)
+			ret = bpf_tc_attach(&hook, &o);
+	} else {
+		ret = bpf_tc_detach(&hook, &o);
+		if (ret == -ENOENT || ret == -EINVAL)
+			ret = 0;
+	}
+	if (quiet)
+		libbpf_set_print(old);
+	return ret;
+}
+
+int agent_bpf_tc(struct agent *a, bool on, struct rl_err *err)
+{
+	struct rl_loader *l = a->bpf;
+	int i, ret = 0, r;
+
+	if (!l)
+		return 0;
+	for (i = 0; i < a->n_ifaces; i++) {
+		r = tc_set(l, a->ifaces[i].ifindex, on);
+		if (!r)
+			continue;
+		if (on) {
+			agent_err(err, "cannot attach the TC ingress program (action mark) to %s "
+				  "(clsact prio %u handle 0x%x): %s%s", a->ifaces[i].name, RL_TC_PRIO,
+				  RL_TC_HANDLE, strerror(-r),
+				  r == -EINVAL ? " (another filter holds that priority? see `tc filter show dev IF ingress`)" :
+				  r == -ENOENT || r == -EOPNOTSUPP ? " (the kernel lacks sch_clsact)" : "");
+			/* all or none: mark rules need TC wherever XDP defers */
+			while (i--)
+				tc_set(l, a->ifaces[i].ifindex, false);
+			return r;
+		}
+		log_warn("removing the TC ingress program from %s: %s (it only costs time: "
+			 "no rule has action mark)", a->ifaces[i].name, strerror(-r));
+		ret = r;
+	}
+	a->tc_on = on;
+	if (a->n_ifaces)
+		log_info("TC ingress program %s (%s rule with action mark)",
+			 on ? "attached" : "detached", on ? "a" : "no");
+	return ret;
 }
 
 /* Removes the pinned maps and the pin dir (--detach-on-exit). */

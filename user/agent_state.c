@@ -547,6 +547,16 @@ static int check_overlap(const struct agent_model *m, struct rl_err *err)
 	return 0;
 }
 
+static bool model_has_mark(const struct agent_model *m)
+{
+	int i;
+
+	for (i = 0; i < m->n_rules; i++)
+		if (m->rules[i].spec.action == RL_ACT_MARK)
+			return true;
+	return false;
+}
+
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 {
 	struct rl_rule_spec *specs = NULL;
@@ -554,6 +564,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	uint8_t *used = NULL;
 	struct rl_compiled out = {};
 	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot;
+	bool mark = model_has_mark(next), tc_was = a->tc_on;
 	int i, j, n4 = 0, n6 = 0, ret;
 	struct rl_err e2;
 
@@ -654,6 +665,14 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	}
 	qsort(out.e, (size_t)out.n, sizeof(out.e[0]), entry_cmp);
 
+	/* XDP passes a mark rule's packets on to TC: TC must be there
+	 * before the first match entry naming one, and stays until the
+	 * last is gone */
+	if (mark && !a->tc_on) {
+		ret = agent_bpf_tc(a, true, err);
+		if (ret)
+			goto cleanup;
+	}
 	ret = sync_maps(a, &a->model, &a->applied, next, &out, true, err);
 	if (ret) {
 		struct rl_err rb = {};
@@ -662,8 +681,12 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		if (sync_maps(a, next, &out, &a->model, &a->applied, false, &rb))
 			log_err("rolling back a failed apply also failed: %s; run `rlctl config reload`",
 				rb.msg);
+		if (a->tc_on && !tc_was)
+			agent_bpf_tc(a, false, NULL);
 		goto cleanup;
 	}
+	if (!mark && a->tc_on)
+		agent_bpf_tc(a, false, NULL);
 
 	rl_compiled_free(&a->applied);
 	a->applied = out;
