@@ -248,6 +248,18 @@ ctl -j status | jget 'j["last_reload"]["ok"]' | grep -q True && pass sighup-relo
 	&& pass reload-applies-file || fail reload-applies-file "$(ctl rule list)"
 ctl block list | grep -q 198.51.100.7 && pass reload-keeps-timed-blocks || fail reload-keeps-timed-blocks "$(ctl block list)"
 rc reload-ok 0 ctl config reload
+# on-full is read per packet: a reload applies it at once, state-entries
+# (the tables' size) still needs fresh pins and only warns
+sed 's/^rules:/defaults:\n  on-full: fail-closed\n  state-entries: 4096\nrules:/' "$TMP/good.yaml" >"$CFG"
+rc reload-on-full 0 ctl config reload
+ctl -j status | jget 'j["on_full"] == "fail-closed" and j["state_maps"]["rl_st4"]["capacity"] == 1048576' | grep -q True \
+	&& pass reload-on-full-live || fail reload-on-full-live "$(ctl -j status | jget 'j["on_full"], j["state_maps"]["rl_st4"]')"
+[[ $(bpftool map lookup pinned "$PIN/rl_conf" key 0 0 0 0 -j 2>/dev/null | jget 'j["formatted"]["value"]["on_full"]') == 2 ]] \
+	&& pass reload-on-full-in-rl_conf || fail reload-on-full-in-rl_conf "$(bpftool map lookup pinned "$PIN/rl_conf" key 0 0 0 0 2>&1 | head -5)"
+grep -q "state-entries changed but keeps its old value" "$TMP/agent.log" && ! grep -q "on-full.*keep" "$TMP/agent.log" \
+	&& pass reload-state-entries-warns || fail reload-state-entries-warns "$(grep -i 'on-full\|state-entries' "$TMP/agent.log" | tail -3)"
+cp "$TMP/good.yaml" "$CFG"
+rc reload-on-full-back 0 ctl config reload
 
 # ---- runtime state survives kill -9
 ctl rule add ssh-syn proto tcp dport 22 rate 10/s >/dev/null
@@ -275,16 +287,28 @@ else
 	fail restart "agent did not restart"
 fi
 
-# ---- GC: keys of a deleted rule go, and status counts the keys
+# ---- GC: idle keys and keys of a deleted rule go, and status counts the
+# live ones with the age of the count.  A slow refill keeps the key live
+# (not idle) for the sweeps below; at 100/s it would be idle in a second.
+ctl rule change udp-all rate 1/min burst 100 >/dev/null
 send_udp 50
 sleep 1.5
-used=$(ctl -j status | jget 'j["state_maps"]["rl_st4"]["used"]')
-[[ $used =~ ^[0-9]+$ && $used -ge 1 ]] && pass status-state-map-usage || fail status-state-map-usage "used=$used"
+live=$(ctl -j status | jget 'j["state_maps"]["rl_st4"]["live"]')
+[[ $live =~ ^[0-9]+$ && $live -ge 1 ]] && pass status-state-live || fail status-state-live "live=$live"
+ctl -j status | jget 'j["state_maps"]["rl_st4"]["swept_s_ago"] < 3 and j["state_maps"]["rl_st4"]["capacity"] == 1048576 and j["state_maps"]["rl_st4"]["buckets"] > 0' \
+	| grep -q True && pass status-state-table || fail status-state-table "$(ctl -j status | jget 'j["state_maps"]')"
+ctl status | grep -Eq '^rl_st4 +table, [0-9]+ buckets x 4 slots, capacity 1048576 sources; live [0-9]+ as of [0-9.]+ s ago' \
+	&& pass status-state-text || fail status-state-text "$(ctl status | grep rl_st)"
 ctl rule del udp-all >/dev/null
 sleep 2.5
-ctl -j status | jget 'j["state_maps"]["rl_st4"]["used"] == 0 and j["gc"]["deleted"] >= 1' | grep -q True \
+ctl -j status | jget 'j["state_maps"]["rl_st4"]["live"] == 0 and j["gc"]["deleted"] >= 1' | grep -q True \
 	&& pass gc-deletes-orphaned-keys || fail gc-deletes-orphaned-keys "$(ctl -j status | jget 'j["state_maps"], j["gc"]')"
 ctl rule add udp-all proto udp rate 100/s >/dev/null || fail gc-readd "could not re-add udp-all"
+# a key at full credit is idle: the sweep frees it
+send_udp 5
+sleep 2.5
+ctl -j status | jget 'j["state_maps"]["rl_st4"]["live"] == 0' | grep -q True \
+	&& pass gc-frees-idle-keys || fail gc-frees-idle-keys "$(ctl -j status | jget 'j["state_maps"]')"
 
 # ---- a deleted rule's gen is never handed out again, even after a restart
 ctl rule add tmp src 10.77.0.0/16 rate 5/s >/dev/null

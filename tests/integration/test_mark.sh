@@ -7,7 +7,8 @@
 # packets.  Checks: 5 per source arrive unlabelled and the rest carry skb
 # mark, DSCP and CE; rlctl stats agree (pass/mark, tc_defer); the TC
 # filter survives kill -9 and is replaced, not duplicated, by a restart
-# that keeps the buckets; --detach-on-exit removes it.
+# that keeps the buckets; it is there only while a rule has action mark;
+# --detach-on-exit removes it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUTPUT:-build}
@@ -159,6 +160,17 @@ if start_agent --detach-on-exit; then
 		fail mark/restart-adopts-labels "$(ctl rule list)"
 	send 1
 	expect mark/restart-keeps-buckets 18 5 18 5
+	# lazy TC: the filter goes with the last mark rule, comes back with the next
+	ctl rule del udp-mark >/dev/null
+	[[ $(rl_filters) -eq 0 ]] && pass mark/tc-off-without-mark-rules ||
+		fail mark/tc-off-without-mark-rules "$(dut tc filter show dev "$DUT_IF" ingress)"
+	ctl rule add udp-drop proto udp dport 9 rate 10/h >/dev/null
+	[[ $(rl_filters) -eq 0 ]] && pass mark/tc-off-with-drop-rule ||
+		fail mark/tc-off-with-drop-rule "$(dut tc filter show dev "$DUT_IF" ingress)"
+	ctl rule del udp-drop >/dev/null
+	ctl rule add udp-mark2 proto udp dport 9 rate 10/h action mark mark-value 0x10 >/dev/null
+	[[ $(rl_filters) -eq 1 ]] && pass mark/tc-on-with-mark-rule ||
+		fail mark/tc-on-with-mark-rule "$(dut tc filter show dev "$DUT_IF" ingress)"
 	kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
 	[[ $(rl_filters) -eq 0 ]] && pass mark/detach-removes-filter ||
 		fail mark/detach-removes-filter "$(dut tc filter show dev "$DUT_IF" ingress)"

@@ -141,7 +141,8 @@ missing=$(awk '/^# TYPE /{t[$3]=1} /^# HELP /{h[$3]=1} !/^#/{n=$1; sub(/\{.*/, "
 [[ -z $missing ]] && pass help-and-type || fail help-and-type "no HELP/TYPE for: $missing"
 for m in rl_build_info rl_agent_start_time_seconds rl_rules rl_config_reload_success \
 	 rl_config_last_reload_timestamp_seconds rl_packets_total rl_bytes_total \
-	 rl_seen_packets_total rl_malformed_packets_total rl_state_capacity rl_state_entries; do
+	 rl_seen_packets_total rl_malformed_packets_total rl_state_capacity rl_state_entries \
+	 rl_state_sweep_age_seconds; do
 	grep -q "^# TYPE $m " "$TMP/m.txt" || absent="${absent:-} $m"
 done
 [[ -z ${absent:-} ]] && pass families-present || fail families-present "missing:$absent"
@@ -171,9 +172,19 @@ fi
 ctl_drop=$(ctl -j stats | jget '[r for r in j["rules"] if r["name"]=="udp-all"][0]["drop"]["packets"]')
 [[ $ctl_drop == "$drop_n" ]] && pass agrees-with-rlctl || fail agrees-with-rlctl "metrics $drop_n, rlctl $ctl_drop"
 grep -q '10\.232\.' "$TMP/m.txt" && fail no-source-address "a source address is in the output" || pass no-source-address
-sleep 2.5   # two GC passes at --gc-interval 1 count the state map
+# the sweep frees idle keys, and at 100/s this one is idle within a second:
+# a slow refill keeps it live across the sweeps that count it
+ctl rule change udp-all rate 1/min burst 1000 >/dev/null
+send_udp 10
+sleep 2.5   # two sweeps at --gc-interval 1 count the state tables
 scrape >/dev/null
 [[ $(value 'rl_state_entries{family="ipv4"}') -ge 1 ]] && pass state-entries || fail state-entries "$(value 'rl_state_entries{family="ipv4"}')"
+age=$(value 'rl_state_sweep_age_seconds{family="ipv4"}')
+python3 -c "import sys; sys.exit(0 if 0 <= float('$age') < 3 else 1)" 2>/dev/null && pass state-sweep-age || fail state-sweep-age "$age"
+for m in rl_evict_packets_total rl_tc_unparsed_packets_total rl_tc_unparsed_bytes_total; do
+	[[ $(value $m) =~ ^[0-9]+$ ]] || absent2="${absent2:-} $m"
+done
+[[ -z ${absent2:-} ]] && pass new-global-counters || fail new-global-counters "missing:$absent2"
 
 # ---- runtime changes and reloads show up
 ctl rule add icmp-x proto icmp rate 5/s >/dev/null
