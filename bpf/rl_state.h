@@ -20,7 +20,11 @@
 #include "rl_algo.h"
 
 /* Compare-and-swap attempts before a packet counts as contended. */
+#ifdef VTRY_ONE
+#define RL_CAS_TRIES 1
+#else
 #define RL_CAS_TRIES 8
+#endif
 
 /* What rl_slot_get() found. */
 enum rl_slot_res {
@@ -88,22 +92,11 @@ static __always_inline int rl_slot_free(__u64 kw, __u64 word, __u64 now)
 		return 1;
 	if (kw == RL_KW_CLAIM)
 		return 0;
+#ifdef VTRY_NOIDLE
+	return 0;
+#endif
 	o = rl_rule_by_id(kw);
 	return !o || rl_word_idle(o, word, now);
-}
-
-/*
- * Claim slot (kw_slot, word_slot) seen holding `seen` for key kw.  0 on
- * success (the word is reset: the first charge initialises it); -1 if
- * another CPU changed the slot first.
- */
-static __always_inline int rl_slot_claim(__u64 *kw_slot, __u64 *word_slot,
-					 __u64 seen)
-{
-	if (__sync_val_compare_and_swap(kw_slot, seen, RL_KW_CLAIM) != seen)
-		return -1;
-	*word_slot = 0;
-	return 0;
 }
 
 static __always_inline void rl_gcount1(__u32 g, __u32 len)
@@ -118,79 +111,142 @@ static __always_inline void rl_gcount1(__u32 g, __u32 len)
 }
 
 /*
+ * A new key: pick its slot among the n0 + n1 slots of its two buckets and
+ * claim it.  Every slot is looked at; the first empty one wins over the
+ * first free (idle or orphaned) one, and with none of either `evict`
+ * takes a live one chosen by the hash (RL_G_EVICT).  A claim in progress
+ * anywhere may be the same key arriving on another CPU, so then nothing
+ * is inserted (RL_SLOT_BUSY): a second slot for one key would be a second
+ * bucket of credit.  Idleness is judged at the coarse time, which is never
+ * later than the real one: a slot is taken only once it is surely idle.
+ *
+ * kwp(i)/wp(i): slot i's kw and word.  Returns the slot index, or -1 with
+ * in->res set.  The word is reset to 0 before kw is published (the first
+ * charge initialises it fresh); IPv6 writes the address in between.
+ */
+#define RL_INSERT_BODY(NSLOT, KWP, WP, ADDR6)					\
+	__u64 k, seen = 0, *kp, h = in->h, kw = in->kw;				\
+	int i, cand = -1, empty = 0, *res = &in->res;				\
+										\
+	for (i = 0; i < 2 * (NSLOT); i++) {					\
+		kp = KWP(i);							\
+		k = *(volatile __u64 *)kp;					\
+		if (k == RL_KW_CLAIM) {						\
+			*res = RL_SLOT_BUSY;					\
+			return -1;						\
+		}								\
+		if (empty)							\
+			continue;						\
+		if (!k) {							\
+			cand = i;						\
+			seen = 0;						\
+			empty = 1;						\
+		} else if (cand < 0 && rl_slot_free(k, *WP(i), in->now)) {	\
+			cand = i;						\
+			seen = k;						\
+		}								\
+	}									\
+	if (cand < 0) {								\
+		if (!in->evict) {						\
+			*res = RL_SLOT_FULL;					\
+			return -1;						\
+		}								\
+		cand = (h >> 40) & (2 * (NSLOT) - 1);				\
+		seen = *(volatile __u64 *)KWP(cand);				\
+		if (seen == RL_KW_CLAIM) {					\
+			*res = RL_SLOT_BUSY;					\
+			return -1;						\
+		}								\
+		rl_gcount1(RL_G_EVICT, in->len);				\
+	}									\
+	kp = KWP(cand);								\
+	if (__sync_val_compare_and_swap(kp, seen, RL_KW_CLAIM) != seen) {	\
+		*res = RL_SLOT_BUSY;						\
+		return -1;							\
+	}									\
+	*WP(cand) = 0;								\
+	ADDR6;									\
+	__sync_lock_test_and_set(kp, kw);					\
+	rl_gcount1(RL_G_STATE_NEW, in->len);					\
+	*res = RL_SLOT_OK;							\
+	return cand
+
+/*
+ * Global BPF functions: the verifier checks each once, on its own, where
+ * inlined into the core the slot scan multiplied its states past the
+ * verifier's budget.  Pointer arguments of a global function may be NULL.
+ */
+struct rl_ins {
+	__u64 kw, h, now;          /* key, its hash, coarse time            */
+	__u64 a[2];                /* IPv6: the masked source               */
+	__u32 evict, len;
+	int res;                   /* out: enum rl_slot_res                 */
+	__u32 _pad;
+};
+
+__noinline int rl_insert4(struct rl_bkt4 *b0, struct rl_bkt4 *b1,
+			  struct rl_ins *in)
+{
+	if (!b0 || !b1 || !in)
+		return -1;
+#define RL_KWP4(i) ((i) < RL_BKT4_SLOTS ? &b0->s[(i) & 3].kw : &b1->s[(i) & 3].kw)
+#define RL_WP4(i) ((i) < RL_BKT4_SLOTS ? &b0->s[(i) & 3].word : &b1->s[(i) & 3].word)
+	RL_INSERT_BODY(RL_BKT4_SLOTS, RL_KWP4, RL_WP4, (void)0);
+}
+
+__noinline int rl_insert6(struct rl_bkt6 *b0, struct rl_bkt6 *b1,
+			  struct rl_ins *in)
+{
+	if (!b0 || !b1 || !in)
+		return -1;
+#define RL_SLOT6(i) ((i) < RL_BKT6_SLOTS ? &b0->s[(i) & 1] : &b1->s[(i) & 1])
+#define RL_KWP6(i) (&RL_SLOT6(i)->kw)
+#define RL_WP6(i) (&RL_SLOT6(i)->word)
+	RL_INSERT_BODY(RL_BKT6_SLOTS, RL_KWP6, RL_WP6,
+		       { struct rl_slot6 *s6 = RL_SLOT6(cand);
+			 ((__u64 *)s6->addr)[0] = in->a[0];
+			 ((__u64 *)s6->addr)[1] = in->a[1]; });
+}
+
+/*
  * IPv4: find the word of key kw (rule id + 1 << 32 | masked source), or
- * claim a slot for it.  evict: with no empty or idle slot, take a live
- * one (RL_G_EVICT) instead of reporting RL_SLOT_FULL.
+ * claim a slot for it (rl_insert4).
  */
 static __always_inline int rl_slot_get4(__u64 kw, struct rl_clock *clk,
 					int evict, __u32 len, __u64 **wp)
 {
-	struct rl_bkt4 *b[2];
-	__u64 h = rl_mix(kw ^ rl_seed), k, *vk = 0, *vw = 0, seen = 0;
+	__u64 h = rl_mix(kw ^ rl_seed);
 	__u32 i1 = rl_reduce((__u32)h, rl_st4_n), i2 = rl_reduce(h >> 32, rl_st4_n);
-	int j, i, busy = 0;
+	struct rl_ins in = { .kw = kw, .h = h, .now = clk->coarse,
+			     .evict = evict, .len = len, .res = RL_SLOT_FULL };
+	struct rl_bkt4 *b0, *b1;
+	int i;
 
-	b[0] = bpf_map_lookup_elem(&rl_st4, &i1);
-	if (!b[0])
+	b0 = bpf_map_lookup_elem(&rl_st4, &i1);
+	if (!b0)
 		return RL_SLOT_FULL;
 #pragma unroll
 	for (i = 0; i < RL_BKT4_SLOTS; i++) {
-		if (b[0]->s[i].kw == kw) {
-			*wp = &b[0]->s[i].word;
+		if (b0->s[i].kw == kw) {
+			*wp = &b0->s[i].word;
 			return RL_SLOT_OK;
 		}
 	}
-	b[1] = bpf_map_lookup_elem(&rl_st4, &i2);
-	if (!b[1])
+	b1 = bpf_map_lookup_elem(&rl_st4, &i2);
+	if (!b1)
 		return RL_SLOT_FULL;
 #pragma unroll
 	for (i = 0; i < RL_BKT4_SLOTS; i++) {
-		if (b[1]->s[i].kw == kw) {
-			*wp = &b[1]->s[i].word;
+		if (b1->s[i].kw == kw) {
+			*wp = &b1->s[i].word;
 			return RL_SLOT_OK;
 		}
 	}
-
-	/* a new key: the first empty slot, else the first idle one */
-	for (j = 0; j < 2; j++) {
-		struct rl_bkt4 *bk = b[j];
-
-		for (i = 0; i < RL_BKT4_SLOTS; i++) {
-			k = bk->s[i].kw;
-			if (k == RL_KW_CLAIM) {
-				busy = 1;
-				continue;
-			}
-			if (vk && k)
-				continue;
-			if (!k || rl_slot_free(k, bk->s[i].word, rl_clock_now(clk))) {
-				vk = &bk->s[i].kw;
-				vw = &bk->s[i].word;
-				seen = k;
-				if (!k)
-					goto claim;
-			}
-		}
-	}
-	if (busy)
-		return RL_SLOT_BUSY;
-	if (!vk) {
-		if (!evict)
-			return RL_SLOT_FULL;
-		/* every slot live: replace one, chosen by the hash's top bits */
-		j = (h >> 63) & 1;
-		i = (h >> 60) & (RL_BKT4_SLOTS - 1);
-		vk = &b[j]->s[i].kw;
-		vw = &b[j]->s[i].word;
-		seen = *vk;
-		rl_gcount1(RL_G_EVICT, len);
-	}
-claim:
-	if (rl_slot_claim(vk, vw, seen))
-		return RL_SLOT_BUSY;
-	__sync_lock_test_and_set(vk, kw);
-	rl_gcount1(RL_G_STATE_NEW, len);
-	*wp = vw;
+	i = rl_insert4(b0, b1, &in);
+	if (in.res != RL_SLOT_OK)
+		return in.res;
+	rl_opaque(i);
+	*wp = i & RL_BKT4_SLOTS ? &b1->s[i & 3].word : &b0->s[i & 3].word;
 	return RL_SLOT_OK;
 }
 
@@ -214,74 +270,54 @@ static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
 					struct rl_clock *clk, int evict,
 					__u32 len, __u64 **wp)
 {
-	struct rl_bkt6 *b[2];
 	__u64 kw = (__u64)(id + 1) << 32 | rl_fold6(a);
 	__u64 h = rl_mix(rl_mix(a[0] ^ rl_seed) ^ a[1] ^ ((__u64)id << 17));
 	__u32 i1 = rl_reduce((__u32)h, rl_st6_n), i2 = rl_reduce(h >> 32, rl_st6_n);
-	__u64 k, *vk = 0, *vw = 0, seen = 0;
-	struct rl_slot6 *vs = 0;
-	int j, i, busy = 0;
+	struct rl_ins in = { .kw = kw, .h = h, .now = clk->coarse, .a = { a[0], a[1] },
+			     .evict = evict, .len = len, .res = RL_SLOT_FULL };
+	struct rl_bkt6 *b0, *b1;
+	struct rl_slot6 *s;
+	int i;
 
-	b[0] = bpf_map_lookup_elem(&rl_st6, &i1);
-	if (!b[0])
+	b0 = bpf_map_lookup_elem(&rl_st6, &i1);
+	if (!b0)
 		return RL_SLOT_FULL;
-	b[1] = bpf_map_lookup_elem(&rl_st6, &i2);
-	if (!b[1])
+	b1 = bpf_map_lookup_elem(&rl_st6, &i2);
+	if (!b1)
 		return RL_SLOT_FULL;
 #pragma unroll
-	for (j = 0; j < 2; j++) {
-#pragma unroll
-		for (i = 0; i < RL_BKT6_SLOTS; i++) {
-			struct rl_slot6 *s = &b[j]->s[i];
-
-			if (s->kw == kw && rl_addr6_eq(s->addr, a)) {
-				*wp = &s->word;
-				return RL_SLOT_OK;
-			}
+	for (i = 0; i < RL_BKT6_SLOTS; i++) {
+		s = &b0->s[i];
+		if (s->kw == kw && rl_addr6_eq(s->addr, a)) {
+			*wp = &s->word;
+			return RL_SLOT_OK;
+		}
+		s = &b1->s[i];
+		if (s->kw == kw && rl_addr6_eq(s->addr, a)) {
+			*wp = &s->word;
+			return RL_SLOT_OK;
 		}
 	}
-	for (j = 0; j < 2; j++) {
-		for (i = 0; i < RL_BKT6_SLOTS; i++) {
-			struct rl_slot6 *s = &b[j]->s[i];
-
-			k = s->kw;
-			if (k == RL_KW_CLAIM) {
-				busy = 1;
-				continue;
-			}
-			if (vk && k)
-				continue;
-			if (!k || rl_slot_free(k, s->word, rl_clock_now(clk))) {
-				vk = &s->kw;
-				vw = &s->word;
-				vs = s;
-				seen = k;
-				if (!k)
-					goto claim;
-			}
-		}
-	}
-	if (busy)
-		return RL_SLOT_BUSY;
-	if (!vk) {
-		if (!evict)
-			return RL_SLOT_FULL;
-		j = (h >> 63) & 1;
-		i = (h >> 62) & (RL_BKT6_SLOTS - 1);
-		vs = &b[j]->s[i];
-		vk = &vs->kw;
-		vw = &vs->word;
-		seen = *vk;
-		rl_gcount1(RL_G_EVICT, len);
-	}
-claim:
-	if (!vs || rl_slot_claim(vk, vw, seen))
-		return RL_SLOT_BUSY;
-	__builtin_memcpy(vs->addr, a, 16);
-	__sync_lock_test_and_set(vk, kw);
-	rl_gcount1(RL_G_STATE_NEW, len);
-	*wp = vw;
+	i = rl_insert6(b0, b1, &in);
+	if (in.res != RL_SLOT_OK)
+		return in.res;
+	rl_opaque(i);
+	*wp = i & RL_BKT6_SLOTS ? &b1->s[i & 1].word : &b0->s[i & 1].word;
 	return RL_SLOT_OK;
+}
+
+/*
+ * rl_word_decide as a global BPF function: the verifier checks it once,
+ * on its own, instead of once per call site and per path into it (the
+ * algorithm switch would otherwise multiply the core's states beyond the
+ * verifier's budget).  A global function's pointer arguments may be NULL.
+ */
+__noinline __u32 rl_decide_word(const struct rl_rule *r, __u64 w, __u64 cost,
+				__u64 now_ns, __u64 *out)
+{
+	if (!r || !out)
+		return RL_W_DROP;
+	return rl_word_decide(r, w, cost, now_ns, out);
 }
 
 /* Internal outcome of charging: a verdict or "contended". */
@@ -292,22 +328,25 @@ claim:
  * latest time the precise clock could show (coarse + one tick): if even
  * then the packet does not conform, it does not now, and nothing is
  * written (monotonicity, rl_algo.h).  Otherwise the precise clock decides
- * and a compare-and-swap commits, retried on a concurrent change.
+ * and a compare-and-swap commits, retried on a concurrent change.  A
+ * global function, checked once by the verifier (see rl_insert4).
  */
-static __always_inline __u32 rl_charge_word(const struct rl_rule *r,
-					    __u64 *wp, __u64 cost,
-					    struct rl_clock *clk)
+__noinline __u32 rl_charge_word(const struct rl_rule *r, __u64 *wp, __u64 cost,
+				struct rl_clock *clk)
 {
-	__u64 w = *(volatile __u64 *)wp, nw, old;
+	__u64 w, nw, old;
 	__u32 v;
 	int i;
 
-	v = rl_word_decide(r, w, cost, clk->coarse + rl_tick_ns, &nw);
+	if (!r || !wp || !clk)
+		return RL_CHARGE_BUSY;
+	w = *(volatile __u64 *)wp;
+	v = rl_decide_word(r, w, cost, clk->coarse + rl_tick_ns, &nw);
 	if (v != RL_W_PASS && nw == w)
 		return v;
-#pragma unroll
+#pragma clang loop unroll(disable)
 	for (i = 0; i < RL_CAS_TRIES; i++) {
-		v = rl_word_decide(r, w, cost, rl_clock_now(clk), &nw);
+		v = rl_decide_word(r, w, cost, rl_clock_now(clk), &nw);
 		if (nw == w)
 			return v;
 		old = __sync_val_compare_and_swap(wp, w, nw);
