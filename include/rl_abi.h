@@ -123,7 +123,7 @@ _Static_assert(sizeof(struct rl_limit) == 32, "rl_limit ABI");
  *     units per packet or byte, cap = burst * unit, aux = how far ahead of
  *     now a live TAT can be (beyond it, a wrapped idle one).
  *   Windows: rate_r = units per window, unit = period_ns, aux = the
- *     sliding window's weight reciprocal ceil(2^56 / period_ns).
+ *     sliding window's weight reciprocal ceil(2^63 / period_ns).
  */
 struct rl_lconst {
 	__u64 rate_r;

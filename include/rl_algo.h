@@ -43,6 +43,8 @@
  * packet that costs more than the whole burst, into debt: a jumbo frame
  * under a small byte burst, or a GRO skb charged its segments at TC, would
  * otherwise never pass.  The bound is then max(burst, that packet) + rate*t.
+ * The debt is at most min(RL_MAX_COST units, RL_DEBT_MAX scaled units): a
+ * packet costing more than that (over 2501 segments at 1/h) is refused.
  *
  * Monotonicity (why a lock-free "deny" is final): every admission only
  * moves a word further into debt, and time only adds credit, so a deny
@@ -84,10 +86,16 @@
 #define RL_SW_CNT_BITS 26
 #define RL_SW_CNT_MASK ((1ULL << RL_SW_CNT_BITS) - 1)
 #define RL_SW_IDX_MASK 0xfULL
-#define RL_SW_W_SHIFT  40             /* weight = rem * inv >> 40: 16 bits  */
+#define RL_SW_W_SHIFT  47             /* weight = rem * inv >> 47: 16 bits  */
 
 /* Skew between CPUs' clocks that a live TAT may be ahead by (2^30 ns). */
 #define RL_SKEW_NS     (1ULL << 30)
+
+/* Most scaled units a GCRA word may be ahead of now by, skew aside. */
+#define RL_DEBT_MAX    (1ULL << 53)
+
+/* Longest scaled unit (ns per packet or byte, reduced): cost * unit < 2^63. */
+#define RL_UNIT_MAX    (1ULL << 47)
 
 /* Verdicts of the word functions (same numbering as enum rl_verdict). */
 #define RL_W_PASS      RL_V_PASS
@@ -147,28 +155,58 @@ static __always_inline int rl_gcra_admit(const struct rl_lconst *k,
 		d = 0;
 	if (d && d + need > k->cap)
 		return 0;
+	/* into debt: no further than the word can tell from an idle key
+	 * (rl_lconst_compile); a costlier packet is refused, never
+	 * under-charged */
+	if (need > k->cap && need > k->aux - RL_SKEW_NS * k->rate_r)
+		return 0;
 	*out = (now_s + d + need) & RL_PAY_MASK;
 	return 1;
 }
 
-/* --- fixed window --------------------------------------------------------- */
+/* --- window index ---------------------------------------------------------- */
 
 /*
- * The window index compared by wrapping difference: 0 = same window,
- * 1..2^23-1 = a later one, the rest = an earlier one (another CPU's clock
- * behind ours), treated as the same.  A key idle for a multiple of 2^24
- * windows reads as "same window" with its old count: fail closed.
+ * How old the stored window widx is, seen from now's window idx (both
+ * kept modulo mask + 1; `elapsed` = ns since now's window began): 0 = the
+ * same window, 1 = the one before, 2 = older.  A stored window *later*
+ * than now's is another CPU's clock ahead of ours and counts as the same
+ * window (its counts stand: fail closed), but only if that window starts
+ * within RL_SKEW_NS of now; any other "later" index is an old one that
+ * wrapped, so a key idle for long starts afresh instead of keeping its old
+ * counts until the index comes round.  Aliasing remains only for a key
+ * idle for a multiple of mask + 1 windows (and, sliding window, one more),
+ * or within RL_SKEW_NS of that: it keeps its old counts for at most a
+ * window or two (fail closed).
  */
+static __always_inline __u32 rl_win_age(const struct rl_lconst *k, __u64 idx,
+					__u64 widx, __u64 mask, __u64 elapsed)
+{
+	__u64 fwd = (idx - widx) & mask, back = (widx - idx) & mask;
+
+	if (!fwd)
+		return 0;
+	/* the stored window starts back * unit - elapsed ns after now; no
+	 * overflow: back < 2^23 and unit < 2^31 unless back == 1 */
+	if (back <= (mask >> 1) && (back == 1 || k->unit < (1ULL << 31)) &&
+	    back * k->unit - elapsed <= RL_SKEW_NS)
+		return 0;
+	return fwd == 1 ? 1 : 2;
+}
+
+/* --- fixed window --------------------------------------------------------- */
+
+/* At most rate_r units per window; the index as rl_win_age() reads it. */
 static __always_inline int rl_fw_admit(const struct rl_lconst *k,
 				       __u64 payload, __u64 cost,
 				       __u64 now_ns, __u64 *out)
 {
-	__u64 idx = (k->unit ? now_ns / k->unit : 0) & RL_FW_IDX_MASK;
+	__u64 full = k->unit ? now_ns / k->unit : 0;
+	__u64 idx = full & RL_FW_IDX_MASK;
 	__u64 widx = payload >> 32 & RL_FW_IDX_MASK;
 	__u64 cnt = payload & RL_FW_CNT_MASK;
-	__u64 fwd = (idx - widx) & RL_FW_IDX_MASK;
 
-	if (fwd && fwd < (RL_FW_IDX_MASK >> 1) + 1) {
+	if (rl_win_age(k, idx, widx, RL_FW_IDX_MASK, now_ns - full * k->unit)) {
 		widx = idx;
 		cnt = 0;
 	}
@@ -184,8 +222,9 @@ static __always_inline int rl_fw_admit(const struct rl_lconst *k,
  * Cloudflare's estimate: prev * (period - elapsed) / period + cur <= rate.
  * The weight is 16-bit fixed point from a reciprocal computed once per
  * rule (rl_lconst.aux), rounded up so the estimate never falls below the
- * exact one.  Index difference as for the fixed window, on 4 bits: a key
- * idle for a multiple of 16 windows keeps its old counts (fail closed).
+ * exact one.  The index as rl_win_age() reads it, on 4 bits: a key idle
+ * for a multiple of 16 windows (or one more) keeps its old counts for a
+ * window or two (fail closed).
  */
 static __always_inline int rl_sw_admit(const struct rl_lconst *k,
 				       __u64 payload, __u64 cost,
@@ -196,19 +235,19 @@ static __always_inline int rl_sw_admit(const struct rl_lconst *k,
 	__u64 widx = payload >> (2 * RL_SW_CNT_BITS) & RL_SW_IDX_MASK;
 	__u64 prev = payload >> RL_SW_CNT_BITS & RL_SW_CNT_MASK;
 	__u64 cur = payload & RL_SW_CNT_MASK;
-	__u64 fwd = (idx - widx) & RL_SW_IDX_MASK, elapsed, weight;
+	__u64 elapsed = now_ns - full * k->unit, weight;
+	__u32 age = rl_win_age(k, idx, widx, RL_SW_IDX_MASK, elapsed);
 
-	if (fwd == 1) {
+	if (age == 1) {
 		prev = cur;
 		cur = 0;
 		widx = idx;
-	} else if (fwd && fwd < 8) {
+	} else if (age) {
 		prev = 0;
 		cur = 0;
 		widx = idx;
 	}
-	/* elapsed in the current window; a stale or earlier window: 0 */
-	elapsed = now_ns - full * k->unit;
+	/* a later window (a clock behind ours): the whole previous count */
 	if (widx != idx || elapsed > k->unit)
 		elapsed = 0;
 	weight = ((k->unit - elapsed) * k->aux + (1ULL << RL_SW_W_SHIFT) - 1)
@@ -267,8 +306,9 @@ static __always_inline __u64 rl_word_current(const struct rl_rule *r,
 /*
  * Decide a packet of `cost` at now_ns on word w of rule r: RL_W_PASS with
  * *out the word to store, RL_W_DROP (*out = the word with the penalty box
- * set if the rule has one, else the word as this rule version reads it),
- * or RL_W_BLOCK (in the box: *out = w).  *out == w means nothing to write.
+ * set if the rule has one, else w as this rule version sees it: w itself,
+ * or w re-initialised if it was of another version), or RL_W_BLOCK (in
+ * the box: *out = w).  *out == w means nothing to write.
  */
 static __always_inline __u32 rl_word_decide(const struct rl_rule *r, __u64 w,
 					    __u64 cost, __u64 now_ns, __u64 *out)
@@ -312,9 +352,9 @@ static __always_inline __u32 rl_word_decide(const struct rl_rule *r, __u64 w,
 				    p > RL_PAY_MASK ? RL_PAY_MASK : p);
 		return RL_W_DROP;
 	}
-	/* a re-initialised word (new version, box ended) is stored even on
-	 * a deny: a drained start recomputed at every packet would never
-	 * refill */
+	/* a word of another version was re-initialised above: store it, or
+	 * every later packet would re-initialise it drained at its own now
+	 * and be denied for as long as the key stays busy */
 	*out = w;
 	return RL_W_DROP;
 }
@@ -329,7 +369,7 @@ static __always_inline int rl_word_idle(const struct rl_rule *r, __u64 w,
 					__u64 now_ns)
 {
 	const struct rl_lconst *k = &r->k;
-	__u64 p = w & RL_PAY_MASK, idx;
+	__u64 p = w & RL_PAY_MASK, full, el;
 
 	if (!w)
 		return 1;
@@ -337,13 +377,18 @@ static __always_inline int rl_word_idle(const struct rl_rule *r, __u64 w,
 		return (now_ns >> RL_BOX_SHIFT) >= p;
 	if (rl_word_tag(w) != r->tag)
 		return 1;
-	idx = k->unit ? now_ns / k->unit : 0;
+	full = k->unit ? now_ns / k->unit : 0;
+	el = now_ns - full * k->unit;
+	/* a window later than now's (a clock behind ours) is not idle */
 	switch (r->limit.algo) {
 	case RL_ALGO_FIXED_WINDOW:
-		return ((p >> 32) & RL_FW_IDX_MASK) != (idx & RL_FW_IDX_MASK) ||
+		return rl_win_age(k, full & RL_FW_IDX_MASK,
+				  (p >> 32) & RL_FW_IDX_MASK, RL_FW_IDX_MASK, el) ||
 		       !(p & RL_FW_CNT_MASK);
 	case RL_ALGO_SLIDING_WINDOW:
-		return ((idx - (p >> (2 * RL_SW_CNT_BITS))) & RL_SW_IDX_MASK) >= 2 ||
+		return rl_win_age(k, full & RL_SW_IDX_MASK,
+				  p >> (2 * RL_SW_CNT_BITS) & RL_SW_IDX_MASK,
+				  RL_SW_IDX_MASK, el) == 2 ||
 		       !(p & ((1ULL << (2 * RL_SW_CNT_BITS)) - 1));
 	default:
 		return rl_gcra_ahead(k, p, now_ns) == 0;
@@ -438,11 +483,30 @@ static __always_inline int rl_slog_admit(const struct rl_limit *l,
 
 	if (!n || l->rate > RL_SLOG_MAX)
 		return 0;
-	/* the rate changed (or a torn ring): restart drained.  Keeping a
-	 * grown ring's old entries would leave its new slots free, and a
-	 * rate raised from 8 to 9 would admit 9 + 8 within one period */
-	if (s->n != n || s->head >= n || s->count > n)
-		rl_slog_init(l, s, now_ns, 0);
+	/* the rate changed: a smaller ring restarts drained; a larger one
+	 * keeps its times and only grows, so the last n' admissions are
+	 * still all in it (a fresh empty ring would admit n' at once) */
+	if (s->n != n || s->head >= RL_SLOG_MAX || s->count > RL_SLOG_MAX) {
+		if (s->n > n || s->head >= RL_SLOG_MAX || s->count > s->n || !s->n) {
+			rl_slog_init(l, s, now_ns, 0);
+		} else {
+			__u64 tmp[RL_SLOG_MAX];
+			__u32 i, c = s->count;
+
+			for (i = 0; i < RL_SLOG_MAX; i++) {
+				slot = (s->head + i) % s->n;
+				rl_opaque(slot);
+				tmp[i] = s->ts[slot & (RL_SLOG_MAX - 1)];
+			}
+			/* the grown ring: the old entries oldest first, then
+			 * entries that count as admitted at now (drained) */
+			for (i = 0; i < RL_SLOG_MAX; i++)
+				s->ts[i] = i < c ? tmp[i] : now_ns;
+			s->head = 0;
+			s->count = n;
+			s->n = n;
+		}
+	}
 	if (s->count < n) {
 		slot = (s->head + s->count) % n;
 		rl_opaque(slot);
@@ -500,8 +564,9 @@ static inline int rl_lconst_compile(const struct rl_limit *l, int bytes,
 	case RL_ALGO_SLIDING_WINDOW:
 		k->rate_r = l->rate;
 		k->unit = l->period_ns;
-		/* ceil(2^56 / period): weight = rem * aux >> 40 */
-		k->aux = ((1ULL << 56) + l->period_ns - 1) / l->period_ns;
+		/* ceil(2^63 / period): weight = rem * aux >> 47, above the
+		 * exact weight by less than (1 + period/2^47) / 2^16 */
+		k->aux = ((1ULL << 63) + l->period_ns - 1) / l->period_ns;
 		return 0;
 	case RL_ALGO_SLIDING_LOG:
 		k->rate_r = l->rate;
@@ -524,7 +589,9 @@ static inline int rl_lconst_compile(const struct rl_limit *l, int bytes,
 	k->rate_r = rate_r;
 	k->unit = unit;
 	k->cap = rl_burst(l) * unit;
-	big = RL_MAX_COST * unit;
+	/* a slow rate (1/h: unit 3.6e12) cannot hold RL_MAX_COST units of
+	 * debt in 56 bits: rl_gcra_admit refuses what exceeds RL_DEBT_MAX */
+	big = unit > RL_DEBT_MAX / RL_MAX_COST ? RL_DEBT_MAX : RL_MAX_COST * unit;
 	slack = RL_SKEW_NS * rate_r;
 	k->aux = (k->cap > big ? k->cap : big) + slack;
 	return rounded;
@@ -562,10 +629,12 @@ static inline const char *rl_limit_check(const struct rl_limit *l, int bytes)
 		return "a byte-rate burst must be at least 1514 bytes (one full frame)";
 	if (rl_algo_is_gcra(l->algo)) {
 		rl_lconst_compile(l, bytes, &k);
+		if (k.unit > RL_UNIT_MAX)
+			return "rate is too slow for the 56-bit state word "
+			       "(at most 2^47 ns, 39 hours, per packet or byte)";
 		/* the TAT is compared by wrapping difference on 56 bits:
 		 * everything a live key can be ahead by must fit half of it */
-		if (burst > (RL_PAY_SIGN / 4) / k.unit ||
-		    k.aux + RL_MAX_COST * k.unit >= RL_PAY_SIGN / 2)
+		if (burst > RL_DEBT_MAX / k.unit || k.aux >= RL_PAY_SIGN / 2)
 			return "burst x period is too large for the 56-bit state word "
 			       "(at most 2^53 scaled units: lower the burst or use a shorter period)";
 	}
