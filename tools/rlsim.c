@@ -8,10 +8,13 @@
  *   rlsim --algo token-bucket --rate 100 --period-ms 1000 --burst 10 \
  *         --offered 10 --seconds 10 [--cpus 2] [--jitter-ns 2000] [--kernel]
  *
- * --cpus N interleaves N streams whose `now` is read before the lock and so
- * arrives out of order by up to --jitter-ns, as on a real multi-CPU box.
- * The allowed figure is the exact reference: burst + rate * t for bucket
- * algorithms, rate per window touched for window algorithms.
+ * --cpus N interleaves N streams whose `now` is read before the word is
+ * updated and so arrives out of order by up to --jitter-ns, as on a real
+ * multi-CPU box.  The state is the datapath's: one 64-bit word per key
+ * (a sliding-log ring for sliding-log), for a rule compiled as the agent
+ * does (rl_lconst_compile, a nonzero tag).  The allowed figure is the
+ * exact reference: burst + rate * t for bucket algorithms, rate per window
+ * touched for window algorithms.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -57,11 +60,11 @@ int main(int argc, char **argv)
 	double offered = 10, seconds = 10;
 	unsigned cpus = 1, i;
 	__u64 jitter = 0, n, gap, t0 = 1000000000ULL, last = 0, admitted = 0;
-	__u64 allowed_x1000;
+	__u64 allowed_x1000, word = 0;
 	int kernel = 0, c, found;
 	struct rl_sim_rec *recs;
-	struct rl_words st = { 0 };
-	struct rl_slog sl;
+	struct rl_slog_ring ring;
+	struct rl_rule rule;
 	const char *why;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -120,13 +123,15 @@ int main(int argc, char **argv)
 		recs[i].now_ns = t > j ? t - j : t;
 		recs[i].cost = 1;
 	}
-	rl_algo_init(&l, &st, t0, 1);
-	memset(&sl, 0, sizeof(sl));
-	rl_slog_init(&l, &sl, t0, 1);
+	if (rlsim_rule(&rule, &l, 0, 0))
+		fprintf(stderr, "rlsim: rate rounded down to %llu/%llu per ns (within 0.16%%)\n",
+			(unsigned long long)rule.k.rate_r, (unsigned long long)rule.k.unit);
+	memset(&ring, 0, sizeof(ring));
+	rl_slog_init(&l, &ring, t0, 1);
 	if (kernel) {
 		struct rlsim_bpf *skel = rlsim_bpf__open_and_load();
-		struct rl_words kst = st;
-		struct rl_slog ksl = sl;
+		__u64 kword = word;
+		struct rl_slog_ring kring = ring;
 		struct rl_sim_rec *k = malloc(n * sizeof(*k));
 		__u64 diff = 0;
 		int err;
@@ -137,33 +142,32 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		memcpy(k, recs, n * sizeof(*k));
-		for (i = 0; i < n; i++)
-			recs[i].verdict = l.algo == RL_ALGO_SLIDING_LOG ?
-				rl_slog_admit(&l, &sl, recs[i].now_ns) :
-				rl_algo_admit(&l, &st, 1, recs[i].now_ns);
-		err = rlsim_kernel_run(skel, &l, &kst, &ksl, k, n);
+		rlsim_host_run(&rule, &word, &ring, recs, n);
+		err = rlsim_kernel_run(skel, &rule, &kword, &kring, k, n);
 		if (err) {
 			fprintf(stderr, "rlsim: kernel run failed: %s\n", strerror(-err));
 			return 1;
 		}
 		for (i = 0; i < n; i++)
 			diff += k[i].verdict != recs[i].verdict;
-		printf("kernel: %llu of %llu verdicts differ from the host build\n",
-		       (unsigned long long)diff, (unsigned long long)n);
+		printf("kernel: %llu of %llu verdicts differ from the host build, "
+		       "final state %s\n", (unsigned long long)diff,
+		       (unsigned long long)n,
+		       kword == word && !memcmp(&kring, &ring, sizeof(ring)) ?
+		       "identical" : "differs");
+		diff += kword != word || memcmp(&kring, &ring, sizeof(ring));
 		rlsim_bpf__destroy(skel);
 		free(k);
 		if (diff)
 			return 1;
 	} else {
-		for (i = 0; i < n; i++)
-			recs[i].verdict = l.algo == RL_ALGO_SLIDING_LOG ?
-				rl_slog_admit(&l, &sl, recs[i].now_ns) :
-				rl_algo_admit(&l, &st, 1, recs[i].now_ns);
+		rlsim_host_run(&rule, &word, &ring, recs, n);
 	}
 	for (i = 0; i < n; i++) {
-		admitted += recs[i].verdict;
-		if (recs[i].verdict)
-			last = t0 + i * gap;
+		if (recs[i].verdict != RL_W_PASS)
+			continue;
+		admitted++;
+		last = t0 + i * gap;
 	}
 	if (l.algo <= RL_ALGO_LEAKY_BUCKET)
 		allowed_x1000 = (l.burst ? l.burst : 1) * 1000 +
