@@ -755,7 +755,7 @@ static void test_limit_check(void)
 static void test_rounded(void)
 {
 	int failed = 0, trace;
-	__u64 more = 0, diffs = 0;
+	__u64 diffs = 0;
 
 	for (trace = 0; trace < 60 && !failed; trace++) {
 		int bytes = trace & 1;
@@ -807,7 +807,6 @@ static void test_rounded(void)
 		      "trace %d rate %llu: admitted %llu, reference %llu", trace,
 		      (unsigned long long)rate, (unsigned long long)a_new,
 		      (unsigned long long)a_ind);
-		more += a_ind - (a_new < a_ind ? a_new : a_ind);
 	}
 	printf("    rounded rates: %llu decisions denied where the exact rate admits\n",
 	       (unsigned long long)diffs);
