@@ -483,30 +483,13 @@ static __always_inline int rl_slog_admit(const struct rl_limit *l,
 
 	if (!n || l->rate > RL_SLOG_MAX)
 		return 0;
-	/* the rate changed: a smaller ring restarts drained; a larger one
-	 * keeps its times and only grows, so the last n' admissions are
-	 * still all in it (a fresh empty ring would admit n' at once) */
-	if (s->n != n || s->head >= RL_SLOG_MAX || s->count > RL_SLOG_MAX) {
-		if (s->n > n || s->head >= RL_SLOG_MAX || s->count > s->n || !s->n) {
-			rl_slog_init(l, s, now_ns, 0);
-		} else {
-			__u64 tmp[RL_SLOG_MAX];
-			__u32 i, c = s->count;
-
-			for (i = 0; i < RL_SLOG_MAX; i++) {
-				slot = (s->head + i) % s->n;
-				rl_opaque(slot);
-				tmp[i] = s->ts[slot & (RL_SLOG_MAX - 1)];
-			}
-			/* the grown ring: the old entries oldest first, then
-			 * entries that count as admitted at now (drained) */
-			for (i = 0; i < RL_SLOG_MAX; i++)
-				s->ts[i] = i < c ? tmp[i] : now_ns;
-			s->head = 0;
-			s->count = n;
-			s->n = n;
-		}
-	}
+	/* the rate changed (or a torn ring): restart drained, n entries
+	 * "admitted now".  Keeping a grown ring's old entries with its new
+	 * slots free would let a rate raised from 8 to 9 admit 9 + 8 within
+	 * one period; a drained start never over-admits (BPF has no stack
+	 * for rotating the old entries into a larger ring) */
+	if (s->n != n || s->head >= n || s->count > n)
+		rl_slog_init(l, s, now_ns, 0);
 	if (s->count < n) {
 		slot = (s->head + s->count) % n;
 		rl_opaque(slot);
