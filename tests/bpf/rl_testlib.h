@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "rl_abi.h"
+#include "rl_algo.h"
 #include "rl_loader.h"
 
 #define NS_PER_SEC   1000000000ULL
@@ -77,6 +78,19 @@ static inline __u64 mono_ns(void)
 	return (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
+/*
+ * Wait long enough that a packet taking a key's last token is not denied
+ * by the datapath's coarse-clock pre-check (rl_charge_word decides a deny
+ * at coarse + one tick, but on NOHZ kernels CLOCK_MONOTONIC_COARSE can lag
+ * the precise clock by two ticks or more: test_xdp's
+ * gcra_last_token_back_to_back shows it).  Tests that are not about that
+ * call this before such a packet, so they test one thing each.
+ */
+static inline void t_settle(void)
+{
+	usleep(12000);
+}
+
 /* Loader without pins (pin_dir ""), small state maps. */
 static inline struct rl_loader *t_load(__u32 on_full, __u32 state_entries)
 {
@@ -116,10 +130,12 @@ struct pkt_spec {
 	__u8 ext[10];
 	int frag;                  /* FRAG_*                                 */
 	int payload;
+	__u16 tpid;                /* outer VLAN TPID, 0: 802.1Q/802.1ad     */
+	__u8 ext_hdrlen;           /* IPv6 HBH/DST/RTG hdrlen, 0: 1 (16 B)   */
 };
 
 struct built {
-	__u8 buf[2048];
+	__u8 buf[4096];
 	__u32 len;
 	__u32 hdr_end;             /* end of the last header the parser reads */
 	__u32 ip_off;              /* start of the IP header                 */
@@ -190,7 +206,8 @@ static inline __u32 build_pkt(const struct pkt_spec *s, struct built *b)
 	eth = put(b, sizeof(*eth));
 	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", 6);
 	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", 6);
-	eth->h_proto = htons(s->vlans ? (s->vlans > 1 ? ETH_P_8021AD : ETH_P_8021Q) : outer);
+	eth->h_proto = htons(s->vlans ? (s->tpid ? s->tpid :
+					 s->vlans > 1 ? ETH_P_8021AD : ETH_P_8021Q) : outer);
 	for (i = 0; i < s->vlans; i++) {
 		__be16 *v = put(b, 4);
 
@@ -250,11 +267,13 @@ static inline __u32 build_pkt(const struct pkt_spec *s, struct built *b)
 				h = put(b, 12);
 				h[1] = 1;              /* (1 + 2) * 4 = 12 bytes */
 			} else {
-				h = put(b, 16);
-				h[1] = 1;              /* (1 + 1) * 8 = 16 bytes */
+				__u32 hl = s->ext_hdrlen ? s->ext_hdrlen : 1;
+
+				h = put(b, (hl + 1) * 8);
+				h[1] = (__u8)hl;       /* (hl + 1) * 8 bytes */
 				if (t != 43) {
 					h[2] = 1;      /* PadN over the rest */
-					h[3] = 12;
+					h[3] = (__u8)((hl + 1) * 8 - 4);
 				}
 			}
 			nh = &h[0];
@@ -316,6 +335,31 @@ static inline struct rl_rule mkrule_open(__u32 id, __u8 proto)
 		      RL_ALGO_TOKEN_BUCKET);
 }
 
+/*
+ * What rl_rule_compile does to a rule: its constants k and its tag.  Every
+ * rule written into a match entry or the catalog goes through this.
+ */
+static inline void t_rule_fix(struct rl_rule *r)
+{
+	rl_lconst_compile(&r->limit, !!(r->flags & RL_RF_BYTES), &r->k);
+	r->tag = rl_rule_tag(r->ver);
+}
+
+/* rl_catalog[id] = the rule, in use: the datapath reads it to judge
+ * whether a slot of this rule is idle. */
+static inline int t_catalog(struct rl_loader *l, const struct rl_rule *r)
+{
+	struct rl_catalog c = {};
+
+	c.in_use = 1;
+	c.prio = r->id;
+	snprintf(c.name, sizeof(c.name), "t%u", r->id);
+	c.src4_len = 0xff;
+	c.src6_len = 0xff;
+	c.rule = *r;
+	return bpf_map_update_elem(l->fd.catalog, &r->id, &c, BPF_ANY) ? -errno : 0;
+}
+
 static inline int set_match(struct rl_loader *l, const char *pfx, int plen,
 			    __u32 flags, __u64 block_until,
 			    const struct rl_rule *rules, int n)
@@ -326,8 +370,12 @@ static inline int set_match(struct rl_loader *l, const char *pfx, int plen,
 	m.n = n;
 	m.flags = flags;
 	m.block_until_ns = block_until;
-	for (i = 0; i < n && i < RL_MAX_CAND; i++)
+	for (i = 0; i < n && i < RL_MAX_CAND; i++) {
 		m.rule[i] = rules[i];
+		t_rule_fix(&m.rule[i]);
+		if (t_catalog(l, &m.rule[i]))
+			return -errno;
+	}
 	if (strchr(pfx, ':')) {
 		struct rl_lpm6 k = { .prefixlen = plen };
 
@@ -379,8 +427,146 @@ static inline void snap_take(struct rl_loader *l, struct snap *s)
 static const char *const gstat_names[__RL_G_MAX] = {
 	"packets", "non_ip", "parse_err", "unmatched", "allow", "blocklist",
 	"state_new", "map_full", "full_pass", "full_drop", "full_agg",
-	"lock_busy", "fragment", "tc_defer",
+	"lock_busy", "fragment", "tc_defer", "evict", "tc_unparsed",
 };
+
+/* ---- state tables --------------------------------------------------- */
+
+static inline __u32 t_map_entries(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+/* The slot key of {rule, IPv4 source (already masked)}. */
+static inline __u64 t_kw4(__u32 rule, const char *addr)
+{
+	__u32 a = 0;
+
+	inet_pton(AF_INET, addr, &a);
+	return (__u64)(rule + 1) << 32 | a;
+}
+
+/* Where a key's slot is: bucket index and slot, found by scanning. */
+struct t_slot {
+	__u32 bkt;
+	int slot;
+	__u64 word;
+};
+
+/* Scan rl_st4 for the slot of kw: 0 and *out, or -ENOENT. */
+static inline int st4_find(struct rl_loader *l, __u64 kw, struct t_slot *out)
+{
+	__u32 n = t_map_entries(l->fd.st4), i;
+	struct rl_bkt4 b;
+	int j;
+
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(l->fd.st4, &i, &b))
+			return -errno;
+		for (j = 0; j < RL_BKT4_SLOTS; j++)
+			if (b.s[j].kw == kw) {
+				if (out) {
+					out->bkt = i;
+					out->slot = j;
+					out->word = b.s[j].word;
+				}
+				return 0;
+			}
+	}
+	return -ENOENT;
+}
+
+/* The word of {rule, masked IPv4 source}: 0 and *w, or -ENOENT. */
+static inline int state4(struct rl_loader *l, __u32 rule, const char *addr, __u64 *w)
+{
+	struct t_slot s = {};
+	int ret = st4_find(l, t_kw4(rule, addr), &s);
+
+	if (!ret && w)
+		*w = s.word;
+	return ret;
+}
+
+/* Overwrite the word of an existing slot (tests are single-threaded). */
+static inline int state4_put(struct rl_loader *l, __u32 rule, const char *addr, __u64 w)
+{
+	struct t_slot s = {};
+	struct rl_bkt4 b;
+	int ret = st4_find(l, t_kw4(rule, addr), &s);
+
+	if (ret)
+		return ret;
+	if (bpf_map_lookup_elem(l->fd.st4, &s.bkt, &b))
+		return -errno;
+	b.s[s.slot].word = w;
+	return bpf_map_update_elem(l->fd.st4, &s.bkt, &b, BPF_ANY) ? -errno : 0;
+}
+
+/* Scan rl_st6 for {rule, masked IPv6 source}: 0 and *w, or -ENOENT. */
+static inline int state6(struct rl_loader *l, __u32 rule, const char *addr, __u64 *w)
+{
+	__u32 n = t_map_entries(l->fd.st6), i;
+	struct rl_bkt6 b;
+	__u8 a[16];
+	int j;
+
+	inet_pton(AF_INET6, addr, a);
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(l->fd.st6, &i, &b))
+			return -errno;
+		for (j = 0; j < RL_BKT6_SLOTS; j++)
+			if (b.s[j].kw >> 32 == (__u64)rule + 1 &&
+			    !memcmp(b.s[j].addr, a, 16)) {
+				if (w)
+					*w = b.s[j].word;
+				return 0;
+			}
+	}
+	return -ENOENT;
+}
+
+/* Slots in use (kw != 0) in rl_st4, and of them those of `rule` (~0u: any). */
+static inline __u32 st4_count(struct rl_loader *l, __u32 rule)
+{
+	__u32 n = t_map_entries(l->fd.st4), i, c = 0;
+	struct rl_bkt4 b;
+	int j;
+
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(l->fd.st4, &i, &b))
+			continue;
+		for (j = 0; j < RL_BKT4_SLOTS; j++)
+			if (b.s[j].kw && (rule == ~0u || b.s[j].kw >> 32 == (__u64)rule + 1))
+				c++;
+	}
+	return c;
+}
+
+/* The datapath's hash (bpf/rl_state.h): the two buckets of an IPv4 key. */
+static inline __u64 t_mix(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static inline void st4_buckets_of(struct rl_loader *l, __u64 kw, __u32 *i1, __u32 *i2)
+{
+	struct rl_conf c = {};
+	__u32 n = t_map_entries(l->fd.st4);
+	__u64 h;
+
+	rl_conf_read(l->fd.conf, &c);
+	h = t_mix(kw ^ c.seed);
+	*i1 = (__u32)(((__u64)(__u32)h * n) >> 32);
+	*i2 = (__u32)(((__u64)(__u32)(h >> 32) * n) >> 32);
+}
 
 static const char *const verdict_names[__RL_V_MAX] = {
 	"pass", "drop", "monitor", "block", "mark",
