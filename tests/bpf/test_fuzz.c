@@ -51,6 +51,7 @@ static __u32 gen_frame(struct built *b)
 	s.family = rndn(10) ? (rndn(2) ? 4 : 6) : 0;
 	s.ethertype = rndn(2) ? ETH_P_ARP : 0x88cc;
 	s.vlans = rndn(8) == 0 ? 3 : rndn(3);
+	s.tpid = rndn(4) ? 0 : 0x9100;
 	s.proto = protos[rndn(sizeof(protos))];
 	s.dport = ports[rndn(sizeof(ports) / 2)];
 	s.syn = rndn(2);
@@ -138,7 +139,7 @@ static int ref_parse(const __u8 *b, __u32 len, struct ref *r)
 	if (len < 14)
 		return REF_MALFORMED;
 	et = be16(b + 12);
-	for (i = 0; et == 0x8100 || et == 0x88a8; i++) {
+	for (i = 0; et == 0x8100 || et == 0x88a8 || et == 0x9100; i++) {
 		if (i == 2 || off + 4 > len)
 			return REF_MALFORMED;
 		et = be16(b + off + 2);
@@ -370,7 +371,7 @@ static void test_accounting(__u32 on_full, const char *name)
 		}
 	term = s.g[RL_G_NON_IP] + s.g[RL_G_PARSE_ERR] + s.g[RL_G_UNMATCHED] + s.g[RL_G_ALLOW] +
 	       s.g[RL_G_BLOCKLIST] + s.g[RL_G_FULL_PASS] + s.g[RL_G_FULL_DROP] +
-	       s.g[RL_G_LOCK_BUSY] + rule_total;
+	       s.g[RL_G_LOCK_BUSY] + s.g[RL_G_TC_UNPARSED] + rule_total;
 	for (v = 0; v < __RL_G_MAX; v++)
 		printf("    %-10s %llu\n", gstat_names[v], (unsigned long long)s.g[v]);
 	printf("    rule verdicts %llu; actions: %llu pass, %llu drop\n",
@@ -384,6 +385,10 @@ static void test_accounting(__u32 on_full, const char *name)
 	CHECK(dropping == n_drop, "dropping counters add up to %llu, %llu XDP_DROP verdicts",
 	      (unsigned long long)dropping, (unsigned long long)n_drop);
 	CHECK(s.g[RL_G_MAP_FULL] > 0, "tiny state map never filled");
+	CHECK(s.g[RL_G_LOCK_BUSY] == 0, "lock_busy %llu on one CPU",
+	      (unsigned long long)s.g[RL_G_LOCK_BUSY]);
+	CHECK(s.g[RL_G_EVICT] == 0, "evict %llu under another policy",
+	      (unsigned long long)s.g[RL_G_EVICT]);
 	if (on_full == RL_FULL_AGGREGATE)
 		CHECK(s.g[RL_G_FULL_AGG] == s.g[RL_G_MAP_FULL], "full_agg %llu != map_full %llu",
 		      (unsigned long long)s.g[RL_G_FULL_AGG], (unsigned long long)s.g[RL_G_MAP_FULL]);
