@@ -2,7 +2,7 @@
 /*
  * test_loader.c - the loader (user/lib_loader.c) against the real kernel:
  * pinning and adopting maps (state, counters and rl_conf survive a
- * reload), refusing an incompatible pin with a message that names the map
+ * reload, the hash seed kept, on-full changed at run time), refusing an incompatible pin with a message that names the map
  * and the pin directory, and XDP links on a veth pair: attach (auto and
  * generic), pin, adopt with bpf_link_update (the attached program changes
  * without a detach), detach; and the TC ingress filter beside each link:
@@ -82,6 +82,7 @@ static void test_pin_adopt(void)
 	struct rl_loader *l = NULL;
 	struct rl_conf c;
 	struct built b;
+	__u64 seed0 = 0;
 	int ret;
 
 	t_begin();
@@ -96,6 +97,7 @@ static void test_pin_adopt(void)
 	CHECK(!access(path, F_OK), "%s not pinned", path);
 	CHECK(!rl_conf_read(l->fd.conf, &c) && c.on_full == RL_FULL_FAIL_CLOSED,
 	      "rl_conf.on_full %u", c.on_full);
+	seed0 = c.seed;
 	c.malformed = RL_MALFORMED_PASS;
 	rl_conf_write(l->fd.conf, &c);
 	set_match(l, "10.50.0.0", 16, 0, 0, &r, 1);
@@ -113,6 +115,9 @@ static void test_pin_adopt(void)
 	CHECK(l->adopted, "pinned maps not reported as adopted");
 	CHECK(!rl_conf_read(l->fd.conf, &c) && c.malformed == RL_MALFORMED_PASS,
 	      "rl_conf lost: malformed %u", c.malformed);
+	CHECK(!rl_conf_read(l->fd.conf, &c) && c.seed == seed0,
+	      "hash seed not kept: %#llx -> %#llx", (unsigned long long)seed0,
+	      (unsigned long long)c.seed);
 	CHECK(rstat(l, 7, RL_V_PASS) == 1 && rstat(l, 7, RL_V_DROP) == 1,
 	      "counters lost: pass %llu drop %llu", rstat(l, 7, RL_V_PASS),
 	      rstat(l, 7, RL_V_DROP));
@@ -121,15 +126,32 @@ static void test_pin_adopt(void)
 	rl_loader_close(l);
 	l = NULL;
 
-	/* another state size or on-full policy is refused, naming the map */
+	/* another state size is refused, naming the map */
 	ret = open_pinned(&l, RL_FULL_FAIL_CLOSED, 128, err, sizeof(err));
 	CHECK(ret == -EINVAL && !l, "size change: ret %d", ret);
 	CHECK(strstr(err, "rl_st4") && strstr(err, pin_dir) && strstr(err, "remove"),
 	      "message does not name the map and the fix: %s", err);
 	printf("    size change: %s\n", err);
+	rl_loader_close(l);
+	l = NULL;
+
+	/* on-full is read at run time from rl_conf: another policy adopts the
+	 * pins (seed, state kept) and only rl_conf.on_full changes */
 	ret = open_pinned(&l, RL_FULL_EVICT, 64, err, sizeof(err));
-	CHECK(ret == -EINVAL && !l, "on-full change: ret %d", ret);
-	CHECK(strstr(err, "LRU_HASH") && strstr(err, "HASH"), "message: %s", err);
+	CHECK(!ret && l && l->adopted, "on-full change: ret %d (%s)", ret, err);
+	if (ret)
+		goto out;
+	{
+		struct rl_conf c2 = {};
+
+		CHECK(!rl_conf_read(l->fd.conf, &c2) && c2.on_full == RL_FULL_EVICT,
+		      "rl_conf.on_full %u, want evict", c2.on_full);
+		CHECK(c2.seed == seed0 && c2.seed, "hash seed changed on adopt: %#llx -> %#llx",
+		      (unsigned long long)seed0, (unsigned long long)c2.seed);
+		CHECK(c2.malformed == RL_MALFORMED_PASS, "rl_conf.malformed lost");
+	}
+	CHECK(run_pkt(l->prog_fd, b.buf, b.len, 1) == XDP_DROP,
+	      "on-full change lost the bucket state");
 out:
 	rl_loader_close(l);
 	t_end("loader_pin_adopt_refuse");
