@@ -143,7 +143,7 @@ static __always_inline __u32 rl_charge_slog(const struct rl_rule *r,
 					    struct rl_slog *sl,
 					    struct rl_clock *clk)
 {
-	__u64 late = clk->coarse + rl_tick_ns, now;
+	__u64 late = clk->late, now;
 	__u32 v;
 
 	if (sl->tag == r->tag) {
@@ -325,11 +325,9 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 		g = RL_G_ALLOW;
 		goto global;
 	}
-	clk.coarse = bpf_ktime_get_coarse_ns();
-	clk.now = 0;
-	clk.coarse_only = conf->coarse_clock;
+	rl_clock_start(&clk, conf->coarse_clock);
 	if ((mt->flags & RL_MF_BLOCK) &&
-	    (clk.coarse + rl_tick_ns < mt->block_until_ns ||
+	    (clk.late < mt->block_until_ns ||
 	     rl_clock_now(&clk) < mt->block_until_ns)) {
 		g = RL_G_BLOCKLIST;
 		res->drop = 1;

@@ -42,13 +42,47 @@ enum rl_slot_res {
 struct rl_clock {
 	__u64 coarse;
 	__u64 now;                 /* precise, 0 until read                 */
+	__u64 late;                /* coarse + margin: real now is earlier  */
 	__u32 coarse_only;         /* rl_conf.coarse_clock                  */
+	__u32 _pad;
 };
 
+/*
+ * The coarse clock and the latest time the precise clock can show now:
+ * coarse + max(one tick, the lag last seen on this CPU plus a quarter).
+ */
+static __always_inline void rl_clock_start(struct rl_clock *c, __u32 coarse_only)
+{
+	__u32 zero = 0;
+	__u64 *lag = bpf_map_lookup_elem(&rl_clk, &zero), m = rl_tick_ns;
+
+	c->coarse = bpf_ktime_get_coarse_ns();
+	c->now = 0;
+	c->coarse_only = coarse_only;
+	if (lag && *lag + (*lag >> 2) > m)
+		m = *lag + (*lag >> 2);
+	c->late = coarse_only ? c->coarse : c->coarse + m;
+}
+
+/* The precise time, read once; every read re-measures the coarse lag. */
 static __always_inline __u64 rl_clock_now(struct rl_clock *c)
 {
-	if (!c->now)
-		c->now = c->coarse_only ? c->coarse : bpf_ktime_get_ns();
+	__u32 zero = 0;
+	__u64 *lag, d;
+
+	if (c->now)
+		return c->now;
+	if (c->coarse_only) {
+		c->now = c->coarse;
+		return c->now;
+	}
+	c->now = bpf_ktime_get_ns();
+	lag = bpf_map_lookup_elem(&rl_clk, &zero);
+	if (lag) {
+		d = c->now > c->coarse ? c->now - c->coarse : 0;
+		/* a new maximum at once, then a slow decay (1/64 a read) */
+		*lag = d >= *lag ? d : *lag - ((*lag - d) >> 6);
+	}
 	return c->now;
 }
 
@@ -325,7 +359,7 @@ __noinline __u32 rl_decide_word(const struct rl_rule *r, __u64 w, __u64 cost,
 
 /*
  * Charge `cost` to the word at wp.  A deny is decided on one load at the
- * latest time the precise clock could show (coarse + one tick): if even
+ * latest time the precise clock could show (clk->late): if even
  * then the packet does not conform, it does not now, and nothing is
  * written (monotonicity, rl_algo.h).  Otherwise the precise clock decides
  * and a compare-and-swap commits, retried on a concurrent change.  A
@@ -341,7 +375,7 @@ __noinline __u32 rl_charge_word(const struct rl_rule *r, __u64 *wp, __u64 cost,
 	if (!r || !wp || !clk)
 		return RL_CHARGE_BUSY;
 	w = *(volatile __u64 *)wp;
-	v = rl_decide_word(r, w, cost, clk->coarse + rl_tick_ns, &nw);
+	v = rl_decide_word(r, w, cost, clk->late, &nw);
 	if (v != RL_W_PASS && nw == w)
 		return v;
 #pragma clang loop unroll(disable)
