@@ -384,12 +384,15 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 			res->drop = 1;
 			goto global;
 		case RL_FULL_AGGREGATE:
+		case RL_FULL_EVICT:
+			/* evict: only a full sliding-log hash gets here (logs
+			 * are not evicted; the agent's sweep deletes idle ones):
+			 * the rule's shared log limits what has no log of its
+			 * own, so a random-source flood cannot open the rule */
 			rl_gcount1(RL_G_FULL_AGG, p->len);
 			v = rl_charge_agg(r, cost, &clk);
 			break;
 		default:
-			/* fail-open, and evict when even eviction found no room
-			 * (a sliding-log hash is full: logs are not evicted) */
 			g = RL_G_FULL_PASS;
 			goto global;
 		}

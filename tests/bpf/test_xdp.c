@@ -1023,6 +1023,48 @@ static void test_on_full(__u32 on_full, const char *name)
 	t_end(name);
 }
 
+/*
+ * A full sliding-log hash under on-full evict: logs are not evicted, so a
+ * source with no log of its own is charged to the rule's shared log
+ * (FULL_AGG), never passed unlimited; a random-source flood that fills
+ * the hash cannot open the rule.
+ */
+static void test_slog_full_evict(void)
+{
+	struct rl_loader *l = t_load(RL_FULL_EVICT, 4096);
+	struct rl_rule r = mkrule(120, IPPROTO_UDP, 2, HOUR_NS, 2, RL_ALGO_SLIDING_LOG);
+	__u32 i, n = t_map_entries(l ? l->fd.sl4 : -1) + 200, overflow = 0, opass = 0;
+	struct snap a, z;
+	char src[32];
+
+	t_begin();
+	if (!l)
+		goto out;
+	CHECK(!set_match(l, "0.0.0.0", 0, 0, 0, &r, 1), "set_match: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		struct pkt_spec s = { .family = 4, .src = src, .proto = IPPROTO_UDP, .dport = 53 };
+		struct built b;
+		int act;
+
+		snprintf(src, sizeof(src), "10.%u.%u.%u", 40 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
+		build_pkt(&s, &b);
+		snap_take(l, &a);
+		act = run_pkt(l->prog_fd, b.buf, b.len, 1);
+		snap_take(l, &z);
+		CHECK(z.g[RL_G_FULL_PASS] == a.g[RL_G_FULL_PASS], "%s: full log hash passed it unlimited", src);
+		if (z.g[RL_G_MAP_FULL] == a.g[RL_G_MAP_FULL])
+			continue;
+		overflow++;
+		CHECK(z.g[RL_G_FULL_AGG] - a.g[RL_G_FULL_AGG] == 1, "%s: full, but full_agg not counted", src);
+		opass += act == XDP_PASS;
+	}
+	CHECK(overflow >= 200, "only %u sources found the log hash full", overflow);
+	CHECK(opass == 2, "%u sources without a log passed; the shared log allows 2", opass);
+out:
+	rl_loader_close(l);
+	t_end("slog_full_evict_charges_shared_log");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1057,5 +1099,6 @@ int main(void)
 	test_on_full(RL_FULL_FAIL_CLOSED, "on_full_fail_closed");
 	test_on_full(RL_FULL_AGGREGATE, "on_full_aggregate");
 	test_on_full(RL_FULL_EVICT, "on_full_evict");
+	test_slog_full_evict();
 	return t_summary("test_xdp");
 }
