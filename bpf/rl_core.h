@@ -190,7 +190,7 @@ static __always_inline __u32 rl_charge_agg(const struct rl_rule *r, __u64 cost,
 		return sl ? rl_charge_slog(r, sl, clk) : RL_CHARGE_BUSY;
 	}
 	w = bpf_map_lookup_elem(&rl_agg, &id);
-	return w ? rl_charge_word(r, w, cost, clk) : RL_CHARGE_BUSY;
+	return w ? rl_charge(r, w, cost, clk) : RL_CHARGE_BUSY;
 }
 
 /* A per-source sliding log: found, or inserted (BPF_NOEXIST is race-free). */
@@ -251,7 +251,7 @@ static __always_inline __u32 rl_charge_source(const struct rl_rule *r,
 	}
 	if (res != RL_SLOT_OK || !wp)
 		return RL_CHARGE_BUSY;
-	return rl_charge_word(r, wp, cost, clk);
+	return rl_charge(r, wp, cost, clk);
 slog:
 	if (!sl) {
 		*full = 1;
@@ -334,10 +334,18 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 		goto global;
 	}
 
-	ri = rl_pick_rule(mt, p);
-	if (ri < 0)
-		goto global;
+	/* the most specific candidate usually matches: test it inline, and
+	 * pay the call into the sixteen-candidate loop only when it does not
+	 * (a BPF-to-BPF call costs ~9 ns here) */
+	if (mt->n && rl_rule_matches(&mt->rule[0], p)) {
+		ri = 0;
+	} else {
+		ri = rl_pick_rule(mt, p);
+		if (ri < 0)
+			goto global;
+	}
 	i = (__u32)ri & (RL_MAX_CAND - 1);
+	rl_opaque(i);
 	r = &mt->rule[i];
 	if (r->id >= RL_MAX_RULES) {
 		r = 0;

@@ -340,20 +340,6 @@ static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
 	return RL_SLOT_OK;
 }
 
-/*
- * rl_word_decide as a global BPF function: the verifier checks it once,
- * on its own, instead of once per call site and per path into it (the
- * algorithm switch would otherwise multiply the core's states beyond the
- * verifier's budget).  A global function's pointer arguments may be NULL.
- */
-__noinline __u32 rl_decide_word(const struct rl_rule *r, __u64 w, __u64 cost,
-				__u64 now_ns, __u64 *out)
-{
-	if (!r || !out)
-		return RL_W_DROP;
-	return rl_word_decide(r, w, cost, now_ns, out);
-}
-
 /* Internal outcome of charging: a verdict or "contended". */
 #define RL_CHARGE_BUSY  __RL_V_MAX
 
@@ -375,12 +361,12 @@ __noinline __u32 rl_charge_word(const struct rl_rule *r, __u64 *wp, __u64 cost,
 	if (!r || !wp || !clk)
 		return RL_CHARGE_BUSY;
 	w = *(volatile __u64 *)wp;
-	v = rl_decide_word(r, w, cost, clk->late, &nw);
+	v = rl_word_decide(r, w, cost, clk->late, &nw);
 	if (v != RL_W_PASS && nw == w)
 		return v;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < RL_CAS_TRIES; i++) {
-		v = rl_decide_word(r, w, cost, rl_clock_now(clk), &nw);
+		v = rl_word_decide(r, w, cost, rl_clock_now(clk), &nw);
 		if (nw == w)
 			return v;
 		old = __sync_val_compare_and_swap(wp, w, nw);
@@ -389,6 +375,45 @@ __noinline __u32 rl_charge_word(const struct rl_rule *r, __u64 *wp, __u64 cost,
 		w = old;
 	}
 	return RL_CHARGE_BUSY;
+}
+
+/*
+ * The deny path without a call: a token/leaky-bucket word of this rule
+ * version that is over even at clk->late, or a box that lasts past it.
+ * 1 and *v set when decided; 0: rl_charge_word decides (admissions,
+ * windows, version changes, a rule with a penalty box to start).  Kept
+ * small and free of the algorithm switch so that inlining it at each call
+ * site costs the verifier little.
+ */
+static __always_inline int rl_fast_deny(const struct rl_rule *r, __u64 w,
+					__u64 cost, __u64 late, __u32 *v)
+{
+	__u64 d;
+	__u8 t = rl_word_tag(w);
+
+	if (t == (r->tag | RL_TAG_BOXED)) {
+		if ((late >> RL_BOX_SHIFT) >= (w & RL_PAY_MASK))
+			return 0;
+		*v = RL_V_BLOCK;
+		return 1;
+	}
+	if (t != r->tag || r->block_ns || !rl_algo_is_gcra(r->limit.algo))
+		return 0;
+	d = (w - rl_gcra_now(&r->k, late)) & RL_PAY_MASK;
+	if (!d || d > r->k.aux || d + cost * r->k.unit <= r->k.cap)
+		return 0;
+	*v = RL_V_DROP;
+	return 1;
+}
+
+static __always_inline __u32 rl_charge(const struct rl_rule *r, __u64 *wp,
+				       __u64 cost, struct rl_clock *clk)
+{
+	__u32 v;
+
+	if (rl_fast_deny(r, *(volatile __u64 *)wp, cost, clk->late, &v))
+		return v;
+	return rl_charge_word(r, wp, cost, clk);
 }
 
 #endif /* RL_STATE_H */

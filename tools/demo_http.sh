@@ -196,8 +196,10 @@ rules:
     per: rule
 EOF
 cat "$TMP/rl.yaml"
-dut "$OUT/rlagent" -c "$TMP/rl.yaml" --socket "$TMP/agent.sock" --pin-dir "$PIN" --detach-on-exit \
-	>"$TMP/agent.log" 2>&1 &
+# nsenter directly, not through dut(): a backgrounded shell function is a
+# subshell, and $! would be its PID, not the agent's (killing it leaked rlagent)
+nsenter --net="/run/netns/$DUT_NS" -- "$OUT/rlagent" -c "$TMP/rl.yaml" --socket "$TMP/agent.sock" \
+	--pin-dir "$PIN" --detach-on-exit >"$TMP/agent.log" 2>&1 &
 AGENT_PID=$!
 for _ in $(seq 200); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
 ctl status >/dev/null 2>&1 || { cat "$TMP/agent.log"; die "rlagent did not start"; }
