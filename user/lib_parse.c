@@ -1026,10 +1026,12 @@ int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err)
 			(unsigned long long)l.rate);
 		return -EINVAL;
 	}
-	if ((l.algo == RL_ALGO_FIXED_WINDOW || l.algo == RL_ALGO_SLIDING_WINDOW) &&
-	    l.rate > 0xffffffffULL - RL_MAX_COST) {
-		rl_errf(err, "algo %s counts at most %llu units per window (32-bit counters), got %llu per %s: use token-bucket",
-			rl_algo_name(l.algo), 0xffffffffULL - RL_MAX_COST,
+	max = l.algo == RL_ALGO_FIXED_WINDOW ? RL_FW_CNT_MASK - RL_MAX_COST :
+	      l.algo == RL_ALGO_SLIDING_WINDOW ? RL_SW_CNT_MASK - RL_MAX_COST : UINT64_MAX;
+	if (l.rate > max) {
+		rl_errf(err, "algo %s counts at most %llu units per window (%s counts in one state word), got %llu per %s: use token-bucket",
+			rl_algo_name(l.algo), (unsigned long long)max,
+			l.algo == RL_ALGO_FIXED_WINDOW ? "32-bit" : "26-bit",
 			(unsigned long long)l.rate, period_name(l.period_ns));
 		return -EINVAL;
 	}
@@ -1038,12 +1040,18 @@ int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err)
 			(unsigned long long)l.burst, RL_MIN_BYTE_BURST);
 		return -EINVAL;
 	}
-	max = (UINT64_MAX / 2) / l.period_ns;
-	if (l.burst > max) {
-		rl_errf(err, "burst %llu at a rate per %s overflows the exact 64-bit arithmetic (burst x period in ns); max is %llu",
-			(unsigned long long)l.burst, period_name(l.period_ns),
-			(unsigned long long)max);
-		return -EINVAL;
+	if (rl_algo_is_gcra(l.algo)) {
+		/* what a live key can owe must fit the 56-bit state word */
+		struct rl_lconst k;
+
+		rl_lconst_compile(&l, spec->bytes, &k);
+		max = k.unit && k.unit <= RL_UNIT_MAX ? RL_DEBT_MAX / k.unit : 0;
+		if (l.burst > max) {
+			rl_errf(err, "burst %llu at %llu per %s is too large for the 56-bit state word; max is %llu",
+				(unsigned long long)l.burst, (unsigned long long)l.rate,
+				period_name(l.period_ns), (unsigned long long)max);
+			return -EINVAL;
+		}
 	}
 	why = rl_limit_check(&l, spec->bytes);
 	if (why) {

@@ -393,7 +393,9 @@ static void test_validate(void)
 		{ "ok", "rate 33/s algo sliding-log", "<= 32" },
 		{ "ok", "rate 10mbit algo sliding-log", "not bytes" },
 		{ "ok", "rate 10mbit burst 100", "1514" },
-		{ "ok", "rate 1/h burst 1000000000000", "max is 2562047" },
+		{ "ok", "rate 1/h burst 1000000000000", "max is 2501" },
+		{ "ok", "rate 1/h burst 2502", "max is 2501" },
+		{ "ok", "rate 67043329/d algo sliding-window", "67043328" },
 		{ "ok", "rate 5000000000/d algo fixed-window", "4294901760" },
 		{ "ok", "rate 10/s proto icmp dport 22", "no ports" },
 		{ "ok", "rate 10/s proto udp tcp-flags syn", "needs proto tcp" },
@@ -425,8 +427,8 @@ static void test_validate(void)
 		static const char *const ok[] = {
 			"rate 32/s algo sliding-log", "rate 1/h", "rate 100gbit", "rate 1tbit",
 			"rate 10/s burst 0", "rate 8bit", "rate 10mbit burst 1514",
-			"rate 4294901760/d algo sliding-window", "rate 10/s proto any dport 53",
-			"rate 10/s per rule", "rate 1/h burst 2562047",
+			"rate 4294901760/d algo fixed-window", "rate 67043328/d algo sliding-window",
+			"rate 10/s proto any dport 53", "rate 10/s per rule", "rate 1/h burst 2501",
 		};
 
 		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
