@@ -18,6 +18,7 @@
 
 #include "rl_maps.h"
 #include "rl_algo.h"
+#include "rl_hash.h"
 
 /* Compare-and-swap attempts before a packet counts as contended. */
 #ifdef VTRY_ONE
@@ -86,22 +87,6 @@ static __always_inline __u64 rl_clock_now(struct rl_clock *c)
 	return c->now;
 }
 
-/* murmur3's 64-bit finaliser: a full avalanche in two multiplies. */
-static __always_inline __u64 rl_mix(__u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* A 32-bit hash onto [0, n) without division (Lemire's multiply-shift). */
-static __always_inline __u32 rl_reduce(__u32 h, __u32 n)
-{
-	return (__u32)(((__u64)h * n) >> 32);
-}
 
 /* The rule a slot's key belongs to, for the idle check; NULL if gone. */
 static __always_inline const struct rl_rule *rl_rule_by_id(__u64 kw)
@@ -249,13 +234,14 @@ __noinline int rl_insert6(struct rl_bkt6 *b0, struct rl_bkt6 *b1,
 static __always_inline int rl_slot_get4(__u64 kw, struct rl_clock *clk,
 					int evict, __u32 len, __u64 **wp)
 {
-	__u64 h = rl_mix(kw ^ rl_seed);
-	__u32 i1 = rl_reduce((__u32)h, rl_st4_n), i2 = rl_reduce(h >> 32, rl_st4_n);
+	__u64 h = rl_hash4(kw, rl_seed);
+	__u32 i1, i2;
 	struct rl_ins in = { .kw = kw, .h = h, .now = clk->coarse,
 			     .evict = evict, .len = len, .res = RL_SLOT_FULL };
 	struct rl_bkt4 *b0, *b1;
 	int i;
 
+	rl_buckets(h, rl_st4_n, &i1, &i2);
 	b0 = bpf_map_lookup_elem(&rl_st4, &i1);
 	if (!b0)
 		return RL_SLOT_FULL;
@@ -306,13 +292,14 @@ static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
 {
 	__u64 kw = (__u64)(id + 1) << 32 | rl_fold6(a);
 	__u64 h = rl_mix(rl_mix(a[0] ^ rl_seed) ^ a[1] ^ ((__u64)id << 17));
-	__u32 i1 = rl_reduce((__u32)h, rl_st6_n), i2 = rl_reduce(h >> 32, rl_st6_n);
+	__u32 i1, i2;
 	struct rl_ins in = { .kw = kw, .h = h, .now = clk->coarse, .a = { a[0], a[1] },
 			     .evict = evict, .len = len, .res = RL_SLOT_FULL };
 	struct rl_bkt6 *b0, *b1;
 	struct rl_slot6 *s;
 	int i;
 
+	rl_buckets(h, rl_st6_n, &i1, &i2);
 	b0 = bpf_map_lookup_elem(&rl_st6, &i1);
 	if (!b0)
 		return RL_SLOT_FULL;

@@ -29,6 +29,7 @@
 #include "rl_abi.h"
 #include "rl_algo.h"
 #include "rl_loader.h"
+#include "rl_hash.h"
 
 #define NS_PER_SEC   1000000000ULL
 #define HOUR_NS      (3600ULL * NS_PER_SEC)
@@ -545,27 +546,13 @@ static inline __u32 st4_count(struct rl_loader *l, __u32 rule)
 	return c;
 }
 
-/* The datapath's hash (bpf/rl_state.h): the two buckets of an IPv4 key. */
-static inline __u64 t_mix(__u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
+/* The datapath's hash (include/rl_hash.h): the two buckets of an IPv4 key. */
 static inline void st4_buckets_of(struct rl_loader *l, __u64 kw, __u32 *i1, __u32 *i2)
 {
 	struct rl_conf c = {};
-	__u32 n = t_map_entries(l->fd.st4);
-	__u64 h;
 
 	rl_conf_read(l->fd.conf, &c);
-	h = t_mix(kw ^ c.seed);
-	*i1 = (__u32)(((__u64)(__u32)h * n) >> 32);
-	*i2 = (__u32)(((__u64)(__u32)(h >> 32) * n) >> 32);
+	rl_buckets(rl_hash4(kw, c.seed), t_map_entries(l->fd.st4), i1, i2);
 }
 
 static const char *const verdict_names[__RL_V_MAX] = {

@@ -123,7 +123,7 @@ static const struct bad bads[] = {
 	  { "rate", "'1bit'", "whole number of bytes" } },
 	{ "zero-rate", HDR "rules:\n  - name: a\n    rate: 0/s\n", 4, { "'0/s'", "zero" } },
 	{ "burst-overflow", HDR "rules:\n  - name: a\n    rate: 1/h\n    burst: 1000000000000\n", 5,
-	  { "burst 1000000000000", "max is 2562047" } },
+	  { "burst 1000000000000", "max is 2501" } },
 	{ "byte-burst", HDR "rules:\n  - name: a\n    rate: 10mbit\n    burst: 100\n", 5,
 	  { "burst 100", "1514" } },
 	{ "version-2", "version: 2\nrules: []\n", 1, { "version 2", "version: 1" } },
