@@ -601,7 +601,7 @@ class Lookup(ctypes.Structure):
     _fields_ = [("map_fd", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("key", ctypes.c_uint64),
                 ("value", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
 def count(verdict):
-    key.value = rid * 4 + verdict
+    key.value = rid * 5 + verdict          # __RL_V_MAX verdicts per rule
     bpf(BPF_MAP_LOOKUP_ELEM, Lookup(fd, 0, ctypes.addressof(key), ctypes.addressof(val), 0))
     return sum(struct.unpack_from("<Q", val.raw, 16 * c)[0] for c in range(ncpu))
 V_DROP, V_MONITOR = 1, 2
@@ -1025,7 +1025,7 @@ if mem:
         if m.get("bytes_memlock") and m.get("max_entries"):
             w(f"- `{m['name']}` {m['type']}: key {m['bytes_key']} B, value {m['bytes_value']} B, {m['max_entries']} entries, memlock {m['bytes_memlock'] / 2**20:.1f} MiB "
               f"= {m['bytes_memlock'] / m['max_entries']:.1f} B per entry.")
-w(f"- Agent start-up with {int(state_entries)}-entry state maps (preallocated LRU): {agent_s} s.")
+w(f"- Agent start-up with {int(state_entries)}-entry state maps (preallocated bucket tables): {agent_s} s.")
 w("")
 if prof:
     w("## Profile of the deny path\n")
