@@ -21,11 +21,7 @@
 #include "rl_hash.h"
 
 /* Compare-and-swap attempts before a packet counts as contended. */
-#ifdef VTRY_ONE
-#define RL_CAS_TRIES 1
-#else
 #define RL_CAS_TRIES 8
-#endif
 
 /* What rl_slot_get() found. */
 enum rl_slot_res {
@@ -35,10 +31,11 @@ enum rl_slot_res {
 };
 
 /*
- * The clock: the coarse clock (~3 ns, lags real time by less than
- * rl_tick_ns) is read for every packet that reaches a limit; the precise
- * one (~24 ns on kvm-clock) only when a decision could go either way
- * within a tick, i.e. on admissions and on denials close to the edge.
+ * The clock: the coarse clock (~19 ns a call on the development VM; it lags
+ * real time by about a tick, sometimes two) is read for every packet that
+ * reaches a limit; the precise one (~40 ns there) only when a decision
+ * could go either way before `late`, i.e. on admissions and on denials
+ * close to the edge.
  */
 struct rl_clock {
 	__u64 coarse;
@@ -111,9 +108,6 @@ static __always_inline int rl_slot_free(__u64 kw, __u64 word, __u64 now)
 		return 1;
 	if (kw == RL_KW_CLAIM)
 		return 0;
-#ifdef VTRY_NOIDLE
-	return 0;
-#endif
 	o = rl_rule_by_id(kw);
 	return !o || rl_word_idle(o, word, now);
 }
