@@ -9,9 +9,11 @@
  * one cmpxchg (old -> RL_KW_CLAIM), the word reset to 0 ("no state": the
  * first charge initialises it fresh), the IPv6 address written, and kw
  * published with an atomic exchange, which orders the stores before it.
- * A CPU that finds the key's buckets holding a claim in progress does not
- * wait: it drops the packet as contended (RL_G_LOCK_BUSY), which only ever
- * happens to the first packets of a key that two CPUs see at once.
+ * A CPU that finds the key's buckets holding a claim in progress looks
+ * again a bounded number of times (the claim may be this very key, about
+ * to be published); if the key does not appear it drops the packet as
+ * contended (RL_G_LOCK_BUSY): only the first packets of a new key that two
+ * CPUs see at once can meet this.
  */
 #ifndef RL_STATE_H
 #define RL_STATE_H
@@ -22,6 +24,13 @@
 
 /* Compare-and-swap attempts before a packet counts as contended. */
 #define RL_CAS_TRIES 8
+
+/*
+ * Rounds over a key's slots while another CPU's claim is in progress there
+ * (claim, reset, publish: a few dozen ns) before the packet counts as
+ * contended.
+ */
+#define RL_CLAIM_RESCANS 16
 
 /* What rl_slot_get() found. */
 enum rl_slot_res {
@@ -106,7 +115,10 @@ static __always_inline int rl_slot_free(__u64 kw, __u64 word, __u64 now)
 
 	if (!kw)
 		return 1;
-	if (kw == RL_KW_CLAIM)
+	/* a claim in progress, or a key just published whose first charge
+	 * has not landed yet (word still 0): taking it would drop the new
+	 * key's state and let it start a second burst */
+	if (kw == RL_KW_CLAIM || !word)
 		return 0;
 	o = rl_rule_by_id(kw);
 	return !o || rl_word_idle(o, word, now);
@@ -137,16 +149,19 @@ static __always_inline void rl_gcount1(__u32 g, __u32 len)
  * in->res set.  The word is reset to 0 before kw is published (the first
  * charge initialises it fresh); IPv6 writes the address in between.
  */
-#define RL_INSERT_BODY(NSLOT, KWP, WP, ADDR6)					\
+#define RL_INSERT_BODY(NSLOT, KWP, WP, MATCH, ADDR6)				\
 	__u64 k, seen = 0, *kp, h = in->h, kw = in->kw;				\
-	int i, cand = -1, empty = 0, *res = &in->res;				\
+	int i, r, cand = -1, empty = 0, *res = &in->res;			\
 										\
 	for (i = 0; i < 2 * (NSLOT); i++) {					\
 		kp = KWP(i);							\
 		k = *(volatile __u64 *)kp;					\
-		if (k == RL_KW_CLAIM) {						\
-			*res = RL_SLOT_BUSY;					\
-			return -1;						\
+		if (k == RL_KW_CLAIM)						\
+			goto rescan;						\
+		/* published by another CPU since this CPU looked */		\
+		if (MATCH(i)) {							\
+			*res = RL_SLOT_OK;					\
+			return i;						\
 		}								\
 		if (empty)							\
 			continue;						\
@@ -166,23 +181,29 @@ static __always_inline void rl_gcount1(__u32 g, __u32 len)
 		}								\
 		cand = (h >> 40) & (2 * (NSLOT) - 1);				\
 		seen = *(volatile __u64 *)KWP(cand);				\
-		if (seen == RL_KW_CLAIM) {					\
-			*res = RL_SLOT_BUSY;					\
-			return -1;						\
-		}								\
+		if (seen == RL_KW_CLAIM)					\
+			goto rescan;						\
 		rl_gcount1(RL_G_EVICT, in->len);				\
 	}									\
 	kp = KWP(cand);								\
-	if (__sync_val_compare_and_swap(kp, seen, RL_KW_CLAIM) != seen) {	\
-		*res = RL_SLOT_BUSY;						\
-		return -1;							\
-	}									\
+	if (__sync_val_compare_and_swap(kp, seen, RL_KW_CLAIM) != seen)		\
+		goto rescan;							\
 	*WP(cand) = 0;								\
 	ADDR6;									\
 	__sync_lock_test_and_set(kp, kw);					\
 	rl_gcount1(RL_G_STATE_NEW, in->len);					\
 	*res = RL_SLOT_OK;							\
-	return cand
+	return cand;								\
+rescan:										\
+	/* another CPU is claiming a slot here, maybe for this very key:	\
+	 * look for it a bounded number of times before giving up */		\
+	for (r = 0; r < RL_CLAIM_RESCANS * 2 * (NSLOT); r++)			\
+		if (MATCH(r % (2 * (NSLOT)))) {					\
+			*res = RL_SLOT_OK;					\
+			return r % (2 * (NSLOT));				\
+		}								\
+	*res = RL_SLOT_BUSY;							\
+	return -1
 
 /*
  * Global BPF functions: the verifier checks each once, on its own, where
@@ -204,7 +225,8 @@ __noinline int rl_insert4(struct rl_bkt4 *b0, struct rl_bkt4 *b1,
 		return -1;
 #define RL_KWP4(i) ((i) < RL_BKT4_SLOTS ? &b0->s[(i) & 3].kw : &b1->s[(i) & 3].kw)
 #define RL_WP4(i) ((i) < RL_BKT4_SLOTS ? &b0->s[(i) & 3].word : &b1->s[(i) & 3].word)
-	RL_INSERT_BODY(RL_BKT4_SLOTS, RL_KWP4, RL_WP4, (void)0);
+#define RL_MATCH4(i) (*(volatile __u64 *)RL_KWP4(i) == kw)
+	RL_INSERT_BODY(RL_BKT4_SLOTS, RL_KWP4, RL_WP4, RL_MATCH4, (void)0);
 }
 
 __noinline int rl_insert6(struct rl_bkt6 *b0, struct rl_bkt6 *b1,
@@ -215,7 +237,10 @@ __noinline int rl_insert6(struct rl_bkt6 *b0, struct rl_bkt6 *b1,
 #define RL_SLOT6(i) ((i) < RL_BKT6_SLOTS ? &b0->s[(i) & 1] : &b1->s[(i) & 1])
 #define RL_KWP6(i) (&RL_SLOT6(i)->kw)
 #define RL_WP6(i) (&RL_SLOT6(i)->word)
-	RL_INSERT_BODY(RL_BKT6_SLOTS, RL_KWP6, RL_WP6,
+#define RL_MATCH6(i) (*(volatile __u64 *)RL_KWP6(i) == kw &&			\
+		      ((__u64 *)RL_SLOT6(i)->addr)[0] == in->a[0] &&		\
+		      ((__u64 *)RL_SLOT6(i)->addr)[1] == in->a[1])
+	RL_INSERT_BODY(RL_BKT6_SLOTS, RL_KWP6, RL_WP6, RL_MATCH6,
 		       { struct rl_slot6 *s6 = RL_SLOT6(cand);
 			 ((__u64 *)s6->addr)[0] = in->a[0];
 			 ((__u64 *)s6->addr)[1] = in->a[1]; });

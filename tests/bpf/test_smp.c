@@ -135,6 +135,91 @@ static void run_case(__u32 id, const struct smp_case *c)
 	t_end(c->name);
 }
 
+/*
+ * Two CPUs meet the same new keys at once: both walk one list of fresh
+ * sources in the same order, so their inserts collide.  Each key must end
+ * with exactly one slot (a second slot would be a second burst), each
+ * source must be admitted exactly once under 1/h burst 1 whatever the
+ * interleaving, and a CPU that meets the other's claim finds the key
+ * instead of dropping the packet as contended.
+ */
+#define RACE_SRCS 2000
+
+struct racer {
+	int cpu;
+	struct built *pkts;
+	int ret;
+};
+
+static void *race(void *arg)
+{
+	struct racer *w = arg;
+	cpu_set_t set;
+	int i, r;
+
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	w->ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	pthread_barrier_wait(&start_line);
+	if (w->ret)
+		return NULL;
+	for (i = 0; i < RACE_SRCS; i++) {
+		r = run_pkt(L->prog_fd, w->pkts[i].buf, w->pkts[i].len, 1);
+		if (r != XDP_PASS && r != XDP_DROP) {
+			w->ret = r;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+static void run_insert_race(__u32 id)
+{
+	struct rl_rule r = mkrule(id, 0, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET);
+	static struct built pkts[RACE_SRCS];
+	struct racer w[2] = { { .cpu = 0, .pkts = pkts }, { .cpu = 1, .pkts = pkts } };
+	struct pkt_spec s = { .family = 4, .proto = IPPROTO_UDP, .dport = 7 };
+	__u64 busy0 = gstat(L, RL_G_LOCK_BUSY), new0 = gstat(L, RL_G_STATE_NEW);
+	__u64 pass, drop, busy, created;
+	pthread_t th[2];
+	char src[32];
+	int i;
+
+	t_begin();
+	CHECK(!set_match(L, "10.30.0.0", 16, 0, 0, &r, 1), "set_match: %s", strerror(errno));
+	for (i = 0; i < RACE_SRCS; i++) {
+		snprintf(src, sizeof(src), "10.30.%d.%d", i >> 8, i & 0xff);
+		s.src = src;
+		build_pkt(&s, &pkts[i]);
+	}
+	pthread_barrier_init(&start_line, NULL, 3);
+	for (i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, race, &w[i]);
+	pthread_barrier_wait(&start_line);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start_line);
+	for (i = 0; i < 2; i++)
+		CHECK(!w[i].ret, "racer on CPU %d: %d", i, w[i].ret);
+	pass = rstat(L, id, RL_V_PASS);
+	drop = rstat(L, id, RL_V_DROP);
+	busy = gstat(L, RL_G_LOCK_BUSY) - busy0;
+	created = gstat(L, RL_G_STATE_NEW) - new0;
+	printf("    insert race: %d sources x 2 CPUs, admitted %llu, dropped %llu, contended %llu, "
+	       "slots created %llu, slots of the rule %u\n", RACE_SRCS, (unsigned long long)pass,
+	       (unsigned long long)drop, (unsigned long long)busy, (unsigned long long)created,
+	       st4_count(L, id));
+	CHECK(pass + drop + busy == 2 * RACE_SRCS, "accounted %llu of %d",
+	      (unsigned long long)(pass + drop + busy), 2 * RACE_SRCS);
+	CHECK(created == RACE_SRCS && st4_count(L, id) == RACE_SRCS,
+	      "%llu slots created, %u in the table, for %d keys: a key got two slots",
+	      (unsigned long long)created, st4_count(L, id), RACE_SRCS);
+	CHECK(pass == RACE_SRCS, "admitted %llu, want exactly one per source (%d)",
+	      (unsigned long long)pass, RACE_SRCS);
+	CHECK(busy == 0, "%llu packets dropped as contended inserts", (unsigned long long)busy);
+	t_end("smp_insert_race_one_slot_per_key");
+}
+
 int main(void)
 {
 	static const struct smp_case cases[] = {
@@ -159,6 +244,7 @@ int main(void)
 		return getuid() == 0 ? 1 : 0;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(200 + i, &cases[i]);
+	run_insert_race(300);
 	rl_loader_close(L);
 	return t_summary("test_smp");
 }
