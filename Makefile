@@ -131,9 +131,9 @@ $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tes
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
 
 test: all $(UNIT_BINS) $(BPFT_BINS) bpffs
-	$(Q)OUTPUT=$(OUTPUT) tests/run.sh $(wildcard tests/build/test_*.sh) $(UNIT_BINS) $(BPFT_BINS) $(wildcard tests/integration/test_*.sh)
+	$(Q)OUTPUT=$(OUTPUT) tests/run.sh $(wildcard tests/check/test_*.sh) $(UNIT_BINS) $(BPFT_BINS) $(wildcard tests/integration/test_*.sh)
 
-# What tests/build/test_bpf_deps.sh compiles BPF sources with.
+# What tests/check/test_bpf_deps.sh compiles BPF sources with.
 print-bpf-cflags:
 	@echo $(CLANG) $(BPF_CFLAGS)
 

@@ -4,7 +4,7 @@
  * the kernel's types from vmlinux.h (generated from /sys/kernel/btf/vmlinux
  * by the Makefile), libbpf's helper and endian headers, and the handful of
  * UAPI constants that are preprocessor macros and so are not in BTF.
- * Never a glibc or <linux/...> header: tests/build/test_bpf_deps.sh fails
+ * Never a glibc or <linux/...> header: tests/check/test_bpf_deps.sh fails
  * the build if one creeps back in.
  */
 #ifndef RL_BPF_H

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/build/test_bpf_deps.sh - no BPF object may depend on a glibc header.
+# tests/check/test_bpf_deps.sh - no BPF object may depend on a glibc header.
 #
 # Everything built with -target bpf (bpf/, tools/*.bpf.c) takes its kernel
 # types from vmlinux.h.  A <linux/...> UAPI header such as linux/if.h pulls
