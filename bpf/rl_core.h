@@ -41,7 +41,6 @@ enum rl_hook {
 struct rl_res {
 	__u32 drop;                /* 1: drop the packet (XDP only)         */
 	__u32 label;               /* 1: label the skb (TC only)            */
-	__u32 defer;               /* 1: XDP passed it on to TC             */
 	__u32 mark;                /* with label: the rule's RL_MK_* values */
 	__u8  mark_flags;
 	__u8  dscp;
@@ -359,7 +358,6 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 		}
 		/* uncharged here: charging twice would halve the rate */
 		rl_gcount1(RL_G_TC_DEFER, p->len);
-		res->defer = 1;
 		return;
 	}
 	if (hook == RL_HOOK_TC) {

@@ -135,15 +135,32 @@ static __always_inline void rl_gcount1(__u32 g, __u32 len)
 	}
 }
 
+/* A 32-bit fold of an IPv6 source for the slot's kw (the address is kept whole). */
+static __always_inline __u32 rl_fold6(const __u64 *a)
+{
+	__u64 x = a[0] ^ (a[1] * 0x9e3779b97f4a7c15ULL);
+
+	return (__u32)(x ^ (x >> 32));
+}
+
+static __always_inline int rl_addr6_eq(const __u8 *s, const __u64 *a)
+{
+	const __u64 *p = (const __u64 *)s;
+
+	return p[0] == a[0] && p[1] == a[1];
+}
+
 /*
  * A new key: pick its slot among the n0 + n1 slots of its two buckets and
  * claim it.  Every slot is looked at; the first empty one wins over the
  * first free (idle or orphaned) one, and with none of either `evict`
- * takes a live one chosen by the hash (RL_G_EVICT).  A claim in progress
- * anywhere may be the same key arriving on another CPU, so then nothing
- * is inserted (RL_SLOT_BUSY): a second slot for one key would be a second
- * bucket of credit.  Idleness is judged at the coarse time, which is never
- * later than the real one: a slot is taken only once it is surely idle.
+ * takes a live one chosen by the hash (RL_G_EVICT).  A second slot for
+ * one key would be a second bucket of credit, so the key itself is looked
+ * for too (another CPU may have published it since the lookup), and a
+ * claim in progress or a lost claim race makes this CPU look again, a
+ * bounded number of times, before it gives up (RL_SLOT_BUSY).  Idleness is
+ * judged at the coarse time, which is never later than the real one: a
+ * slot is taken only once it is surely idle.
  *
  * kwp(i)/wp(i): slot i's kw and word.  Returns the slot index, or -1 with
  * in->res set.  The word is reset to 0 before kw is published (the first
@@ -238,8 +255,7 @@ __noinline int rl_insert6(struct rl_bkt6 *b0, struct rl_bkt6 *b1,
 #define RL_KWP6(i) (&RL_SLOT6(i)->kw)
 #define RL_WP6(i) (&RL_SLOT6(i)->word)
 #define RL_MATCH6(i) (*(volatile __u64 *)RL_KWP6(i) == kw &&			\
-		      ((__u64 *)RL_SLOT6(i)->addr)[0] == in->a[0] &&		\
-		      ((__u64 *)RL_SLOT6(i)->addr)[1] == in->a[1])
+		      rl_addr6_eq(RL_SLOT6(i)->addr, in->a))
 	RL_INSERT_BODY(RL_BKT6_SLOTS, RL_KWP6, RL_WP6, RL_MATCH6,
 		       { struct rl_slot6 *s6 = RL_SLOT6(cand);
 			 ((__u64 *)s6->addr)[0] = in->a[0];
@@ -289,28 +305,13 @@ static __always_inline int rl_slot_get4(__u64 kw, struct rl_clock *clk,
 	return RL_SLOT_OK;
 }
 
-/* A 32-bit fold of an IPv6 source for the slot's kw (the address is kept whole). */
-static __always_inline __u32 rl_fold6(const __u64 *a)
-{
-	__u64 x = a[0] ^ (a[1] * 0x9e3779b97f4a7c15ULL);
-
-	return (__u32)(x ^ (x >> 32));
-}
-
-static __always_inline int rl_addr6_eq(const __u8 *s, const __u64 *a)
-{
-	const __u64 *p = (const __u64 *)s;
-
-	return p[0] == a[0] && p[1] == a[1];
-}
-
 /* IPv6: as rl_slot_get4 for rule id and the masked source a[2]. */
 static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
 					struct rl_clock *clk, int evict,
 					__u32 len, __u64 **wp)
 {
 	__u64 kw = (__u64)(id + 1) << 32 | rl_fold6(a);
-	__u64 h = rl_mix(rl_mix(a[0] ^ rl_seed) ^ a[1] ^ ((__u64)id << 17));
+	__u64 h = rl_hash6(id, a, rl_seed);
 	__u32 i1, i2;
 	struct rl_ins in = { .kw = kw, .h = h, .now = clk->coarse, .a = { a[0], a[1] },
 			     .evict = evict, .len = len, .res = RL_SLOT_FULL };

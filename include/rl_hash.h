@@ -37,6 +37,12 @@ static __always_inline __u64 rl_hash4(__u64 kw, __u64 seed)
 	return rl_mix(kw ^ seed);
 }
 
+/* The hash of an IPv6 key: rule id and the masked source a[2]. */
+static __always_inline __u64 rl_hash6(__u32 id, const __u64 *a, __u64 seed)
+{
+	return rl_mix(rl_mix(a[0] ^ seed) ^ a[1] ^ ((__u64)id << 17));
+}
+
 /* Its two candidate buckets among n: the hash's low and high halves. */
 static __always_inline void rl_buckets(__u64 h, __u32 n, __u32 *i1, __u32 *i2)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rl_types.h - the fixed-width types (__u8 .. __u64, __be16, __be32) for
- * headers shared by BPF programs and userspace (rl_abi.h, rl_lock.h,
+ * headers shared by BPF programs and userspace (rl_abi.h, rl_hash.h,
  * tools/rlcount.h).  A BPF object gets them from vmlinux.h, generated from
  * the running kernel's BTF by the Makefile, so that nothing built with
  * -target bpf reaches a libc or arch-specific UAPI header (a fresh machine
