@@ -476,6 +476,25 @@ static __always_inline int rl_slog_full(const struct rl_limit *l,
 	       now_ns >= ts && now_ns - ts < l->period_ns;
 }
 
+/*
+ * True if no admission of the ring is still inside the window at now_ns,
+ * so deleting the log loses nothing a new one would not have (the
+ * agent's sweep).  A ring out of shape counts as idle: the datapath
+ * would restart it anyway.
+ */
+static __always_inline int rl_slog_idle(const struct rl_limit *l,
+					const struct rl_slog_ring *s,
+					__u64 now_ns)
+{
+	__u64 newest;
+
+	if (!s->count || !s->n || s->n > RL_SLOG_MAX || s->count > s->n ||
+	    s->head >= s->n)
+		return 1;
+	newest = s->ts[((s->head + s->count - 1) % s->n) & (RL_SLOG_MAX - 1)];
+	return now_ns >= newest && now_ns - newest >= l->period_ns;
+}
+
 static __always_inline int rl_slog_admit(const struct rl_limit *l,
 					 struct rl_slog_ring *s, __u64 now_ns)
 {

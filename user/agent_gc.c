@@ -144,21 +144,14 @@ static bool sweep_table(struct agent *a, int fam, uint64_t now)
 /* True if deleting the log loses nothing a new log would not have. */
 static bool slog_idle(const struct agent_rule *r, const struct rl_slog *sl, uint64_t now)
 {
-	const struct rl_slog_ring *g = &sl->r;
-	uint64_t newest;
-
 	if (!r || r->spec.per_rule || r->abi.limit.algo != RL_ALGO_SLIDING_LOG)
 		return true;
 	if (sl->block_until_ns > now)
 		return false;
-	if (!sl->tag || (sl->tag & RL_TAG_GEN) != (r->abi.tag & RL_TAG_GEN) || !g->count)
+	if (!sl->tag || (sl->tag & RL_TAG_GEN) != (r->abi.tag & RL_TAG_GEN))
 		return true;
-	/* read under the log's lock, so a ring out of shape is not torn:
-	 * the datapath would restart it anyway */
-	if (!g->n || g->n > RL_SLOG_MAX || g->count > g->n || g->head >= g->n)
-		return true;
-	newest = g->ts[(g->head + g->count - 1) % g->n];
-	return now >= newest && now - newest >= r->abi.limit.period_ns;
+	/* read under the log's lock (BPF_F_LOCK), so the ring is not torn */
+	return rl_slog_idle(&r->abi.limit, &sl->r, now);
 }
 
 /* Look at up to GC_STEP_LOGS sliding logs; true when the hash is done. */
