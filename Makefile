@@ -20,7 +20,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
-        nftables iptables python3 procps prometheus
+        nftables iptables python3 procps prometheus ethtool
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
 PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd
