@@ -118,17 +118,17 @@ struct {
 } rl_gstats SEC(".maps");
 
 /*
- * Per CPU: how far the coarse clock was last seen behind the precise one,
- * in ns (measured at every precise read, decaying).  The deny path's
- * "latest possible now" is coarse + max(tick, this): on a VM the coarse
- * clock can lag by two ticks, and a too-small margin denies packets that
- * conform (measured here: up to 7.8 ms at HZ 250).
+ * Per CPU: the clock estimate's base and its lag behind the precise clock
+ * (struct rl_clk; measured at every precise read, the lag decaying).  The
+ * deny path's "latest possible now" is estimate + max(tick, lag): on a VM
+ * the tick can be late by more than a tick, and a too-small margin denies
+ * packets that conform (measured here: up to 7.8 ms at HZ 250).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct rl_clk);
 } rl_clk SEC(".maps");
 
 /* 0 -> runtime settings (malformed policy, clock, on-full) and the seed. */

@@ -40,42 +40,55 @@ enum rl_slot_res {
 };
 
 /*
- * The clock: the coarse clock (~19 ns a call on the development VM; it lags
- * real time by about a tick, sometimes two) is read for every packet that
- * reaches a limit; the precise one (~40 ns there) only when a decision
- * could go either way before `late`, i.e. on admissions and on denials
- * close to the edge.
+ * The clock.  Every packet that reaches a limit needs an upper bound of the
+ * time, `late`; only admissions (and denials close to the edge) need the
+ * precise time (bpf_ktime_get_ns, ~40 ns on the development VM).
+ *
+ * The bound comes from jiffies: bpf_jiffies64() is inlined by the verifier
+ * (a load; bpf_ktime_get_coarse_ns is a ~20-30 ns call there), and jiffies
+ * * tick + jbase (struct rl_clk, learnt on this CPU from its precise reads)
+ * is the time of the last tick, give or take how late ticks run: `late`
+ * adds max(one tick, the lag last seen on this CPU plus a quarter).  Until
+ * this CPU has read the precise clock once (no jbase yet), and with
+ * rl_conf.coarse_clock (which decides on the coarse clock alone), the
+ * estimate is the coarse clock itself.
  */
 struct rl_clock {
-	__u64 coarse;
+	__u64 coarse;              /* the estimate: never far from now     */
 	__u64 now;                 /* precise, 0 until read                 */
-	__u64 late;                /* coarse + margin: real now is earlier  */
+	__u64 late;                /* estimate + margin: real now is earlier */
+	__u64 jiffies;             /* read before the precise clock         */
 	__u32 coarse_only;         /* rl_conf.coarse_clock                  */
 	__u32 _pad;
 };
 
-/*
- * The coarse clock and the latest time the precise clock can show now:
- * coarse + max(one tick, the lag last seen on this CPU plus a quarter).
- */
 static __always_inline void rl_clock_start(struct rl_clock *c, __u32 coarse_only)
 {
 	__u32 zero = 0;
-	__u64 *lag = bpf_map_lookup_elem(&rl_clk, &zero), m = rl_tick_ns;
+	struct rl_clk *st = bpf_map_lookup_elem(&rl_clk, &zero);
+	__u64 m = rl_tick_ns;
 
-	c->coarse = bpf_ktime_get_coarse_ns();
+	c->jiffies = bpf_jiffies64();
+	if (st && st->jset && !coarse_only)
+		c->coarse = c->jiffies * rl_tick_ns + st->jbase;
+	else
+		c->coarse = bpf_ktime_get_coarse_ns();
 	c->now = 0;
 	c->coarse_only = coarse_only;
-	if (lag && *lag + (*lag >> 2) > m)
-		m = *lag + (*lag >> 2);
+	if (st && st->lag + (st->lag >> 2) > m)
+		m = st->lag + (st->lag >> 2);
 	c->late = coarse_only ? c->coarse : c->coarse + m;
 }
 
-/* The precise time, read once; every read re-measures the coarse lag. */
+/*
+ * The precise time, read once.  Every read re-measures the lag of the
+ * estimate and lowers jbase when jiffies were seen to advance sooner.
+ */
 static __always_inline __u64 rl_clock_now(struct rl_clock *c)
 {
 	__u32 zero = 0;
-	__u64 *lag, d;
+	struct rl_clk *st;
+	__u64 d, x;
 
 	if (c->now)
 		return c->now;
@@ -84,15 +97,20 @@ static __always_inline __u64 rl_clock_now(struct rl_clock *c)
 		return c->now;
 	}
 	c->now = bpf_ktime_get_ns();
-	lag = bpf_map_lookup_elem(&rl_clk, &zero);
-	if (lag) {
+	st = bpf_map_lookup_elem(&rl_clk, &zero);
+	if (st) {
 		d = c->now > c->coarse ? c->now - c->coarse : 0;
 		/* a new maximum at once, then a slow decay (1/64 a read) */
-		*lag = d >= *lag ? d : *lag - ((*lag - d) >> 6);
+		st->lag = d >= st->lag ? d : st->lag - ((st->lag - d) >> 6);
+		/* jiffies were read first: x >= the last tick's B, exactly */
+		x = c->now - c->jiffies * rl_tick_ns;
+		if (!st->jset || (__s64)(x - st->jbase) < 0) {
+			st->jbase = x;
+			st->jset = 1;
+		}
 	}
 	return c->now;
 }
-
 
 /* The rule a slot's key belongs to, for the idle check; NULL if gone. */
 static __always_inline const struct rl_rule *rl_rule_by_id(__u64 kw)
@@ -159,8 +177,9 @@ static __always_inline int rl_addr6_eq(const __u8 *s, const __u64 *a)
  * for too (another CPU may have published it since the lookup), and a
  * claim in progress or a lost claim race makes this CPU look again, a
  * bounded number of times, before it gives up (RL_SLOT_BUSY).  Idleness is
- * judged at the coarse time, which is never later than the real one: a
- * slot is taken only once it is surely idle.
+ * judged at the precise time (the coarse one with rl_conf.coarse_clock,
+ * never later than the real one): a slot is taken only once it is surely
+ * idle.
  *
  * kwp(i)/wp(i): slot i's kw and word.  Returns the slot index, or -1 with
  * in->res set.  The word is reset to 0 before kw is published (the first
@@ -228,7 +247,7 @@ rescan:										\
  * verifier's budget.  Pointer arguments of a global function may be NULL.
  */
 struct rl_ins {
-	__u64 kw, h, now;          /* key, its hash, coarse time            */
+	__u64 kw, h, now;          /* key, its hash, precise time           */
 	__u64 a[2];                /* IPv6: the masked source               */
 	__u32 evict, len;
 	int res;                   /* out: enum rl_slot_res                 */
@@ -271,7 +290,7 @@ static __always_inline int rl_slot_get4(__u64 kw, struct rl_clock *clk,
 {
 	__u64 h = rl_hash4(kw, rl_seed);
 	__u32 i1, i2;
-	struct rl_ins in = { .kw = kw, .h = h, .now = clk->coarse,
+	struct rl_ins in = { .kw = kw, .h = h,
 			     .evict = evict, .len = len, .res = RL_SLOT_FULL };
 	struct rl_bkt4 *b0, *b1;
 	int i;
@@ -297,6 +316,8 @@ static __always_inline int rl_slot_get4(__u64 kw, struct rl_clock *clk,
 			return RL_SLOT_OK;
 		}
 	}
+	/* a new key: it is admitted next, so the precise read is not extra */
+	in.now = rl_clock_now(clk);
 	i = rl_insert4(b0, b1, &in);
 	if (in.res != RL_SLOT_OK)
 		return in.res;
@@ -313,7 +334,7 @@ static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
 	__u64 kw = (__u64)(id + 1) << 32 | rl_fold6(a);
 	__u64 h = rl_hash6(id, a, rl_seed);
 	__u32 i1, i2;
-	struct rl_ins in = { .kw = kw, .h = h, .now = clk->coarse, .a = { a[0], a[1] },
+	struct rl_ins in = { .kw = kw, .h = h, .a = { a[0], a[1] },
 			     .evict = evict, .len = len, .res = RL_SLOT_FULL };
 	struct rl_bkt6 *b0, *b1;
 	struct rl_slot6 *s;
@@ -339,6 +360,7 @@ static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
 			return RL_SLOT_OK;
 		}
 	}
+	in.now = rl_clock_now(clk);
 	i = rl_insert6(b0, b1, &in);
 	if (in.res != RL_SLOT_OK)
 		return in.res;

@@ -283,6 +283,25 @@ struct rl_ctr {
 };
 _Static_assert(sizeof(struct rl_ctr) == 16, "rl_ctr ABI");
 
+/*
+ * Value of the per-CPU ARRAY rl_clk: what the datapath has learnt about
+ * this CPU's clocks (bpf/rl_state.h).  Written by the datapath only.
+ *
+ * jbase: the least (precise time - jiffies * tick) seen.  Jiffies advance
+ * in whole ticks of CLOCK_MONOTONIC (the kernel moves last_jiffies_update
+ * by exactly one tick per jiffy), so jiffies * tick + B is the time of the
+ * last tick for one constant B, and every sample is >= B: jbase is B plus
+ * the smallest delay with which jiffies were seen to advance.  Wraps (B is
+ * "negative": jiffies start near 2^32).
+ */
+struct rl_clk {
+	__u64 lag;                 /* precise - estimate, ns, decaying max  */
+	__u64 jbase;               /* valid if jset                         */
+	__u32 jset;
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct rl_clk) == 24, "rl_clk ABI");
+
 /* Value of the single-entry ARRAY rl_conf: runtime settings. */
 struct rl_conf {
 	__u32 on_full;             /* enum rl_on_full                       */

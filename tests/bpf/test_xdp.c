@@ -18,7 +18,10 @@
  * a few per hour (nothing refills during the test) and drive time through
  * state contents: states written with chosen timestamps.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include "rl_testlib.h"
+#include "rl_xdp.skel.h"
 
 static struct rl_loader *L;
 
@@ -807,6 +810,66 @@ static void test_last_token(void)
 	t_end("gcra_last_token_back_to_back");
 }
 
+/* This CPU's rl_clk (the test is pinned to CPU 0). */
+static int clk_rw(struct rl_clk *c, int write)
+{
+	int n = libbpf_num_possible_cpus(), fd, ret;
+	struct rl_clk *all = calloc(n, sizeof(*all));
+	__u32 zero = 0;
+
+	fd = bpf_map__fd(L->skel->maps.rl_clk);
+	ret = all ? bpf_map_lookup_elem(fd, &zero, all) : -1;
+	if (!ret && write) {
+		all[0] = *c;
+		ret = bpf_map_update_elem(fd, &zero, all, BPF_ANY);
+	} else if (!ret) {
+		*c = all[0];
+	}
+	free(all);
+	return ret;
+}
+
+/*
+ * The jiffies estimate (bpf/rl_state.h): learnt on the first precise read,
+ * lowered again by the next one when it is too high (here pushed 20 ms
+ * ahead), and a too-high estimate never denies what conforms (it only
+ * makes `late` later).
+ */
+static void test_jiffies_clock(void)
+{
+	struct rl_rule r = mkrule(131, 0, 1, HOUR_NS, 2, RL_ALGO_TOKEN_BUCKET);
+	struct rl_clk c0 = {}, c1 = {}, c2 = {};
+	cpu_set_t set, old;
+	__u32 len;
+
+	t_begin();
+	sched_getaffinity(0, sizeof(old), &old);
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	set_match(L, "10.12.0.0", 16, 0, 0, &r, 1);
+	len = v4pkt("10.12.0.1", IPPROTO_UDP, 1, 0, 0);
+	expect_rule("learn: first packet", len, 131, RL_V_PASS);
+	CHECK(!clk_rw(&c0, 0), "cannot read rl_clk");
+	CHECK(c0.jset == 1, "no jiffies base learnt after a precise read");
+	CHECK(c0.lag < NS_PER_SEC, "lag %llu ns", (unsigned long long)c0.lag);
+	c1 = c0;
+	c1.jbase += 20000000;
+	CHECK(!clk_rw(&c1, 1), "cannot write rl_clk");
+	expect_rule("estimate 20 ms ahead: second token", len, 131, RL_V_PASS);
+	expect_rule("estimate 20 ms ahead: over", len, 131, RL_V_DROP);
+	len = v4pkt("10.12.0.2", IPPROTO_UDP, 1, 0, 0);
+	expect_rule("estimate 20 ms ahead: a new key", len, 131, RL_V_PASS);
+	CHECK(!clk_rw(&c2, 0), "cannot read rl_clk");
+	printf("    jbase %#llx, pushed +20 ms, relearnt %+lld ns from the first; lag %llu ns\n",
+	       (unsigned long long)c0.jbase, (long long)(c2.jbase - c0.jbase),
+	       (unsigned long long)c2.lag);
+	CHECK((__s64)(c2.jbase - c0.jbase) < 10000000,
+	      "jbase not lowered: %+lld ns from the first", (long long)(c2.jbase - c0.jbase));
+	sched_setaffinity(0, sizeof(old), &old);
+	t_end("jiffies_clock");
+}
+
 /* rl_conf.coarse_clock: the box's end comes from the coarse clock. */
 static void test_coarse_clock(void)
 {
@@ -1090,6 +1153,7 @@ int main(void)
 	test_bytes();
 	test_oversize();
 	test_last_token();
+	test_jiffies_clock();
 	test_coarse_clock();
 	test_parse_qinq9100();
 	test_parse_totlen0();
