@@ -279,12 +279,41 @@ static __always_inline __u32 rl_apply_action(const struct rl_rule *r, __u32 v,
 	return v;
 }
 
-/* The match entry of the packet's source: one LPM lookup per family. */
+/*
+ * The match entry of the packet's source: its /16's cell in the direct
+ * table (rl_abi.h "Direct match table"), and the LPM trie only where the
+ * cell says so.  One call site per map, so every array lookup is inlined.
+ */
 static __always_inline const struct rl_match *rl_match_get(const struct rl_pkt *p)
 {
+	const struct rl_match *m;
 	struct rl_lpm4 k4;
 	struct rl_lpm6 k6;
+	__u64 *d;
+	__u32 cell, v;
 
+	/* the asm (a move, an add of 0: ~free) keeps clang from merging
+	 * lookups of different maps into one call on a selected map, which
+	 * the verifier could not inline */
+	if (p->family == 4) {
+		cell = bpf_ntohl(p->src4) >> (32 - RL_DIR_BITS);
+		d = bpf_map_lookup_elem(&rl_dir4, &cell);
+		v = d ? (__u32)*d : RL_DIR_TRIE;
+		asm volatile("%0 = %0" : "+r"(v));
+	} else {
+		cell = bpf_be64_to_cpu(p->src6[0]) >> (64 - RL_DIR_BITS);
+		d = bpf_map_lookup_elem(&rl_dir6, &cell);
+		v = d ? (__u32)*d : RL_DIR_TRIE;
+		asm volatile("%0 += 0" : "+r"(v));
+	}
+	if (v != RL_DIR_TRIE) {
+		if (v == RL_DIR_NONE)
+			return 0;
+		cell = v - 1;
+		m = bpf_map_lookup_elem(&rl_mval, &cell);
+		asm volatile("%0 = %0" : "+r"(m));
+		return m;
+	}
 	if (p->family == 4) {
 		k4.prefixlen = 32;
 		k4.addr = p->src4;

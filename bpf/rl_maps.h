@@ -43,6 +43,35 @@ struct {
 } rl_match6 SEC(".maps");
 
 /*
+ * Top 16 bits of the source -> where its match entry is (RL_DIR_* in the
+ * low 32 bits; rl_abi.h).  64-bit cells: an ARRAY's elements are 8-byte
+ * aligned anyway, and so the agent's mmap sees the same layout.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RL_DIR_CELLS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} rl_dir4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RL_DIR_CELLS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} rl_dir6 SEC(".maps");
+
+/* Copies of match entries the direct tables point at (both families). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RL_DIR_VALS);
+	__type(key, __u32);
+	__type(value, struct rl_match);
+} rl_mval SEC(".maps");
+
+/*
  * Per-source state, IPv4: buckets of four {key, word} slots, one cache
  * line each; a key lives in one of its two buckets.  Preallocated and
  * mmapable (page-aligned, so every bucket is line-aligned; the agent's

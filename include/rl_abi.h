@@ -189,6 +189,30 @@ struct rl_match {
 };
 _Static_assert(sizeof(struct rl_match) == 16 + 96 * RL_MAX_CAND, "rl_match ABI");
 
+/*
+ * Direct match table: rl_dir4/rl_dir6 (ARRAY, mmapable, RL_DIR_CELLS u64
+ * cells, the value in the low 32 bits) indexed by the top 16 bits of the source, so that most packets
+ * find their match entry with two inlined array loads instead of an LPM
+ * trie walk (a helper call).  A cell says where the trie's answer for
+ * every address of that /16 is:
+ *   RL_DIR_TRIE (0)  ask the trie (an entry longer than /16 lies in this
+ *                    /16, or no value slot was free; also what an
+ *                    all-zero table says, so the trie is always right)
+ *   RL_DIR_NONE      no entry covers it (unmatched)
+ *   1..RL_DIR_VALS   rl_mval[cell - 1], a copy of the longest covering
+ *                    entry (all of length <= 16)
+ * The agent keeps the tries the source of truth and derives the cells
+ * (agent_dir.c): it writes a value into a slot no cell names, then points
+ * cells at it with single 8-byte stores, and reuses a slot only a second
+ * after the last cell left it, so a packet never reads a slot being
+ * written.
+ */
+#define RL_DIR_BITS       16
+#define RL_DIR_CELLS      (1u << RL_DIR_BITS)
+#define RL_DIR_VALS       1024
+#define RL_DIR_TRIE       0u
+#define RL_DIR_NONE       0xffffffffu
+
 struct rl_lpm4 {
 	__u32 prefixlen;
 	__u32 addr;                /* network byte order */

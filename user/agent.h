@@ -75,6 +75,15 @@ struct agent_maps {
 	struct rl_bkt4 *bkt4;
 	struct rl_bkt6 *bkt6;
 	uint32_t n_bkt4, n_bkt6;      /* buckets: the maps' max_entries       */
+	int dir4, dir6, mval;         /* direct match tables (agent_dir.c)    */
+};
+
+/* The direct match tables, mapped, and their value slots (agent_dir.c). */
+struct agent_dir {
+	uint64_t *cells[2];           /* rl_dir4, rl_dir6 (RL_DIR_CELLS each) */
+	struct rl_dir_slots slots;
+	int no_slot_cells;            /* /16s sent to the trie for want of a slot */
+	uint64_t retry_ns;            /* sync again then (a slot leaves quarantine) */
 };
 
 /* What the last complete sweep of one family found. */
@@ -107,6 +116,7 @@ struct agent {
 	bool have_cfg;
 	void *bpf;                    /* agent_bpf.c's handle                 */
 	struct agent_maps maps;
+	struct agent_dir dir;
 	int n_ifaces;
 	struct agent_iface ifaces[RL_MAX_IFACES];
 	int ncpus;
@@ -139,6 +149,12 @@ struct agent {
 
 /* agent_bpf.c */
 int agent_bpf_open(struct agent *a);
+/* agent_dir.c */
+int agent_dir_open(struct agent *a, bool adopted);
+void agent_dir_close(struct agent *a);
+int agent_dir_sync(struct agent *a, const struct rl_compiled *c, struct rl_err *err);
+uint64_t agent_dir_next(const struct agent *a);
+void agent_dir_retry(struct agent *a);
 void agent_bpf_close(struct agent *a, bool detach);
 int agent_bpf_write_conf(struct agent *a);
 /* rl_tc_in on (or off) every interface: only rules with action mark need it. */

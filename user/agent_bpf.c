@@ -197,10 +197,15 @@ int agent_bpf_open(struct agent *a)
 	a->maps.st6 = l->fd.st6;
 	a->maps.sl4 = l->fd.sl4;
 	a->maps.sl6 = l->fd.sl6;
+	a->maps.dir4 = l->fd.dir4;
+	a->maps.dir6 = l->fd.dir6;
+	a->maps.mval = l->fd.mval;
 	a->st_capacity = opts.state_entries ? opts.state_entries : RL_STATE_ENTRIES_DEFAULT;
 	ret = map_table(a->maps.st4, "rl_st4", sizeof(struct rl_bkt4), (void **)&a->maps.bkt4, &a->maps.n_bkt4);
 	if (!ret)
 		ret = map_table(a->maps.st6, "rl_st6", sizeof(struct rl_bkt6), (void **)&a->maps.bkt6, &a->maps.n_bkt6);
+	if (!ret)
+		ret = agent_dir_open(a, l->adopted);
 	if (ret)
 		return ret;
 	log_info("%s the maps in %s", l->adopted ? "adopted" : "created and pinned", a->pin_dir);
@@ -335,6 +340,7 @@ void agent_bpf_close(struct agent *a, bool detach)
 	if (!l)
 		return;
 	unmap_tables(a);
+	agent_dir_close(a);
 	if (detach) {
 		for (i = 0; i < a->n_ifaces; i++)
 			if (rl_loader_detach(l, a->ifaces[i].name))

@@ -458,6 +458,12 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
+	/* 5b. the direct tables follow the tries, before any rule they may
+	 *     still name loses its catalog slot */
+	ret = agent_dir_sync(a, tc, err);
+	if (ret)
+		goto cleanup;
+
 	/* 6. catalog slots no rule uses any more. */
 	for (i = 0; i < from->n_rules; i++) {
 		uint32_t id = from->rules[i].id;
@@ -839,6 +845,10 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 		goto cleanup;
 	}
 	qsort(a->applied.e, (size_t)a->applied.n, sizeof(a->applied.e[0]), entry_cmp);
+	/* the tables may be from before a crash mid-sync: derive them again */
+	ret = agent_dir_sync(a, &a->applied, err);
+	if (ret)
+		goto cleanup;
 
 	*had_state = m.n_rules || m.n_allow || m.n_block;
 	agent_model_free(&a->model);

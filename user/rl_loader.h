@@ -57,6 +57,7 @@ struct rl_loader_fds {
 	int agg, slagg;
 	int stats, gstats;
 	int conf, catalog, lists;
+	int dir4, dir6, mval;      /* direct match tables and their values  */
 };
 
 struct rl_loader_link {

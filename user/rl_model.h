@@ -155,6 +155,46 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 	       const struct rl_list_entry *block, int n_block,
 	       uint64_t now_ns, struct rl_compiled *out, struct rl_err *err);
 void rl_compiled_free(struct rl_compiled *c);
+/*
+ * lib_dir.c: the direct match tables (rl_abi.h "Direct match table").
+ * rl_dir_plan fills plan[RL_DIR_CELLS] for one family: the index in c of
+ * the entry every address of that /16 matches, RL_DIR_PLAN_NONE, or
+ * RL_DIR_PLAN_TRIE (an entry longer than /16 lies in it).
+ */
+#define RL_DIR_PLAN_NONE      (-1)
+#define RL_DIR_PLAN_TRIE      (-2)
+void rl_dir_plan(const struct rl_compiled *c, int family, int32_t *plan);
+
+/*
+ * What each rl_mval slot holds and whether cells may name it.  One sync:
+ * rl_dir_slot_get for each value the new cells need, then commit (slots no
+ * cell needs any more start their quarantine) or abort.  A slot is written
+ * only while no cell names it and RL_DIR_QUARANTINE_NS after the last one
+ * stopped (a packet still reading the old value has long finished).
+ */
+#define RL_DIR_QUARANTINE_NS  1000000000ULL
+enum { RL_DIR_SLOT_FREE = 0, RL_DIR_SLOT_USED, RL_DIR_SLOT_KEPT, RL_DIR_SLOT_NEW };
+struct rl_dir_slots {
+	uint8_t state[RL_DIR_VALS];
+	uint64_t hash[RL_DIR_VALS];
+	uint64_t freed_ns[RL_DIR_VALS];
+	struct rl_match *val;                   /* RL_DIR_VALS, malloc'd */
+};
+int rl_dir_slots_init(struct rl_dir_slots *s);
+void rl_dir_slots_free(struct rl_dir_slots *s);
+/* What slot holds (read back at start); used: some cell names it. */
+void rl_dir_slot_known(struct rl_dir_slots *s, uint32_t slot, const struct rl_match *m,
+		       bool used, uint64_t now_ns);
+/* A slot holding m: one that already does, or a free one past its
+ * quarantine (*fresh: the caller must write m there before any cell names
+ * it); -1 if none. */
+int rl_dir_slot_get(struct rl_dir_slots *s, const struct rl_match *m,
+		    uint64_t now_ns, bool *fresh);
+void rl_dir_slots_commit(struct rl_dir_slots *s, uint64_t now_ns);
+/* When the first slot in quarantine becomes free again; 0 if none is. */
+uint64_t rl_dir_slots_next_free(const struct rl_dir_slots *s);
+void rl_dir_slots_abort(struct rl_dir_slots *s);
+
 /* Rules whose order alone would decide between them (refused); `src`, if
  * not NULL, gets the source they share. */
 bool rl_rules_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b,

@@ -191,6 +191,8 @@ static int run_loop(struct agent *a, int sfd)
 			next = retry_expiry_ns;
 		if (agent_gc_next(a) && (!next || agent_gc_next(a) < next))
 			next = agent_gc_next(a);
+		if (agent_dir_next(a) && (!next || agent_dir_next(a) < next))
+			next = agent_dir_next(a);
 		if (next) {
 			uint64_t ms = next > now ? (next - now) / 1000000ull + 1 : 0;
 
@@ -234,6 +236,8 @@ static int run_loop(struct agent *a, int sfd)
 		}
 		if (a->gc_interval_ns && now >= agent_gc_next(a))
 			agent_gc_step(a, now);
+		if (agent_dir_next(a) && now >= agent_dir_next(a))
+			agent_dir_retry(a);
 	}
 	free(pfds);
 	return 0;

@@ -870,6 +870,54 @@ static void test_jiffies_clock(void)
 	t_end("jiffies_clock");
 }
 
+/* One cell of rl_dir4/rl_dir6 (family 4 or 6). */
+static void dir_cell(int family, __u32 cell, __u64 v)
+{
+	bpf_map_update_elem(family == 4 ? L->fd.dir4 : L->fd.dir6, &cell, &v, BPF_ANY);
+}
+
+/*
+ * The direct match table (rl_abi.h): a cell naming a value slot decides
+ * without the trie, NONE means unmatched, TRIE (0, what the tests' other
+ * cells hold) asks the trie - in both families.  Here the trie and the
+ * table disagree on purpose, so each answer shows who decided.
+ */
+static void test_dir_table(void)
+{
+	struct rl_rule rt = mkrule_open(140, 0), rd = mkrule_open(141, 0);
+	struct expect none = EG(RL_G_UNMATCHED, XDP_PASS);
+	struct rl_match m = {};
+	__u32 slot = 7, len;
+	int fam;
+
+	t_begin();
+	m.n = 1;
+	m.rule[0] = rd;
+	t_rule_fix(&m.rule[0]);
+	t_catalog(L, &m.rule[0]);
+	CHECK(!bpf_map_update_elem(L->fd.mval, &slot, &m, BPF_ANY), "cannot write rl_mval");
+	set_match(L, "10.13.0.0", 16, 0, 0, &rt, 1);
+	set_match(L, "fd13::", 16, 0, 0, &rt, 1);
+	for (fam = 4; fam <= 6; fam += 2) {
+		__u32 cell = fam == 4 ? 0x0a0d : 0xfd13;
+
+		len = fam == 4 ? v4pkt("10.13.1.2", IPPROTO_UDP, 53, 0, 0) :
+				 v6pkt("fd13::1:2", IPPROTO_UDP, 53);
+		expect_rule(fam == 4 ? "v4 cell TRIE: the trie's rule" : "v6 cell TRIE: the trie's rule",
+			    len, 140, RL_V_PASS);
+		dir_cell(fam, cell, slot + 1);
+		expect_rule(fam == 4 ? "v4 cell names a slot: its rule" : "v6 cell names a slot: its rule",
+			    len, 141, RL_V_PASS);
+		dir_cell(fam, cell, RL_DIR_NONE);
+		run_expect(fam == 4 ? "v4 cell NONE: unmatched" : "v6 cell NONE: unmatched",
+			   pk.buf, len, &none);
+		dir_cell(fam, cell, RL_DIR_TRIE);
+		expect_rule(fam == 4 ? "v4 cell back to TRIE" : "v6 cell back to TRIE",
+			    len, 140, RL_V_PASS);
+	}
+	t_end("direct_match_table");
+}
+
 /* rl_conf.coarse_clock: the box's end comes from the coarse clock. */
 static void test_coarse_clock(void)
 {
@@ -1154,6 +1202,7 @@ int main(void)
 	test_oversize();
 	test_last_token();
 	test_jiffies_clock();
+	test_dir_table();
 	test_coarse_clock();
 	test_parse_qinq9100();
 	test_parse_totlen0();

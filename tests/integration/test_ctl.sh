@@ -151,6 +151,17 @@ ctl status | grep -q "$DUT_IF" && pass status-shows-interface || fail status-sho
 	&& pass config-rules-applied || fail config-rules-applied "$(ctl rule list)"
 ctl allow list | grep -q 10.99.0.0/16 && pass config-allowlist-applied || fail config-allowlist-applied "$(ctl allow list)"
 
+# The direct match table (rl_abi.h) follows the tries: FAMILY CELL -> the
+# cell's value (0 = ask the trie, 4294967295 = no entry, else a value slot).
+dir_cell() {
+	bpftool map lookup pinned "$PIN/rl_dir$1" key $(($2 & 255)) $(($2 >> 8)) 0 0 -j 2>/dev/null |
+		jget 'j["formatted"]["value"] & 0xffffffff'
+}
+c_all=$(dir_cell 4 0x0ae7) c_allow=$(dir_cell 4 0x0a63) c_v6=$(dir_cell 6 0x2001)
+[[ $c_all -ge 1 && $c_all -le 1024 && $c_allow -ge 1 && $c_allow -le 1024 && $c_allow != "$c_all" &&
+   $c_v6 -ge 1 && $c_v6 -le 1024 ]] && pass dir-table-follows-config ||
+	fail dir-table-follows-config "cells 10.231/16=$c_all 10.99/16=$c_allow 2001::/16=$c_v6"
+
 # ---- rules
 rc rule-add 0 ctl rule add ssh-syn proto tcp dport 22 tcp-flags syn rate 10/s burst 20 action drop block-for 60s
 ctl rule list | grep -q '^ssh-syn ' && pass rule-add-listed || fail rule-add-listed "$(ctl rule list)"
@@ -185,6 +196,9 @@ gen_ssh=$(ctl -j rule list ssh-syn | jget 'j["rules"][0]["ver"] >> 16')
 rc allow-add 0 ctl allow add 192.0.2.0/24
 rc allow-add-v6 0 ctl allow add 2001:db8:1::/48
 ctl allow list | grep -q 192.0.2.0/24 && pass allow-listed || fail allow-listed "$(ctl allow list)"
+[[ $(dir_cell 4 0xc000) == 0 && $(dir_cell 4 0xc001) == "$(dir_cell 4 0x0ae7)" ]] &&
+	pass dir-table-longer-prefix-asks-trie ||
+	fail dir-table-longer-prefix-asks-trie "cells 192.0/16=$(dir_cell 4 0xc000) 192.1/16=$(dir_cell 4 0xc001)"
 rc allow-del 0 ctl allow del 2001:db8:1::/48
 rc allow-del-missing-refused 1 ctl allow del 2001:db8:1::/48
 rc block-add-timed 0 ctl block add 198.51.100.7 for 10m

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * agent_dir.c - keeps the direct match tables (rl_dir4/rl_dir6 and their
+ * value slots rl_mval; rl_abi.h "Direct match table") equal to what the
+ * match tries say.  The tries stay the source of truth: after every sync
+ * of the tries, each /16 cell is pointed at a copy of the entry all of its
+ * addresses match, or at the trie.  What to point where is lib_dir.c's.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+
+#include "agent.h"
+
+static size_t cells_size(void)
+{
+	return (size_t)RL_DIR_CELLS * sizeof(uint64_t);
+}
+
+/*
+ * Map both tables and learn what every value slot holds.  With adopted
+ * pins, slots no cell names start a quarantine now: a previous agent may
+ * have let go of them a moment ago (the first sync may then send /16s to
+ * the trie; agent_dir_retry looks again when the quarantine ends).
+ */
+int agent_dir_open(struct agent *a, bool adopted)
+{
+	struct agent_dir *d = &a->dir;
+	uint8_t *named = NULL;
+	uint64_t now = agent_now_ns(), since;
+	struct rl_match m;
+	uint32_t i, c;
+	int f, ret;
+
+	/* fresh maps: no packet has ever read a slot */
+	since = adopted ? now : now - RL_DIR_QUARANTINE_NS;
+
+	ret = rl_dir_slots_init(&d->slots);
+	named = calloc(RL_DIR_VALS, 1);
+	if (ret || !named) {
+		log_err("direct match tables: out of memory");
+		free(named);
+		return -ENOMEM;
+	}
+	for (f = 0; f < 2; f++) {
+		int fd = f ? a->maps.dir6 : a->maps.dir4;
+		void *p = mmap(NULL, cells_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		if (p == MAP_FAILED) {
+			ret = -errno;
+			log_err("mapping %s: %s", f ? "rl_dir6" : "rl_dir4", strerror(errno));
+			goto out;
+		}
+		d->cells[f] = p;
+		for (c = 0; c < RL_DIR_CELLS; c++) {
+			uint64_t v = __atomic_load_n(&d->cells[f][c], __ATOMIC_RELAXED);
+
+			if (v != RL_DIR_TRIE && v != RL_DIR_NONE && v <= RL_DIR_VALS)
+				named[v - 1] = 1;
+		}
+	}
+	for (i = 0; i < RL_DIR_VALS; i++) {
+		if (bpf_map_lookup_elem(a->maps.mval, &i, &m)) {
+			ret = -errno;
+			log_err("reading rl_mval slot %u: %s", i, strerror(errno));
+			goto out;
+		}
+		rl_dir_slot_known(&d->slots, i, &m, named[i], since);
+	}
+	ret = 0;
+out:
+	free(named);
+	return ret;
+}
+
+void agent_dir_close(struct agent *a)
+{
+	struct agent_dir *d = &a->dir;
+	int f;
+
+	for (f = 0; f < 2; f++) {
+		if (d->cells[f])
+			munmap(d->cells[f], cells_size());
+		d->cells[f] = NULL;
+	}
+	rl_dir_slots_free(&d->slots);
+}
+
+/*
+ * Point every cell where c (the tries' exact content) says.  Values are
+ * written into their slots first, cells after (single 8-byte stores), so a
+ * packet reads an old cell and value or a new one.  A /16 whose value finds
+ * no slot asks the trie, which is never wrong, only slower.
+ */
+int agent_dir_sync(struct agent *a, const struct rl_compiled *c, struct rl_err *err)
+{
+	struct agent_dir *d = &a->dir;
+	int32_t *plan = NULL, *slot_of = NULL;
+	uint64_t now = agent_now_ns();
+	uint32_t cell;
+	uint64_t want;
+	int f, i, ret = 0, no_slot = 0;
+	bool fresh;
+
+	if (!d->cells[0] || !d->cells[1])
+		return 0;
+	plan = malloc(RL_DIR_CELLS * sizeof(*plan));
+	slot_of = malloc(((size_t)c->n + 1) * sizeof(*slot_of));
+	if (!plan || !slot_of) {
+		agent_err(err, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < c->n; i++)
+		slot_of[i] = -2;                /* not looked for yet */
+	for (f = 0; f < 2; f++) {
+		rl_dir_plan(c, f ? 6 : 4, plan);
+		for (cell = 0; cell < RL_DIR_CELLS; cell++) {
+			int e = plan[cell];
+
+			if (e == RL_DIR_PLAN_NONE) {
+				want = RL_DIR_NONE;
+			} else if (e == RL_DIR_PLAN_TRIE) {
+				want = RL_DIR_TRIE;
+			} else {
+				if (slot_of[e] == -2) {
+					slot_of[e] = rl_dir_slot_get(&d->slots, &c->e[e].m, now, &fresh);
+					if (slot_of[e] >= 0 && fresh &&
+					    bpf_map_update_elem(a->maps.mval, &slot_of[e], &c->e[e].m,
+								BPF_ANY)) {
+						ret = -errno;
+						agent_err(err, "writing rl_mval slot %d: %s", slot_of[e],
+							  strerror(errno));
+						rl_dir_slots_abort(&d->slots);
+						goto out;
+					}
+				}
+				want = slot_of[e] >= 0 ? (uint64_t)slot_of[e] + 1 : RL_DIR_TRIE;
+				no_slot += slot_of[e] < 0;
+			}
+			if (__atomic_load_n(&d->cells[f][cell], __ATOMIC_RELAXED) != want)
+				__atomic_store_n(&d->cells[f][cell], want, __ATOMIC_RELEASE);
+		}
+	}
+	rl_dir_slots_commit(&d->slots, now);
+	d->no_slot_cells = no_slot;
+	/* some /16s wait for a slot in quarantine: look again once it ends */
+	d->retry_ns = no_slot ? rl_dir_slots_next_free(&d->slots) : 0;
+out:
+	free(plan);
+	free(slot_of);
+	return ret;
+}
+
+/* After a sync that found no slot for some /16: when to try again (0: no). */
+uint64_t agent_dir_next(const struct agent *a)
+{
+	return a->dir.retry_ns;
+}
+
+void agent_dir_retry(struct agent *a)
+{
+	struct rl_err err = {};
+
+	if (agent_dir_sync(a, &a->applied, &err))
+		log_warn("direct match table: %s (the trie still decides)", err.msg);
+}
