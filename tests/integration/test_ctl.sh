@@ -138,6 +138,24 @@ rc usage-bad-name 2 ctl rule add 'bad name!' rate 1/s
 rc help-exit-0 0 "$OUT/rlctl" help
 rc rule-help-exit-0 0 "$OUT/rlctl" rule help
 "$OUT/rlctl" help | grep -q "3 agent unreachable" && pass help-documents-exit-codes || fail help-documents-exit-codes "no exit codes in help"
+# asked for, usage goes to stdout with exit 0; a usage error puts it on
+# stderr with exit 2
+# helpout NAME WANT_RC STREAM CMD...: exit WANT_RC, usage on STREAM only
+helpout() {
+	local name=$1 want=$2 stream=$3; shift 3
+	"$@" >"$TMP/h.out" 2>"$TMP/h.err"
+	local got=$? on=$TMP/h.out off=$TMP/h.err
+	[[ $stream == stderr ]] && { on=$TMP/h.err; off=$TMP/h.out; }
+	if [[ $got -eq $want ]] && grep -q '^usage: ' "$on" && ! grep -q '^usage: ' "$off"; then pass "$name"
+	else fail "$name" "exit $got (want $want), stdout: $(head -c 120 "$TMP/h.out"), stderr: $(head -c 120 "$TMP/h.err")"; fi
+}
+helpout rlctl--help 0 stdout "$OUT/rlctl" --help
+helpout rlctl-h 0 stdout "$OUT/rlctl" -h
+helpout rlctl-bad-option 2 stderr "$OUT/rlctl" --bogus
+helpout rlctl-no-object 2 stderr "$OUT/rlctl"
+helpout rlagent--help 0 stdout "$OUT/rlagent" --help
+helpout rlagent-h 0 stdout "$OUT/rlagent" -h
+helpout rlagent-bad-option 2 stderr "$OUT/rlagent" --bogus
 
 # ---- start
 if ! start_agent; then
