@@ -33,10 +33,13 @@ cleanup() {
 	for p in $(cat "$TMP"/*.pid 2>/dev/null); do
 		alive "$p" rlagent || alive "$p" rlgen && kill -9 "$p"
 	done
-	ip netns del "$PRE" 2>/dev/null
-	ip netns del "rlother$$" 2>/dev/null
-	ip link del "$PRE" 2>/dev/null
-	rm -rf "/sys/fs/bpf/$PRE" "$TMP"
+	# and what run.sh should have removed, if it did not
+	for p in "$PRE" "rlother$$" $(cat "$TMP/leaky.name" 2>/dev/null); do
+		ip netns del "$p" 2>/dev/null
+		ip link del "$p" 2>/dev/null
+		rm -rf "/sys/fs/bpf/$p"
+	done
+	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
 
