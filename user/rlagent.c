@@ -10,6 +10,7 @@
  *
  * It needs at least one interface (-i, or `interfaces:` in the config):
  * without one it says so and exits before creating a pin.
+ *
  * Start-up order matters: the config is validated before anything is
  * loaded, so a bad file never leaves a half-configured datapath.  If the
  * pinned catalog already holds rules, they are adopted (runtime changes
