@@ -130,7 +130,12 @@ $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tes
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
 
-test: all $(UNIT_BINS) $(BPFT_BINS) bpffs
+# tests/run.sh runs every test below it (it ends what a test left running)
+$(OUTPUT)/tests/subreaper: tests/subreaper.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+test: all $(UNIT_BINS) $(BPFT_BINS) $(OUTPUT)/tests/subreaper bpffs
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh $(wildcard tests/check/test_*.sh) $(UNIT_BINS) $(BPFT_BINS) $(wildcard tests/integration/test_*.sh)
 
 # What tests/check/test_bpf_deps.sh compiles BPF sources with.

@@ -573,8 +573,12 @@ run_latency() {
 	id=$(ctl -j rule list | jget '[r["id"] for r in j["rules"] if r["name"]=="lat"][0]')
 	xdp_rl
 	local secs=$(( LAT_REPS * 2 + 5 ))
-	rlgen_run "$TMP/lat.gen.json" -n 1 --rate 200000 --count $(( secs * 200000 )) \
-		--duration "$secs" --cpus 0 &
+	# nsenter directly, not rlgen_run: $! of a backgrounded function is its
+	# subshell, and killing that left rlgen flooding into the next run
+	nsenter --net="/run/netns/$GEN_NS" -- "$OUT/rlgen" -j -i "$GEN_IF" --dst-mac "$DUT_MAC" \
+		--src-mac "$GEN_MAC" -4 --dst "$DUT_IP4" --src-base "$SRC_BASE" --proto udp --dport 9 \
+		-n 1 --rate 200000 --count $(( secs * 200000 )) --duration "$secs" --cpus 0 \
+		>"$TMP/lat.gen.json" 2>"$TMP/lat.gen.json.err" &
 	local gpid=$!
 	BG_PIDS+=("$gpid")
 	sleep 0.5

@@ -13,11 +13,15 @@ LAB=rld$$
 PIN=/sys/fs/bpf/rldemo$$
 SOCK=/tmp/rldemo$$.sock
 TMP=$(mktemp -d /tmp/rldemo.XXXXXX)
-AGENT_PID=""
+AGENT_PID="" COUNT_PID="" GEN_PID=""
 SECONDS_FLOOD=${DEMO_SECONDS:-6}
 
 cleanup() {
 	set +e
+	# an interrupted demo must not leave the generator or the counter
+	# running until their --duration
+	[[ -n $GEN_PID ]] && kill "$GEN_PID" 2>/dev/null && wait "$GEN_PID" 2>/dev/null
+	[[ -n $COUNT_PID ]] && kill "$COUNT_PID" 2>/dev/null && wait "$COUNT_PID" 2>/dev/null
 	[[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	tools/lab.sh down "$LAB" >/dev/null 2>&1
 	rm -rf "$PIN" "$SOCK" "$TMP"

@@ -8,6 +8,9 @@
  *           [--detach-on-exit] [--metrics ADDR:PORT|off]
  *   rlagent --check-config FILE
  *
+ * It needs at least one interface (-i, or `interfaces:` in the config):
+ * without one it says so and exits before creating a pin.
+ *
  * Start-up order matters: the config is validated before anything is
  * loaded, so a bad file never leaves a half-configured datapath.  If the
  * pinned catalog already holds rules, they are adopted (runtime changes
@@ -81,6 +84,7 @@ static void usage(FILE *f)
 "                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
 "      --check-config F  validate F (parse, check, compile); print OK or the error\n"
 "\n"
+"At least one interface is needed, from -i or the config's `interfaces:`.\n"
 "Signals: SIGHUP reloads the config; SIGTERM/SIGINT exit without detaching.\n"
 "On start, rules found in the pinned catalog are adopted instead of the config's;\n"
 "`rlctl config reload` applies the config file.\n");
@@ -356,6 +360,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rlagent: unexpected argument '%s'\n", argv[optind]);
 		goto usage_err;
 	}
+	/* A bare `rlagent` used to start a daemon that enforced nothing and
+	 * left pins behind: say what is missing before anything is created. */
+	if (!a->config_path && !a->n_cli_ifaces) {
+		fprintf(stderr, "rlagent: no interface to enforce on: give -i IFNAME, or -c FILE "
+			"with the interfaces under `interfaces:` (rlagent --help lists the options)\n");
+		ret = 2;
+		goto out_free;
+	}
 
 	/* Reloads read the same file whatever the working directory is. */
 	if (a->config_path) {
@@ -386,8 +398,11 @@ int main(int argc, char **argv)
 	a->have_cfg = true;
 	if (merge_ifaces(a, mode_set))
 		goto out;
-	if (!a->cfg.n_ifaces)
-		log_warn("no interfaces (neither in the config nor -i): rules are kept but nothing is enforced");
+	if (!a->cfg.n_ifaces) {
+		log_err("%s lists no interfaces and no -i was given: nothing would be enforced; "
+			"add `interfaces: [IFNAME]` to it or pass -i IFNAME", a->config_path);
+		goto out;
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);

@@ -41,6 +41,7 @@ static const char usage_top[] =
 "  -j          print the agent's JSON answer instead of a table\n"
 "  -S SOCKET   control socket (default " DEFAULT_SOCK ", or $RLCTL_SOCKET)\n"
 "  -t SECONDS  connect/answer timeout (default 5)\n"
+"  -h, --help  print this on stdout and exit 0 (so do `help` and `OBJECT help`)\n"
 "\n"
 "objects and commands:\n"
 "  rule add NAME [src PREFIX] [proto tcp|udp|icmp|icmpv6|any] [dport N[-M]]\n"
@@ -593,6 +594,10 @@ static int config_check_local(const char *path)
 
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *sock = getenv("RLCTL_SOCKET");
 	json_t *resp = NULL;
 	int c, ret, timeout_s = 5;
@@ -601,7 +606,7 @@ int main(int argc, char **argv)
 	if (!sock || !*sock)
 		sock = DEFAULT_SOCK;
 	/* '+': stop at the first word, so `top -n 5` reaches the object. */
-	while ((c = getopt(argc, argv, "+jS:t:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "+jS:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json_out = true;
@@ -626,7 +631,7 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		return usage_err(usage_top, "missing OBJECT");
-	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help")) {
+	if (!strcmp(argv[0], "help")) {
 		fputs(usage_top, stdout);
 		return 0;
 	}

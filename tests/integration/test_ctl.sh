@@ -15,7 +15,7 @@ DUT_IF=rln$$
 PIN=/sys/fs/bpf/rltest$$
 SOCK=/tmp/rltest$$.sock
 TMP=$(mktemp -d /tmp/rltest$$.XXXX)
-AGENT_PID=""
+AGENT_PID="" noif_pid=""
 fails=0
 
 pass() { echo "PASS ctl/$1"; }
@@ -32,7 +32,8 @@ rc() {
 
 cleanup() {
 	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	rm -rf "$PIN"
+	[[ -n $noif_pid ]] && kill -9 "$noif_pid" 2>/dev/null && wait "$noif_pid" 2>/dev/null
+	rm -rf "$PIN" "${PIN}noif"
 	ip netns del "$NS" 2>/dev/null
 	ip link del "$HOST_IF" 2>/dev/null
 	rm -f "$SOCK"
@@ -138,6 +139,67 @@ rc usage-bad-name 2 ctl rule add 'bad name!' rate 1/s
 rc help-exit-0 0 "$OUT/rlctl" help
 rc rule-help-exit-0 0 "$OUT/rlctl" rule help
 "$OUT/rlctl" help | grep -q "3 agent unreachable" && pass help-documents-exit-codes || fail help-documents-exit-codes "no exit codes in help"
+# asked for, usage goes to stdout with exit 0; a usage error puts it on
+# stderr with exit 2
+# helpout NAME WANT_RC STREAM CMD...: exit WANT_RC, usage on STREAM only
+helpout() {
+	local name=$1 want=$2 stream=$3; shift 3
+	"$@" >"$TMP/h.out" 2>"$TMP/h.err"
+	local got=$? on=$TMP/h.out off=$TMP/h.err
+	[[ $stream == stderr ]] && { on=$TMP/h.err; off=$TMP/h.out; }
+	if [[ $got -eq $want ]] && grep -q '^usage: ' "$on" && ! grep -q '^usage: ' "$off"; then pass "$name"
+	else fail "$name" "exit $got (want $want), stdout: $(head -c 120 "$TMP/h.out"), stderr: $(head -c 120 "$TMP/h.err")"; fi
+}
+helpout rlctl--help 0 stdout "$OUT/rlctl" --help
+helpout rlctl-h 0 stdout "$OUT/rlctl" -h
+helpout rlctl-bad-option 2 stderr "$OUT/rlctl" --bogus
+helpout rlctl-no-object 2 stderr "$OUT/rlctl"
+helpout rlagent--help 0 stdout "$OUT/rlagent" --help
+helpout rlagent-h 0 stdout "$OUT/rlagent" -h
+helpout rlagent-bad-option 2 stderr "$OUT/rlagent" --bogus
+
+# ---- no interface: one line saying what is missing, a non-zero exit and
+# no pins.  The bare run uses the default pin dir and socket unless they
+# are taken (an agent of the machine's own); the netns keeps its metrics
+# port off the host's.
+noif_pin=/sys/fs/bpf/rlagent noif_args=()
+if [[ -e $noif_pin || -e /run/rlagent/rlagent.sock ]]; then
+	noif_pin=${PIN}noif noif_args=(--pin-dir "$noif_pin" --socket "$TMP/noif.sock")
+fi
+nsenter --net="/run/netns/$NS" timeout 10 "$OUT/rlagent" "${noif_args[@]}" >"$TMP/noif.out" 2>"$TMP/noif.err"
+r=$?
+if [[ $r -eq 2 && $(wc -l <"$TMP/noif.err") -eq 1 && ! -s $TMP/noif.out && ! -e $noif_pin ]] &&
+	grep -q -- '-i IFNAME' "$TMP/noif.err" && grep -q 'interfaces:' "$TMP/noif.err"; then
+	pass no-interface-no-args
+else
+	fail no-interface-no-args "exit $r, pins $(ls -d "$noif_pin" 2>&1), stderr: $(head -c 300 "$TMP/noif.err")"
+fi
+[[ $noif_pin == "${PIN}noif" ]] || { rm -rf "$noif_pin"; rm -f /run/rlagent/rlagent.sock; }
+sed '/^interfaces:/,/^  - /d' "$CFG" >"$TMP/noif.yaml"
+grep -q interfaces "$TMP/noif.yaml" && fail no-interface-config "sed left the interfaces in"
+rc noif-check-config-ok 0 "$OUT/rlagent" --check-config "$TMP/noif.yaml"
+nsenter --net="/run/netns/$NS" timeout 10 "$OUT/rlagent" -c "$TMP/noif.yaml" --pin-dir "${PIN}noif" \
+	--socket "$TMP/noif.sock" --metrics off >"$TMP/noif.out" 2>"$TMP/noif.err"
+r=$?
+if [[ $r -eq 1 && $(wc -l <"$TMP/noif.err") -eq 1 && ! -e ${PIN}noif ]] &&
+	grep -q "noif.yaml lists no interfaces" "$TMP/noif.err" && grep -q -- '-i IFNAME' "$TMP/noif.err"; then
+	pass no-interface-config
+else
+	fail no-interface-config "exit $r, pins $(ls -d "${PIN}noif" 2>&1), stderr: $(head -c 300 "$TMP/noif.err")"
+fi
+# the same config with -i runs, on that interface
+nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$TMP/noif.yaml" -i "$DUT_IF" --pin-dir "${PIN}noif" \
+	--socket "$TMP/noif.sock" --metrics off --xdp-mode generic --detach-on-exit >"$TMP/noif.log" 2>&1 &
+noif_pid=$!
+for _ in $(seq 100); do
+	"$OUT/rlctl" -S "$TMP/noif.sock" status >/dev/null 2>&1 && break
+	kill -0 "$noif_pid" 2>/dev/null || break
+	sleep 0.1
+done
+[[ $("$OUT/rlctl" -S "$TMP/noif.sock" -j status 2>&1 | jget '[i["name"] for i in j["interfaces"]]') == "['$DUT_IF']" ]] \
+	&& pass no-interface-config-with-i || fail no-interface-config-with-i "$(tail -3 "$TMP/noif.log")"
+kill -TERM "$noif_pid" 2>/dev/null; wait "$noif_pid" 2>/dev/null; noif_pid=""
+rm -rf "${PIN}noif"
 
 # ---- start
 if ! start_agent; then

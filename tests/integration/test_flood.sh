@@ -20,9 +20,12 @@ PIN=/sys/fs/bpf/rlflood$$
 SOCK=/tmp/rlflood$$.sock
 TMP=$(mktemp -d /tmp/rlflood.XXXXXX)
 AGENT_PID=""
+BG=()
 fails=0
 
 cleanup() {
+	local p
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
 	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null
 	tools/lab.sh down "$LAB" >/dev/null 2>&1
 	rm -rf "$PIN" "$SOCK" "$TMP"
@@ -75,15 +78,18 @@ flood() {
 		--prefix 10.200.0.0/16 --duration $((secs + 2)) --ready-file "$TMP/ready" \
 		>"$f.count.json" 2>"$f.count.log" &
 	local cpid=$!
+	BG+=("$cpid")
 	for _ in $(seq 100); do [[ -e $TMP/ready ]] && break; sleep 0.05; done
 	nsenter --net="/run/netns/$GEN_NS" "$OUT/rlgen" -j -i "$GEN_IF" --dst-mac "$DUT_MAC" \
 		--src-mac "$GEN_MAC" -4 --dst "$DUT_IP4" --src-base 10.200.0.0/16 \
 		-n 1000 --proto udp --dport 9 --count 100000000 --duration "$secs" \
 		--cpus 0 >"$f.gen.json" 2>"$f.gen.log" &
 	local gpid=$!
+	BG+=("$gpid")
 	for cmd in "$@"; do sleep 1; eval "$cmd" >>"$f.actions" 2>&1; done
-	wait "$gpid" || { fail "$name" "rlgen failed: $(tail -3 "$f.gen.log")"; kill $cpid; return; }
+	wait "$gpid" || { fail "$name" "rlgen failed: $(tail -3 "$f.gen.log")"; kill $cpid; wait $cpid; BG=(); return; }
 	wait "$cpid"
+	BG=()
 	python3 - "$f.count.json" "$f.gen.json" "$burst" "$rate" "$lo" "$name" <<'PY'
 import json, sys
 cnt = json.load(open(sys.argv[1])); gen = json.load(open(sys.argv[2]))
