@@ -13,6 +13,8 @@ NS=rltest$$
 HOST_IF=rlh$$
 DUT_IF=rln$$
 PIN=/sys/fs/bpf/rltest$$
+# a /24 of its own: two runs at once (other checkouts) must not share a route
+NET=10.231.$(($$ % 250))
 SOCK=/tmp/rltest$$.sock
 TMP=$(mktemp -d /tmp/rltest$$.XXXX)
 AGENT_PID="" noif_pid=""
@@ -53,9 +55,9 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 ip netns add "$NS" &&
 ip link add "$HOST_IF" type veth peer name "$DUT_IF" &&
 ip link set "$DUT_IF" netns "$NS" &&
-ip addr add 10.231.0.1/24 dev "$HOST_IF" &&
+ip addr add $NET.1/24 dev "$HOST_IF" &&
 ip link set "$HOST_IF" up &&
-ip -n "$NS" addr add 10.231.0.2/24 dev "$DUT_IF" &&
+ip -n "$NS" addr add $NET.2/24 dev "$DUT_IF" &&
 ip -n "$NS" link set "$DUT_IF" up &&
 ip -n "$NS" link set lo up || { echo "FAIL ctl/netns: could not build the namespace and veth"; exit 1; }
 
@@ -101,8 +103,8 @@ send_udp() {
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(int(sys.argv[1])):
-    s.sendto(b"x" * 64, ("10.231.0.2", 9))
-' "$1"
+    s.sendto(b"x" * 64, (sys.argv[2], 9))
+' "$1" "$NET.2"
 }
 udp_drops() { ctl -j stats | jget '[r for r in j["rules"] if r["name"]=="udp-all"][0]["drop"]["packets"]'; }
 
@@ -290,7 +292,7 @@ pkts=$(ctl -j stats | jget 'j["global"]["packets"]["packets"]')
 [[ $pkts -ge 1000 ]] && pass stats-globals || fail stats-globals "global packets $pkts"
 ctl stats | grep -q '^udp-all' && pass stats-table || fail stats-table "$(ctl stats)"
 send_udp 300
-ctl -j top -n 5 | jget 'j["top"][0]["rule"] == "udp-all" and j["top"][0]["source"] == "10.231.0.1/32" and j["top"][0]["credit"] < j["top"][0]["credit_max"]' \
+ctl -j top -n 5 | jget 'j["top"][0]["rule"] == "udp-all" and j["top"][0]["source"] == "'$NET'.1/32" and j["top"][0]["credit"] < j["top"][0]["credit_max"]' \
 	| grep -q True && pass top-shows-flooder || fail top-shows-flooder "$(ctl top -n 5)"
 
 # ---- JSON for every command
