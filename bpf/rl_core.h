@@ -290,20 +290,22 @@ static __always_inline const struct rl_match *rl_match_get(const struct rl_pkt *
 	struct rl_lpm4 k4;
 	struct rl_lpm6 k6;
 	__u64 *d;
-	__u32 cell, v;
+	__u32 cell, idx, v;
 
 	/* the asm (a move, an add of 0: ~free) keeps clang from merging
 	 * lookups of different maps into one call on a selected map, which
 	 * the verifier could not inline */
 	if (p->family == 4) {
 		cell = bpf_ntohl(p->src4) >> (32 - RL_DIR_BITS);
-		d = bpf_map_lookup_elem(&rl_dir4, &cell);
-		v = d ? (__u32)*d : RL_DIR_TRIE;
+		idx = cell / RL_DIR_PER_ELEM;
+		d = bpf_map_lookup_elem(&rl_dir4, &idx);
+		v = d ? (__u16)(*d >> (cell % RL_DIR_PER_ELEM * 16)) : RL_DIR_TRIE;
 		asm volatile("%0 = %0" : "+r"(v));
 	} else {
 		cell = bpf_be64_to_cpu(p->src6[0]) >> (64 - RL_DIR_BITS);
-		d = bpf_map_lookup_elem(&rl_dir6, &cell);
-		v = d ? (__u32)*d : RL_DIR_TRIE;
+		idx = cell / RL_DIR_PER_ELEM;
+		d = bpf_map_lookup_elem(&rl_dir6, &idx);
+		v = d ? (__u16)(*d >> (cell % RL_DIR_PER_ELEM * 16)) : RL_DIR_TRIE;
 		asm volatile("%0 += 0" : "+r"(v));
 	}
 	if (v != RL_DIR_TRIE) {

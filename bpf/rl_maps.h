@@ -43,13 +43,13 @@ struct {
 } rl_match6 SEC(".maps");
 
 /*
- * Top 16 bits of the source -> where its match entry is (RL_DIR_* in the
- * low 32 bits; rl_abi.h).  64-bit cells: an ARRAY's elements are 8-byte
- * aligned anyway, and so the agent's mmap sees the same layout.
+ * Top 16 bits of the source / 4 -> four 16-bit cells saying where its
+ * match entry is (RL_DIR_*, rl_abi.h).  64-bit elements: an ARRAY's are
+ * 8-byte aligned anyway, so the agent's mmap sees the same layout.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, RL_DIR_CELLS);
+	__uint(max_entries, RL_DIR_ELEMS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -57,7 +57,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, RL_DIR_CELLS);
+	__uint(max_entries, RL_DIR_ELEMS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);

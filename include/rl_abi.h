@@ -190,8 +190,9 @@ struct rl_match {
 _Static_assert(sizeof(struct rl_match) == 16 + 96 * RL_MAX_CAND, "rl_match ABI");
 
 /*
- * Direct match table: rl_dir4/rl_dir6 (ARRAY, mmapable, RL_DIR_CELLS u64
- * cells, the value in the low 32 bits) indexed by the top 16 bits of the source, so that most packets
+ * Direct match table: rl_dir4/rl_dir6 (ARRAY, mmapable) of RL_DIR_CELLS
+ * 16-bit cells, four to a 64-bit element (cell i is bits 16*(i%4) of
+ * element i/4: 128 KiB a family, small enough to stay in cache), indexed by the top 16 bits of the source, so that most packets
  * find their match entry with two inlined array loads instead of an LPM
  * trie walk (a helper call).  A cell says where the trie's answer for
  * every address of that /16 is:
@@ -203,15 +204,17 @@ _Static_assert(sizeof(struct rl_match) == 16 + 96 * RL_MAX_CAND, "rl_match ABI")
  *                    entry (all of length <= 16)
  * The agent keeps the tries the source of truth and derives the cells
  * (agent_dir.c): it writes a value into a slot no cell names, then points
- * cells at it with single 8-byte stores, and reuses a slot only a second
+ * cells at it with single 8-byte stores of whole elements, and reuses a slot only a second
  * after the last cell left it, so a packet never reads a slot being
  * written.
  */
 #define RL_DIR_BITS       16
 #define RL_DIR_CELLS      (1u << RL_DIR_BITS)
+#define RL_DIR_PER_ELEM   4
+#define RL_DIR_ELEMS      (RL_DIR_CELLS / RL_DIR_PER_ELEM)
 #define RL_DIR_VALS       1024
 #define RL_DIR_TRIE       0u
-#define RL_DIR_NONE       0xffffffffu
+#define RL_DIR_NONE       0xffffu
 
 struct rl_lpm4 {
 	__u32 prefixlen;

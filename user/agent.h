@@ -80,7 +80,7 @@ struct agent_maps {
 
 /* The direct match tables, mapped, and their value slots (agent_dir.c). */
 struct agent_dir {
-	uint64_t *cells[2];           /* rl_dir4, rl_dir6 (RL_DIR_CELLS each) */
+	uint64_t *cells[2];           /* rl_dir4, rl_dir6 (RL_DIR_ELEMS each) */
 	struct rl_dir_slots slots;
 	int no_slot_cells;            /* /16s sent to the trie for want of a slot */
 	uint64_t retry_ns;            /* sync again then (a slot leaves quarantine) */

@@ -14,9 +14,16 @@
 
 #include "agent.h"
 
+static uint32_t cell_get(const uint64_t *elems, uint32_t cell)
+{
+	uint64_t e = __atomic_load_n(&elems[cell / RL_DIR_PER_ELEM], __ATOMIC_RELAXED);
+
+	return (uint16_t)(e >> (cell % RL_DIR_PER_ELEM * 16));
+}
+
 static size_t cells_size(void)
 {
-	return (size_t)RL_DIR_CELLS * sizeof(uint64_t);
+	return (size_t)RL_DIR_ELEMS * sizeof(uint64_t);
 }
 
 /*
@@ -55,7 +62,7 @@ int agent_dir_open(struct agent *a, bool adopted)
 		}
 		d->cells[f] = p;
 		for (c = 0; c < RL_DIR_CELLS; c++) {
-			uint64_t v = __atomic_load_n(&d->cells[f][c], __ATOMIC_RELAXED);
+			uint32_t v = cell_get(d->cells[f], c);
 
 			if (v != RL_DIR_TRIE && v != RL_DIR_NONE && v <= RL_DIR_VALS)
 				named[v - 1] = 1;
@@ -100,7 +107,7 @@ int agent_dir_sync(struct agent *a, const struct rl_compiled *c, struct rl_err *
 	int32_t *plan = NULL, *slot_of = NULL;
 	uint64_t now = agent_now_ns();
 	uint32_t cell;
-	uint64_t want;
+	uint64_t want, elem = 0;
 	int f, i, ret = 0, no_slot = 0;
 	bool fresh;
 
@@ -140,8 +147,14 @@ int agent_dir_sync(struct agent *a, const struct rl_compiled *c, struct rl_err *
 				want = slot_of[e] >= 0 ? (uint64_t)slot_of[e] + 1 : RL_DIR_TRIE;
 				no_slot += slot_of[e] < 0;
 			}
-			if (__atomic_load_n(&d->cells[f][cell], __ATOMIC_RELAXED) != want)
-				__atomic_store_n(&d->cells[f][cell], want, __ATOMIC_RELEASE);
+			elem |= want << (cell % RL_DIR_PER_ELEM * 16);
+			if (cell % RL_DIR_PER_ELEM == RL_DIR_PER_ELEM - 1) {
+				uint64_t *ep = &d->cells[f][cell / RL_DIR_PER_ELEM];
+
+				if (__atomic_load_n(ep, __ATOMIC_RELAXED) != elem)
+					__atomic_store_n(ep, elem, __ATOMIC_RELEASE);
+				elem = 0;
+			}
 		}
 	}
 	rl_dir_slots_commit(&d->slots, now);

@@ -870,10 +870,16 @@ static void test_jiffies_clock(void)
 	t_end("jiffies_clock");
 }
 
-/* One cell of rl_dir4/rl_dir6 (family 4 or 6). */
+/* Set one cell of rl_dir4/rl_dir6 (family 4 or 6), keeping its neighbours. */
 static void dir_cell(int family, __u32 cell, __u64 v)
 {
-	bpf_map_update_elem(family == 4 ? L->fd.dir4 : L->fd.dir6, &cell, &v, BPF_ANY);
+	int fd = family == 4 ? L->fd.dir4 : L->fd.dir6;
+	__u32 idx = cell / RL_DIR_PER_ELEM, sh = cell % RL_DIR_PER_ELEM * 16;
+	__u64 e = 0;
+
+	bpf_map_lookup_elem(fd, &idx, &e);
+	e = (e & ~(0xffffULL << sh)) | v << sh;
+	bpf_map_update_elem(fd, &idx, &e, BPF_ANY);
 }
 
 /*

@@ -216,10 +216,12 @@ ctl status | grep -q "$DUT_IF" && pass status-shows-interface || fail status-sho
 ctl allow list | grep -q 10.99.0.0/16 && pass config-allowlist-applied || fail config-allowlist-applied "$(ctl allow list)"
 
 # The direct match table (rl_abi.h) follows the tries: FAMILY CELL -> the
-# cell's value (0 = ask the trie, 4294967295 = no entry, else a value slot).
+# cell's value (0 = ask the trie, 65535 = no entry, else a value slot);
+# four 16-bit cells to an element.
 dir_cell() {
-	bpftool map lookup pinned "$PIN/rl_dir$1" key $(($2 & 255)) $(($2 >> 8)) 0 0 -j 2>/dev/null |
-		jget 'j["formatted"]["value"] & 0xffffffff'
+	local e=$(($2 / 4))
+	bpftool map lookup pinned "$PIN/rl_dir$1" key $((e & 255)) $((e >> 8)) 0 0 -j 2>/dev/null |
+		jget "j['formatted']['value'] >> ($2 % 4 * 16) & 0xffff"
 }
 c_all=$(dir_cell 4 0x0ae7) c_allow=$(dir_cell 4 0x0a63) c_v6=$(dir_cell 6 0x2001)
 [[ $c_all -ge 1 && $c_all -le 1024 && $c_allow -ge 1 && $c_allow -le 1024 && $c_allow != "$c_all" &&
