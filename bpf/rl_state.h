@@ -290,8 +290,7 @@ static __always_inline int rl_slot_get4(__u64 kw, struct rl_clock *clk,
 {
 	__u64 h = rl_hash4(kw, rl_seed);
 	__u32 i1, i2;
-	struct rl_ins in = { .kw = kw, .h = h,
-			     .evict = evict, .len = len, .res = RL_SLOT_FULL };
+	struct rl_ins in;
 	struct rl_bkt4 *b0, *b1;
 	int i;
 
@@ -317,7 +316,8 @@ static __always_inline int rl_slot_get4(__u64 kw, struct rl_clock *clk,
 		}
 	}
 	/* a new key: it is admitted next, so the precise read is not extra */
-	in.now = rl_clock_now(clk);
+	in = (struct rl_ins){ .kw = kw, .h = h, .now = rl_clock_now(clk),
+			      .evict = evict, .len = len, .res = RL_SLOT_FULL };
 	i = rl_insert4(b0, b1, &in);
 	if (in.res != RL_SLOT_OK)
 		return in.res;
@@ -377,11 +377,13 @@ static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
  * latest time the precise clock could show (clk->late): if even
  * then the packet does not conform, it does not now, and nothing is
  * written (monotonicity, rl_algo.h).  Otherwise the precise clock decides
- * and a compare-and-swap commits, retried on a concurrent change.  A
+ * and a compare-and-swap commits, retried on a concurrent change.  `early`
+ * (1): the caller saw the word conform at clk->late already (a GCRA word
+ * of this rule version, rl_fast_deny), so that test is not made again.  A
  * global function, checked once by the verifier (see rl_insert4).
  */
 __noinline __u32 rl_charge_word(const struct rl_rule *r, __u64 *wp, __u64 cost,
-				struct rl_clock *clk)
+				struct rl_clock *clk, int early)
 {
 	__u64 w, nw, old;
 	__u32 v;
@@ -390,9 +392,11 @@ __noinline __u32 rl_charge_word(const struct rl_rule *r, __u64 *wp, __u64 cost,
 	if (!r || !wp || !clk)
 		return RL_CHARGE_BUSY;
 	w = *(volatile __u64 *)wp;
-	v = rl_word_decide(r, w, cost, clk->late, &nw);
-	if (v != RL_W_PASS && nw == w)
-		return v;
+	if (!early) {
+		v = rl_word_decide(r, w, cost, clk->late, &nw);
+		if (v != RL_W_PASS && nw == w)
+			return v;
+	}
 #pragma clang loop unroll(disable)
 	for (i = 0; i < RL_CAS_TRIES; i++) {
 		v = rl_word_decide(r, w, cost, rl_clock_now(clk), &nw);
@@ -409,17 +413,20 @@ __noinline __u32 rl_charge_word(const struct rl_rule *r, __u64 *wp, __u64 cost,
 /*
  * The deny path without a call: a token/leaky-bucket word of this rule
  * version that is over even at clk->late, or a box that lasts past it.
- * 1 and *v set when decided; 0: rl_charge_word decides (admissions,
- * windows, version changes, a rule with a penalty box to start).  Kept
- * small and free of the algorithm switch so that inlining it at each call
- * site costs the verifier little.
+ * Returns 1 with *v set when decided; 0: rl_charge_word decides
+ * (admissions, windows, version changes, a rule with a penalty box to
+ * start), and *conf says whether the word conformed at `late` (a GCRA
+ * word of this version, no box).  Kept small and free of the algorithm
+ * switch so that inlining it at each call site costs the verifier little.
  */
 static __always_inline int rl_fast_deny(const struct rl_rule *r, __u64 w,
-					__u64 cost, __u64 late, __u32 *v)
+					__u64 cost, __u64 late, __u32 *v,
+					int *conf)
 {
 	__u64 d;
 	__u8 t = rl_word_tag(w);
 
+	*conf = 0;
 	if (t == (r->tag | RL_TAG_BOXED)) {
 		if ((late >> RL_BOX_SHIFT) >= (w & RL_PAY_MASK))
 			return 0;
@@ -429,8 +436,10 @@ static __always_inline int rl_fast_deny(const struct rl_rule *r, __u64 w,
 	if (t != r->tag || r->block_ns || !rl_algo_is_gcra(r->limit.algo))
 		return 0;
 	d = (w - rl_gcra_now(&r->k, late)) & RL_PAY_MASK;
-	if (!d || d > r->k.aux || d + cost * r->k.unit <= r->k.cap)
+	if (!d || d > r->k.aux || d + cost * r->k.unit <= r->k.cap) {
+		*conf = 1;
 		return 0;
+	}
 	*v = RL_V_DROP;
 	return 1;
 }
@@ -439,10 +448,11 @@ static __always_inline __u32 rl_charge(const struct rl_rule *r, __u64 *wp,
 				       __u64 cost, struct rl_clock *clk)
 {
 	__u32 v;
+	int conf;
 
-	if (rl_fast_deny(r, *(volatile __u64 *)wp, cost, clk->late, &v))
+	if (rl_fast_deny(r, *(volatile __u64 *)wp, cost, clk->late, &v, &conf))
 		return v;
-	return rl_charge_word(r, wp, cost, clk);
+	return rl_charge_word(r, wp, cost, clk, conf);
 }
 
 #endif /* RL_STATE_H */
