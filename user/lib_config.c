@@ -31,10 +31,12 @@
  * it is valid: a failed load never changes the caller's config.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <cyaml/cyaml.h>
@@ -42,7 +44,7 @@
 
 #include "rl_model.h"
 
-#define RL_CONFIG_MAX_BYTES  (1 << 20)   /* 1 MiB: thousands of rules */
+#define RL_CONFIG_MAX_BYTES  (16 << 20)  /* 16 MiB: 16384 rules fit many times */
 #define RL_CONFIG_MAX_DEPTH  16
 #define STR_MAX              256         /* longest scalar we accept   */
 
@@ -376,42 +378,104 @@ static int scan_events(struct loader *ld)
 
 /* ---- pass 2: tree checks -------------------------------------------- */
 
-static int check_dups(struct loader *ld, yaml_node_t *n, int depth)
+/*
+ * Duplicate keys, in time linear in the keys: a mapping's keys go into an
+ * open-addressing set (one scratch table, reused and grown), so a file of
+ * a hundred thousand keys is checked in milliseconds, not minutes.
+ */
+struct keyset {
+	uint32_t *slot;           /* pair index + 1, 0 empty                 */
+	size_t cap;               /* a power of two                          */
+};
+
+static uint64_t key_hash(const yaml_node_t *k)
 {
-	yaml_node_pair_t *p, *q;
+	const unsigned char *s = k->data.scalar.value;
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < k->data.scalar.length; i++)
+		h = (h ^ s[i]) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static bool key_eq(const yaml_node_t *a, const yaml_node_t *b)
+{
+	return a->data.scalar.length == b->data.scalar.length &&
+	       !memcmp(a->data.scalar.value, b->data.scalar.value, a->data.scalar.length);
+}
+
+/* The earlier key node equal to pairs[i]'s, or NULL after adding it. */
+static yaml_node_t *keyset_add(struct loader *ld, struct keyset *ks, yaml_node_pair_t *pairs,
+			       size_t i)
+{
+	yaml_node_t *k = node(ld, pairs[i].key);
+	size_t h = (size_t)key_hash(k) & (ks->cap - 1);
+
+	while (ks->slot[h]) {
+		yaml_node_t *o = node(ld, pairs[ks->slot[h] - 1].key);
+
+		if (key_eq(o, k))
+			return o;
+		h = (h + 1) & (ks->cap - 1);
+	}
+	ks->slot[h] = (uint32_t)i + 1;
+	return NULL;
+}
+
+static int check_dups(struct loader *ld, struct keyset *ks, yaml_node_t *n, int depth)
+{
+	yaml_node_pair_t *p, *pairs;
 	yaml_node_item_t *it;
+	size_t np, want;
 	int ret;
 
 	if (!n || depth > RL_CONFIG_MAX_DEPTH + 1)
 		return 0;
 	if (n->type == YAML_SEQUENCE_NODE) {
 		for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-			ret = check_dups(ld, node(ld, *it), depth + 1);
+			ret = check_dups(ld, ks, node(ld, *it), depth + 1);
 			if (ret)
 				return ret;
 		}
-	} else if (n->type == YAML_MAPPING_NODE) {
-		for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = node(ld, p->key);
-			const char *ks = scalar(k);
+		return 0;
+	}
+	if (n->type != YAML_MAPPING_NODE)
+		return 0;
+	pairs = n->data.mapping.pairs.start;
+	np = (size_t)(n->data.mapping.pairs.top - pairs);
+	for (want = 16; want < np * 2; want <<= 1)
+		;
+	if (want > ks->cap) {
+		uint32_t *s = realloc(ks->slot, want * sizeof(*s));
 
-			if (!ks) {
-				errnode(ld, k, "a key must be a plain word, not a list or mapping");
-				return -EINVAL;
-			}
-			for (q = n->data.mapping.pairs.start; q < p; q++) {
-				yaml_node_t *k2 = node(ld, q->key);
-
-				if (scalar(k2) && !strcmp(scalar(k2), ks)) {
-					errnode(ld, k, "key '%.60s' appears twice in one mapping (first on line %d)",
-						ks, (int)k2->start_mark.line + 1);
-					return -EINVAL;
-				}
-			}
-			ret = check_dups(ld, node(ld, p->value), depth + 1);
-			if (ret)
-				return ret;
+		if (!s) {
+			errnode(ld, n, "out of memory checking %zu keys", np);
+			return -ENOMEM;
 		}
+		ks->slot = s;
+		ks->cap = want;
+	}
+	memset(ks->slot, 0, ks->cap * sizeof(*ks->slot));
+	for (p = pairs; p < pairs + np; p++) {
+		yaml_node_t *k = node(ld, p->key), *k2;
+
+		if (!scalar(k)) {
+			errnode(ld, k, "a key must be a plain word, not a list or mapping");
+			return -EINVAL;
+		}
+		k2 = keyset_add(ld, ks, pairs, (size_t)(p - pairs));
+		if (k2) {
+			errnode(ld, k, "key '%.60s' appears twice in one mapping (first on line %d)",
+				scalar(k), (int)k2->start_mark.line + 1);
+			return -EINVAL;
+		}
+	}
+	/* the set is rebuilt by each nested mapping: values after keys */
+	for (p = pairs; p < pairs + np; p++) {
+		ret = check_dups(ld, ks, node(ld, p->value), depth + 1);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -432,7 +496,12 @@ static int check_tree(struct loader *ld)
 			root->type == YAML_SEQUENCE_NODE ? "list" : "plain value");
 		return -EINVAL;
 	}
-	ret = check_dups(ld, root, 0);
+	{
+		struct keyset ks = {};
+
+		ret = check_dups(ld, &ks, root, 0);
+		free(ks.slot);
+	}
 	if (ret)
 		return ret;
 	if (!map_get(ld, root, "version", NULL)) {
@@ -968,38 +1037,73 @@ void rl_config_free(struct rl_config *cfg)
 	cfg->n_allow = cfg->n_block = cfg->n_rules = 0;
 }
 
+/*
+ * The file into memory.  It is opened non-blocking and must be a regular
+ * file: `rlctl config check` names a path for the agent to read, and a
+ * FIFO or a device opened the usual way would block (or never end) on the
+ * agent's only thread.  What is read is capped at RL_CONFIG_MAX_BYTES,
+ * whatever the size the file claims.
+ */
 static int read_file(struct loader *ld, char **buf, size_t *len)
 {
-	FILE *f = fopen(ld->path, "rb");
+	int fd = open(ld->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
-	size_t n;
+	size_t n = 0;
 	char *b;
 
-	if (!f) {
+	if (fd < 0) {
 		int e = errno;
 
 		errat(ld, 0, 0, "cannot open: %s", strerror(e));
 		return -e;
 	}
-	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-		errat(ld, 0, 0, "not a regular file");
-		fclose(f);
+	if (fstat(fd, &st)) {
+		int e = errno;
+
+		errat(ld, 0, 0, "cannot stat: %s", strerror(e));
+		close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errat(ld, 0, 0, "not a regular file (%s): a config is a regular file",
+		      S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+		      S_ISCHR(st.st_mode) ? "a character device" :
+		      S_ISBLK(st.st_mode) ? "a block device" : S_ISSOCK(st.st_mode) ? "a socket" :
+		      "another kind of file");
+		close(fd);
 		return -EINVAL;
 	}
 	if (st.st_size > RL_CONFIG_MAX_BYTES) {
-		errat(ld, 0, 0, "file is %lld bytes; a config may be at most %d bytes",
+		errat(ld, 0, 0, "file is %lld bytes; a config may be at most %d bytes (16 MiB)",
 		      (long long)st.st_size, RL_CONFIG_MAX_BYTES);
-		fclose(f);
+		close(fd);
 		return -EFBIG;
 	}
 	b = malloc((size_t)st.st_size + 1);
 	if (!b) {
-		fclose(f);
+		close(fd);
 		errat(ld, 0, 0, "out of memory");
 		return -ENOMEM;
 	}
-	n = fread(b, 1, (size_t)st.st_size, f);
-	fclose(f);
+	/* a file that grows meanwhile is read as far as its stat size */
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + n, (size_t)st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			errat(ld, 0, 0, "cannot read: %s", strerror(e));
+			free(b);
+			close(fd);
+			return -e;
+		}
+		if (!r)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
 	b[n] = 0;
 	if (memchr(b, 0, n)) {
 		const char *z = memchr(b, 0, n);

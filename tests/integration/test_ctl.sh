@@ -111,6 +111,10 @@ printf 'version: 1\nrules:\n  - name: x\n    rate: banana\n' >"$TMP/bad1.yaml"
 rc check-config-bad 1 "$OUT/rlagent" --check-config "$TMP/bad1.yaml"
 rc ctl-config-check-ok 0 "$OUT/rlctl" config check "$CFG"
 rc ctl-config-check-bad 1 "$OUT/rlctl" config check "$TMP/bad1.yaml"
+# a FIFO nobody writes to is refused at once, never waited on
+mkfifo "$TMP/fifo.yaml"
+rc check-config-fifo 1 timeout 5 "$OUT/rlagent" --check-config "$TMP/fifo.yaml"
+grep -q "not a regular file (a FIFO)" "$TMP/rc.out" && pass check-config-fifo-says-why || fail check-config-fifo-says-why "$(cat "$TMP/rc.out")"
 
 # ---- unreachable agent and usage errors need no agent
 rc unreachable-exit-3 3 "$OUT/rlctl" -S /tmp/rltest$$.none.sock status
@@ -402,6 +406,15 @@ elif case == "never-reads":
     r = subprocess.run([os.environ["RLCTL"], "-S", path, "-t", "3", "status"], capture_output=True)
     assert r.returncode == 0, r
     s.close()
+elif case == "config-check-fifo":
+    # the agent opens the file a client names: a FIFO must not stall it
+    fifo = os.environ["RLFIFO"]
+    s = conn(); s.sendall(json.dumps({"argv": ["config", "check", fifo]}).encode() + b"\n")
+    r = lines(s, 1)
+    assert r and r[0]["ok"] is False and "FIFO" in r[0]["error"], r
+    s.sendall(b'{"argv":["config","check","/dev/zero"]}\n')
+    r = lines(s, 1)
+    assert r and r[0]["ok"] is False and "character device" in r[0]["error"], r
 elif case == "many-clients":
     socks = []
     for _ in range(200):
@@ -419,8 +432,8 @@ PY
 	if alive && [[ $(ctl -j rule list) == "$snap" ]]; then pass "hostile/$name"
 	else fail "hostile/$name" "agent dead or rules changed after the client"; fi
 }
-export RLCTL=$OUT/rlctl
-for h in garbage huge-line invalid-json wrong-types disconnect-mid-line never-reads many-clients; do
+export RLCTL=$OUT/rlctl RLFIFO=$TMP/fifo.yaml
+for h in garbage huge-line invalid-json wrong-types disconnect-mid-line never-reads config-check-fifo many-clients; do
 	hostile "$h"
 done
 
