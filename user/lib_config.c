@@ -975,39 +975,55 @@ static int rule_line(struct loader *ld, int i)
 	return n ? (int)n->start_mark.line + 1 : 0;
 }
 
+/* The exact source rules a and b share: "any" when neither has one. */
+static void shared_src(const struct rl_rule_spec *a, const struct rl_rule_spec *b,
+		       char *buf, size_t len)
+{
+	if (!b->has_src4 && !b->has_src6)
+		snprintf(buf, len, "any (no src)");
+	else if (b->has_src4 && a->has_src4 && !memcmp(&a->src4, &b->src4, sizeof(a->src4)))
+		rl_format_prefix(&b->src4, buf, len);
+	else
+		rl_format_prefix(&b->src6, buf, len);
+}
+
 static int check_rules(struct loader *ld, const struct rl_config *c)
 {
 	char path[64], pb[64];
+	const struct rl_rule_spec *a, *b;
 	struct rl_prefix p;
-	int i, j;
+	int i, j, ret;
 
-	for (i = 0; i < c->n_rules; i++)
-		for (j = 0; j < i; j++)
-			if (!strcmp(c->rules[j].name, c->rules[i].name)) {
-				snprintf(path, sizeof(path), "rules[%d].name", i);
-				errpath(ld, path, false, "rule name '%s' is used twice (first in the rule on line %d): names must be unique",
-					c->rules[i].name, rule_line(ld, j));
-				return -EEXIST;
-			}
-	for (i = 0; i < c->n_rules; i++) {
-		const struct rl_rule_spec *b = &c->rules[i];
-
-		for (j = 0; j < i; j++) {
-			const struct rl_rule_spec *a = &c->rules[j];
-
-			if (rl_rules_clash(a, b, &p)) {
-				rl_format_prefix(&p, pb, sizeof(pb));
-				snprintf(path, sizeof(path), "rules[%d]", i);
-				errpath(ld, path, false,
-					"rule '%s' overlaps rule '%s' (line %d): same source %s, proto %s%s, ports %u-%u and %u-%u; only file order would decide: merge them or make one more specific",
-					b->name, a->name, rule_line(ld, j), pb, rl_proto_name(b->proto),
-					b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
-					a->dport_lo, a->dport_hi);
-				return -EINVAL;
-			}
-		}
+	ret = rl_rules_check(c->rules, c->n_rules, &j, &i);
+	if (!ret)
+		return 0;
+	if (ret == -ENOMEM) {
+		errat(ld, 0, 0, "out of memory checking %d rules", c->n_rules);
+		return ret;
 	}
-	return 0;
+	a = &c->rules[j];
+	b = &c->rules[i];
+	if (ret == -EEXIST) {
+		snprintf(path, sizeof(path), "rules[%d].name", i);
+		errpath(ld, path, false, "rule name '%s' is used twice (first in the rule on line %d): names must be unique",
+			b->name, rule_line(ld, j));
+	} else if (ret == -EINVAL) {
+		rl_rules_clash(a, b, &p);
+		rl_format_prefix(&p, pb, sizeof(pb));
+		snprintf(path, sizeof(path), "rules[%d]", i);
+		errpath(ld, path, false,
+			"rule '%s' overlaps rule '%s' (line %d): same source %s, proto %s%s, ports %u-%u and %u-%u; only file order would decide: merge them or make one more specific",
+			b->name, a->name, rule_line(ld, j), pb, rl_proto_name(b->proto),
+			b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
+			a->dport_lo, a->dport_hi);
+	} else {
+		shared_src(a, b, pb, sizeof(pb));
+		snprintf(path, sizeof(path), "rules[%d]", i);
+		errpath(ld, path, false,
+			"rule '%s' is the %dth rule with source %s (the first is '%s' on line %d); at most %d rules may cover one prefix: merge rules or give them narrower or disjoint sources",
+			b->name, RL_MAX_CAND + 1, pb, a->name, rule_line(ld, j), RL_MAX_CAND);
+	}
+	return ret;
 }
 
 /* ---- public --------------------------------------------------------- */

@@ -146,8 +146,8 @@ struct rl_compiled {
 
 /*
  * `ids[i]`/`vers[i]` are the slot and state version assigned to rules[i].
- * Fails with -E2BIG (err set) if some prefix is covered by more than
- * RL_MAX_CAND rules.
+ * The entries come sorted by rl_prefix_cmp.  Fails with -E2BIG (err set)
+ * if some prefix is covered by more than RL_MAX_CAND rules.
  */
 int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 	       const uint32_t *vers, int n_rules,
@@ -155,10 +155,43 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 	       const struct rl_list_entry *block, int n_block,
 	       uint64_t now_ns, struct rl_compiled *out, struct rl_err *err);
 void rl_compiled_free(struct rl_compiled *c);
+/* Family, then length, then address: the order of compiled entries. */
+int rl_prefix_cmp(const struct rl_prefix *a, const struct rl_prefix *b);
 /* Rules whose order alone would decide between them (refused); `src`, if
  * not NULL, gets the source they share. */
 bool rl_rules_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b,
 		    struct rl_prefix *src);
+/*
+ * What only a whole rule set can get wrong, in time linear in its rules:
+ * a name used twice (-EEXIST), two rules that clash (-EINVAL), more than
+ * RL_MAX_CAND rules with one exact source (-E2BIG: rl_compile would refuse
+ * them too; with fewer, a rule is compared with at most 2 x RL_MAX_CAND
+ * others).  *first < *second are the rules concerned: the earlier name or
+ * rule, or the first rule with that source and the one over the limit.
+ * -ENOMEM leaves them -1.
+ */
+int rl_rules_check(const struct rl_rule_spec *rules, int n, int *first, int *second);
+
+/*
+ * A hash index of rule names, for rule sets searched by name: elements of
+ * `stride` bytes from `base` whose first member is the name (struct
+ * rl_rule_spec, or a struct that starts with one).  The index points into
+ * the caller's array: it must not move while the index is used.
+ */
+struct rl_name_index {
+	const char *base;
+	size_t stride;
+	uint32_t *slot;           /* element index + 1, 0 empty              */
+	size_t mask;
+};
+/* Room for n names; 0 or -ENOMEM. */
+int rl_name_index_init(struct rl_name_index *x, const void *base, size_t stride, int n);
+/* Adds element i, unless a name equal to its is there: returns that
+ * element's index (i is not added), else -1. */
+int rl_name_index_add(struct rl_name_index *x, int i);
+int rl_name_index_find(const struct rl_name_index *x, const char *name);
+void rl_name_index_free(struct rl_name_index *x);
+
 /* The datapath rule for a spec, with its constants k (no id/ver/tag). */
 void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r);
 /*
