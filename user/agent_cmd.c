@@ -843,36 +843,77 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 	return agent_error("usage", "unknown command 'config %.64s': try reload, dump, check FILE", verb);
 }
 
+/*
+ * `top` reads the per-source state tables in place (the agent's shared
+ * mapping) and reports the sources in a penalty box, then those with the
+ * least credit left.  The tables can be gigabytes, so the scan is a job:
+ * TOP_STEP_BUCKETS buckets a poll turn (a few milliseconds), the answer
+ * when it is done, and other clients, scrapes and the sweep are served in
+ * between.  Only the N rows asked for are kept (a heap), so memory is
+ * bounded too.  Rows name the rule by slot and are resolved when the scan
+ * ends: a rule deleted meanwhile loses its rows.  Sliding-log keys live in
+ * their own hashes and are not shown.
+ */
+#define TOP_STEP_BUCKETS 65536            /* 4 MiB of table a poll turn */
+
 struct top_row {
-	uint32_t rule;            /* index into the model's rules */
+	uint32_t id;              /* the rule's slot */
 	struct rl_prefix src;
 	uint64_t blocked_ns;      /* penalty box time left, 0 = none */
 	uint64_t credit, max;     /* units left now, and the most there can be */
 	uint32_t permille;        /* credit / max */
 };
 
-#define TOP_MAX_ROWS 262144
+struct agent_job {
+	int fam;                  /* table being scanned: 4, 6; 0 when done */
+	uint32_t bucket;          /* next bucket in it */
+	long want;                /* -n */
+	struct top_row *rows;     /* a heap of the `want` first rows (top_cmp) */
+	long cnt;
+	int64_t tracked;
+	int32_t by_id[RL_MAX_RULES];
+};
 
-static int top_cmp(const void *x, const void *y)
+static int top_cmp(const struct top_row *a, const struct top_row *b)
 {
-	const struct top_row *a = x, *b = y;
-
 	/* in the penalty box first (longest left first), then least credit */
 	if (a->blocked_ns != b->blocked_ns)
 		return a->blocked_ns > b->blocked_ns ? -1 : 1;
 	if (a->permille != b->permille)
 		return a->permille < b->permille ? -1 : 1;
-	if (a->rule != b->rule)
-		return a->rule < b->rule ? -1 : 1;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
 	return memcmp(a->src.addr, b->src.addr, 16);
 }
 
-struct top_scan {
-	struct top_row *rows;
-	int cnt, cap;
-	bool truncated;
-	int32_t by_id[RL_MAX_RULES];
-};
+static int top_qcmp(const void *x, const void *y)
+{
+	return top_cmp(x, y);
+}
+
+/* Keeps the `want` first rows: a max-heap, its last row at the root. */
+static void top_keep(struct agent_job *t, const struct top_row *row)
+{
+	struct top_row *h = t->rows;
+	long i, c;
+
+	if (t->cnt < t->want) {
+		for (i = t->cnt++; i > 0 && top_cmp(&h[(i - 1) / 2], row) < 0; i = (i - 1) / 2)
+			h[i] = h[(i - 1) / 2];
+		h[i] = *row;
+		return;
+	}
+	if (top_cmp(row, &h[0]) >= 0)
+		return;
+	for (i = 0; (c = 2 * i + 1) < t->cnt; i = c) {
+		if (c + 1 < t->cnt && top_cmp(&h[c], &h[c + 1]) < 0)
+			c++;
+		if (top_cmp(&h[c], row) <= 0)
+			break;
+		h[i] = h[c];
+	}
+	h[i] = *row;
+}
 
 /*
  * One table slot into a row: keys of deleted rules, and words of another
@@ -881,12 +922,12 @@ struct top_scan {
  * from the algorithm's own functions (rl_algo.h): credit of the word, and
  * of an empty word (a new key's, the most there can be).
  */
-static void top_slot(struct agent *a, struct top_scan *t, int fam, const __u64 *kwp,
+static void top_slot(struct agent *a, struct agent_job *t, int fam, const __u64 *kwp,
 		     const __u64 *wp, const uint8_t *addr6, uint64_t now)
 {
 	__u64 kw = __atomic_load_n(kwp, __ATOMIC_ACQUIRE), w, end = 0;
 	const struct agent_rule *r;
-	struct top_row *row;
+	struct top_row row;
 	uint32_t a4;
 
 	if (!kw || kw == RL_KW_CLAIM)
@@ -902,55 +943,32 @@ static void top_slot(struct agent *a, struct top_scan *t, int fam, const __u64 *
 	} else if (rl_word_tag(w) != r->abi.tag) {
 		return;
 	}
-	if (t->cnt >= t->cap) {
-		struct top_row *nr;
-
-		if (t->cap >= TOP_MAX_ROWS) {
-			t->truncated = true;
-			return;
-		}
-		nr = realloc(t->rows, (size_t)t->cap * 2 * sizeof(*nr));
-		if (!nr) {
-			t->truncated = true;
-			return;
-		}
-		t->rows = nr;
-		t->cap *= 2;
-	}
-	row = &t->rows[t->cnt++];
-	memset(row, 0, sizeof(*row));
-	row->rule = (uint32_t)(r - a->model.rules);
-	row->src.family = (uint8_t)fam;
+	memset(&row, 0, sizeof(row));
+	row.id = r->id;
+	row.src.family = (uint8_t)fam;
 	if (fam == 4) {
 		/* the key's low half is the source as the packet has it */
 		a4 = (uint32_t)kw;
-		memcpy(row->src.addr, &a4, 4);
-		row->src.len = r->spec.plen4;
+		memcpy(row.src.addr, &a4, 4);
+		row.src.len = r->spec.plen4;
 	} else {
-		memcpy(row->src.addr, addr6, 16);
-		row->src.len = r->spec.plen6;
+		memcpy(row.src.addr, addr6, 16);
+		row.src.len = r->spec.plen6;
 	}
-	row->blocked_ns = end ? end - now : 0;
-	row->credit = rl_word_credit(&r->abi, w, now);
-	row->max = rl_word_credit(&r->abi, 0, now);
-	row->permille = row->max ? (uint32_t)(row->credit >= row->max ? 1000 :
-			row->credit * 1000 / row->max) : 1000;
+	row.blocked_ns = end ? end - now : 0;
+	row.credit = rl_word_credit(&r->abi, w, now);
+	row.max = rl_word_credit(&r->abi, 0, now);
+	row.permille = row.max ? (uint32_t)(row.credit >= row.max ? 1000 :
+			row.credit * 1000 / row.max) : 1000;
+	t->tracked++;
+	top_keep(t, &row);
 }
 
-/*
- * Reads the per-source state tables in place (the agent's shared mapping:
- * a memory walk, tens of milliseconds for the largest tables) and reports
- * the sources in a penalty box, then those with the least credit left.
- * Sliding-log keys live in their own hashes and are not shown.
- */
-static json_t *cmd_top(struct agent *a, int argc, char **argv)
+static json_t *cmd_top(struct agent *a, int argc, char **argv, struct agent_job **job)
 {
-	struct top_scan *t;
-	uint64_t now = agent_now_ns();
+	struct agent_job *t;
 	long n = 20;
-	uint32_t b;
 	int i;
-	json_t *arr, *resp;
 
 	for (i = 1; i < argc; i++) {
 		char *end;
@@ -965,41 +983,74 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv)
 	}
 	t = calloc(1, sizeof(*t));
 	if (t)
-		t->rows = calloc(4096, sizeof(*t->rows));
+		t->rows = calloc((size_t)n, sizeof(*t->rows));
 	if (!t || !t->rows) {
 		free(t);
 		return agent_error("refused", "out of memory");
 	}
-	t->cap = 4096;
+	(void)a;
+	t->want = n;
+	t->fam = 4;
+	*job = t;
+	return NULL;
+}
+
+void agent_job_free(struct agent_job *t)
+{
+	if (!t)
+		return;
+	free(t->rows);
+	free(t);
+}
+
+json_t *agent_job_step(struct agent *a, struct agent_job *t)
+{
+	uint64_t now = agent_now_ns();
+	uint32_t nb = t->fam == 4 ? a->maps.n_bkt4 : a->maps.n_bkt6, b, end;
+	json_t *arr, *resp;
+	long i;
+	int k;
+
 	agent_rule_index(a, t->by_id);
-	for (b = 0; a->maps.bkt4 && b < a->maps.n_bkt4; b++)
-		for (i = 0; i < RL_BKT4_SLOTS; i++)
-			top_slot(a, t, 4, &a->maps.bkt4[b].s[i].kw, &a->maps.bkt4[b].s[i].word,
+	if (t->fam && !(t->fam == 4 ? (void *)a->maps.bkt4 : (void *)a->maps.bkt6))
+		nb = 0;
+	end = nb - t->bucket > TOP_STEP_BUCKETS ? t->bucket + TOP_STEP_BUCKETS : nb;
+	for (b = t->bucket; t->fam == 4 && b < end; b++)
+		for (k = 0; k < RL_BKT4_SLOTS; k++)
+			top_slot(a, t, 4, &a->maps.bkt4[b].s[k].kw, &a->maps.bkt4[b].s[k].word,
 				 NULL, now);
-	for (b = 0; a->maps.bkt6 && b < a->maps.n_bkt6; b++)
-		for (i = 0; i < RL_BKT6_SLOTS; i++)
-			top_slot(a, t, 6, &a->maps.bkt6[b].s[i].kw, &a->maps.bkt6[b].s[i].word,
-				 a->maps.bkt6[b].s[i].addr, now);
-	qsort(t->rows, (size_t)t->cnt, sizeof(*t->rows), top_cmp);
+	for (b = t->bucket; t->fam == 6 && b < end; b++)
+		for (k = 0; k < RL_BKT6_SLOTS; k++)
+			top_slot(a, t, 6, &a->maps.bkt6[b].s[k].kw, &a->maps.bkt6[b].s[k].word,
+				 a->maps.bkt6[b].s[k].addr, now);
+	t->bucket = end;
+	if (end < nb)
+		return NULL;
+	t->bucket = 0;
+	if (t->fam == 4) {
+		t->fam = 6;
+		return NULL;
+	}
+	qsort(t->rows, (size_t)t->cnt, sizeof(*t->rows), top_qcmp);
 	arr = json_array();
-	for (i = 0; i < t->cnt && i < n; i++) {
+	for (i = 0; i < t->cnt; i++) {
 		const struct top_row *row = &t->rows[i];
 		char s[64];
 
+		if (t->by_id[row->id] < 0)
+			continue;	/* the rule went while the scan ran */
 		fmt_prefix(&row->src, s, sizeof(s));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I}",
-			"rule", a->model.rules[row->rule].spec.name, "source", s,
+			"rule", a->model.rules[t->by_id[row->id]].spec.name, "source", s,
 			"blocked_for_ms", (json_int_t)(row->blocked_ns / 1000000),
 			"credit", (json_int_t)row->credit, "credit_max", (json_int_t)row->max));
 	}
-	resp = json_pack("{s:b, s:i, s:b, s:o}", "ok", 1, "tracked", t->cnt,
-			 "truncated", t->truncated, "top", arr);
-	free(t->rows);
-	free(t);
+	resp = json_pack("{s:b, s:I, s:b, s:o}", "ok", 1, "tracked", (json_int_t)t->tracked,
+			 "truncated", 0, "top", arr);
 	return resp;
 }
 
-static json_t *dispatch_argv(struct agent *a, int argc, char **argv)
+static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agent_job **job)
 {
 	if (!strcmp(argv[0], "rule"))
 		return cmd_rule(a, argc, argv);
@@ -1015,14 +1066,14 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv)
 	if (!strcmp(argv[0], "config"))
 		return cmd_config(a, argc, argv);
 	if (!strcmp(argv[0], "top"))
-		return cmd_top(a, argc, argv);
+		return cmd_top(a, argc, argv, job);
 	if (!strcmp(argv[0], "ping"))
 		return ok();
 	return agent_error("usage", "unknown object '%.64s': try rule, allow, block, stats, top, status, config",
 			   argv[0]);
 }
 
-json_t *agent_dispatch(struct agent *a, json_t *req)
+json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job)
 {
 	char *argv[MAX_ARGS + 1];
 	json_t *jargv, *v, *resp;
@@ -1059,7 +1110,7 @@ json_t *agent_dispatch(struct agent *a, json_t *req)
 		}
 	}
 	argv[argc] = NULL;
-	resp = dispatch_argv(a, (int)argc, argv);
+	resp = dispatch_argv(a, (int)argc, argv, job);
 	for (i = 0; i < argc; i++)
 		free(argv[i]);
 	return resp;

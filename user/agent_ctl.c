@@ -11,7 +11,10 @@
  *     CTL_OUT_PAUSE bytes are queued for it, and is dropped if its queue
  *     passes CTL_MAX_OUT or it makes no progress for CTL_STALL_MS;
  *   - a connection that drops mid-line loses only that line;
- *   - at most CTL_MAX_CLIENTS at once; the next one is told and closed.
+ *   - at most CTL_MAX_CLIENTS at once; the next one is told and closed;
+ *   - a command that needs more than a poll turn (`top`) is a job: one
+ *     bounded slice of one job a turn, its answer when done; the client's
+ *     later lines wait their turn.
  *
  * Nothing a client sends reaches the model except through agent_dispatch,
  * which parses the words itself.
@@ -45,6 +48,7 @@ struct client {
 	uint64_t last_ms;         /* last progress either way               */
 	bool eof;                 /* peer closed its sending side           */
 	bool closing;             /* close once `out` is flushed            */
+	struct agent_job *job;    /* a command answered over several turns  */
 };
 
 static int listen_fd = -1;
@@ -152,6 +156,7 @@ fail:
 
 static void client_free(struct client *c)
 {
+	agent_job_free(c->job);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->in);
@@ -231,7 +236,8 @@ static bool queue(struct client *c, json_t *resp)
 	return true;
 }
 
-static json_t *handle_line(struct agent *a, const char *line, size_t len)
+/* The answer to one line, or NULL with c->job set: it comes later. */
+static json_t *handle_line(struct agent *a, struct client *c, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *req, *resp;
@@ -240,8 +246,10 @@ static json_t *handle_line(struct agent *a, const char *line, size_t len)
 	if (!req)
 		return agent_error("usage", "request is not valid JSON (column %d: %s); send one object {\"argv\": [...]} per line",
 				   jerr.column, jerr.text);
-	resp = agent_dispatch(a, req);
+	resp = agent_dispatch(a, req, &c->job);
 	json_decref(req);
+	if (!resp && !c->job)
+		resp = agent_error("refused", "out of memory");
 	return resp;
 }
 
@@ -251,24 +259,31 @@ static bool process(struct agent *a, struct client *c)
 {
 	size_t start = 0;
 
-	while (!c->closing && out_pending(c) < CTL_OUT_PAUSE) {
-		char *nl = memchr(c->in + start, '\n', c->in_len - start);
+	/* one answer at a time, in order: lines wait while a job runs */
+	while (!c->closing && !c->job && out_pending(c) < CTL_OUT_PAUSE) {
+		const char *line = c->in + start;
+		const char *nl = memchr(line, '\n', c->in_len - start);
+		json_t *resp;
 		size_t len;
 
 		if (!nl)
 			break;
-		len = (size_t)(nl - (c->in + start));
-		if (len && c->in[start + len - 1] == '\r')
+		len = (size_t)(nl - line);
+		if (len && line[len - 1] == '\r')
 			len--;
-		if (len && !queue(c, handle_line(a, c->in + start, len)))
-			return false;
 		start = (size_t)(nl - c->in) + 1;
+		if (!len)
+			continue;
+		resp = handle_line(a, c, line, len);
+		if (resp && !queue(c, resp))
+			return false;
 	}
 	if (start) {
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
 	}
-	if (!c->closing && c->in_len >= CTL_MAX_REQ) {
+	/* full, and not of lines waiting their turn: one line too long */
+	if (!c->closing && c->in_len >= CTL_MAX_REQ && !memchr(c->in, '\n', c->in_len)) {
 		if (!queue(c, agent_error("usage", "request too large (more than %d bytes without a newline); closing",
 					  CTL_MAX_REQ)))
 			return false;
@@ -343,6 +358,9 @@ int ctl_timeout_ms(void)
 	int64_t best = -1;
 	int i;
 
+	for (i = 0; i < n_clients; i++)
+		if (clients[i].job)
+			return 0;	/* a job goes on next turn */
 	for (i = 0; i < n_clients; i++) {
 		const struct client *c = &clients[i];
 		uint64_t lim = (c->in_len || out_pending(c)) ? CTL_STALL_MS : CTL_IDLE_MS;
@@ -399,6 +417,34 @@ static bool client_write(struct agent *a, struct client *c)
 	return process(a, c);
 }
 
+/* One slice of one client's job a turn, taking turns: a long scan never
+ * holds the loop, and several never add up in one turn. */
+static void step_job(struct agent *a)
+{
+	static int next;
+	struct client *c;
+	json_t *resp;
+	int i, k;
+
+	for (k = 0; k < n_clients; k++)
+		if (clients[(next + k) % n_clients].job)
+			break;
+	if (k == n_clients)
+		return;
+	i = (next + k) % n_clients;
+	next = i + 1;
+	c = &clients[i];
+	resp = agent_job_step(a, c->job);
+	c->last_ms = now_ms();
+	if (!resp)
+		return;
+	agent_job_free(c->job);
+	c->job = NULL;
+	/* then the lines that waited for it */
+	if (!queue(c, resp) || !process(a, c))
+		client_drop(i, "queue over limit");
+}
+
 void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
 {
 	uint64_t now;
@@ -436,11 +482,13 @@ void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
 			client_drop(i, "write failed (client gone)");
 			continue;
 		}
-		if (!out_pending(c) && (c->closing || c->eof)) {
+		if (!out_pending(c) && !c->job && (c->closing || c->eof)) {
 			client_drop(i, c->closing ? "closed after an error" : NULL);
 			continue;
 		}
 	}
+
+	step_job(a);
 
 	now = now_ms();
 	for (i = n_clients - 1; i >= 0; i--) {
