@@ -67,7 +67,24 @@ json_t *agent_error(const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* a quoted word may be cut, or a path not UTF-8: JSON would refuse */
+	rl_utf8_sanitize(buf);
 	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", buf, "code", code);
+}
+
+/* A JSON string of text the agent does not control (paths, messages),
+ * sanitized to UTF-8 so encoding the answer cannot fail. */
+static json_t *jtext(const char *s)
+{
+	char *c = strdup(s ? s : "");
+	json_t *j;
+
+	if (!c)
+		return NULL;
+	rl_utf8_sanitize(c);
+	j = json_string(c);
+	free(c);
+	return j;
 }
 
 static json_t *ok(void)
@@ -279,8 +296,8 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 					   "[block-for DUR]", verb,
 					   add ? "rate RATE" : "[rate RATE]");
 		if (!rl_name_valid(argv[2]))
-			return agent_error("usage", "rule name '%.64s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
-					   argv[2], RL_NAME_LEN - 1);
+			return agent_error("usage", "rule name '%.*s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
+					   RL_CUT(argv[2], 64), RL_NAME_LEN - 1);
 		cur = agent_model_find(&a->model, argv[2]);
 		if (add && cur)
 			return agent_error("refused", "rule '%s' exists; `rlctl rule change %s ...` changes it",
@@ -332,7 +349,8 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 			log_info("rule del %s", argv[2]);
 		return resp;
 	}
-	return agent_error("usage", "unknown command 'rule %.64s': try add, change, del, list", verb);
+	return agent_error("usage", "unknown command 'rule %.*s': try add, change, del, list",
+			   RL_CUT(verb, 64));
 }
 
 static json_t *list_json(const struct rl_list_entry *l, int n, uint64_t now)
@@ -378,7 +396,8 @@ static json_t *cmd_list(struct agent *a, int argc, char **argv)
 				       : list_json(a->model.block, a->model.n_block, now));
 	}
 	if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
-		return agent_error("usage", "unknown command '%s %.64s': try add, del, list", obj, verb);
+		return agent_error("usage", "unknown command '%s %.*s': try add, del, list", obj,
+				   RL_CUT(verb, 64));
 	if (argc < 3)
 		return agent_error("usage", "usage: %s %s PREFIX%s", obj, verb,
 				   strcmp(verb, "add") ? "" : " [for DURATION]");
@@ -518,17 +537,18 @@ static json_t *cmd_status(struct agent *a)
 						     "ifindex", a->ifaces[i].ifindex,
 						     "mode", a->ifaces[i].mode));
 	if (a->have_last_reload)
-		lr = json_pack("{s:b, s:s, s:I}", "ok", a->last_reload_ok,
-			       "message", a->last_reload_msg,
+		lr = json_pack("{s:b, s:o, s:I}", "ok", a->last_reload_ok,
+			       "message", jtext(a->last_reload_msg),
 			       "time", (json_int_t)a->last_reload_time);
 	else
 		lr = json_null();
-	o = json_pack("{s:b, s:i, s:I, s:o, s:i, s:i, s:i, s:s, s:s?, s:s, s:s, s:b, s:i, s:o}",
+	o = json_pack("{s:b, s:i, s:I, s:o, s:i, s:i, s:i, s:o, s:o?, s:s, s:s, s:b, s:i, s:o}",
 		      "ok", 1, "pid", (int)getpid(),
 		      "uptime_s", (json_int_t)(time(NULL) - a->started),
 		      "interfaces", ifs,
 		      "rules", a->model.n_rules, "allow", a->model.n_allow, "block", a->model.n_block,
-		      "pin_dir", a->pin_dir, "config", a->config_path,
+		      "pin_dir", jtext(a->pin_dir),
+		      "config", a->config_path ? jtext(a->config_path) : NULL,
 		      "on_full", a->cfg.defaults.on_full < __RL_FULL_MAX ?
 				 on_full_names[a->cfg.defaults.on_full] : "?",
 		      "malformed", a->cfg.defaults.malformed < __RL_MALFORMED_MAX ?
@@ -640,6 +660,7 @@ out:
 	else
 		snprintf(a->last_reload_msg, sizeof(a->last_reload_msg), "applied %s: %d rules",
 			 a->config_path, a->model.n_rules);
+	rl_utf8_sanitize(a->last_reload_msg);
 	if (ret)
 		log_err("config reload refused: %s; the running rules are unchanged", err->msg);
 	else
@@ -815,7 +836,7 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		if (agent_config_reload(a, &err))
 			return agent_error("refused", "config reload: %s; the running rules are unchanged",
 					   err.msg);
-		return json_pack("{s:b, s:s, s:i}", "ok", 1, "config", a->config_path,
+		return json_pack("{s:b, s:o, s:i}", "ok", 1, "config", jtext(a->config_path),
 				 "rules", a->model.n_rules);
 	}
 	if (!strcmp(verb, "dump")) {
@@ -827,7 +848,7 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		y = agent_config_dump(a);
 		if (!y)
 			return agent_error("refused", "out of memory");
-		o = json_pack("{s:b, s:s}", "ok", 1, "yaml", y);
+		o = json_pack("{s:b, s:o}", "ok", 1, "yaml", jtext(y));
 		free(y);
 		return o;
 	}
@@ -838,9 +859,10 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 			return agent_error("usage", "usage: config check FILE");
 		if (agent_check_config(argv[2], &n, &err))
 			return agent_error("refused", "%s", err.msg);
-		return json_pack("{s:b, s:s, s:i}", "ok", 1, "config", argv[2], "rules", n);
+		return json_pack("{s:b, s:o, s:i}", "ok", 1, "config", jtext(argv[2]), "rules", n);
 	}
-	return agent_error("usage", "unknown command 'config %.64s': try reload, dump, check FILE", verb);
+	return agent_error("usage", "unknown command 'config %.*s': try reload, dump, check FILE",
+			   RL_CUT(verb, 64));
 }
 
 /*
@@ -1069,8 +1091,8 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agen
 		return cmd_top(a, argc, argv, job);
 	if (!strcmp(argv[0], "ping"))
 		return ok();
-	return agent_error("usage", "unknown object '%.64s': try rule, allow, block, stats, top, status, config",
-			   argv[0]);
+	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, status, config",
+			   RL_CUT(argv[0], 64));
 }
 
 json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job)

@@ -192,15 +192,18 @@ static size_t out_pending(const struct client *c)
 	return c->out_len - c->out_off;
 }
 
-/* Queues one response line; false if the client's queue is over the cap. */
+/* Queues one response line (NULL: one saying it could not be built);
+ * false if the client's queue is over the cap. */
 static bool queue(struct client *c, json_t *resp)
 {
 	char *s = json_dumps(resp, JSON_COMPACT);
 	size_t len;
 
 	json_decref(resp);
+	/* every string in an answer is sanitized UTF-8: what is left is
+	 * memory, but say what is known, and that the command may have run */
 	if (!s)
-		s = strdup("{\"ok\":false,\"error\":\"out of memory encoding the response\",\"code\":\"refused\"}");
+		s = strdup("{\"ok\":false,\"error\":\"the agent could not build its answer (out of memory?); the command may have taken effect: check with rlctl\",\"code\":\"refused\"}");
 	if (!s)
 		return false;
 	len = strlen(s);
@@ -248,8 +251,6 @@ static json_t *handle_line(struct agent *a, struct client *c, const char *line, 
 				   jerr.column, jerr.text);
 	resp = agent_dispatch(a, req, &c->job);
 	json_decref(req);
-	if (!resp && !c->job)
-		resp = agent_error("refused", "out of memory");
 	return resp;
 }
 
@@ -275,7 +276,8 @@ static bool process(struct agent *a, struct client *c)
 		if (!len)
 			continue;
 		resp = handle_line(a, c, line, len);
-		if (resp && !queue(c, resp))
+		/* NULL without a job: queue() says the answer failed */
+		if (!c->job && !queue(c, resp))
 			return false;
 	}
 	if (start) {

@@ -45,6 +45,7 @@ void agent_err(struct rl_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	rl_utf8_sanitize(err->msg);
 	err->line = err->col = 0;
 }
 

@@ -166,6 +166,7 @@ errat(struct loader *ld, int line, int col, const char *fmt, ...)
 	if (n >= 0 && (size_t)n < sizeof(e->msg))
 		memcpy(e->msg + n, msg, strnlen(msg, sizeof(e->msg) - (size_t)n - 1) + 1);
 	e->msg[sizeof(e->msg) - 1] = 0;
+	rl_utf8_sanitize(e->msg);
 }
 
 static void errnode(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
@@ -466,8 +467,8 @@ static int check_dups(struct loader *ld, struct keyset *ks, yaml_node_t *n, int 
 		}
 		k2 = keyset_add(ld, ks, pairs, (size_t)(p - pairs));
 		if (k2) {
-			errnode(ld, k, "key '%.60s' appears twice in one mapping (first on line %d)",
-				scalar(k), (int)k2->start_mark.line + 1);
+			errnode(ld, k, "key '%.*s' appears twice in one mapping (first on line %d)",
+				RL_CUT(scalar(k), 60), (int)k2->start_mark.line + 1);
 			return -EINVAL;
 		}
 	}
@@ -518,8 +519,8 @@ static int check_tree(struct loader *ld)
 			return -EINVAL;
 		}
 		if (!map_get(ld, r, "rate", NULL)) {
-			errnode(ld, r, "%s ('%.40s'): missing required key 'rate' (e.g. rate: 100/s)",
-				path, scalar(map_get(ld, r, "name", NULL)) ?: "?");
+			errnode(ld, r, "%s ('%.*s'): missing required key 'rate' (e.g. rate: 100/s)",
+				path, RL_CUT(scalar(map_get(ld, r, "name", NULL)) ?: "?", 40));
 			return -EINVAL;
 		}
 	}
@@ -602,16 +603,17 @@ static void cyaml_error(struct loader *ld, cyaml_err_t cerr)
 
 		map_get(ld, lookup(ld, path, false), key, &k);
 		if (k)
-			errnode(ld, k, "unknown key '%.60s'%s%s%s%s%s", key, *path ? " in " : "", path,
+			errnode(ld, k, "unknown key '%.*s'%s%s%s%s%s", RL_CUT(key, 60), *path ? " in " : "", path,
 				allowed ? " (expected one of: " : "", allowed ? allowed : "",
 				allowed ? ")" : "");
 		else
-			errpath(ld, path, false, "unknown key '%.60s'%s%s", key, *path ? " in " : "", path);
+			errpath(ld, path, false, "unknown key '%.*s'%s%s", RL_CUT(key, 60), *path ? " in " : "", path);
 		return;
 	}
 	n = lookup(ld, path, false);
 	if (n && scalar(n))
-		errnode(ld, n, "%s%s'%.60s': %s", path, *path ? " = " : "", scalar(n), what);
+		errnode(ld, n, "%s%s'%.*s': %s", path, *path ? " = " : "", RL_CUT(scalar(n), 60),
+			what);
 	else if (n)
 		errnode(ld, n, "%s: %s", *path ? path : "top level", what);
 	else if (bt_line)
@@ -679,8 +681,8 @@ static int conv_interfaces(struct loader *ld, struct rl_config *c)
 						return -EINVAL;
 					}
 				} else {
-					errnode(ld, k, "unknown key '%.60s' in %s (expected name, xdp-mode)",
-						scalar(k), path);
+					errnode(ld, k, "unknown key '%.*s' in %s (expected name, xdp-mode)",
+						RL_CUT(scalar(k), 60), path);
 					return -EINVAL;
 				}
 			}
@@ -691,8 +693,8 @@ static int conv_interfaces(struct loader *ld, struct rl_config *c)
 		}
 		if (!name || !*name || strlen(name) >= sizeof(c->ifaces[0].name) ||
 		    strpbrk(name, " /\t")) {
-			errpath(ld, path, false, "%s: interface name '%.40s' is not valid: expected 1-15 characters, no '/' or blanks",
-				path, name ? name : "(not a name)");
+			errpath(ld, path, false, "%s: interface name '%.*s' is not valid: expected 1-15 characters, no '/' or blanks",
+				path, RL_CUT(name ? name : "(not a name)", 40));
 			return -EINVAL;
 		}
 		strcpy(c->ifaces[i].name, name);
@@ -704,7 +706,8 @@ static int conv_interfaces(struct loader *ld, struct rl_config *c)
 				c->ifaces[i].xdp_mode = 2;
 			} else if (strcmp(mode, "auto")) {
 				errpath(ld, strcat(path, ".xdp-mode"), false,
-					"xdp-mode '%.40s' is unknown: expected auto, native or generic", mode);
+					"xdp-mode '%.*s' is unknown: expected auto, native or generic",
+					RL_CUT(mode, 40));
 				return -EINVAL;
 			}
 		}
@@ -738,8 +741,8 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 			;
 		if (i == __RL_FULL_MAX) {
 			errpath(ld, "defaults.on-full", false,
-				"on-full '%.40s' is unknown: expected evict, fail-open, fail-closed or aggregate",
-				y->on_full);
+				"on-full '%.*s' is unknown: expected evict, fail-open, fail-closed or aggregate",
+				RL_CUT(y->on_full, 40));
 			return -EINVAL;
 		}
 		d->on_full = i;
@@ -751,7 +754,8 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 			d->malformed = RL_MALFORMED_PASS;
 		} else {
 			errpath(ld, "defaults.malformed", false,
-				"malformed '%.40s' is unknown: expected drop or pass", y->malformed);
+				"malformed '%.*s' is unknown: expected drop or pass",
+				RL_CUT(y->malformed, 40));
 			return -EINVAL;
 		}
 	}
@@ -762,7 +766,7 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 			d->coarse_clock = true;
 		} else {
 			errpath(ld, "defaults.clock", false,
-				"clock '%.40s' is unknown: expected precise or coarse", y->clock);
+				"clock '%.*s' is unknown: expected precise or coarse", RL_CUT(y->clock, 40));
 			return -EINVAL;
 		}
 	}
@@ -772,8 +776,8 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 		/* the kernel must be able to allocate the per-source maps */
 		if (strict_uint(y->state_entries, &v) || v < 1024 || v > (1u << 28)) {
 			errpath(ld, "defaults.state-entries", false,
-				"state-entries %.40s is not valid: expected a whole number 1024..268435456",
-				y->state_entries);
+				"state-entries %.*s is not valid: expected a whole number 1024..268435456",
+				RL_CUT(y->state_entries, 40));
 			return -EINVAL;
 		}
 		d->state_entries = (uint32_t)v;
@@ -801,8 +805,8 @@ static int conv_list(struct loader *ld, const char *key, char **items, unsigned 
 		for (j = 0; j < i; j++)
 			if (l[j].pfx.family == l[i].pfx.family && l[j].pfx.len == l[i].pfx.len &&
 			    !memcmp(l[j].pfx.addr, l[i].pfx.addr, 16)) {
-				errpath(ld, path, false, "%s: '%.60s' is listed twice (also %s[%u])",
-					path, items[i], key, j);
+				errpath(ld, path, false, "%s: '%.*s' is listed twice (also %s[%u])",
+					path, RL_CUT(items[i], 60), key, j);
 				goto bad;
 			}
 	}
@@ -850,8 +854,8 @@ static int conv_src(struct loader *ld, const char *rpath, struct rl_rule_spec *s
 			return -EINVAL;
 		}
 		if ((p.family == 4 && s->has_src4) || (p.family == 6 && s->has_src6)) {
-			errnode(ld, it, "%s: a second IPv%d prefix '%.60s': a rule takes at most one IPv4 and one IPv6 source (write two rules)",
-				path, p.family, scalar(it));
+			errnode(ld, it, "%s: a second IPv%d prefix '%.*s': a rule takes at most one IPv4 and one IPv6 source (write two rules)",
+				path, p.family, RL_CUT(scalar(it), 60));
 			return -EINVAL;
 		}
 		if (p.family == 4) {
@@ -899,7 +903,8 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 	rl_rule_defaults(s, d);
 	if (strlen(y->name) >= RL_NAME_LEN) {
 		errpath(ld, strcat(strcpy(path, rpath), ".name"), false,
-			"rule name '%.40s' is too long: at most %d characters", y->name, RL_NAME_LEN - 1);
+			"rule name '%.*s' is too long: at most %d characters", RL_CUT(y->name, 40),
+			RL_NAME_LEN - 1);
 		return -EINVAL;
 	}
 	strcpy(s->name, y->name);
@@ -935,7 +940,8 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 		s->mark_flags |= RL_MK_ECN;
 	CONV(tcp_flags, "tcp-flags",
 	     strcmp(y->tcp_flags, "syn") ?
-		     (rl_errf(&e, "'%.40s' is not supported: expected syn", y->tcp_flags), -EINVAL) :
+		     (rl_errf(&e, "'%.*s' is not supported: expected syn", RL_CUT(y->tcp_flags, 40)),
+		      -EINVAL) :
 		     (s->syn_only = true, 0));
 #undef CONV
 	if (y->burst) {
@@ -943,8 +949,8 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 
 		if (strict_uint(y->burst, &b)) {
 			errpath(ld, strcat(strcpy(path, rpath), ".burst"), false,
-				"%s ('%s') burst '%.40s' is not a whole number >= 0 (packets, or bytes for a byte rate)",
-				rpath, s->name, y->burst);
+				"%s ('%s') burst '%.*s' is not a whole number >= 0 (packets, or bytes for a byte rate)",
+				rpath, s->name, RL_CUT(y->burst, 40));
 			return -EINVAL;
 		}
 		s->limit.burst = b;

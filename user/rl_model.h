@@ -123,8 +123,17 @@ void rl_rule_defaults(struct rl_rule_spec *spec, const struct rl_defaults *d);
 uint64_t rl_rule_burst(const struct rl_rule_spec *spec);
 /* outer contains inner (same family, outer->len <= inner->len). */
 bool rl_prefix_contains(const struct rl_prefix *outer, const struct rl_prefix *inner);
-/* Formats into err->msg (err may be NULL). */
+/* Formats into err->msg (err may be NULL), sanitized as below. */
 void rl_errf(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Messages quote user words and end up in JSON, which must be valid
+ * UTF-8: a word is quoted cut on a character boundary (RL_CUT, for
+ * "%.*s"), and a finished message is sanitized (a character split by a
+ * buffer's end is dropped, any invalid byte becomes '?').
+ */
+size_t rl_utf8_prefix(const char *s, size_t max);
+void rl_utf8_sanitize(char *s);
+#define RL_CUT(s, max) (int)rl_utf8_prefix((s), (max)), (s)
 
 /* lib_config.c */
 void rl_config_defaults(struct rl_config *cfg);

@@ -101,6 +101,8 @@ static int fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* the user's words, maybe cut: -j must still print valid JSON */
+	rl_utf8_sanitize(buf);
 	if (json_out) {
 		json_t *o = json_pack("{s:b, s:s, s:s}", "ok", 0, "error", buf, "code",
 				      code == EXIT_USAGE ? "usage" :
@@ -155,13 +157,14 @@ static int check_words(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(verb, "add") && strcmp(verb, "change"))
-			return usage_err(usage_rule, "rule: unknown command '%s' (add, change, del, list)", verb);
+			return usage_err(usage_rule, "rule: unknown command '%.*s' (add, change, del, list)",
+					 RL_CUT(verb, 64));
 		add = !strcmp(verb, "add");
 		if (argc < 3)
 			return usage_err(usage_rule, "rule %s: missing NAME", verb);
 		if (!rl_name_valid(argv[2]))
-			return usage_err(NULL, "rule name '%s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
-					 argv[2], RL_NAME_LEN - 1);
+			return usage_err(NULL, "rule name '%.*s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
+					 RL_CUT(argv[2], 64), RL_NAME_LEN - 1);
 		if (!add && argc < 4)
 			return usage_err(usage_rule, "rule change %s: nothing to change", argv[2]);
 		rl_config_defaults(&cfg);
@@ -189,7 +192,8 @@ static int check_words(int argc, char **argv)
 		if (!verb || !strcmp(verb, "list") || !strcmp(verb, "show"))
 			return argc <= 2 ? 0 : usage_err(u, "%s list takes no arguments", obj);
 		if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
-			return usage_err(u, "%s: unknown command '%s' (add, del, list)", obj, verb);
+			return usage_err(u, "%s: unknown command '%.*s' (add, del, list)", obj,
+					 RL_CUT(verb, 64));
 		if (argc < 3)
 			return usage_err(u, "%s %s: missing PREFIX", obj, verb);
 		if (rl_parse_prefix(argv[2], &p, &err))
@@ -203,7 +207,7 @@ static int check_words(int argc, char **argv)
 			return 0;
 		}
 		if (argc != 3)
-			return usage_err(u, "%s %s: unexpected '%s'", obj, verb, argv[3]);
+			return usage_err(u, "%s %s: unexpected '%.*s'", obj, verb, RL_CUT(argv[3], 64));
 		return 0;
 	}
 	if (!strcmp(obj, "stats"))
@@ -220,7 +224,7 @@ static int check_words(int argc, char **argv)
 			return usage_err(usage_top, "usage: rlctl top [-n N]");
 		n = strtol(argv[2], &end, 10);
 		if (*end || end == argv[2] || n < 1 || n > 10000)
-			return usage_err(NULL, "top -n: '%s' is not a count 1..10000", argv[2]);
+			return usage_err(NULL, "top -n: '%.*s' is not a count 1..10000", RL_CUT(argv[2], 64));
 		return 0;
 	}
 	if (!strcmp(obj, "config")) {
@@ -230,10 +234,11 @@ static int check_words(int argc, char **argv)
 			return argc == 2 ? 0 : usage_err(usage_config, "config %s takes no arguments", verb);
 		if (!strcmp(verb, "check"))
 			return argc == 3 ? 0 : usage_err(usage_config, "config check takes one FILE");
-		return usage_err(usage_config, "config: unknown command '%s' (reload, dump, check)", verb);
+		return usage_err(usage_config, "config: unknown command '%.*s' (reload, dump, check)",
+				 RL_CUT(verb, 64));
 	}
-	return usage_err(usage_top, "unknown object '%s' (rule, allow, block, stats, top, status, config, help)",
-			 obj);
+	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, status, config, help)",
+			 RL_CUT(obj, 64));
 }
 
 static int64_t ms_now(void)
@@ -257,13 +262,19 @@ static int call_agent(const char *path, int timeout_s, int argc, char **argv, js
 	int fd = -1, ret, i;
 	struct timeval tv = { .tv_sec = timeout_s };
 
+	/* a word dropped here would change the command: refuse instead */
 	for (i = 0; i < argc; i++)
-		json_array_append_new(arr, json_string(argv[i]));
+		if (json_array_append_new(arr, json_string(argv[i]))) {
+			json_decref(req);
+			json_decref(arr);
+			return fail(EXIT_USAGE, "word %d ('%.*s') is not valid UTF-8; the agent takes UTF-8 words only",
+				    i + 1, RL_CUT(argv[i], 64));
+		}
 	json_object_set_new(req, "argv", arr);
 	line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (!line) {
-		ret = fail(EXIT_USAGE, "arguments are not valid UTF-8; cannot encode the request");
+		ret = fail(EXIT_UNREACHABLE, "out of memory encoding the request");
 		goto cleanup;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {

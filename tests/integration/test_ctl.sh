@@ -232,6 +232,47 @@ ctl -j rule add ssh-syn rate 1/s | jget 'j["ok"] is False and j["code"]=="refuse
 	&& pass json/refused-shape || fail json/refused-shape "$(ctl -j rule add ssh-syn rate 1/s)"
 ctl -j rule add x rate nope | jget 'j["code"]' | grep -q usage && pass json/usage-shape || fail json/usage-shape "$(ctl -j rule add x rate nope)"
 
+# ---- long multi-byte words: messages cut them on a character boundary (a
+# cut inside an é made the JSON encoder fail: the agent answered "out of
+# memory", rlctl -j printed nothing)
+mb=$(python3 -c "print('a' + '\u00e9' * 500)")
+utf8_case() {
+	local name=$1 want_rc=$2 needle=$3; shift 3
+	"$@" >"$TMP/mb.out" 2>/dev/null
+	local r=$?
+	if [[ $r -eq $want_rc ]] && jget "j['ok'] is False and '$needle' in j['error'] and 'memory' not in j['error']" <"$TMP/mb.out" 2>/dev/null | grep -q True; then
+		pass "utf8/$name"
+	else
+		fail "utf8/$name" "exit $r: $(head -c 300 "$TMP/mb.out")"
+	fi
+}
+utf8_case rlctl-rule-add 2 "is invalid" ctl -j rule add "$mb" rate 1/s
+utf8_case rlctl-rate 2 "does not start" ctl -j rule add x rate "$mb"
+utf8_case agent-rule-del 1 "no rule named" ctl -j rule del "$mb"
+utf8_case agent-stats 1 "no rule named" ctl -j stats "$mb"
+python3 - "$SOCK" "$mb" >"$TMP/mb.out" 2>&1 <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1])
+mb = sys.argv[2]
+reqs = [["rule", "add", mb, "rate", "1/s"], [mb], ["rule", mb], ["config", mb], ["block", mb]]
+for r in reqs:
+    s.sendall(json.dumps({"argv": r}).encode() + b"\n")
+buf = b""
+while buf.count(b"\n") < len(reqs):
+    d = s.recv(65536)
+    if not d:
+        break
+    buf += d
+out = [json.loads(l) for l in buf.split(b"\n") if l]
+assert len(out) == len(reqs), out
+for o in out:
+    assert o["ok"] is False and o["code"] == "usage" and "memory" not in o["error"], o
+print("ok")
+PY
+grep -qx ok "$TMP/mb.out" && pass utf8/agent-cuts-words || fail utf8/agent-cuts-words "$(tail -3 "$TMP/mb.out")"
+# a word that is not UTF-8 is refused, never dropped from the request
+rc utf8/not-utf8-refused 2 ctl stats $'\xff'
+
 # ---- config dump round trip
 ctl config dump >"$TMP/dump.yaml"
 rc dump-check-config 0 "$OUT/rlagent" --check-config "$TMP/dump.yaml"
