@@ -58,7 +58,8 @@ static const char usage_top[] =
 "  config reload                  re-read the agent's config file and apply it\n"
 "  config dump                    the running state in config syntax\n"
 "  config check FILE              validate FILE locally (the agent is not needed)\n"
-"  help | OBJECT help\n"
+"  help | OBJECT help             (`help` later on is a word: a rule may be\n"
+"                                 named help)\n"
 "\n"
 "RATE: N/s, N/min, N/h (packets) or tc units 10mbit, 500kbit, 1mbps (bytes).\n"
 "ALGO: token-bucket, leaky-bucket, fixed-window, sliding-window, sliding-log.\n"
@@ -641,7 +642,10 @@ int main(int argc, char **argv)
 		fputs(usage_top, stdout);
 		return 0;
 	}
-	if (argc >= 2 && !strcmp(argv[argc - 1], "help")) {
+	/* `OBJECT help` only: a later "help" is a word like any other (a
+	 * rule may be named help: `rule del help` deletes it), and so is
+	 * `stats help`, whose second word is a rule name */
+	if (argc == 2 && !strcmp(argv[1], "help") && strcmp(argv[0], "stats")) {
 		if (!strcmp(argv[0], "rule"))
 			fputs(usage_rule, stdout);
 		else if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "block"))

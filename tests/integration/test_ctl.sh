@@ -186,6 +186,20 @@ gen_web6=$(ctl -j rule list web6 | jget 'j["rules"][0]["ver"] >> 16')
 gen_ssh=$(ctl -j rule list ssh-syn | jget 'j["rules"][0]["ver"] >> 16')
 [[ $gen_web6 -gt $gen_ssh ]] && pass new-rule-new-gen || fail new-rule-new-gen "gen web6 $gen_web6 ssh $gen_ssh"
 
+# ---- a rule named help: only `OBJECT help` is help, so a trailing help
+# never shadows the name (`rule del help` used to print the usage, exit 0
+# and delete nothing)
+rc rule-named-help-add 0 ctl rule add help src 10.61.0.0/16 rate 5/s
+ctl -j stats help | jget 'j["rules"][0]["name"]' | grep -qx help && pass rule-named-help-stats \
+	|| fail rule-named-help-stats "$(ctl -j stats help 2>&1 | head -5)"
+rc rule-named-help-change 0 ctl rule change help rate 6/s
+ctl -j rule list help | jget 'j["rules"][0]["rate"]' | grep -q '^6/s' && pass rule-named-help-changed \
+	|| fail rule-named-help-changed "$(ctl rule list help 2>&1)"
+rc rule-named-help-del 0 ctl rule del help
+ctl -j rule list | jget '"help" in [r["name"] for r in j["rules"]]' | grep -qx False && pass rule-named-help-deleted \
+	|| fail rule-named-help-deleted "still listed: $(ctl rule list)"
+"$OUT/rlctl" rule help | grep -q "usage: rlctl rule add" && pass object-help-still-help || fail object-help-still-help "$("$OUT/rlctl" rule help 2>&1 | head -3)"
+
 # ---- allow / block
 rc allow-add 0 ctl allow add 192.0.2.0/24
 rc allow-add-v6 0 ctl allow add 2001:db8:1::/48
