@@ -587,11 +587,38 @@ int agent_check_config(const char *path, int *n_rules, struct rl_err *err)
 	return ret;
 }
 
+/* Carries the live timed entries of an old list into `next`. */
+static void keep_timed(const struct rl_list_entry *l, int n, struct agent_model *next, bool allow)
+{
+	uint64_t now = agent_now_ns();
+	char t[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const struct rl_list_entry *e = &l[i];
+
+		if (!e->expires_ns || e->expires_ns <= now ||
+		    agent_list_find(next->block, next->n_block, &e->pfx) >= 0 ||
+		    agent_list_find(next->allow, next->n_allow, &e->pfx) >= 0)
+			continue;
+		if (next->n_allow + next->n_block >= RL_MAX_LIST) {
+			fmt_prefix(&e->pfx, t, sizeof(t));
+			log_warn("config reload: no room to keep the timed %s entry %s (allow + block lists are full)",
+				 allow ? "allow" : "block", t);
+			continue;
+		}
+		if (allow)
+			next->allow[next->n_allow++] = *e;
+		else
+			next->block[next->n_block++] = *e;
+	}
+}
+
 int agent_config_reload(struct agent *a, struct rl_err *err)
 {
 	struct rl_config cfg;
 	struct agent_model next;
-	int i, ret;
+	int ret;
 
 	a->reloads++;
 	a->have_last_reload = true;
@@ -613,17 +640,11 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 		rl_config_free(&cfg);
 		goto out;
 	}
-	/* Timed blocks added at runtime are penalties, not configuration:
-	 * they outlive a reload and expire on their own. */
-	for (i = 0; i < a->model.n_block; i++) {
-		const struct rl_list_entry *e = &a->model.block[i];
-
-		if (!e->expires_ns || agent_list_find(next.block, next.n_block, &e->pfx) >= 0 ||
-		    agent_list_find(next.allow, next.n_allow, &e->pfx) >= 0 ||
-		    next.n_allow + next.n_block >= RL_MAX_LIST)
-			continue;
-		next.block[next.n_block++] = *e;
-	}
+	/* Timed entries added at runtime (block for 10m, allow for 1h) are
+	 * not configuration: both kinds outlive a reload and expire on their
+	 * own, unless the file now lists the prefix itself. */
+	keep_timed(a->model.allow, a->model.n_allow, &next, true);
+	keep_timed(a->model.block, a->model.n_block, &next, false);
 	ret = agent_apply(a, &next, err);
 	agent_model_free(&next);
 	if (ret) {

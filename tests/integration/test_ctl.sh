@@ -207,6 +207,7 @@ ctl allow list | grep -q 192.0.2.0/24 && pass allow-listed || fail allow-listed 
 rc allow-del 0 ctl allow del 2001:db8:1::/48
 rc allow-del-missing-refused 1 ctl allow del 2001:db8:1::/48
 rc block-add-timed 0 ctl block add 198.51.100.7 for 10m
+rc allow-add-timed 0 ctl allow add 203.0.113.64/26 for 10m
 rc block-add-perm 0 ctl block add 198.51.100.0/30
 rc block-conflict-refused 1 ctl block add 192.0.2.0/24
 ctl -j block list | jget '[e for e in j["block"] if e["prefix"]=="198.51.100.7/32"][0]["expires_in_s"]' | grep -Eq '^(5[0-9][0-9]|600)$' \
@@ -310,6 +311,10 @@ ctl -j status | jget 'j["last_reload"]["ok"]' | grep -q True && pass sighup-relo
 [[ $(ctl -j rule list | jget 'sorted(r["name"] for r in j["rules"])') == "['icmp-flood', 'udp-all']" ]] \
 	&& pass reload-applies-file || fail reload-applies-file "$(ctl rule list)"
 ctl block list | grep -q 198.51.100.7 && pass reload-keeps-timed-blocks || fail reload-keeps-timed-blocks "$(ctl block list)"
+# timed allows too (a reload used to keep the blocks and drop the allows)
+ctl -j allow list | jget '[e["expires_in_s"] for e in j["allow"] if e["prefix"] == "203.0.113.64/26"]' | grep -Eq '^\[(5[0-9][0-9]|600)\]$' \
+	&& pass reload-keeps-timed-allows || fail reload-keeps-timed-allows "$(ctl allow list)"
+ctl allow del 203.0.113.64/26 >/dev/null   # its countdown would differ across the restart below
 rc reload-ok 0 ctl config reload
 # on-full is read per packet: a reload applies it at once, state-entries
 # (the tables' size) still needs fresh pins and only warns
