@@ -265,6 +265,16 @@ int main(int argc, char **argv)
 	int c, ret = 1, sfd = -1, mode_set = 0, n_cfg_rules = 0;
 	bool bpf_open = false, listening = false, metrics_on = false;
 
+	/* First thing: a SIGHUP (or SIGTERM) during a slow start waits for
+	 * the poll loop's signalfd instead of killing a half-started agent. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		fprintf(stderr, "rlagent: blocking signals: %s\n", strerror(errno));
+		return 1;
+	}
 	a = calloc(1, sizeof(*a));
 	if (!a) {
 		fprintf(stderr, "rlagent: out of memory\n");
@@ -338,6 +348,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'C':
+			/* a check runs no loop: Ctrl-C must stop it */
+			sigprocmask(SIG_UNBLOCK, &mask, NULL);
 			ret = check_config(optarg);
 			goto out_free;
 		case 'h':
@@ -385,14 +397,7 @@ int main(int argc, char **argv)
 	if (!a->cfg.n_ifaces)
 		log_warn("no interfaces (neither in the config nor -i): rules are kept but nothing is enforced");
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
-		log_err("blocking signals: %s", strerror(errno));
-		goto out;
-	}
+	/* blocked since main() began: what arrived meanwhile is pending */
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0) {
 		log_err("signalfd: %s", strerror(errno));

@@ -33,10 +33,11 @@ rc() {
 cleanup() {
 	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	[[ -n ${BIG_PID:-} ]] && kill -9 "$BIG_PID" 2>/dev/null && wait "$BIG_PID" 2>/dev/null
-	rm -rf "$PIN" "${PIN}big"
+	[[ -n ${HUP_PID:-} ]] && kill -9 "$HUP_PID" 2>/dev/null && wait "$HUP_PID" 2>/dev/null
+	rm -rf "$PIN" "${PIN}big" "${PIN}hup"
 	ip netns del "$NS" 2>/dev/null
 	ip link del "$HOST_IF" 2>/dev/null
-	rm -f "$SOCK" "$SOCK.big"
+	rm -f "$SOCK" "$SOCK.big" "$SOCK.hup"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -589,6 +590,35 @@ sed 's/^/    /' "$TMP/top.out"
 tail -1 "$TMP/top.out" | grep -qx ok && pass top-leaves-loop-responsive || fail top-leaves-loop-responsive "$(cat "$TMP/top.out")"
 kill "$BIG_PID"; wait "$BIG_PID" 2>/dev/null
 rm -rf "${PIN}big" "$SOCK.big"
+
+# ---- a SIGHUP right after start, while a large config is still being
+# checked and loaded, waits for the poll loop (it used to kill the agent:
+# signals were blocked only after the config was validated)
+python3 - "$TMP/hup.yaml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("version: 1\nrules:\n")
+    for i in range(16000):
+        f.write("  - {name: r%d, src: 10.%d.%d.%d/32, proto: udp, rate: 10/s}\n"
+                % (i, 100 + (i >> 16), (i >> 8) & 255, i & 255))
+PY
+"$OUT/rlagent" -c "$TMP/hup.yaml" --socket "$SOCK.hup" --pin-dir "${PIN}hup" --metrics off \
+	--foreground >"$TMP/agent-hup.log" 2>&1 &
+HUP_PID=$!
+sleep 0.05
+kill -HUP "$HUP_PID"
+for _ in $(seq 150); do "$OUT/rlctl" -S "$SOCK.hup" status >/dev/null 2>&1 && break; kill -0 "$HUP_PID" 2>/dev/null || break; sleep 0.1; done
+sleep 0.5
+if kill -0 "$HUP_PID" 2>/dev/null && "$OUT/rlctl" -S "$SOCK.hup" -t 10 -j status | jget 'j["rules"] == 16000 and j["last_reload"]["ok"]' | grep -q True; then
+	pass sighup-during-start
+else
+	kill -0 "$HUP_PID" 2>/dev/null || { wait "$HUP_PID"; echo "    agent exited $?"; }
+	fail sighup-during-start "$(tail -3 "$TMP/agent-hup.log")"
+fi
+grep -q "^rlagent: ready" "$TMP/agent-hup.log" && grep -q "SIGHUP: reloading" "$TMP/agent-hup.log" \
+	&& pass sighup-during-start-reloads || fail sighup-during-start-reloads "$(grep -v '^libbpf' "$TMP/agent-hup.log" | tail -5)"
+kill "$HUP_PID" 2>/dev/null; wait "$HUP_PID" 2>/dev/null; HUP_PID=""
+rm -rf "${PIN}hup" "$SOCK.hup"
 
 # ---- --detach-on-exit removes everything
 if start_agent_args --detach-on-exit; then
