@@ -31,6 +31,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include "agent.h"
+#include "rl_loader.h"
 
 int agent_log_level = LOG_LVL_INFO;
 bool agent_log_syslog;
@@ -75,7 +76,7 @@ static void usage(FILE *f)
 "      --gc-interval S   seconds between passes over the per-source state maps\n"
 "                        (default 60, 0 = off): removes keys of deleted rules and,\n"
 "                        with a non-LRU on-full policy, idle keys at full credit\n"
-"      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove the pins\n"
+"      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove rl's pins\n"
 "                        (default: leave them, the datapath keeps enforcing)\n"
 "      --metrics A:P     serve Prometheus metrics on http://A:P/metrics\n"
 "                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
@@ -302,6 +303,13 @@ int main(int argc, char **argv)
 			a->sock_path = optarg;
 			break;
 		case 'p':
+			/* refused, not cut: the lock, the pins and the unpin
+			 * must all name this very directory */
+			if (!*optarg || strlen(optarg) > RL_PIN_DIR_MAX) {
+				fprintf(stderr, "rlagent: --pin-dir: %zu characters; want 1..%d (a directory on bpffs)\n",
+					strlen(optarg), RL_PIN_DIR_MAX);
+				goto usage_err;
+			}
 			a->pin_dir = optarg;
 			break;
 		case 'm':

@@ -33,11 +33,12 @@ rc() {
 cleanup() {
 	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	[[ -n ${BIG_PID:-} ]] && kill -9 "$BIG_PID" 2>/dev/null && wait "$BIG_PID" 2>/dev/null
+	[[ -n ${SHARED_PID:-} ]] && kill -9 "$SHARED_PID" 2>/dev/null && wait "$SHARED_PID" 2>/dev/null
 	[[ -n ${HUP_PID:-} ]] && kill -9 "$HUP_PID" 2>/dev/null && wait "$HUP_PID" 2>/dev/null
-	rm -rf "$PIN" "${PIN}big" "${PIN}hup"
+	rm -rf "$PIN" "${PIN}big" "${PIN}shared" "${PIN}hup"
 	ip netns del "$NS" 2>/dev/null
 	ip link del "$HOST_IF" 2>/dev/null
-	rm -f "$SOCK" "$SOCK.big" "$SOCK.hup"
+	rm -f "$SOCK" "$SOCK.big" "$SOCK.shared" "$SOCK.long" "$SOCK.hup"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -619,6 +620,35 @@ grep -q "^rlagent: ready" "$TMP/agent-hup.log" && grep -q "SIGHUP: reloading" "$
 	&& pass sighup-during-start-reloads || fail sighup-during-start-reloads "$(grep -v '^libbpf' "$TMP/agent-hup.log" | tail -5)"
 kill "$HUP_PID" 2>/dev/null; wait "$HUP_PID" 2>/dev/null; HUP_PID=""
 rm -rf "${PIN}hup" "$SOCK.hup"
+
+# ---- a pin dir too long is refused, never cut (the lock and the unpin used
+# the full path while the pins went to the cut one)
+long="${PIN}long$(printf 'x%.0s' $(seq 300))"
+rc pin-dir-too-long 2 "$OUT/rlagent" -c "$TMP/good.yaml" --socket "$SOCK.long" --pin-dir "$long" --metrics off
+grep -q -- "--pin-dir: .* want 1..255" "$TMP/rc.out" && pass pin-dir-too-long-says-why || fail pin-dir-too-long-says-why "$(head -3 "$TMP/rc.out")"
+# shellcheck disable=SC2010
+[[ -z $(ls /sys/fs/bpf | grep "^$(basename "$PIN")long") ]] && pass pin-dir-too-long-creates-nothing \
+	|| fail pin-dir-too-long-creates-nothing "$(ls /sys/fs/bpf | grep "^$(basename "$PIN")long")"
+
+# ---- --detach-on-exit in a shared pin dir removes rl's pins only (it used
+# to unlink every entry: with --pin-dir /sys/fs/bpf, other tools' pins too)
+mkdir -p "${PIN}shared"
+bpftool map create "${PIN}shared/foreign" type array key 4 value 4 entries 1 name foreign 2>"$TMP/bpftool.err" \
+	|| fail detach-keeps-foreign-pins "bpftool map create: $(cat "$TMP/bpftool.err")"
+printf 'version: 1\nrules:\n  - name: a\n    rate: 1/s\n' >"$TMP/shared.yaml"
+"$OUT/rlagent" -c "$TMP/shared.yaml" --socket "$SOCK.shared" --pin-dir "${PIN}shared" --metrics off \
+	--detach-on-exit --foreground >"$TMP/agent-shared.log" 2>&1 &
+SHARED_PID=$!
+for _ in $(seq 100); do "$OUT/rlctl" -S "$SOCK.shared" status >/dev/null 2>&1 && break; sleep 0.1; done
+[[ -e ${PIN}shared/rl_catalog ]] || fail detach-keeps-foreign-pins "the agent did not pin: $(tail -3 "$TMP/agent-shared.log")"
+kill -TERM "$SHARED_PID"; wait "$SHARED_PID" 2>/dev/null; SHARED_PID=""
+if [[ -e ${PIN}shared/foreign && ! -e ${PIN}shared/rl_catalog && ! -e ${PIN}shared/rl_st4 ]] &&
+   grep -q "still holds entries rl did not create" "$TMP/agent-shared.log"; then
+	pass detach-keeps-foreign-pins
+else
+	fail detach-keeps-foreign-pins "left: $(ls "${PIN}shared" 2>&1 | tr '\n' ' '); log: $(tail -2 "$TMP/agent-shared.log")"
+fi
+rm -rf "${PIN}shared" "$SOCK.shared"
 
 # ---- --detach-on-exit removes everything
 if start_agent_args --detach-on-exit; then
