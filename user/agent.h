@@ -135,6 +135,7 @@ struct agent {
 
 	bool stop;
 	bool reload_requested;
+	char reload_by[64];           /* who sent the SIGHUP                  */
 };
 
 /* agent_bpf.c */
@@ -197,6 +198,9 @@ void format_duration(uint64_t ns, char *buf, size_t len);
 void rule_words(const struct rl_rule_spec *s, char *buf, size_t len);
 
 /* agent_ctl.c */
+/* Who the request being dispatched came from ("uid 0 pid 42 (rlctl)",
+ * "SIGHUP from ..."), for the log line of every change; NULL otherwise. */
+extern const char *agent_peer;
 int ctl_listen(const char *path);
 void ctl_close(void);
 /* Fills pfds from index 0; returns how many.  ctl_timeout_ms caps poll. */

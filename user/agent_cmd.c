@@ -59,6 +59,12 @@ static const char *const malformed_names[__RL_MALFORMED_MAX] = {
 
 static const char *const xdp_mode_names[] = { "auto", "native", "generic" };
 
+/* The requester of a change, for its log line. */
+static const char *who(void)
+{
+	return agent_peer ? agent_peer : "the agent";
+}
+
 json_t *agent_error(const char *code, const char *fmt, ...)
 {
 	char buf[RL_ERR_LEN + 256];
@@ -331,7 +337,7 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 			return resp;
 		cur = agent_model_find(&a->model, argv[2]);
 		json_object_set_new(resp, "rule", agent_rule_json(cur));
-		log_info("rule %s %s: %s", verb, argv[2],
+		log_info("rule %s %s by %s: %s", verb, argv[2], who(),
 			 json_string_value(json_object_get(json_object_get(resp, "rule"), "spec")));
 		return resp;
 	}
@@ -346,7 +352,7 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 		agent_model_del_rule(&next, argv[2]);
 		resp = apply_or_refuse(a, &next, ok());
 		if (!json_object_get(resp, "error"))
-			log_info("rule del %s", argv[2]);
+			log_info("rule del %s by %s", argv[2], who());
 		return resp;
 	}
 	return agent_error("usage", "unknown command 'rule %.*s': try add, change, del, list",
@@ -451,7 +457,8 @@ static json_t *cmd_list(struct agent *a, int argc, char **argv)
 	json_t *resp = apply_or_refuse(a, &next, json_pack("{s:b, s:s}", "ok", 1, "prefix", t));
 
 	if (!json_object_get(resp, "error"))
-		log_info("%s %s %s%s%s", obj, verb, t, dur ? " for " : "", dur ? argv[4] : "");
+		log_info("%s %s %s%s%s by %s", obj, verb, t, dur ? " for " : "", dur ? argv[4] : "",
+			 who());
 	return resp;
 }
 
@@ -683,9 +690,10 @@ out:
 			 a->config_path, a->model.n_rules);
 	rl_utf8_sanitize(a->last_reload_msg);
 	if (ret)
-		log_err("config reload refused: %s; the running rules are unchanged", err->msg);
+		log_err("config reload by %s refused: %s; the running rules are unchanged", who(),
+			err->msg);
 	else
-		log_info("config reload: %s", a->last_reload_msg);
+		log_info("config reload by %s: %s", who(), a->last_reload_msg);
 	return ret;
 }
 

@@ -167,10 +167,14 @@ static void handle_signal(struct agent *a, int sfd)
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: reloading %s", a->config_path ? a->config_path : "(no config)");
+			log_info("SIGHUP from uid %u pid %u: reloading %s", si.ssi_uid, si.ssi_pid,
+				 a->config_path ? a->config_path : "(no config)");
+			snprintf(a->reload_by, sizeof(a->reload_by), "SIGHUP from uid %u pid %u",
+				 si.ssi_uid, si.ssi_pid);
 			a->reload_requested = true;
 		} else {
-			log_info("%s: exiting", strsignal((int)si.ssi_signo));
+			log_info("%s from uid %u pid %u: exiting", strsignal((int)si.ssi_signo),
+				 si.ssi_uid, si.ssi_pid);
 			a->stop = true;
 		}
 	}
@@ -225,7 +229,9 @@ static int run_loop(struct agent *a, int sfd)
 			struct rl_err err = {};
 
 			a->reload_requested = false;
+			agent_peer = a->reload_by;
 			agent_config_reload(a, &err);
+			agent_peer = NULL;
 		}
 		now = agent_now_ns();
 		next = agent_next_expiry(a);

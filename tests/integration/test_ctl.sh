@@ -161,6 +161,9 @@ ctl allow list | grep -q 10.99.0.0/16 && pass config-allowlist-applied || fail c
 # ---- rules
 rc rule-add 0 ctl rule add ssh-syn proto tcp dport 22 tcp-flags syn rate 10/s burst 20 action drop block-for 60s
 ctl rule list | grep -q '^ssh-syn ' && pass rule-add-listed || fail rule-add-listed "$(ctl rule list)"
+# each change is logged with who made it (SO_PEERCRED: uid, pid, command)
+grep -q "rule add ssh-syn by uid 0 pid [0-9]* (rlctl): " "$TMP/agent.log" && pass change-logs-peer \
+	|| fail change-logs-peer "$(grep 'rule add ssh-syn' "$TMP/agent.log")"
 rc rule-add-dup-refused 1 ctl rule add ssh-syn rate 1/s
 ver0=$(ctl -j rule list ssh-syn | jget 'j["rules"][0]["ver"]')
 rc rule-change-rate 0 ctl rule change ssh-syn rate 200/s
@@ -517,6 +520,57 @@ elif case == "config-check-fifo":
     s.sendall(b'{"argv":["config","check","/dev/zero"]}\n')
     r = lines(s, 1)
     assert r and r[0]["ok"] is False and "character device" in r[0]["error"], r
+elif case == "idle-64":
+    # 64 idle connections and one dribbling a request a byte at a time:
+    # rlctl still gets in at once (the longest-idle make room), and none of
+    # them outlives the 5 s allowed without a complete request
+    import select, subprocess
+    socks = [conn() for _ in range(64)]
+    drib = conn(); drib.sendall(b'{"argv":')
+    time.sleep(0.2)
+    t0 = time.time()
+    r = subprocess.run([os.environ["RLCTL"], "-S", path, "status"], capture_output=True)
+    dt = time.time() - t0
+    assert r.returncode == 0 and dt < 2, ("rlctl status", r.returncode, dt, r.stderr)
+    left, drib_open, t0 = set(socks), True, time.time()
+    while (left or drib_open) and time.time() - t0 < 10:
+        if drib_open:
+            try:
+                drib.send(b" ")
+                drib.setblocking(False)
+                if drib.recv(4096) == b"":
+                    drib_open = False
+            except (BlockingIOError, socket.timeout):
+                pass
+            except OSError:
+                drib_open = False
+            drib.setblocking(True); drib.settimeout(5)
+        rd, _, _ = select.select(list(left), [], [], 0.5)
+        for s in rd:
+            try:
+                d = s.recv(4096)
+            except OSError:
+                d = b""
+            if not d:
+                left.discard(s)
+    assert not left and not drib_open, ("still open after 10 s", len(left), drib_open)
+elif case == "per-uid":
+    # another uid (the socket opened to it for the test) holds at most 16
+    # connections: the 17th and later push its own idle ones out
+    import select
+    pid = os.fork()
+    if pid == 0:
+        os.setgid(65534); os.setuid(65534)
+        socks = [conn() for _ in range(40)]
+        time.sleep(0.5)
+        rd, _, _ = select.select(socks, [], [], 0)
+        closed = sum(1 for s in rd if s.recv(4096) == b"")
+        os._exit(0 if closed == 24 else 10 + min(closed, 200))
+    _, st = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(st) == 0, ("closed", os.WEXITSTATUS(st) - 10)
+    import subprocess
+    r = subprocess.run([os.environ["RLCTL"], "-S", path, "-t", "2", "status"], capture_output=True)
+    assert r.returncode == 0, r
 elif case == "many-clients":
     socks = []
     for _ in range(200):
@@ -535,9 +589,12 @@ PY
 	else fail "hostile/$name" "agent dead or rules changed after the client"; fi
 }
 export RLCTL=$OUT/rlctl RLFIFO=$TMP/fifo.yaml
-for h in garbage huge-line invalid-json wrong-types disconnect-mid-line never-reads config-check-fifo many-clients; do
+for h in garbage huge-line invalid-json wrong-types disconnect-mid-line never-reads config-check-fifo many-clients idle-64; do
 	hostile "$h"
 done
+chmod 0666 "$SOCK"
+hostile per-uid
+chmod 0600 "$SOCK"
 
 # ---- a second agent on the same pins is refused at once
 nsenter --net="/run/netns/$NS" timeout 10 "$OUT/rlagent" -c "$CFG" --socket "$SOCK.2" \
@@ -616,7 +673,7 @@ else
 	kill -0 "$HUP_PID" 2>/dev/null || { wait "$HUP_PID"; echo "    agent exited $?"; }
 	fail sighup-during-start "$(tail -3 "$TMP/agent-hup.log")"
 fi
-grep -q "^rlagent: ready" "$TMP/agent-hup.log" && grep -q "SIGHUP: reloading" "$TMP/agent-hup.log" \
+grep -q "^rlagent: ready" "$TMP/agent-hup.log" && grep -q "SIGHUP from uid [0-9]* pid [0-9]*: reloading" "$TMP/agent-hup.log" \
 	&& pass sighup-during-start-reloads || fail sighup-during-start-reloads "$(grep -v '^libbpf' "$TMP/agent-hup.log" | tail -5)"
 kill "$HUP_PID" 2>/dev/null; wait "$HUP_PID" 2>/dev/null; HUP_PID=""
 rm -rf "${PIN}hup" "$SOCK.hup"
