@@ -610,12 +610,24 @@ grep -q "without detaching" "$TMP/agent.log" && pass sigterm-logs || fail sigter
 bpftool map show pinned "$PIN/rl_catalog" >/dev/null 2>&1 && pass sigterm-keeps-pins || fail sigterm-keeps-pins "$(ls "$PIN" 2>&1)"
 rc rlctl-after-exit-unreachable 3 ctl status
 
+# extra_if X: XIF = an interface of its own in the namespace (one end of a
+# veth pair: there may be no dummy module) for an extra agent, which keeps
+# its XDP link pinned in its own pin dir.  Not called through $(...): the
+# subshell would run the EXIT trap.
+extra_if() {
+	XIF=rl$1$$
+	ip -n "$NS" link add "$XIF" type veth peer name "${XIF}p" &&
+	ip -n "$NS" link set "$XIF" up && ip -n "$NS" link set "${XIF}p" up
+}
+
 # ---- `top` over large tables is a job done a slice a poll turn: a status
 # sent while it runs is answered at once, not after the whole scan.  A
-# second agent (own pins and socket, no interface) with 4M-source tables
+# second agent (own pins, socket and dummy interface) with 4M-source tables
 # (320 MB of buckets to walk).
 printf 'version: 1\ndefaults:\n  state-entries: 4194304\nrules:\n  - name: a\n    rate: 1/s\n' >"$TMP/big.yaml"
-"$OUT/rlagent" -c "$TMP/big.yaml" --socket "$SOCK.big" --pin-dir "${PIN}big" --metrics off \
+extra_if b
+nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$TMP/big.yaml" -i "$XIF" --xdp-mode generic \
+	--socket "$SOCK.big" --pin-dir "${PIN}big" --metrics off \
 	--gc-interval 0 --foreground >"$TMP/agent-big.log" 2>&1 &
 BIG_PID=$!
 for _ in $(seq 100); do "$OUT/rlctl" -S "$SOCK.big" status >/dev/null 2>&1 && break; sleep 0.1; done
@@ -660,9 +672,13 @@ with open(sys.argv[1], "w") as f:
         f.write("  - {name: r%d, src: 10.%d.%d.%d/32, proto: udp, rate: 10/s}\n"
                 % (i, 100 + (i >> 16), (i >> 8) & 255, i & 255))
 PY
-"$OUT/rlagent" -c "$TMP/hup.yaml" --socket "$SOCK.hup" --pin-dir "${PIN}hup" --metrics off \
+extra_if u
+nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$TMP/hup.yaml" -i "$XIF" --xdp-mode generic \
+	--socket "$SOCK.hup" --pin-dir "${PIN}hup" --metrics off \
 	--foreground >"$TMP/agent-hup.log" 2>&1 &
 HUP_PID=$!
+# nsenter execs rlagent: the signal must find rlagent, not nsenter
+for _ in $(seq 500); do [[ $(cat /proc/$HUP_PID/comm 2>/dev/null) == rlagent ]] && break; sleep 0.01; done
 sleep 0.05
 kill -HUP "$HUP_PID"
 for _ in $(seq 150); do "$OUT/rlctl" -S "$SOCK.hup" status >/dev/null 2>&1 && break; kill -0 "$HUP_PID" 2>/dev/null || break; sleep 0.1; done
@@ -693,7 +709,9 @@ mkdir -p "${PIN}shared"
 bpftool map create "${PIN}shared/foreign" type array key 4 value 4 entries 1 name foreign 2>"$TMP/bpftool.err" \
 	|| fail detach-keeps-foreign-pins "bpftool map create: $(cat "$TMP/bpftool.err")"
 printf 'version: 1\nrules:\n  - name: a\n    rate: 1/s\n' >"$TMP/shared.yaml"
-"$OUT/rlagent" -c "$TMP/shared.yaml" --socket "$SOCK.shared" --pin-dir "${PIN}shared" --metrics off \
+extra_if s
+nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$TMP/shared.yaml" -i "$XIF" --xdp-mode generic \
+	--socket "$SOCK.shared" --pin-dir "${PIN}shared" --metrics off \
 	--detach-on-exit --foreground >"$TMP/agent-shared.log" 2>&1 &
 SHARED_PID=$!
 for _ in $(seq 100); do "$OUT/rlctl" -S "$SOCK.shared" status >/dev/null 2>&1 && break; sleep 0.1; done
