@@ -311,10 +311,14 @@ static bool process(struct agent *a, struct client *c)
 	return true;
 }
 
-/* Waiting for nothing: no partial request, no answer queued, no job. */
+/* Waiting for nothing: no partial request, no answer queued, no job, and
+ * nothing sent that is still unread in the socket. */
 static bool idle(const struct client *c)
 {
-	return !c->in_len && !out_pending(c) && !c->job && !c->closing;
+	char b;
+
+	return !c->in_len && !out_pending(c) && !c->job && !c->closing &&
+	       recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 
 /* The idle client (of uid, or of anyone with uid -1) idle the longest, or -1. */
@@ -547,6 +551,7 @@ void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
 {
 	uint64_t now;
 	int i, k;
+	bool pending_accept = false;
 	/* Snapshot: dropping a client reorders clients[]. */
 	int fds[CTL_MAX_CLIENTS + 1];
 
@@ -558,8 +563,10 @@ void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
 
 		if (!re)
 			continue;
+		/* accepted last: it may close an idle client, and a new one
+		 * reusing that fd must not inherit its events of this turn */
 		if (pfd_client[k] < 0) {
-			accept_clients();
+			pending_accept = true;
 			continue;
 		}
 		for (i = 0; i < n_clients; i++)
@@ -586,6 +593,8 @@ void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
 		}
 	}
 
+	if (pending_accept)
+		accept_clients();
 	step_job(a);
 
 	now = now_ms();
