@@ -145,6 +145,7 @@ struct agent {
 
 	bool stop;
 	bool reload_requested;
+	char reload_by[64];           /* who sent the SIGHUP                  */
 };
 
 /* agent_bpf.c */
@@ -194,7 +195,16 @@ const struct agent_rule *agent_slot_rule(const struct agent *a, const int32_t *b
 					 uint64_t kw);
 
 /* agent_cmd.c */
-json_t *agent_dispatch(struct agent *a, json_t *req);
+/*
+ * One request in, one answer out; or, for a command that takes more than
+ * a poll turn (`top` over large tables), NULL and *job: agent_job_step()
+ * then does a bounded slice of it each turn and returns the answer when
+ * it is done (NULL until then).
+ */
+struct agent_job;
+json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job);
+json_t *agent_job_step(struct agent *a, struct agent_job *job);
+void agent_job_free(struct agent_job *job);
 json_t *agent_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *agent_rule_json(const struct agent_rule *r);
 int agent_config_reload(struct agent *a, struct rl_err *err);
@@ -204,6 +214,9 @@ void format_duration(uint64_t ns, char *buf, size_t len);
 void rule_words(const struct rl_rule_spec *s, char *buf, size_t len);
 
 /* agent_ctl.c */
+/* Who the request being dispatched came from ("uid 0 pid 42 (rlctl)",
+ * "SIGHUP from ..."), for the log line of every change; NULL otherwise. */
+extern const char *agent_peer;
 int ctl_listen(const char *path);
 void ctl_close(void);
 /* Fills pfds from index 0; returns how many.  ctl_timeout_ms caps poll. */

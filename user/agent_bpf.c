@@ -8,7 +8,6 @@
  * keeps the model and the control code free of libbpf.
  */
 #include <errno.h>
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,25 +310,22 @@ int agent_bpf_tc(struct agent *a, bool on, struct rl_err *err)
 	return ret;
 }
 
-/* Removes the pinned maps and the pin dir (--detach-on-exit). */
-static void unpin_all(const char *dir)
+/*
+ * --detach-on-exit: remove what rl pinned and nothing else (the pin dir
+ * may be shared: --pin-dir /sys/fs/bpf holds other tools' pins), then the
+ * dir itself if that left it empty.
+ */
+static void unpin_ours(struct agent *a, struct rl_loader *l)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[PATH_MAX];
-
-	if (!d)
+	if (rl_loader_unpin(l))
+		log_warn("removing the pins: %s", l->err);
+	if (!rmdir(a->pin_dir))
 		return;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (unlink(path))
-			log_warn("removing pin %s: %s", path, strerror(errno));
-	}
-	closedir(d);
-	if (rmdir(dir))
-		log_warn("removing pin dir %s: %s", dir, strerror(errno));
+	if (errno == ENOTEMPTY || errno == EEXIST)
+		log_info("pin dir %s still holds entries rl did not create (or links of interfaces no longer configured): left in place",
+			 a->pin_dir);
+	else
+		log_warn("removing pin dir %s: %s", a->pin_dir, strerror(errno));
 }
 
 void agent_bpf_close(struct agent *a, bool detach)
@@ -346,10 +342,10 @@ void agent_bpf_close(struct agent *a, bool detach)
 			if (rl_loader_detach(l, a->ifaces[i].name))
 				log_warn("detaching XDP from %s: %s", a->ifaces[i].name, l->err);
 	}
+	if (detach)
+		unpin_ours(a, l);
 	rl_loader_close(l);
 	a->bpf = NULL;
-	if (detach)
-		unpin_all(a->pin_dir);
 	if (pin_lock_fd >= 0) {
 		close(pin_lock_fd);
 		pin_lock_fd = -1;

@@ -59,6 +59,12 @@ static const char *const malformed_names[__RL_MALFORMED_MAX] = {
 
 static const char *const xdp_mode_names[] = { "auto", "native", "generic" };
 
+/* The requester of a change, for its log line. */
+static const char *who(void)
+{
+	return agent_peer ? agent_peer : "the agent";
+}
+
 json_t *agent_error(const char *code, const char *fmt, ...)
 {
 	char buf[RL_ERR_LEN + 256];
@@ -67,7 +73,24 @@ json_t *agent_error(const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* a quoted word may be cut, or a path not UTF-8: JSON would refuse */
+	rl_utf8_sanitize(buf);
 	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", buf, "code", code);
+}
+
+/* A JSON string of text the agent does not control (paths, messages),
+ * sanitized to UTF-8 so encoding the answer cannot fail. */
+static json_t *jtext(const char *s)
+{
+	char *c = strdup(s ? s : "");
+	json_t *j;
+
+	if (!c)
+		return NULL;
+	rl_utf8_sanitize(c);
+	j = json_string(c);
+	free(c);
+	return j;
 }
 
 static json_t *ok(void)
@@ -279,8 +302,8 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 					   "[block-for DUR]", verb,
 					   add ? "rate RATE" : "[rate RATE]");
 		if (!rl_name_valid(argv[2]))
-			return agent_error("usage", "rule name '%.64s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
-					   argv[2], RL_NAME_LEN - 1);
+			return agent_error("usage", "rule name '%.*s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
+					   RL_CUT(argv[2], 64), RL_NAME_LEN - 1);
 		cur = agent_model_find(&a->model, argv[2]);
 		if (add && cur)
 			return agent_error("refused", "rule '%s' exists; `rlctl rule change %s ...` changes it",
@@ -314,7 +337,7 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 			return resp;
 		cur = agent_model_find(&a->model, argv[2]);
 		json_object_set_new(resp, "rule", agent_rule_json(cur));
-		log_info("rule %s %s: %s", verb, argv[2],
+		log_info("rule %s %s by %s: %s", verb, argv[2], who(),
 			 json_string_value(json_object_get(json_object_get(resp, "rule"), "spec")));
 		return resp;
 	}
@@ -329,10 +352,11 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 		agent_model_del_rule(&next, argv[2]);
 		resp = apply_or_refuse(a, &next, ok());
 		if (!json_object_get(resp, "error"))
-			log_info("rule del %s", argv[2]);
+			log_info("rule del %s by %s", argv[2], who());
 		return resp;
 	}
-	return agent_error("usage", "unknown command 'rule %.64s': try add, change, del, list", verb);
+	return agent_error("usage", "unknown command 'rule %.*s': try add, change, del, list",
+			   RL_CUT(verb, 64));
 }
 
 static json_t *list_json(const struct rl_list_entry *l, int n, uint64_t now)
@@ -378,7 +402,8 @@ static json_t *cmd_list(struct agent *a, int argc, char **argv)
 				       : list_json(a->model.block, a->model.n_block, now));
 	}
 	if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
-		return agent_error("usage", "unknown command '%s %.64s': try add, del, list", obj, verb);
+		return agent_error("usage", "unknown command '%s %.*s': try add, del, list", obj,
+				   RL_CUT(verb, 64));
 	if (argc < 3)
 		return agent_error("usage", "usage: %s %s PREFIX%s", obj, verb,
 				   strcmp(verb, "add") ? "" : " [for DURATION]");
@@ -432,7 +457,8 @@ static json_t *cmd_list(struct agent *a, int argc, char **argv)
 	json_t *resp = apply_or_refuse(a, &next, json_pack("{s:b, s:s}", "ok", 1, "prefix", t));
 
 	if (!json_object_get(resp, "error"))
-		log_info("%s %s %s%s%s", obj, verb, t, dur ? " for " : "", dur ? argv[4] : "");
+		log_info("%s %s %s%s%s by %s", obj, verb, t, dur ? " for " : "", dur ? argv[4] : "",
+			 who());
 	return resp;
 }
 
@@ -518,17 +544,18 @@ static json_t *cmd_status(struct agent *a)
 						     "ifindex", a->ifaces[i].ifindex,
 						     "mode", a->ifaces[i].mode));
 	if (a->have_last_reload)
-		lr = json_pack("{s:b, s:s, s:I}", "ok", a->last_reload_ok,
-			       "message", a->last_reload_msg,
+		lr = json_pack("{s:b, s:o, s:I}", "ok", a->last_reload_ok,
+			       "message", jtext(a->last_reload_msg),
 			       "time", (json_int_t)a->last_reload_time);
 	else
 		lr = json_null();
-	o = json_pack("{s:b, s:i, s:I, s:o, s:i, s:i, s:i, s:s, s:s?, s:s, s:s, s:b, s:i, s:o}",
+	o = json_pack("{s:b, s:i, s:I, s:o, s:i, s:i, s:i, s:o, s:o?, s:s, s:s, s:b, s:i, s:o}",
 		      "ok", 1, "pid", (int)getpid(),
 		      "uptime_s", (json_int_t)(time(NULL) - a->started),
 		      "interfaces", ifs,
 		      "rules", a->model.n_rules, "allow", a->model.n_allow, "block", a->model.n_block,
-		      "pin_dir", a->pin_dir, "config", a->config_path,
+		      "pin_dir", jtext(a->pin_dir),
+		      "config", a->config_path ? jtext(a->config_path) : NULL,
 		      "on_full", a->cfg.defaults.on_full < __RL_FULL_MAX ?
 				 on_full_names[a->cfg.defaults.on_full] : "?",
 		      "malformed", a->cfg.defaults.malformed < __RL_MALFORMED_MAX ?
@@ -567,11 +594,38 @@ int agent_check_config(const char *path, int *n_rules, struct rl_err *err)
 	return ret;
 }
 
+/* Carries the live timed entries of an old list into `next`. */
+static void keep_timed(const struct rl_list_entry *l, int n, struct agent_model *next, bool allow)
+{
+	uint64_t now = agent_now_ns();
+	char t[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const struct rl_list_entry *e = &l[i];
+
+		if (!e->expires_ns || e->expires_ns <= now ||
+		    agent_list_find(next->block, next->n_block, &e->pfx) >= 0 ||
+		    agent_list_find(next->allow, next->n_allow, &e->pfx) >= 0)
+			continue;
+		if (next->n_allow + next->n_block >= RL_MAX_LIST) {
+			fmt_prefix(&e->pfx, t, sizeof(t));
+			log_warn("config reload: no room to keep the timed %s entry %s (allow + block lists are full)",
+				 allow ? "allow" : "block", t);
+			continue;
+		}
+		if (allow)
+			next->allow[next->n_allow++] = *e;
+		else
+			next->block[next->n_block++] = *e;
+	}
+}
+
 int agent_config_reload(struct agent *a, struct rl_err *err)
 {
 	struct rl_config cfg;
 	struct agent_model next;
-	int i, ret;
+	int ret;
 
 	a->reloads++;
 	a->have_last_reload = true;
@@ -593,17 +647,11 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 		rl_config_free(&cfg);
 		goto out;
 	}
-	/* Timed blocks added at runtime are penalties, not configuration:
-	 * they outlive a reload and expire on their own. */
-	for (i = 0; i < a->model.n_block; i++) {
-		const struct rl_list_entry *e = &a->model.block[i];
-
-		if (!e->expires_ns || agent_list_find(next.block, next.n_block, &e->pfx) >= 0 ||
-		    agent_list_find(next.allow, next.n_allow, &e->pfx) >= 0 ||
-		    next.n_allow + next.n_block >= RL_MAX_LIST)
-			continue;
-		next.block[next.n_block++] = *e;
-	}
+	/* Timed entries added at runtime (block for 10m, allow for 1h) are
+	 * not configuration: both kinds outlive a reload and expire on their
+	 * own, unless the file now lists the prefix itself. */
+	keep_timed(a->model.allow, a->model.n_allow, &next, true);
+	keep_timed(a->model.block, a->model.n_block, &next, false);
 	ret = agent_apply(a, &next, err);
 	agent_model_free(&next);
 	if (ret) {
@@ -640,10 +688,12 @@ out:
 	else
 		snprintf(a->last_reload_msg, sizeof(a->last_reload_msg), "applied %s: %d rules",
 			 a->config_path, a->model.n_rules);
+	rl_utf8_sanitize(a->last_reload_msg);
 	if (ret)
-		log_err("config reload refused: %s; the running rules are unchanged", err->msg);
+		log_err("config reload by %s refused: %s; the running rules are unchanged", who(),
+			err->msg);
 	else
-		log_info("config reload: %s", a->last_reload_msg);
+		log_info("config reload by %s: %s", who(), a->last_reload_msg);
 	return ret;
 }
 
@@ -815,7 +865,7 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		if (agent_config_reload(a, &err))
 			return agent_error("refused", "config reload: %s; the running rules are unchanged",
 					   err.msg);
-		return json_pack("{s:b, s:s, s:i}", "ok", 1, "config", a->config_path,
+		return json_pack("{s:b, s:o, s:i}", "ok", 1, "config", jtext(a->config_path),
 				 "rules", a->model.n_rules);
 	}
 	if (!strcmp(verb, "dump")) {
@@ -827,7 +877,7 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		y = agent_config_dump(a);
 		if (!y)
 			return agent_error("refused", "out of memory");
-		o = json_pack("{s:b, s:s}", "ok", 1, "yaml", y);
+		o = json_pack("{s:b, s:o}", "ok", 1, "yaml", jtext(y));
 		free(y);
 		return o;
 	}
@@ -838,41 +888,83 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 			return agent_error("usage", "usage: config check FILE");
 		if (agent_check_config(argv[2], &n, &err))
 			return agent_error("refused", "%s", err.msg);
-		return json_pack("{s:b, s:s, s:i}", "ok", 1, "config", argv[2], "rules", n);
+		return json_pack("{s:b, s:o, s:i}", "ok", 1, "config", jtext(argv[2]), "rules", n);
 	}
-	return agent_error("usage", "unknown command 'config %.64s': try reload, dump, check FILE", verb);
+	return agent_error("usage", "unknown command 'config %.*s': try reload, dump, check FILE",
+			   RL_CUT(verb, 64));
 }
 
+/*
+ * `top` reads the per-source state tables in place (the agent's shared
+ * mapping) and reports the sources in a penalty box, then those with the
+ * least credit left.  The tables can be gigabytes, so the scan is a job:
+ * TOP_STEP_BUCKETS buckets a poll turn (a few milliseconds), the answer
+ * when it is done, and other clients, scrapes and the sweep are served in
+ * between.  Only the N rows asked for are kept (a heap), so memory is
+ * bounded too.  Rows name the rule by slot and are resolved when the scan
+ * ends: a rule deleted meanwhile loses its rows.  Sliding-log keys live in
+ * their own hashes and are not shown.
+ */
+#define TOP_STEP_BUCKETS 65536            /* 4 MiB of table a poll turn */
+
 struct top_row {
-	uint32_t rule;            /* index into the model's rules */
+	uint32_t id;              /* the rule's slot */
 	struct rl_prefix src;
 	uint64_t blocked_ns;      /* penalty box time left, 0 = none */
 	uint64_t credit, max;     /* units left now, and the most there can be */
 	uint32_t permille;        /* credit / max */
 };
 
-#define TOP_MAX_ROWS 262144
+struct agent_job {
+	int fam;                  /* table being scanned: 4, 6; 0 when done */
+	uint32_t bucket;          /* next bucket in it */
+	long want;                /* -n */
+	struct top_row *rows;     /* a heap of the `want` first rows (top_cmp) */
+	long cnt;
+	int64_t tracked;
+	int32_t by_id[RL_MAX_RULES];
+};
 
-static int top_cmp(const void *x, const void *y)
+static int top_cmp(const struct top_row *a, const struct top_row *b)
 {
-	const struct top_row *a = x, *b = y;
-
 	/* in the penalty box first (longest left first), then least credit */
 	if (a->blocked_ns != b->blocked_ns)
 		return a->blocked_ns > b->blocked_ns ? -1 : 1;
 	if (a->permille != b->permille)
 		return a->permille < b->permille ? -1 : 1;
-	if (a->rule != b->rule)
-		return a->rule < b->rule ? -1 : 1;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
 	return memcmp(a->src.addr, b->src.addr, 16);
 }
 
-struct top_scan {
-	struct top_row *rows;
-	int cnt, cap;
-	bool truncated;
-	int32_t by_id[RL_MAX_RULES];
-};
+static int top_qcmp(const void *x, const void *y)
+{
+	return top_cmp(x, y);
+}
+
+/* Keeps the `want` first rows: a max-heap, its last row at the root. */
+static void top_keep(struct agent_job *t, const struct top_row *row)
+{
+	struct top_row *h = t->rows;
+	long i, c;
+
+	if (t->cnt < t->want) {
+		for (i = t->cnt++; i > 0 && top_cmp(&h[(i - 1) / 2], row) < 0; i = (i - 1) / 2)
+			h[i] = h[(i - 1) / 2];
+		h[i] = *row;
+		return;
+	}
+	if (top_cmp(row, &h[0]) >= 0)
+		return;
+	for (i = 0; (c = 2 * i + 1) < t->cnt; i = c) {
+		if (c + 1 < t->cnt && top_cmp(&h[c], &h[c + 1]) < 0)
+			c++;
+		if (top_cmp(&h[c], row) <= 0)
+			break;
+		h[i] = h[c];
+	}
+	h[i] = *row;
+}
 
 /*
  * One table slot into a row: keys of deleted rules, and words of another
@@ -881,12 +973,12 @@ struct top_scan {
  * from the algorithm's own functions (rl_algo.h): credit of the word, and
  * of an empty word (a new key's, the most there can be).
  */
-static void top_slot(struct agent *a, struct top_scan *t, int fam, const __u64 *kwp,
+static void top_slot(struct agent *a, struct agent_job *t, int fam, const __u64 *kwp,
 		     const __u64 *wp, const uint8_t *addr6, uint64_t now)
 {
 	__u64 kw = __atomic_load_n(kwp, __ATOMIC_ACQUIRE), w, end = 0;
 	const struct agent_rule *r;
-	struct top_row *row;
+	struct top_row row;
 	uint32_t a4;
 
 	if (!kw || kw == RL_KW_CLAIM)
@@ -902,55 +994,32 @@ static void top_slot(struct agent *a, struct top_scan *t, int fam, const __u64 *
 	} else if (rl_word_tag(w) != r->abi.tag) {
 		return;
 	}
-	if (t->cnt >= t->cap) {
-		struct top_row *nr;
-
-		if (t->cap >= TOP_MAX_ROWS) {
-			t->truncated = true;
-			return;
-		}
-		nr = realloc(t->rows, (size_t)t->cap * 2 * sizeof(*nr));
-		if (!nr) {
-			t->truncated = true;
-			return;
-		}
-		t->rows = nr;
-		t->cap *= 2;
-	}
-	row = &t->rows[t->cnt++];
-	memset(row, 0, sizeof(*row));
-	row->rule = (uint32_t)(r - a->model.rules);
-	row->src.family = (uint8_t)fam;
+	memset(&row, 0, sizeof(row));
+	row.id = r->id;
+	row.src.family = (uint8_t)fam;
 	if (fam == 4) {
 		/* the key's low half is the source as the packet has it */
 		a4 = (uint32_t)kw;
-		memcpy(row->src.addr, &a4, 4);
-		row->src.len = r->spec.plen4;
+		memcpy(row.src.addr, &a4, 4);
+		row.src.len = r->spec.plen4;
 	} else {
-		memcpy(row->src.addr, addr6, 16);
-		row->src.len = r->spec.plen6;
+		memcpy(row.src.addr, addr6, 16);
+		row.src.len = r->spec.plen6;
 	}
-	row->blocked_ns = end ? end - now : 0;
-	row->credit = rl_word_credit(&r->abi, w, now);
-	row->max = rl_word_credit(&r->abi, 0, now);
-	row->permille = row->max ? (uint32_t)(row->credit >= row->max ? 1000 :
-			row->credit * 1000 / row->max) : 1000;
+	row.blocked_ns = end ? end - now : 0;
+	row.credit = rl_word_credit(&r->abi, w, now);
+	row.max = rl_word_credit(&r->abi, 0, now);
+	row.permille = row.max ? (uint32_t)(row.credit >= row.max ? 1000 :
+			row.credit * 1000 / row.max) : 1000;
+	t->tracked++;
+	top_keep(t, &row);
 }
 
-/*
- * Reads the per-source state tables in place (the agent's shared mapping:
- * a memory walk, tens of milliseconds for the largest tables) and reports
- * the sources in a penalty box, then those with the least credit left.
- * Sliding-log keys live in their own hashes and are not shown.
- */
-static json_t *cmd_top(struct agent *a, int argc, char **argv)
+static json_t *cmd_top(struct agent *a, int argc, char **argv, struct agent_job **job)
 {
-	struct top_scan *t;
-	uint64_t now = agent_now_ns();
+	struct agent_job *t;
 	long n = 20;
-	uint32_t b;
 	int i;
-	json_t *arr, *resp;
 
 	for (i = 1; i < argc; i++) {
 		char *end;
@@ -965,41 +1034,74 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv)
 	}
 	t = calloc(1, sizeof(*t));
 	if (t)
-		t->rows = calloc(4096, sizeof(*t->rows));
+		t->rows = calloc((size_t)n, sizeof(*t->rows));
 	if (!t || !t->rows) {
 		free(t);
 		return agent_error("refused", "out of memory");
 	}
-	t->cap = 4096;
+	(void)a;
+	t->want = n;
+	t->fam = 4;
+	*job = t;
+	return NULL;
+}
+
+void agent_job_free(struct agent_job *t)
+{
+	if (!t)
+		return;
+	free(t->rows);
+	free(t);
+}
+
+json_t *agent_job_step(struct agent *a, struct agent_job *t)
+{
+	uint64_t now = agent_now_ns();
+	uint32_t nb = t->fam == 4 ? a->maps.n_bkt4 : a->maps.n_bkt6, b, end;
+	json_t *arr, *resp;
+	long i;
+	int k;
+
 	agent_rule_index(a, t->by_id);
-	for (b = 0; a->maps.bkt4 && b < a->maps.n_bkt4; b++)
-		for (i = 0; i < RL_BKT4_SLOTS; i++)
-			top_slot(a, t, 4, &a->maps.bkt4[b].s[i].kw, &a->maps.bkt4[b].s[i].word,
+	if (t->fam && !(t->fam == 4 ? (void *)a->maps.bkt4 : (void *)a->maps.bkt6))
+		nb = 0;
+	end = nb - t->bucket > TOP_STEP_BUCKETS ? t->bucket + TOP_STEP_BUCKETS : nb;
+	for (b = t->bucket; t->fam == 4 && b < end; b++)
+		for (k = 0; k < RL_BKT4_SLOTS; k++)
+			top_slot(a, t, 4, &a->maps.bkt4[b].s[k].kw, &a->maps.bkt4[b].s[k].word,
 				 NULL, now);
-	for (b = 0; a->maps.bkt6 && b < a->maps.n_bkt6; b++)
-		for (i = 0; i < RL_BKT6_SLOTS; i++)
-			top_slot(a, t, 6, &a->maps.bkt6[b].s[i].kw, &a->maps.bkt6[b].s[i].word,
-				 a->maps.bkt6[b].s[i].addr, now);
-	qsort(t->rows, (size_t)t->cnt, sizeof(*t->rows), top_cmp);
+	for (b = t->bucket; t->fam == 6 && b < end; b++)
+		for (k = 0; k < RL_BKT6_SLOTS; k++)
+			top_slot(a, t, 6, &a->maps.bkt6[b].s[k].kw, &a->maps.bkt6[b].s[k].word,
+				 a->maps.bkt6[b].s[k].addr, now);
+	t->bucket = end;
+	if (end < nb)
+		return NULL;
+	t->bucket = 0;
+	if (t->fam == 4) {
+		t->fam = 6;
+		return NULL;
+	}
+	qsort(t->rows, (size_t)t->cnt, sizeof(*t->rows), top_qcmp);
 	arr = json_array();
-	for (i = 0; i < t->cnt && i < n; i++) {
+	for (i = 0; i < t->cnt; i++) {
 		const struct top_row *row = &t->rows[i];
 		char s[64];
 
+		if (t->by_id[row->id] < 0)
+			continue;	/* the rule went while the scan ran */
 		fmt_prefix(&row->src, s, sizeof(s));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I}",
-			"rule", a->model.rules[row->rule].spec.name, "source", s,
+			"rule", a->model.rules[t->by_id[row->id]].spec.name, "source", s,
 			"blocked_for_ms", (json_int_t)(row->blocked_ns / 1000000),
 			"credit", (json_int_t)row->credit, "credit_max", (json_int_t)row->max));
 	}
-	resp = json_pack("{s:b, s:i, s:b, s:o}", "ok", 1, "tracked", t->cnt,
-			 "truncated", t->truncated, "top", arr);
-	free(t->rows);
-	free(t);
+	resp = json_pack("{s:b, s:I, s:b, s:o}", "ok", 1, "tracked", (json_int_t)t->tracked,
+			 "truncated", 0, "top", arr);
 	return resp;
 }
 
-static json_t *dispatch_argv(struct agent *a, int argc, char **argv)
+static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agent_job **job)
 {
 	if (!strcmp(argv[0], "rule"))
 		return cmd_rule(a, argc, argv);
@@ -1015,14 +1117,14 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv)
 	if (!strcmp(argv[0], "config"))
 		return cmd_config(a, argc, argv);
 	if (!strcmp(argv[0], "top"))
-		return cmd_top(a, argc, argv);
+		return cmd_top(a, argc, argv, job);
 	if (!strcmp(argv[0], "ping"))
 		return ok();
-	return agent_error("usage", "unknown object '%.64s': try rule, allow, block, stats, top, status, config",
-			   argv[0]);
+	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, status, config",
+			   RL_CUT(argv[0], 64));
 }
 
-json_t *agent_dispatch(struct agent *a, json_t *req)
+json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job)
 {
 	char *argv[MAX_ARGS + 1];
 	json_t *jargv, *v, *resp;
@@ -1059,7 +1161,7 @@ json_t *agent_dispatch(struct agent *a, json_t *req)
 		}
 	}
 	argv[argc] = NULL;
-	resp = dispatch_argv(a, (int)argc, argv);
+	resp = dispatch_argv(a, (int)argc, argv, job);
 	for (i = 0; i < argc; i++)
 		free(argv[i]);
 	return resp;

@@ -11,7 +11,16 @@
  *     CTL_OUT_PAUSE bytes are queued for it, and is dropped if its queue
  *     passes CTL_MAX_OUT or it makes no progress for CTL_STALL_MS;
  *   - a connection that drops mid-line loses only that line;
- *   - at most CTL_MAX_CLIENTS at once; the next one is told and closed.
+ *   - a client with nothing queued for it is dropped CTL_IDLE_MS after it
+ *     connected or its last answer went out, unless a complete request
+ *     came meanwhile: dribbling bytes does not keep a connection;
+ *   - at most CTL_MAX_PER_UID connections per peer uid (SO_PEERCRED) and
+ *     CTL_MAX_CLIENTS in all; over either, the longest-idle connection (of
+ *     that uid, or of all) makes room, and only if none is idle is the new
+ *     one told and closed.  So idle connections never lock rlctl out;
+ *   - a command that needs more than a poll turn (`top`) is a job: one
+ *     bounded slice of one job a turn, its answer when done; the client's
+ *     later lines wait their turn.
  *
  * Nothing a client sends reaches the model except through agent_dispatch,
  * which parses the words itself.
@@ -26,26 +35,34 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/un.h>
 #include "agent.h"
 
 #define CTL_MAX_CLIENTS 64
+#define CTL_MAX_PER_UID 16
 #define CTL_MAX_REQ     (64 * 1024)
 #define CTL_OUT_PAUSE   (256 * 1024)
 #define CTL_MAX_OUT     (32 * 1024 * 1024)
 #define CTL_STALL_MS    30000
-#define CTL_IDLE_MS     600000
+#define CTL_IDLE_MS     5000
 
 struct client {
 	int fd;
+	uid_t uid;                /* the peer, from SO_PEERCRED at accept   */
+	char who[64];             /* "uid 0 pid 123 (rlctl)", for the log   */
+	uint64_t req_ms;          /* accept, last request, or last answer out */
 	char *in;                 /* CTL_MAX_REQ + 1 bytes                  */
 	size_t in_len;
 	char *out;
 	size_t out_len, out_off, out_cap;
-	uint64_t last_ms;         /* last progress either way               */
+	uint64_t last_ms;         /* last progress either way (output stalls) */
 	bool eof;                 /* peer closed its sending side           */
 	bool closing;             /* close once `out` is flushed            */
+	struct agent_job *job;    /* a command answered over several turns  */
 };
+
+const char *agent_peer;
 
 static int listen_fd = -1;
 static struct client clients[CTL_MAX_CLIENTS];
@@ -152,6 +169,7 @@ fail:
 
 static void client_free(struct client *c)
 {
+	agent_job_free(c->job);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->in);
@@ -163,7 +181,7 @@ static void client_free(struct client *c)
 static void client_drop(int i, const char *why)
 {
 	if (why)
-		log_debug("control client fd %d dropped: %s", clients[i].fd, why);
+		log_debug("control client %s dropped: %s", clients[i].who, why);
 	client_free(&clients[i]);
 	clients[i] = clients[n_clients - 1];
 	memset(&clients[n_clients - 1], 0, sizeof(clients[0]));
@@ -187,15 +205,18 @@ static size_t out_pending(const struct client *c)
 	return c->out_len - c->out_off;
 }
 
-/* Queues one response line; false if the client's queue is over the cap. */
+/* Queues one response line (NULL: one saying it could not be built);
+ * false if the client's queue is over the cap. */
 static bool queue(struct client *c, json_t *resp)
 {
 	char *s = json_dumps(resp, JSON_COMPACT);
 	size_t len;
 
 	json_decref(resp);
+	/* every string in an answer is sanitized UTF-8: what is left is
+	 * memory, but say what is known, and that the command may have run */
 	if (!s)
-		s = strdup("{\"ok\":false,\"error\":\"out of memory encoding the response\",\"code\":\"refused\"}");
+		s = strdup("{\"ok\":false,\"error\":\"the agent could not build its answer (out of memory?); the command may have taken effect: check with rlctl\",\"code\":\"refused\"}");
 	if (!s)
 		return false;
 	len = strlen(s);
@@ -231,7 +252,8 @@ static bool queue(struct client *c, json_t *resp)
 	return true;
 }
 
-static json_t *handle_line(struct agent *a, const char *line, size_t len)
+/* The answer to one line, or NULL with c->job set: it comes later. */
+static json_t *handle_line(struct agent *a, struct client *c, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *req, *resp;
@@ -240,8 +262,11 @@ static json_t *handle_line(struct agent *a, const char *line, size_t len)
 	if (!req)
 		return agent_error("usage", "request is not valid JSON (column %d: %s); send one object {\"argv\": [...]} per line",
 				   jerr.column, jerr.text);
-	resp = agent_dispatch(a, req);
+	agent_peer = c->who;	/* the log says who made each change */
+	resp = agent_dispatch(a, req, &c->job);
+	agent_peer = NULL;
 	json_decref(req);
+	c->req_ms = now_ms();
 	return resp;
 }
 
@@ -251,24 +276,32 @@ static bool process(struct agent *a, struct client *c)
 {
 	size_t start = 0;
 
-	while (!c->closing && out_pending(c) < CTL_OUT_PAUSE) {
-		char *nl = memchr(c->in + start, '\n', c->in_len - start);
+	/* one answer at a time, in order: lines wait while a job runs */
+	while (!c->closing && !c->job && out_pending(c) < CTL_OUT_PAUSE) {
+		const char *line = c->in + start;
+		const char *nl = memchr(line, '\n', c->in_len - start);
+		json_t *resp;
 		size_t len;
 
 		if (!nl)
 			break;
-		len = (size_t)(nl - (c->in + start));
-		if (len && c->in[start + len - 1] == '\r')
+		len = (size_t)(nl - line);
+		if (len && line[len - 1] == '\r')
 			len--;
-		if (len && !queue(c, handle_line(a, c->in + start, len)))
-			return false;
 		start = (size_t)(nl - c->in) + 1;
+		if (!len)
+			continue;
+		resp = handle_line(a, c, line, len);
+		/* NULL without a job: queue() says the answer failed */
+		if (!c->job && !queue(c, resp))
+			return false;
 	}
 	if (start) {
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
 	}
-	if (!c->closing && c->in_len >= CTL_MAX_REQ) {
+	/* full, and not of lines waiting their turn: one line too long */
+	if (!c->closing && c->in_len >= CTL_MAX_REQ && !memchr(c->in, '\n', c->in_len)) {
 		if (!queue(c, agent_error("usage", "request too large (more than %d bytes without a newline); closing",
 					  CTL_MAX_REQ)))
 			return false;
@@ -278,27 +311,101 @@ static bool process(struct agent *a, struct client *c)
 	return true;
 }
 
+/* Waiting for nothing: no partial request, no answer queued, no job, and
+ * nothing sent that is still unread in the socket. */
+static bool idle(const struct client *c)
+{
+	char b;
+
+	return !c->in_len && !out_pending(c) && !c->job && !c->closing &&
+	       recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+/* The idle client (of uid, or of anyone with uid -1) idle the longest, or -1. */
+static int longest_idle(long uid)
+{
+	int i, best = -1;
+
+	for (i = 0; i < n_clients; i++)
+		if ((uid < 0 || clients[i].uid == (uid_t)uid) && idle(&clients[i]) &&
+		    (best < 0 || clients[i].req_ms < clients[best].req_ms))
+			best = i;
+	return best;
+}
+
+static void refuse(int fd, const char *why)
+{
+	char msg[192];
+	int n = snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"%s; try again\",\"code\":\"refused\"}\n", why);
+
+	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("telling an extra control client to go: %s", strerror(errno));
+	close(fd);
+}
+
+/* Who is at the other end: uid and pid from the kernel, the command from
+ * /proc (best effort: the process may be gone already). */
+static void peer(int fd, struct client *c)
+{
+	struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(cr);
+	char path[64], comm[32] = "?";
+	ssize_t n;
+	int f;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+		log_debug("SO_PEERCRED: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)cr.pid);
+	f = cr.pid > 0 ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+	if (f >= 0) {
+		n = read(f, comm, sizeof(comm) - 1);
+		comm[n > 0 ? n : 0] = 0;
+		comm[strcspn(comm, "\n")] = 0;
+		close(f);
+	}
+	c->uid = cr.uid;
+	snprintf(c->who, sizeof(c->who), "uid %d pid %d (%s)", (int)cr.uid, (int)cr.pid, comm);
+	rl_utf8_sanitize(c->who);
+}
+
 static void accept_clients(void)
 {
 	for (;;) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct client *c;
+		struct client nc, *c;
+		int i, same = 0;
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accepting a control client: %s", strerror(errno));
 			return;
 		}
-		if (n_clients >= CTL_MAX_CLIENTS) {
-			static const char msg[] = "{\"ok\":false,\"error\":\"too many control clients; try again\",\"code\":\"refused\"}\n";
-
-			if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				log_debug("telling an extra control client to go: %s", strerror(errno));
-			close(fd);
-			continue;
+		memset(&nc, 0, sizeof(nc));
+		peer(fd, &nc);
+		for (i = 0; i < n_clients; i++)
+			same += clients[i].uid == nc.uid;
+		/* room first from the same uid, then from anyone idle */
+		if (same >= CTL_MAX_PER_UID) {
+			i = longest_idle((long)nc.uid);
+			if (i < 0) {
+				log_warn("control client %s refused: %d connections of uid %d are busy",
+					 nc.who, same, (int)nc.uid);
+				refuse(fd, "too many control connections from this uid");
+				continue;
+			}
+			client_drop(i, "idle, making room for another of its uid");
+		} else if (n_clients >= CTL_MAX_CLIENTS) {
+			i = longest_idle(-1);
+			if (i < 0) {
+				log_warn("control client %s refused: %d connections are busy", nc.who,
+					 n_clients);
+				refuse(fd, "too many control clients");
+				continue;
+			}
+			client_drop(i, "idle, making room for a new client");
 		}
 		c = &clients[n_clients];
-		memset(c, 0, sizeof(*c));
+		*c = nc;
 		c->fd = fd;
 		c->in = malloc(CTL_MAX_REQ + 1);
 		if (!c->in) {
@@ -306,7 +413,7 @@ static void accept_clients(void)
 			c->fd = -1;
 			continue;
 		}
-		c->last_ms = now_ms();
+		c->last_ms = c->req_ms = now_ms();
 		n_clients++;
 	}
 }
@@ -337,16 +444,28 @@ int ctl_pollfds(struct pollfd *pfds, int max)
 	return n;
 }
 
+/* When the client is dropped if nothing changes: a stalled reader after
+ * CTL_STALL_MS without progress; anyone else CTL_IDLE_MS after it
+ * connected, sent its last request or got its last answer. */
+static uint64_t deadline(const struct client *c)
+{
+	if (out_pending(c))
+		return c->last_ms + CTL_STALL_MS;
+	return c->req_ms + CTL_IDLE_MS;
+}
+
 int ctl_timeout_ms(void)
 {
 	uint64_t now = now_ms();
 	int64_t best = -1;
 	int i;
 
+	for (i = 0; i < n_clients; i++)
+		if (clients[i].job)
+			return 0;	/* a job goes on next turn */
 	for (i = 0; i < n_clients; i++) {
 		const struct client *c = &clients[i];
-		uint64_t lim = (c->in_len || out_pending(c)) ? CTL_STALL_MS : CTL_IDLE_MS;
-		int64_t left = (int64_t)(c->last_ms + lim) - (int64_t)now;
+		int64_t left = (int64_t)deadline(c) - (int64_t)now;
 
 		if (left < 0)
 			left = 0;
@@ -395,14 +514,44 @@ static bool client_write(struct agent *a, struct client *c)
 		c->out_off += (size_t)w;
 		c->last_ms = now_ms();
 	}
+	c->req_ms = c->last_ms;	/* the idle time starts when the answer is out */
 	/* The queue drained: answer lines held back while it was full. */
 	return process(a, c);
+}
+
+/* One slice of one client's job a turn, taking turns: a long scan never
+ * holds the loop, and several never add up in one turn. */
+static void step_job(struct agent *a)
+{
+	static int next;
+	struct client *c;
+	json_t *resp;
+	int i, k;
+
+	for (k = 0; k < n_clients; k++)
+		if (clients[(next + k) % n_clients].job)
+			break;
+	if (k == n_clients)
+		return;
+	i = (next + k) % n_clients;
+	next = i + 1;
+	c = &clients[i];
+	resp = agent_job_step(a, c->job);
+	c->last_ms = now_ms();
+	if (!resp)
+		return;
+	agent_job_free(c->job);
+	c->job = NULL;
+	/* then the lines that waited for it */
+	if (!queue(c, resp) || !process(a, c))
+		client_drop(i, "queue over limit");
 }
 
 void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
 {
 	uint64_t now;
 	int i, k;
+	bool pending_accept = false;
 	/* Snapshot: dropping a client reorders clients[]. */
 	int fds[CTL_MAX_CLIENTS + 1];
 
@@ -414,8 +563,10 @@ void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
 
 		if (!re)
 			continue;
+		/* accepted last: it may close an idle client, and a new one
+		 * reusing that fd must not inherit its events of this turn */
 		if (pfd_client[k] < 0) {
-			accept_clients();
+			pending_accept = true;
 			continue;
 		}
 		for (i = 0; i < n_clients; i++)
@@ -436,19 +587,22 @@ void ctl_handle(struct agent *a, struct pollfd *pfds, int n)
 			client_drop(i, "write failed (client gone)");
 			continue;
 		}
-		if (!out_pending(c) && (c->closing || c->eof)) {
+		if (!out_pending(c) && !c->job && (c->closing || c->eof)) {
 			client_drop(i, c->closing ? "closed after an error" : NULL);
 			continue;
 		}
 	}
 
+	if (pending_accept)
+		accept_clients();
+	step_job(a);
+
 	now = now_ms();
 	for (i = n_clients - 1; i >= 0; i--) {
 		struct client *c = &clients[i];
-		uint64_t lim = (c->in_len || out_pending(c)) ? CTL_STALL_MS : CTL_IDLE_MS;
 
-		if (now >= c->last_ms + lim)
+		if (!c->job && now >= deadline(c))
 			client_drop(i, out_pending(c) ? "not reading its answers" :
-				    c->in_len ? "stalled mid-request" : "idle");
+				    c->in_len ? "no complete request in time" : "idle");
 	}
 }

@@ -10,10 +10,18 @@
  * one, so the model and the counters it reads are never half-changed and
  * nothing needs a lock.  What bounds a hostile or stuck client:
  *
- *   - sockets are non-blocking; a client that never sends a request or
- *     never reads its answer is closed after METRICS_TIMEOUT_S of silence;
- *   - at most METRICS_MAX_CONN connections (the next are closed at once);
- *   - METRICS_CONN_MEM bytes of request memory per connection.
+ *   - sockets are non-blocking; a client silent for METRICS_TIMEOUT_S
+ *     (2 s: a scrape's request arrives at once) is closed, so one byte now
+ *     and then cannot hold a slot for long;
+ *   - at most METRICS_PER_IP connections from one address: one source's
+ *     stalled or churning connections never take the slots a Prometheus
+ *     elsewhere (or on another loopback address) scrapes with;
+ *   - at most METRICS_MAX_CONN connections in all (the next are closed at
+ *     once), plenty for many scrapers;
+ *   - METRICS_CONN_MEM bytes of request memory per connection;
+ *   - libmicrohttpd's own messages (one per refused connection, say) are
+ *     logged at most METRICS_LOG_BURST per METRICS_LOG_WINDOW_S, then
+ *     counted and summed up.
  *
  * Cardinality is bounded by design: the only labels are the rule name,
  * the verdict, the address family and the list kind.  Sources are never
@@ -39,9 +47,13 @@
 #define RL_VERSION "unknown"
 #endif
 
-#define METRICS_MAX_CONN   16
-#define METRICS_TIMEOUT_S  10
+#define METRICS_MAX_CONN   256
+#define METRICS_PER_IP     8
+#define METRICS_TIMEOUT_S  2
 #define METRICS_CONN_MEM   (64 * 1024)
+#define METRICS_BACKLOG    128
+#define METRICS_LOG_BURST  5
+#define METRICS_LOG_WINDOW_S 60
 #define METRICS_CTYPE      "text/plain; version=0.0.4; charset=utf-8"
 
 static struct MHD_Daemon *mhd;
@@ -344,17 +356,52 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return reply(conn, MHD_HTTP_OK, METRICS_CTYPE, body, len, MHD_RESPMEM_MUST_FREE);
 }
 
+/* libmicrohttpd logs every connection it refuses: a flood of them must not
+ * become a flood of log lines.  METRICS_LOG_BURST a window, then a count. */
+static struct {
+	uint64_t window_ns;
+	unsigned logged, dropped;
+} mlog;
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	uint64_t now = agent_now_ns();
 	char msg[512];
 	size_t n;
 
 	(void)cls;
+	if (now - mlog.window_ns >= METRICS_LOG_WINDOW_S * 1000000000ull) {
+		if (mlog.dropped)
+			log_warn("metrics: %u more libmicrohttpd messages in the last %d s not logged",
+				 mlog.dropped, METRICS_LOG_WINDOW_S);
+		mlog.window_ns = now;
+		mlog.logged = mlog.dropped = 0;
+	}
+	if (mlog.logged >= METRICS_LOG_BURST) {
+		mlog.dropped++;
+		return;
+	}
+	mlog.logged++;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = 0;
-	log_warn("metrics: %s", msg);
+	log_warn("metrics: %s%s", msg, mlog.logged == METRICS_LOG_BURST ?
+		 " (more such messages are counted, not logged, for a while)" : "");
+}
+
+/* Loopback only (127/8, ::1, ::ffff:127/104): anything else is reachable
+ * from elsewhere. */
+static bool loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
 }
 
 /* ---- listen address and lifecycle -------------------------------------- */
@@ -420,7 +467,7 @@ int metrics_start(struct agent *a, const char *listen_addr)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, 32)) {
+	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, METRICS_BACKLOG)) {
 		err = -errno;
 		log_err("metrics: listening on %s: %s; pick another with --metrics ADDR:PORT "
 			"or turn it off with --metrics off", listen_addr, strerror(errno));
@@ -431,6 +478,7 @@ int metrics_start(struct agent *a, const char *listen_addr)
 			       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			       MHD_OPTION_LISTEN_SOCKET, fd,
 			       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_MAX_CONN,
+			       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)METRICS_PER_IP,
 			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
 			       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEM,
 			       MHD_OPTION_END);
@@ -447,6 +495,9 @@ int metrics_start(struct agent *a, const char *listen_addr)
 	}
 	mhd_epoll_fd = info->epoll_fd;
 	log_info("metrics on http://%s/metrics", listen_addr);
+	if (!loopback(&ss))
+		log_warn("metrics on %s: the endpoint has no authentication and no TLS: anyone who can reach the port reads the counters and rule names; listen on 127.0.0.1 or [::1] (the default) or firewall the port",
+			 listen_addr);
 	return 0;
 }
 

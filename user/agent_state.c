@@ -15,12 +15,16 @@
  * restarted agent diffs against what is really there.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
 #include "agent.h"
+
+/* rl_name_index finds a rule by the name its element starts with */
+_Static_assert(offsetof(struct agent_rule, spec) == 0, "agent_rule starts with its spec");
 
 uint64_t agent_now_ns(void)
 {
@@ -41,6 +45,7 @@ void agent_err(struct rl_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	rl_utf8_sanitize(err->msg);
 	err->line = err->col = 0;
 }
 
@@ -178,28 +183,19 @@ void agent_model_del_rule(struct agent_model *m, const char *name)
 	m->n_rules--;
 }
 
-static int prefix_cmp(const struct rl_prefix *a, const struct rl_prefix *b)
-{
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
-	return memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16);
-}
-
 int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix *p)
 {
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (!prefix_cmp(&l[i].pfx, p))
+		if (!rl_prefix_cmp(&l[i].pfx, p))
 			return i;
 	return -1;
 }
 
 static int entry_cmp(const void *a, const void *b)
 {
-	return prefix_cmp(&((const struct rl_compiled_entry *)a)->pfx,
+	return rl_prefix_cmp(&((const struct rl_compiled_entry *)a)->pfx,
 			  &((const struct rl_compiled_entry *)b)->pfx);
 }
 
@@ -378,10 +374,18 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 2. catalog entries of new and changed rules. */
+	/* 2. catalog entries of new and changed rules (an entry is a
+	 *    function of spec, slot, ver and prio: equal ones are skipped
+	 *    without building either). */
 	for (i = 0; i < to->n_rules; i++) {
-		const struct agent_rule *r = &to->rules[i];
+		const struct agent_rule *r = &to->rules[i], *o;
 
+		if (fidx[r->id] >= 0) {
+			o = &from->rules[fidx[r->id]];
+			if (o->ver == r->ver && o->prio == r->prio &&
+			    !memcmp(&o->spec, &r->spec, sizeof(r->spec)))
+				continue;
+		}
 		catalog_from_rule(r, &cat);
 		if (fidx[r->id] >= 0) {
 			catalog_from_rule(&from->rules[fidx[r->id]], &old);
@@ -531,26 +535,43 @@ static uint32_t gen_for_slot(struct agent *a, uint32_t slot, uint32_t gen)
 	return gen;
 }
 
-static int check_overlap(const struct agent_model *m, struct rl_err *err)
+/*
+ * Names used twice, rules that clash, too many rules on one source: the
+ * whole-set checks, linear in the rules (rl_rules_check), so a change to
+ * a set of 10,000 rules stays a matter of milliseconds.
+ */
+static int check_set(const struct rl_rule_spec *specs, int n, struct rl_err *err)
 {
-	int i, j;
+	const struct rl_rule_spec *a, *b;
+	char pb[64];
+	int i, j, ret = rl_rules_check(specs, n, &j, &i);
 
-	for (i = 0; i < m->n_rules; i++) {
-		const struct rl_rule_spec *b = &m->rules[i].spec;
-
-		for (j = 0; j < i; j++) {
-			const struct rl_rule_spec *a = &m->rules[j].spec;
-
-			if (rl_rules_clash(a, b, NULL)) {
-				agent_err(err, "rule '%s' overlaps rule '%s': same source, proto %s%s and ports %u-%u vs %u-%u; only their order would decide: change one (e.g. a narrower src or dport) or delete it",
-					  b->name, a->name, rl_proto_name(b->proto),
-					  b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
-					  a->dport_lo, a->dport_hi);
-				return -EINVAL;
-			}
-		}
+	if (!ret)
+		return 0;
+	if (ret == -ENOMEM) {
+		agent_err(err, "out of memory checking %d rules", n);
+		return ret;
 	}
-	return 0;
+	a = &specs[j];
+	b = &specs[i];
+	if (ret == -EEXIST) {
+		agent_err(err, "rule '%s' is defined twice", b->name);
+	} else if (ret == -EINVAL) {
+		agent_err(err, "rule '%s' overlaps rule '%s': same source, proto %s%s and ports %u-%u vs %u-%u; only their order would decide: change one (e.g. a narrower src or dport) or delete it",
+			  b->name, a->name, rl_proto_name(b->proto),
+			  b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
+			  a->dport_lo, a->dport_hi);
+	} else {
+		if (!b->has_src4 && !b->has_src6)
+			snprintf(pb, sizeof(pb), "any (no src)");
+		else
+			rl_format_prefix(b->has_src4 && a->has_src4 &&
+					 !memcmp(&a->src4, &b->src4, sizeof(a->src4)) ?
+					 &b->src4 : &b->src6, pb, sizeof(pb));
+		agent_err(err, "rule '%s' would be the %dth rule with source %s (the first is '%s'); at most %d rules may cover one prefix: merge rules or give them narrower or disjoint sources",
+			  b->name, RL_MAX_CAND + 1, pb, a->name, RL_MAX_CAND);
+	}
+	return ret;
 }
 
 static bool model_has_mark(const struct agent_model *m)
@@ -569,6 +590,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	uint32_t *ids = NULL, *vers = NULL;
 	uint8_t *used = NULL;
 	struct rl_compiled out = {};
+	struct rl_name_index old_names = {};
 	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot;
 	bool mark = model_has_mark(next), tc_was = a->tc_on;
 	int i, j, n4 = 0, n6 = 0, ret;
@@ -583,40 +605,40 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 			  next->n_allow, next->n_block, RL_MAX_LIST);
 		return -E2BIG;
 	}
+	specs = calloc((size_t)next->n_rules + 1, sizeof(*specs));
+	ids = calloc((size_t)next->n_rules + 1, sizeof(*ids));
+	vers = calloc((size_t)next->n_rules + 1, sizeof(*vers));
+	used = calloc(RL_MAX_RULES, 1);
+	if (!specs || !ids || !vers || !used ||
+	    rl_name_index_init(&old_names, a->model.rules, sizeof(*a->model.rules),
+			       a->model.n_rules)) {
+		agent_err(err, "out of memory");
+		ret = -ENOMEM;
+		goto cleanup;
+	}
 	for (i = 0; i < next->n_rules; i++) {
 		struct rl_rule_spec *s = &next->rules[i].spec;
 
 		if (!rl_name_valid(s->name)) {
 			agent_err(err, "rule name '%.*s' is invalid: use 1-%d of [A-Za-z0-9._-]",
 				  RL_NAME_LEN, s->name, RL_NAME_LEN - 1);
-			return -EINVAL;
+			ret = -EINVAL;
+			goto cleanup;
 		}
-		for (j = 0; j < i; j++)
-			if (!strncmp(next->rules[j].spec.name, s->name, RL_NAME_LEN)) {
-				agent_err(err, "rule '%s' is defined twice", s->name);
-				return -EEXIST;
-			}
 		memset(&e2, 0, sizeof(e2));
 		ret = rl_rule_validate(s, &e2);
 		if (ret) {
 			agent_err(err, "rule '%s': %s", s->name, e2.msg);
-			return ret;
+			goto cleanup;
 		}
+		specs[i] = *s;
 	}
-
-	ret = check_overlap(next, err);
+	ret = check_set(specs, next->n_rules, err);
 	if (ret)
-		return ret;
-
-	specs = calloc((size_t)next->n_rules + 1, sizeof(*specs));
-	ids = calloc((size_t)next->n_rules + 1, sizeof(*ids));
-	vers = calloc((size_t)next->n_rules + 1, sizeof(*vers));
-	used = calloc(RL_MAX_RULES, 1);
-	if (!specs || !ids || !vers || !used) {
-		agent_err(err, "out of memory");
-		ret = -ENOMEM;
 		goto cleanup;
-	}
+	for (i = 0; i < a->model.n_rules; i++)
+		rl_name_index_add(&old_names, i);
+
 	/* A slot freed by this very apply is not reused by it: old match
 	 * entries still point there until step 5 of sync_maps(). */
 	for (i = 0; i < a->model.n_rules; i++)
@@ -624,7 +646,8 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 
 	for (i = 0; i < next->n_rules; i++) {
 		struct agent_rule *r = &next->rules[i];
-		struct agent_rule *old = agent_model_find(&a->model, r->spec.name);
+		int o = rl_name_index_find(&old_names, r->spec.name);
+		struct agent_rule *old = o >= 0 ? &a->model.rules[o] : NULL;
 
 		if (old) {
 			r->id = old->id;
@@ -649,7 +672,6 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		}
 		rl_rule_compile(&r->spec, r->id, r->ver, &r->abi);
 		used[r->id] = 1;
-		specs[i] = r->spec;
 		ids[i] = r->id;
 		vers[i] = r->ver;
 	}
@@ -669,7 +691,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		ret = -E2BIG;
 		goto cleanup;
 	}
-	qsort(out.e, (size_t)out.n, sizeof(out.e[0]), entry_cmp);
+	/* rl_compile's entries come sorted: sync_maps() merges two sorted sets */
 
 	/* XDP passes a mark rule's packets on to TC: TC must be there
 	 * before the first match entry naming one, and stays until the
@@ -704,6 +726,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	a->next_prio = prio;
 	a->next_slot = slot;
 cleanup:
+	rl_name_index_free(&old_names);
 	rl_compiled_free(&out);
 	free(specs);
 	free(ids);

@@ -124,6 +124,22 @@ static uint64_t pfx_hash(const struct rl_prefix *p)
 	return h;
 }
 
+int rl_prefix_cmp(const struct rl_prefix *a, const struct rl_prefix *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16);
+}
+
+static int node_cmp(const void *x, const void *y, void *arg)
+{
+	const struct node *nodes = arg;
+
+	return rl_prefix_cmp(&nodes[*(const int *)x].pfx, &nodes[*(const int *)y].pfx);
+}
+
 static bool pfx_eq(const struct rl_prefix *a, const struct rl_prefix *b)
 {
 	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
@@ -243,7 +259,8 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 {
 	struct ctx c = {};
 	struct rl_compiled res = {};
-	int *cand = NULL;
+	int *cand = NULL, *order = NULL;
+	bool has_len[2][129] = {};
 	int i, fam, ret = 0;
 	size_t want;
 
@@ -299,13 +316,21 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 
 	want = (size_t)c.n;
 	res.e = calloc(want ? want : 1, sizeof(*res.e));
-	if (!res.e) {
+	order = calloc(want ? want : 1, sizeof(*order));
+	if (!res.e || !order) {
 		rl_errf(err, "out of memory for %zu match entries", want);
 		ret = -ENOMEM;
 		goto cleanup;
 	}
+	/* entries come out sorted (rl_prefix_cmp), and an ancestor is looked
+	 * up only at lengths some prefix has: one or two for most rule sets */
 	for (i = 0; i < c.n; i++) {
-		const struct node *nd = &c.nodes[i];
+		order[i] = i;
+		has_len[c.nodes[i].pfx.family == 6][c.nodes[i].pfx.len] = true;
+	}
+	qsort_r(order, want, sizeof(*order), node_cmp, c.nodes);
+	for (i = 0; i < c.n; i++) {
+		const struct node *nd = &c.nodes[order[i]];
 		struct rl_compiled_entry *e = &res.e[res.n++];
 		int l, k, nc = 0;
 		struct sort_arg sa = { rules, nd->pfx.family };
@@ -316,6 +341,8 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 			const struct node *an;
 			int idx, r;
 
+			if (!has_len[nd->pfx.family == 6][l])
+				continue;
 			mask_to(&q, l);
 			idx = find(&c, &q);
 			if (idx < 0)
@@ -359,6 +386,7 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 	memset(&res, 0, sizeof(res));
 cleanup:
 	rl_compiled_free(&res);
+	free(order);
 	free(cand);
 	free(c.rule_next[0]);
 	free(c.rule_next[1]);
@@ -408,4 +436,186 @@ bool rl_rules_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b,
 	if (!same_ports && (a_in_b || b_in_a))
 		return false;
 	return src_same(a, b, 4, src) || src_same(a, b, 6, src);
+}
+
+/* ---- whole-set checks in linear time -------------------------------- */
+
+_Static_assert(offsetof(struct rl_rule_spec, name) == 0, "rl_name_index: the name leads");
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < RL_NAME_LEN && s[i]; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static const char *idx_name(const struct rl_name_index *x, int i)
+{
+	return x->base + (size_t)i * x->stride;
+}
+
+int rl_name_index_init(struct rl_name_index *x, const void *base, size_t stride, int n)
+{
+	size_t cap;
+
+	memset(x, 0, sizeof(*x));
+	for (cap = 16; cap < (size_t)(n > 0 ? n : 0) * 2; cap <<= 1)
+		;
+	x->slot = calloc(cap, sizeof(*x->slot));
+	if (!x->slot)
+		return -ENOMEM;
+	x->base = base;
+	x->stride = stride;
+	x->mask = cap - 1;
+	return 0;
+}
+
+int rl_name_index_add(struct rl_name_index *x, int i)
+{
+	const char *name = idx_name(x, i);
+	size_t h = (size_t)name_hash(name) & x->mask;
+
+	while (x->slot[h]) {
+		int o = (int)x->slot[h] - 1;
+
+		if (!strncmp(idx_name(x, o), name, RL_NAME_LEN))
+			return o;
+		h = (h + 1) & x->mask;
+	}
+	x->slot[h] = (uint32_t)i + 1;
+	return -1;
+}
+
+int rl_name_index_find(const struct rl_name_index *x, const char *name)
+{
+	size_t h = (size_t)name_hash(name) & x->mask;
+
+	while (x->slot[h]) {
+		int o = (int)x->slot[h] - 1;
+
+		if (!strncmp(idx_name(x, o), name, RL_NAME_LEN))
+			return o;
+		h = (h + 1) & x->mask;
+	}
+	return -1;
+}
+
+void rl_name_index_free(struct rl_name_index *x)
+{
+	free(x->slot);
+	memset(x, 0, sizeof(*x));
+}
+
+/*
+ * Rules can only clash when they have the same source in some family (or
+ * both have none): rules are grouped by each exact source they name (a
+ * rule with an IPv4 and an IPv6 source is in two groups; the rules without
+ * a source form one), and a rule is compared only with the earlier members
+ * of its groups.  A group holds at most RL_MAX_CAND rules, as a match
+ * entry does (every member covers that exact prefix, so rl_compile would
+ * refuse more), so each rule costs at most 2 x RL_MAX_CAND comparisons.
+ */
+struct src_group {
+	struct rl_prefix pfx;     /* family 0: the rules without a source    */
+	int head, tail, n;        /* members in rule order, via next[]       */
+};
+
+int rl_rules_check(const struct rl_rule_spec *rules, int n, int *first, int *second)
+{
+	struct rl_name_index names = {};
+	struct src_group *g = NULL;
+	uint32_t *slot = NULL;
+	int *next[2] = { NULL, NULL };
+	size_t cap, mask;
+	int i, k, ng = 0, ret = 0;
+
+	*first = *second = -1;
+	for (cap = 16; cap < (size_t)(n > 0 ? n : 0) * 4; cap <<= 1)
+		;
+	mask = cap - 1;
+	slot = calloc(cap, sizeof(*slot));
+	g = calloc((size_t)n * 2 + 1, sizeof(*g));
+	next[0] = calloc((size_t)n + 1, sizeof(int));
+	next[1] = calloc((size_t)n + 1, sizeof(int));
+	if (!slot || !g || !next[0] || !next[1] ||
+	    rl_name_index_init(&names, rules, sizeof(*rules), n)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		int j = rl_name_index_add(&names, i);
+
+		if (j >= 0) {
+			*first = j;
+			*second = i;
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const struct rl_rule_spec *r = &rules[i];
+		struct rl_prefix key[2];
+		int nk = 0, best = -1, gi[2], m;
+
+		memset(key, 0, sizeof(key));
+		if (!r->has_src4 && !r->has_src6)
+			nk = 1;          /* family 0: no source */
+		if (r->has_src4)
+			key[nk++] = r->src4;
+		if (r->has_src6)
+			key[nk++] = r->src6;
+		for (k = 0; k < nk; k++) {
+			size_t h = (size_t)pfx_hash(&key[k]) & mask;
+
+			while (slot[h] && !pfx_eq(&g[slot[h] - 1].pfx, &key[k]))
+				h = (h + 1) & mask;
+			if (!slot[h]) {
+				g[ng].pfx = key[k];
+				g[ng].head = g[ng].tail = -1;
+				slot[h] = (uint32_t)++ng;
+			}
+			gi[k] = (int)slot[h] - 1;
+			if (g[gi[k]].n >= RL_MAX_CAND) {
+				*first = g[gi[k]].head;
+				*second = i;
+				ret = -E2BIG;
+				goto out;
+			}
+			/* next[0] links IPv4 and sourceless groups, next[1] IPv6 */
+			for (m = g[gi[k]].head; m >= 0; m = next[key[k].family == 6][m])
+				if (rl_rules_clash(&rules[m], r, NULL)) {
+					if (best < 0 || m < best)
+						best = m;
+					break;
+				}
+		}
+		if (best >= 0) {
+			*first = best;
+			*second = i;
+			ret = -EINVAL;
+			goto out;
+		}
+		for (k = 0; k < nk; k++) {
+			struct src_group *sg = &g[gi[k]];
+			int f = key[k].family == 6;
+
+			next[f][i] = -1;
+			if (sg->tail >= 0)
+				next[f][sg->tail] = i;
+			else
+				sg->head = i;
+			sg->tail = i;
+			sg->n++;
+		}
+	}
+out:
+	rl_name_index_free(&names);
+	free(next[0]);
+	free(next[1]);
+	free(g);
+	free(slot);
+	return ret;
 }

@@ -31,10 +31,12 @@
  * it is valid: a failed load never changes the caller's config.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <cyaml/cyaml.h>
@@ -42,7 +44,7 @@
 
 #include "rl_model.h"
 
-#define RL_CONFIG_MAX_BYTES  (1 << 20)   /* 1 MiB: thousands of rules */
+#define RL_CONFIG_MAX_BYTES  (16 << 20)  /* 16 MiB: 16384 rules fit many times */
 #define RL_CONFIG_MAX_DEPTH  16
 #define STR_MAX              256         /* longest scalar we accept   */
 
@@ -164,6 +166,7 @@ errat(struct loader *ld, int line, int col, const char *fmt, ...)
 	if (n >= 0 && (size_t)n < sizeof(e->msg))
 		memcpy(e->msg + n, msg, strnlen(msg, sizeof(e->msg) - (size_t)n - 1) + 1);
 	e->msg[sizeof(e->msg) - 1] = 0;
+	rl_utf8_sanitize(e->msg);
 }
 
 static void errnode(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
@@ -376,42 +379,104 @@ static int scan_events(struct loader *ld)
 
 /* ---- pass 2: tree checks -------------------------------------------- */
 
-static int check_dups(struct loader *ld, yaml_node_t *n, int depth)
+/*
+ * Duplicate keys, in time linear in the keys: a mapping's keys go into an
+ * open-addressing set (one scratch table, reused and grown), so a file of
+ * a hundred thousand keys is checked in milliseconds, not minutes.
+ */
+struct keyset {
+	uint32_t *slot;           /* pair index + 1, 0 empty                 */
+	size_t cap;               /* a power of two                          */
+};
+
+static uint64_t key_hash(const yaml_node_t *k)
 {
-	yaml_node_pair_t *p, *q;
+	const unsigned char *s = k->data.scalar.value;
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < k->data.scalar.length; i++)
+		h = (h ^ s[i]) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static bool key_eq(const yaml_node_t *a, const yaml_node_t *b)
+{
+	return a->data.scalar.length == b->data.scalar.length &&
+	       !memcmp(a->data.scalar.value, b->data.scalar.value, a->data.scalar.length);
+}
+
+/* The earlier key node equal to pairs[i]'s, or NULL after adding it. */
+static yaml_node_t *keyset_add(struct loader *ld, struct keyset *ks, yaml_node_pair_t *pairs,
+			       size_t i)
+{
+	yaml_node_t *k = node(ld, pairs[i].key);
+	size_t h = (size_t)key_hash(k) & (ks->cap - 1);
+
+	while (ks->slot[h]) {
+		yaml_node_t *o = node(ld, pairs[ks->slot[h] - 1].key);
+
+		if (key_eq(o, k))
+			return o;
+		h = (h + 1) & (ks->cap - 1);
+	}
+	ks->slot[h] = (uint32_t)i + 1;
+	return NULL;
+}
+
+static int check_dups(struct loader *ld, struct keyset *ks, yaml_node_t *n, int depth)
+{
+	yaml_node_pair_t *p, *pairs;
 	yaml_node_item_t *it;
+	size_t np, want;
 	int ret;
 
 	if (!n || depth > RL_CONFIG_MAX_DEPTH + 1)
 		return 0;
 	if (n->type == YAML_SEQUENCE_NODE) {
 		for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-			ret = check_dups(ld, node(ld, *it), depth + 1);
+			ret = check_dups(ld, ks, node(ld, *it), depth + 1);
 			if (ret)
 				return ret;
 		}
-	} else if (n->type == YAML_MAPPING_NODE) {
-		for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = node(ld, p->key);
-			const char *ks = scalar(k);
+		return 0;
+	}
+	if (n->type != YAML_MAPPING_NODE)
+		return 0;
+	pairs = n->data.mapping.pairs.start;
+	np = (size_t)(n->data.mapping.pairs.top - pairs);
+	for (want = 16; want < np * 2; want <<= 1)
+		;
+	if (want > ks->cap) {
+		uint32_t *s = realloc(ks->slot, want * sizeof(*s));
 
-			if (!ks) {
-				errnode(ld, k, "a key must be a plain word, not a list or mapping");
-				return -EINVAL;
-			}
-			for (q = n->data.mapping.pairs.start; q < p; q++) {
-				yaml_node_t *k2 = node(ld, q->key);
-
-				if (scalar(k2) && !strcmp(scalar(k2), ks)) {
-					errnode(ld, k, "key '%.60s' appears twice in one mapping (first on line %d)",
-						ks, (int)k2->start_mark.line + 1);
-					return -EINVAL;
-				}
-			}
-			ret = check_dups(ld, node(ld, p->value), depth + 1);
-			if (ret)
-				return ret;
+		if (!s) {
+			errnode(ld, n, "out of memory checking %zu keys", np);
+			return -ENOMEM;
 		}
+		ks->slot = s;
+		ks->cap = want;
+	}
+	memset(ks->slot, 0, ks->cap * sizeof(*ks->slot));
+	for (p = pairs; p < pairs + np; p++) {
+		yaml_node_t *k = node(ld, p->key), *k2;
+
+		if (!scalar(k)) {
+			errnode(ld, k, "a key must be a plain word, not a list or mapping");
+			return -EINVAL;
+		}
+		k2 = keyset_add(ld, ks, pairs, (size_t)(p - pairs));
+		if (k2) {
+			errnode(ld, k, "key '%.*s' appears twice in one mapping (first on line %d)",
+				RL_CUT(scalar(k), 60), (int)k2->start_mark.line + 1);
+			return -EINVAL;
+		}
+	}
+	/* the set is rebuilt by each nested mapping: values after keys */
+	for (p = pairs; p < pairs + np; p++) {
+		ret = check_dups(ld, ks, node(ld, p->value), depth + 1);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -432,7 +497,12 @@ static int check_tree(struct loader *ld)
 			root->type == YAML_SEQUENCE_NODE ? "list" : "plain value");
 		return -EINVAL;
 	}
-	ret = check_dups(ld, root, 0);
+	{
+		struct keyset ks = {};
+
+		ret = check_dups(ld, &ks, root, 0);
+		free(ks.slot);
+	}
 	if (ret)
 		return ret;
 	if (!map_get(ld, root, "version", NULL)) {
@@ -449,8 +519,8 @@ static int check_tree(struct loader *ld)
 			return -EINVAL;
 		}
 		if (!map_get(ld, r, "rate", NULL)) {
-			errnode(ld, r, "%s ('%.40s'): missing required key 'rate' (e.g. rate: 100/s)",
-				path, scalar(map_get(ld, r, "name", NULL)) ?: "?");
+			errnode(ld, r, "%s ('%.*s'): missing required key 'rate' (e.g. rate: 100/s)",
+				path, RL_CUT(scalar(map_get(ld, r, "name", NULL)) ?: "?", 40));
 			return -EINVAL;
 		}
 	}
@@ -533,16 +603,17 @@ static void cyaml_error(struct loader *ld, cyaml_err_t cerr)
 
 		map_get(ld, lookup(ld, path, false), key, &k);
 		if (k)
-			errnode(ld, k, "unknown key '%.60s'%s%s%s%s%s", key, *path ? " in " : "", path,
+			errnode(ld, k, "unknown key '%.*s'%s%s%s%s%s", RL_CUT(key, 60), *path ? " in " : "", path,
 				allowed ? " (expected one of: " : "", allowed ? allowed : "",
 				allowed ? ")" : "");
 		else
-			errpath(ld, path, false, "unknown key '%.60s'%s%s", key, *path ? " in " : "", path);
+			errpath(ld, path, false, "unknown key '%.*s'%s%s", RL_CUT(key, 60), *path ? " in " : "", path);
 		return;
 	}
 	n = lookup(ld, path, false);
 	if (n && scalar(n))
-		errnode(ld, n, "%s%s'%.60s': %s", path, *path ? " = " : "", scalar(n), what);
+		errnode(ld, n, "%s%s'%.*s': %s", path, *path ? " = " : "", RL_CUT(scalar(n), 60),
+			what);
 	else if (n)
 		errnode(ld, n, "%s: %s", *path ? path : "top level", what);
 	else if (bt_line)
@@ -610,8 +681,8 @@ static int conv_interfaces(struct loader *ld, struct rl_config *c)
 						return -EINVAL;
 					}
 				} else {
-					errnode(ld, k, "unknown key '%.60s' in %s (expected name, xdp-mode)",
-						scalar(k), path);
+					errnode(ld, k, "unknown key '%.*s' in %s (expected name, xdp-mode)",
+						RL_CUT(scalar(k), 60), path);
 					return -EINVAL;
 				}
 			}
@@ -622,8 +693,8 @@ static int conv_interfaces(struct loader *ld, struct rl_config *c)
 		}
 		if (!name || !*name || strlen(name) >= sizeof(c->ifaces[0].name) ||
 		    strpbrk(name, " /\t")) {
-			errpath(ld, path, false, "%s: interface name '%.40s' is not valid: expected 1-15 characters, no '/' or blanks",
-				path, name ? name : "(not a name)");
+			errpath(ld, path, false, "%s: interface name '%.*s' is not valid: expected 1-15 characters, no '/' or blanks",
+				path, RL_CUT(name ? name : "(not a name)", 40));
 			return -EINVAL;
 		}
 		strcpy(c->ifaces[i].name, name);
@@ -635,7 +706,8 @@ static int conv_interfaces(struct loader *ld, struct rl_config *c)
 				c->ifaces[i].xdp_mode = 2;
 			} else if (strcmp(mode, "auto")) {
 				errpath(ld, strcat(path, ".xdp-mode"), false,
-					"xdp-mode '%.40s' is unknown: expected auto, native or generic", mode);
+					"xdp-mode '%.*s' is unknown: expected auto, native or generic",
+					RL_CUT(mode, 40));
 				return -EINVAL;
 			}
 		}
@@ -669,8 +741,8 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 			;
 		if (i == __RL_FULL_MAX) {
 			errpath(ld, "defaults.on-full", false,
-				"on-full '%.40s' is unknown: expected evict, fail-open, fail-closed or aggregate",
-				y->on_full);
+				"on-full '%.*s' is unknown: expected evict, fail-open, fail-closed or aggregate",
+				RL_CUT(y->on_full, 40));
 			return -EINVAL;
 		}
 		d->on_full = i;
@@ -682,7 +754,8 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 			d->malformed = RL_MALFORMED_PASS;
 		} else {
 			errpath(ld, "defaults.malformed", false,
-				"malformed '%.40s' is unknown: expected drop or pass", y->malformed);
+				"malformed '%.*s' is unknown: expected drop or pass",
+				RL_CUT(y->malformed, 40));
 			return -EINVAL;
 		}
 	}
@@ -693,7 +766,7 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 			d->coarse_clock = true;
 		} else {
 			errpath(ld, "defaults.clock", false,
-				"clock '%.40s' is unknown: expected precise or coarse", y->clock);
+				"clock '%.*s' is unknown: expected precise or coarse", RL_CUT(y->clock, 40));
 			return -EINVAL;
 		}
 	}
@@ -703,8 +776,8 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 		/* the kernel must be able to allocate the per-source maps */
 		if (strict_uint(y->state_entries, &v) || v < 1024 || v > (1u << 28)) {
 			errpath(ld, "defaults.state-entries", false,
-				"state-entries %.40s is not valid: expected a whole number 1024..268435456",
-				y->state_entries);
+				"state-entries %.*s is not valid: expected a whole number 1024..268435456",
+				RL_CUT(y->state_entries, 40));
 			return -EINVAL;
 		}
 		d->state_entries = (uint32_t)v;
@@ -732,8 +805,8 @@ static int conv_list(struct loader *ld, const char *key, char **items, unsigned 
 		for (j = 0; j < i; j++)
 			if (l[j].pfx.family == l[i].pfx.family && l[j].pfx.len == l[i].pfx.len &&
 			    !memcmp(l[j].pfx.addr, l[i].pfx.addr, 16)) {
-				errpath(ld, path, false, "%s: '%.60s' is listed twice (also %s[%u])",
-					path, items[i], key, j);
+				errpath(ld, path, false, "%s: '%.*s' is listed twice (also %s[%u])",
+					path, RL_CUT(items[i], 60), key, j);
 				goto bad;
 			}
 	}
@@ -781,8 +854,8 @@ static int conv_src(struct loader *ld, const char *rpath, struct rl_rule_spec *s
 			return -EINVAL;
 		}
 		if ((p.family == 4 && s->has_src4) || (p.family == 6 && s->has_src6)) {
-			errnode(ld, it, "%s: a second IPv%d prefix '%.60s': a rule takes at most one IPv4 and one IPv6 source (write two rules)",
-				path, p.family, scalar(it));
+			errnode(ld, it, "%s: a second IPv%d prefix '%.*s': a rule takes at most one IPv4 and one IPv6 source (write two rules)",
+				path, p.family, RL_CUT(scalar(it), 60));
 			return -EINVAL;
 		}
 		if (p.family == 4) {
@@ -830,7 +903,8 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 	rl_rule_defaults(s, d);
 	if (strlen(y->name) >= RL_NAME_LEN) {
 		errpath(ld, strcat(strcpy(path, rpath), ".name"), false,
-			"rule name '%.40s' is too long: at most %d characters", y->name, RL_NAME_LEN - 1);
+			"rule name '%.*s' is too long: at most %d characters", RL_CUT(y->name, 40),
+			RL_NAME_LEN - 1);
 		return -EINVAL;
 	}
 	strcpy(s->name, y->name);
@@ -866,7 +940,8 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 		s->mark_flags |= RL_MK_ECN;
 	CONV(tcp_flags, "tcp-flags",
 	     strcmp(y->tcp_flags, "syn") ?
-		     (rl_errf(&e, "'%.40s' is not supported: expected syn", y->tcp_flags), -EINVAL) :
+		     (rl_errf(&e, "'%.*s' is not supported: expected syn", RL_CUT(y->tcp_flags, 40)),
+		      -EINVAL) :
 		     (s->syn_only = true, 0));
 #undef CONV
 	if (y->burst) {
@@ -874,8 +949,8 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 
 		if (strict_uint(y->burst, &b)) {
 			errpath(ld, strcat(strcpy(path, rpath), ".burst"), false,
-				"%s ('%s') burst '%.40s' is not a whole number >= 0 (packets, or bytes for a byte rate)",
-				rpath, s->name, y->burst);
+				"%s ('%s') burst '%.*s' is not a whole number >= 0 (packets, or bytes for a byte rate)",
+				rpath, s->name, RL_CUT(y->burst, 40));
 			return -EINVAL;
 		}
 		s->limit.burst = b;
@@ -906,39 +981,55 @@ static int rule_line(struct loader *ld, int i)
 	return n ? (int)n->start_mark.line + 1 : 0;
 }
 
+/* The exact source rules a and b share: "any" when neither has one. */
+static void shared_src(const struct rl_rule_spec *a, const struct rl_rule_spec *b,
+		       char *buf, size_t len)
+{
+	if (!b->has_src4 && !b->has_src6)
+		snprintf(buf, len, "any (no src)");
+	else if (b->has_src4 && a->has_src4 && !memcmp(&a->src4, &b->src4, sizeof(a->src4)))
+		rl_format_prefix(&b->src4, buf, len);
+	else
+		rl_format_prefix(&b->src6, buf, len);
+}
+
 static int check_rules(struct loader *ld, const struct rl_config *c)
 {
 	char path[64], pb[64];
+	const struct rl_rule_spec *a, *b;
 	struct rl_prefix p;
-	int i, j;
+	int i, j, ret;
 
-	for (i = 0; i < c->n_rules; i++)
-		for (j = 0; j < i; j++)
-			if (!strcmp(c->rules[j].name, c->rules[i].name)) {
-				snprintf(path, sizeof(path), "rules[%d].name", i);
-				errpath(ld, path, false, "rule name '%s' is used twice (first in the rule on line %d): names must be unique",
-					c->rules[i].name, rule_line(ld, j));
-				return -EEXIST;
-			}
-	for (i = 0; i < c->n_rules; i++) {
-		const struct rl_rule_spec *b = &c->rules[i];
-
-		for (j = 0; j < i; j++) {
-			const struct rl_rule_spec *a = &c->rules[j];
-
-			if (rl_rules_clash(a, b, &p)) {
-				rl_format_prefix(&p, pb, sizeof(pb));
-				snprintf(path, sizeof(path), "rules[%d]", i);
-				errpath(ld, path, false,
-					"rule '%s' overlaps rule '%s' (line %d): same source %s, proto %s%s, ports %u-%u and %u-%u; only file order would decide: merge them or make one more specific",
-					b->name, a->name, rule_line(ld, j), pb, rl_proto_name(b->proto),
-					b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
-					a->dport_lo, a->dport_hi);
-				return -EINVAL;
-			}
-		}
+	ret = rl_rules_check(c->rules, c->n_rules, &j, &i);
+	if (!ret)
+		return 0;
+	if (ret == -ENOMEM) {
+		errat(ld, 0, 0, "out of memory checking %d rules", c->n_rules);
+		return ret;
 	}
-	return 0;
+	a = &c->rules[j];
+	b = &c->rules[i];
+	if (ret == -EEXIST) {
+		snprintf(path, sizeof(path), "rules[%d].name", i);
+		errpath(ld, path, false, "rule name '%s' is used twice (first in the rule on line %d): names must be unique",
+			b->name, rule_line(ld, j));
+	} else if (ret == -EINVAL) {
+		rl_rules_clash(a, b, &p);
+		rl_format_prefix(&p, pb, sizeof(pb));
+		snprintf(path, sizeof(path), "rules[%d]", i);
+		errpath(ld, path, false,
+			"rule '%s' overlaps rule '%s' (line %d): same source %s, proto %s%s, ports %u-%u and %u-%u; only file order would decide: merge them or make one more specific",
+			b->name, a->name, rule_line(ld, j), pb, rl_proto_name(b->proto),
+			b->syn_only ? " syn" : "", b->dport_lo, b->dport_hi,
+			a->dport_lo, a->dport_hi);
+	} else {
+		shared_src(a, b, pb, sizeof(pb));
+		snprintf(path, sizeof(path), "rules[%d]", i);
+		errpath(ld, path, false,
+			"rule '%s' is the %dth rule with source %s (the first is '%s' on line %d); at most %d rules may cover one prefix: merge rules or give them narrower or disjoint sources",
+			b->name, RL_MAX_CAND + 1, pb, a->name, rule_line(ld, j), RL_MAX_CAND);
+	}
+	return ret;
 }
 
 /* ---- public --------------------------------------------------------- */
@@ -968,38 +1059,73 @@ void rl_config_free(struct rl_config *cfg)
 	cfg->n_allow = cfg->n_block = cfg->n_rules = 0;
 }
 
+/*
+ * The file into memory.  It is opened non-blocking and must be a regular
+ * file: `rlctl config check` names a path for the agent to read, and a
+ * FIFO or a device opened the usual way would block (or never end) on the
+ * agent's only thread.  What is read is capped at RL_CONFIG_MAX_BYTES,
+ * whatever the size the file claims.
+ */
 static int read_file(struct loader *ld, char **buf, size_t *len)
 {
-	FILE *f = fopen(ld->path, "rb");
+	int fd = open(ld->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
-	size_t n;
+	size_t n = 0;
 	char *b;
 
-	if (!f) {
+	if (fd < 0) {
 		int e = errno;
 
 		errat(ld, 0, 0, "cannot open: %s", strerror(e));
 		return -e;
 	}
-	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-		errat(ld, 0, 0, "not a regular file");
-		fclose(f);
+	if (fstat(fd, &st)) {
+		int e = errno;
+
+		errat(ld, 0, 0, "cannot stat: %s", strerror(e));
+		close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errat(ld, 0, 0, "not a regular file (%s): a config is a regular file",
+		      S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+		      S_ISCHR(st.st_mode) ? "a character device" :
+		      S_ISBLK(st.st_mode) ? "a block device" : S_ISSOCK(st.st_mode) ? "a socket" :
+		      "another kind of file");
+		close(fd);
 		return -EINVAL;
 	}
 	if (st.st_size > RL_CONFIG_MAX_BYTES) {
-		errat(ld, 0, 0, "file is %lld bytes; a config may be at most %d bytes",
+		errat(ld, 0, 0, "file is %lld bytes; a config may be at most %d bytes (16 MiB)",
 		      (long long)st.st_size, RL_CONFIG_MAX_BYTES);
-		fclose(f);
+		close(fd);
 		return -EFBIG;
 	}
 	b = malloc((size_t)st.st_size + 1);
 	if (!b) {
-		fclose(f);
+		close(fd);
 		errat(ld, 0, 0, "out of memory");
 		return -ENOMEM;
 	}
-	n = fread(b, 1, (size_t)st.st_size, f);
-	fclose(f);
+	/* a file that grows meanwhile is read as far as its stat size */
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + n, (size_t)st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			errat(ld, 0, 0, "cannot read: %s", strerror(e));
+			free(b);
+			close(fd);
+			return -e;
+		}
+		if (!r)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
 	b[n] = 0;
 	if (memchr(b, 0, n)) {
 		const char *z = memchr(b, 0, n);

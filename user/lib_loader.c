@@ -227,6 +227,11 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 		seterr(err, err_len, "unknown on-full policy %u", o.on_full);
 		return -EINVAL;
 	}
+	if (o.pin_dir && strlen(o.pin_dir) > RL_PIN_DIR_MAX) {
+		seterr(err, err_len, "pin dir %.64s... is %zu characters long; at most %d",
+		       o.pin_dir, strlen(o.pin_dir), RL_PIN_DIR_MAX);
+		return -ENAMETOOLONG;
+	}
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		seterr(err, err_len, "out of memory");
@@ -353,6 +358,26 @@ void rl_loader_close(struct rl_loader *l)
 			close(l->links[i].fd);
 	rl_xdp_bpf__destroy(l->skel);
 	free(l);
+}
+
+int rl_loader_unpin(struct rl_loader *l)
+{
+	struct bpf_map *map;
+	int ret = 0, r;
+
+	if (!l || !l->pin_dir[0])
+		return 0;
+	bpf_object__for_each_map(map, l->skel->obj) {
+		if (bpf_map__is_internal(map) || !bpf_map__pin_path(map))
+			continue;
+		r = bpf_map__unpin(map, NULL);
+		if (r && r != -ENOENT && !ret) {
+			ret = r;
+			seterr(l->err, sizeof(l->err), "cannot remove pin %s: %s",
+			       bpf_map__pin_path(map), strerror(-r));
+		}
+	}
+	return ret;
 }
 
 static struct rl_loader_link *link_find(struct rl_loader *l, const char *ifname)

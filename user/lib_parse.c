@@ -37,6 +37,73 @@
 #define RL_MAX_BLOCK_NS     (365 * NS_PER_DAY)
 #define RL_MIN_BYTE_BURST   1514ULL   /* one full Ethernet frame */
 
+/*
+ * The length of a valid UTF-8 sequence at s (at most n bytes there), or 0
+ * if it is not one: the rules jansson checks (no overlong forms, no
+ * surrogates, nothing past U+10FFFF), since these strings end up in JSON.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0], cp, k, need;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (n < need)
+		return 0;
+	cp = c & (0x3f >> (need - 1));
+	for (k = 1; k < need; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need;
+}
+
+size_t rl_utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	if (n < max)
+		return n;
+	/* s[max] starts what is left out: back off to the start of the
+	 * character it continues, if it continues one */
+	while (n > 0 && max - n < 3 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+void rl_utf8_sanitize(char *s)
+{
+	size_t len = strlen(s), i = 0, k;
+
+	while (i < len) {
+		k = utf8_seq((const unsigned char *)s + i, len - i);
+		if (k) {
+			i += k;
+			continue;
+		}
+		/* a character a cut split at the end goes; any other bad byte
+		 * becomes '?' */
+		if ((unsigned char)s[i] >= 0xc2 && (unsigned char)s[i] <= 0xf4) {
+			size_t need = (unsigned char)s[i] < 0xe0 ? 2 : (unsigned char)s[i] < 0xf0 ? 3 : 4;
+
+			for (k = 1; i + k < len && ((unsigned char)s[i + k] & 0xc0) == 0x80; k++)
+				;
+			if (i + k == len && k < need) {
+				s[i] = 0;
+				return;
+			}
+		}
+		s[i++] = '?';
+	}
+}
+
 void rl_errf(struct rl_err *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -46,11 +113,12 @@ void rl_errf(struct rl_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	rl_utf8_sanitize(err->msg);
 }
 
-/* Quote at most 40 characters of user input so a hostile word cannot
- * swamp the message. */
-#define Q(s) (int)(strlen(s) > 40 ? 40 : strlen(s)), (s), (strlen(s) > 40 ? "..." : "")
+/* Quote at most 40 bytes of user input so a hostile word cannot swamp the
+ * message, never half a character. */
+#define Q(s) RL_CUT(s, 40), (strlen(s) > 40 ? "..." : "")
 
 typedef unsigned __int128 u128;
 

@@ -21,6 +21,9 @@
 #include "rl_abi.h"
 
 #define RL_PIN_DIR_DEFAULT        "/sys/fs/bpf/rlagent"
+/* Longest pin dir: a longer one is refused, never cut (the lock, the pins
+ * and the unpin must all name the same directory). */
+#define RL_PIN_DIR_MAX            255
 #define RL_STATE_ENTRIES_DEFAULT  1048576   /* per family: rl_st4, rl_st6 */
 #define RL_SLOG_ENTRIES_DEFAULT   65536     /* per family: rl_sl4, rl_sl6 */
 #define RL_LOADER_MAX_LINKS       32
@@ -73,7 +76,7 @@ struct rl_loader {
 	struct rl_loader_fds fd;
 	int adopted;               /* 1: pinned maps existed and were reused   */
 	int ncpus;                 /* possible CPUs: per-CPU value count       */
-	char pin_dir[256];         /* "" when not pinning                      */
+	char pin_dir[RL_PIN_DIR_MAX + 1]; /* "" when not pinning               */
 	int n_links;
 	struct rl_loader_link links[RL_LOADER_MAX_LINKS];
 	char err[RL_LOADER_ERR_LEN];
@@ -93,6 +96,13 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
  * enforcing while no agent runs.  Unpinned links (pin_dir "") go away.
  */
 void rl_loader_close(struct rl_loader *l);
+
+/*
+ * Remove the pins of rl's own maps (the names the object defines) from the
+ * pin dir, and nothing else: the dir may be shared (--pin-dir /sys/fs/bpf).
+ * Links are unpinned by rl_loader_detach.  Returns 0 or the first -errno.
+ */
+int rl_loader_unpin(struct rl_loader *l);
 
 /*
  * Attach rl_xdp to ifname, or adopt the link pinned at <pin_dir>/link_<ifname>

@@ -123,8 +123,17 @@ void rl_rule_defaults(struct rl_rule_spec *spec, const struct rl_defaults *d);
 uint64_t rl_rule_burst(const struct rl_rule_spec *spec);
 /* outer contains inner (same family, outer->len <= inner->len). */
 bool rl_prefix_contains(const struct rl_prefix *outer, const struct rl_prefix *inner);
-/* Formats into err->msg (err may be NULL). */
+/* Formats into err->msg (err may be NULL), sanitized as below. */
 void rl_errf(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Messages quote user words and end up in JSON, which must be valid
+ * UTF-8: a word is quoted cut on a character boundary (RL_CUT, for
+ * "%.*s"), and a finished message is sanitized (a character split by a
+ * buffer's end is dropped, any invalid byte becomes '?').
+ */
+size_t rl_utf8_prefix(const char *s, size_t max);
+void rl_utf8_sanitize(char *s);
+#define RL_CUT(s, max) (int)rl_utf8_prefix((s), (max)), (s)
 
 /* lib_config.c */
 void rl_config_defaults(struct rl_config *cfg);
@@ -146,8 +155,8 @@ struct rl_compiled {
 
 /*
  * `ids[i]`/`vers[i]` are the slot and state version assigned to rules[i].
- * Fails with -E2BIG (err set) if some prefix is covered by more than
- * RL_MAX_CAND rules.
+ * The entries come sorted by rl_prefix_cmp.  Fails with -E2BIG (err set)
+ * if some prefix is covered by more than RL_MAX_CAND rules.
  */
 int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 	       const uint32_t *vers, int n_rules,
@@ -195,10 +204,43 @@ void rl_dir_slots_commit(struct rl_dir_slots *s, uint64_t now_ns);
 uint64_t rl_dir_slots_next_free(const struct rl_dir_slots *s);
 void rl_dir_slots_abort(struct rl_dir_slots *s);
 
+/* Family, then length, then address: the order of compiled entries. */
+int rl_prefix_cmp(const struct rl_prefix *a, const struct rl_prefix *b);
 /* Rules whose order alone would decide between them (refused); `src`, if
  * not NULL, gets the source they share. */
 bool rl_rules_clash(const struct rl_rule_spec *a, const struct rl_rule_spec *b,
 		    struct rl_prefix *src);
+/*
+ * What only a whole rule set can get wrong, in time linear in its rules:
+ * a name used twice (-EEXIST), two rules that clash (-EINVAL), more than
+ * RL_MAX_CAND rules with one exact source (-E2BIG: rl_compile would refuse
+ * them too; with fewer, a rule is compared with at most 2 x RL_MAX_CAND
+ * others).  *first < *second are the rules concerned: the earlier name or
+ * rule, or the first rule with that source and the one over the limit.
+ * -ENOMEM leaves them -1.
+ */
+int rl_rules_check(const struct rl_rule_spec *rules, int n, int *first, int *second);
+
+/*
+ * A hash index of rule names, for rule sets searched by name: elements of
+ * `stride` bytes from `base` whose first member is the name (struct
+ * rl_rule_spec, or a struct that starts with one).  The index points into
+ * the caller's array: it must not move while the index is used.
+ */
+struct rl_name_index {
+	const char *base;
+	size_t stride;
+	uint32_t *slot;           /* element index + 1, 0 empty              */
+	size_t mask;
+};
+/* Room for n names; 0 or -ENOMEM. */
+int rl_name_index_init(struct rl_name_index *x, const void *base, size_t stride, int n);
+/* Adds element i, unless a name equal to its is there: returns that
+ * element's index (i is not added), else -1. */
+int rl_name_index_add(struct rl_name_index *x, int i);
+int rl_name_index_find(const struct rl_name_index *x, const char *name);
+void rl_name_index_free(struct rl_name_index *x);
+
 /* The datapath rule for a spec, with its constants k (no id/ver/tag). */
 void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r);
 /*

@@ -34,6 +34,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include "agent.h"
+#include "rl_loader.h"
 
 int agent_log_level = LOG_LVL_INFO;
 bool agent_log_syslog;
@@ -78,7 +79,7 @@ static void usage(FILE *f)
 "      --gc-interval S   seconds between passes over the per-source state maps\n"
 "                        (default 60, 0 = off): removes keys of deleted rules and,\n"
 "                        with a non-LRU on-full policy, idle keys at full credit\n"
-"      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove the pins\n"
+"      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove rl's pins\n"
 "                        (default: leave them, the datapath keeps enforcing)\n"
 "      --metrics A:P     serve Prometheus metrics on http://A:P/metrics\n"
 "                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
@@ -170,10 +171,14 @@ static void handle_signal(struct agent *a, int sfd)
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: reloading %s", a->config_path ? a->config_path : "(no config)");
+			log_info("SIGHUP from uid %u pid %u: reloading %s", si.ssi_uid, si.ssi_pid,
+				 a->config_path ? a->config_path : "(no config)");
+			snprintf(a->reload_by, sizeof(a->reload_by), "SIGHUP from uid %u pid %u",
+				 si.ssi_uid, si.ssi_pid);
 			a->reload_requested = true;
 		} else {
-			log_info("%s: exiting", strsignal((int)si.ssi_signo));
+			log_info("%s from uid %u pid %u: exiting", strsignal((int)si.ssi_signo),
+				 si.ssi_uid, si.ssi_pid);
 			a->stop = true;
 		}
 	}
@@ -230,7 +235,9 @@ static int run_loop(struct agent *a, int sfd)
 			struct rl_err err = {};
 
 			a->reload_requested = false;
+			agent_peer = a->reload_by;
 			agent_config_reload(a, &err);
+			agent_peer = NULL;
 		}
 		now = agent_now_ns();
 		next = agent_next_expiry(a);
@@ -273,6 +280,16 @@ int main(int argc, char **argv)
 	int c, ret = 1, sfd = -1, mode_set = 0, n_cfg_rules = 0;
 	bool bpf_open = false, listening = false, metrics_on = false;
 
+	/* First thing: a SIGHUP (or SIGTERM) during a slow start waits for
+	 * the poll loop's signalfd instead of killing a half-started agent. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		fprintf(stderr, "rlagent: blocking signals: %s\n", strerror(errno));
+		return 1;
+	}
 	a = calloc(1, sizeof(*a));
 	if (!a) {
 		fprintf(stderr, "rlagent: out of memory\n");
@@ -300,6 +317,13 @@ int main(int argc, char **argv)
 			a->sock_path = optarg;
 			break;
 		case 'p':
+			/* refused, not cut: the lock, the pins and the unpin
+			 * must all name this very directory */
+			if (!*optarg || strlen(optarg) > RL_PIN_DIR_MAX) {
+				fprintf(stderr, "rlagent: --pin-dir: %zu characters; want 1..%d (a directory on bpffs)\n",
+					strlen(optarg), RL_PIN_DIR_MAX);
+				goto usage_err;
+			}
 			a->pin_dir = optarg;
 			break;
 		case 'm':
@@ -346,6 +370,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'C':
+			/* a check runs no loop: Ctrl-C must stop it */
+			sigprocmask(SIG_UNBLOCK, &mask, NULL);
 			ret = check_config(optarg);
 			goto out_free;
 		case 'h':
@@ -404,14 +430,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
-		log_err("blocking signals: %s", strerror(errno));
-		goto out;
-	}
+	/* blocked since main() began: what arrived meanwhile is pending */
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0) {
 		log_err("signalfd: %s", strerror(errno));

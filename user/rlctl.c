@@ -59,7 +59,8 @@ static const char usage_top[] =
 "  config reload                  re-read the agent's config file and apply it\n"
 "  config dump                    the running state in config syntax\n"
 "  config check FILE              validate FILE locally (the agent is not needed)\n"
-"  help | OBJECT help\n"
+"  help | OBJECT help             (`help` later on is a word: a rule may be\n"
+"                                 named help)\n"
 "\n"
 "RATE: N/s, N/min, N/h (packets) or tc units 10mbit, 500kbit, 1mbps (bytes).\n"
 "ALGO: token-bucket, leaky-bucket, fixed-window, sliding-window, sliding-log.\n"
@@ -102,6 +103,8 @@ static int fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* the user's words, maybe cut: -j must still print valid JSON */
+	rl_utf8_sanitize(buf);
 	if (json_out) {
 		json_t *o = json_pack("{s:b, s:s, s:s}", "ok", 0, "error", buf, "code",
 				      code == EXIT_USAGE ? "usage" :
@@ -156,13 +159,14 @@ static int check_words(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(verb, "add") && strcmp(verb, "change"))
-			return usage_err(usage_rule, "rule: unknown command '%s' (add, change, del, list)", verb);
+			return usage_err(usage_rule, "rule: unknown command '%.*s' (add, change, del, list)",
+					 RL_CUT(verb, 64));
 		add = !strcmp(verb, "add");
 		if (argc < 3)
 			return usage_err(usage_rule, "rule %s: missing NAME", verb);
 		if (!rl_name_valid(argv[2]))
-			return usage_err(NULL, "rule name '%s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
-					 argv[2], RL_NAME_LEN - 1);
+			return usage_err(NULL, "rule name '%.*s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
+					 RL_CUT(argv[2], 64), RL_NAME_LEN - 1);
 		if (!add && argc < 4)
 			return usage_err(usage_rule, "rule change %s: nothing to change", argv[2]);
 		rl_config_defaults(&cfg);
@@ -190,7 +194,8 @@ static int check_words(int argc, char **argv)
 		if (!verb || !strcmp(verb, "list") || !strcmp(verb, "show"))
 			return argc <= 2 ? 0 : usage_err(u, "%s list takes no arguments", obj);
 		if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
-			return usage_err(u, "%s: unknown command '%s' (add, del, list)", obj, verb);
+			return usage_err(u, "%s: unknown command '%.*s' (add, del, list)", obj,
+					 RL_CUT(verb, 64));
 		if (argc < 3)
 			return usage_err(u, "%s %s: missing PREFIX", obj, verb);
 		if (rl_parse_prefix(argv[2], &p, &err))
@@ -204,7 +209,7 @@ static int check_words(int argc, char **argv)
 			return 0;
 		}
 		if (argc != 3)
-			return usage_err(u, "%s %s: unexpected '%s'", obj, verb, argv[3]);
+			return usage_err(u, "%s %s: unexpected '%.*s'", obj, verb, RL_CUT(argv[3], 64));
 		return 0;
 	}
 	if (!strcmp(obj, "stats"))
@@ -221,7 +226,7 @@ static int check_words(int argc, char **argv)
 			return usage_err(usage_top, "usage: rlctl top [-n N]");
 		n = strtol(argv[2], &end, 10);
 		if (*end || end == argv[2] || n < 1 || n > 10000)
-			return usage_err(NULL, "top -n: '%s' is not a count 1..10000", argv[2]);
+			return usage_err(NULL, "top -n: '%.*s' is not a count 1..10000", RL_CUT(argv[2], 64));
 		return 0;
 	}
 	if (!strcmp(obj, "config")) {
@@ -231,10 +236,11 @@ static int check_words(int argc, char **argv)
 			return argc == 2 ? 0 : usage_err(usage_config, "config %s takes no arguments", verb);
 		if (!strcmp(verb, "check"))
 			return argc == 3 ? 0 : usage_err(usage_config, "config check takes one FILE");
-		return usage_err(usage_config, "config: unknown command '%s' (reload, dump, check)", verb);
+		return usage_err(usage_config, "config: unknown command '%.*s' (reload, dump, check)",
+				 RL_CUT(verb, 64));
 	}
-	return usage_err(usage_top, "unknown object '%s' (rule, allow, block, stats, top, status, config, help)",
-			 obj);
+	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, status, config, help)",
+			 RL_CUT(obj, 64));
 }
 
 static int64_t ms_now(void)
@@ -258,13 +264,19 @@ static int call_agent(const char *path, int timeout_s, int argc, char **argv, js
 	int fd = -1, ret, i;
 	struct timeval tv = { .tv_sec = timeout_s };
 
+	/* a word dropped here would change the command: refuse instead */
 	for (i = 0; i < argc; i++)
-		json_array_append_new(arr, json_string(argv[i]));
+		if (json_array_append_new(arr, json_string(argv[i]))) {
+			json_decref(req);
+			json_decref(arr);
+			return fail(EXIT_USAGE, "word %d ('%.*s') is not valid UTF-8; the agent takes UTF-8 words only",
+				    i + 1, RL_CUT(argv[i], 64));
+		}
 	json_object_set_new(req, "argv", arr);
 	line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (!line) {
-		ret = fail(EXIT_USAGE, "arguments are not valid UTF-8; cannot encode the request");
+		ret = fail(EXIT_UNREACHABLE, "out of memory encoding the request");
 		goto cleanup;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -635,7 +647,10 @@ int main(int argc, char **argv)
 		fputs(usage_top, stdout);
 		return 0;
 	}
-	if (argc >= 2 && !strcmp(argv[argc - 1], "help")) {
+	/* `OBJECT help` only: a later "help" is a word like any other (a
+	 * rule may be named help: `rule del help` deletes it), and so is
+	 * `stats help`, whose second word is a rule name */
+	if (argc == 2 && !strcmp(argv[1], "help") && strcmp(argv[0], "stats")) {
 		if (!strcmp(argv[0], "rule"))
 			fputs(usage_rule, stdout);
 		else if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "block"))

@@ -7,10 +7,13 @@
  * the sample configs in tests/configs/ are read relative to the repo root.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include "rl_model.h"
@@ -256,8 +259,8 @@ static void test_hostile_bytes(void)
 	CHECK(rl_config_load(path, &c, &e) < 0 && e.line == 2 && strstr(e.msg, "binary"),
 	      "NUL: %s", e.msg);
 
-	/* over the size limit */
-	n = (1 << 20) + 100;
+	/* over the size limit (16 MiB) */
+	n = (16 << 20) + 100;
 	big = malloc(n);
 	if (!big) {
 		printf("FAIL config/hostile-bytes: out of memory\n");
@@ -267,7 +270,8 @@ static void test_hostile_bytes(void)
 	memset(big, '#', n);
 	memcpy(big, HDR, strlen(HDR));
 	path = write_tmp("big.yaml", big, n);
-	CHECK(rl_config_load(path, &c, &e) == -EFBIG && strstr(e.msg, "1048576"), "1 MB: %s", e.msg);
+	CHECK(rl_config_load(path, &c, &e) == -EFBIG && strstr(e.msg, "16777216"), "16 MiB: %s", e.msg);
+	unlink(path);
 
 	/* just under it: one huge unknown key on line 2, quoted short */
 	n = (1 << 20) - 16;
@@ -284,6 +288,144 @@ static void test_hostile_bytes(void)
 	      strstr(e.msg, "/nonexistent/rl.yaml"), "missing file: %s", e.msg);
 	CHECK(rl_config_load(tmpdir, &c, &e) < 0, "directory accepted");
 	report("config/hostile-bytes", failed);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	printf("FAIL config/not-regular: a load blocked for 5 s (opened a FIFO blocking?)\n");
+	fflush(stdout);
+	_exit(1);
+}
+
+/*
+ * The agent reads paths a client names (`rlctl config check FILE`) on its
+ * only thread: a FIFO nobody writes, or a device, must be refused at once,
+ * never waited on.  SIGALRM turns a hang into a failure.
+ */
+static void test_not_regular(void)
+{
+	char fifo[512];
+	struct rl_config c;
+	struct rl_err e = {};
+	int failed = 0;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo.yaml", tmpdir);
+	CHECK(!mkfifo(fifo, 0600), "mkfifo %s: %s", fifo, strerror(errno));
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	CHECK(rl_config_load(fifo, &c, &e) == -EINVAL && strstr(e.msg, "not a regular file") &&
+	      strstr(e.msg, "FIFO") && strstr(e.msg, fifo), "FIFO: %s", e.msg);
+	CHECK(rl_config_check(fifo, NULL, &e) == -EINVAL && strstr(e.msg, "FIFO"), "check FIFO: %s",
+	      e.msg);
+	CHECK(rl_config_load("/dev/zero", &c, &e) == -EINVAL && strstr(e.msg, "character device"),
+	      "/dev/zero: %s", e.msg);
+	CHECK(rl_config_load(tmpdir, &c, &e) == -EINVAL && strstr(e.msg, "directory"),
+	      "directory: %s", e.msg);
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	unlink(fifo);
+	report("config/not-regular", failed);
+}
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Complexity, not speed: 100,000 keys in one mapping (the duplicate-key
+ * check was quadratic: 76 s of CPU for 105k), and a duplicate found among
+ * them.  CPU time, so a loaded machine does not fail it; 2 s is ~100x
+ * what the linear check takes.
+ */
+static void test_many_keys(void)
+{
+	const int nk = 100000;
+	size_t cap = (size_t)nk * 16 + 64, o;
+	char *y = malloc(cap);
+	struct rl_config c;
+	struct rl_err e = {};
+	const char *path;
+	double t0, dt;
+	int failed = 0, i, r;
+
+	if (!y) {
+		printf("FAIL config/many-keys: out of memory\n");
+		failures++;
+		return;
+	}
+	o = (size_t)snprintf(y, cap, "version: 1\n");
+	for (i = 0; i < nk; i++)
+		o += (size_t)snprintf(y + o, cap - o, "k%d: 1\n", i);
+	path = write_tmp("keys.yaml", y, o);
+	t0 = cpu_s();
+	r = rl_config_load(path, &c, &e);
+	dt = cpu_s() - t0;
+	CHECK(r == -EINVAL && strstr(e.msg, "unknown key 'k0'"), "%d keys: %s", nk, e.msg);
+	CHECK(dt < 2.0, "%d distinct keys took %.2f s of CPU", nk, dt);
+	printf("    %d keys: %.3f s of CPU\n", nk, dt);
+
+	/* the same with the last key repeating the first */
+	o -= strlen("k99999: 1\n");
+	o += (size_t)snprintf(y + o, cap - o, "k0: 2\n");
+	path = write_tmp("keys.yaml", y, o);
+	t0 = cpu_s();
+	r = rl_config_load(path, &c, &e);
+	dt = cpu_s() - t0;
+	CHECK(r == -EINVAL && strstr(e.msg, "key 'k0' appears twice") && e.line == nk + 1 &&
+	      strstr(e.msg, "first on line 2"), "duplicate: %s", e.msg);
+	CHECK(dt < 2.0, "%d keys with a duplicate took %.2f s of CPU", nk, dt);
+	free(y);
+	report("config/many-keys", failed);
+}
+
+/*
+ * The most rules a config may hold, each on its own source: names and
+ * overlaps are checked in linear time (pairwise, this took 3.2 s of CPU),
+ * and `--check-config` compiles them too.
+ */
+static void test_many_rules(void)
+{
+	const int nr = RL_MAX_RULES;
+	size_t cap = (size_t)nr * 80 + 64, o;
+	char *y = malloc(cap);
+	struct rl_config c;
+	struct rl_err e = {};
+	const char *path;
+	double t0, dt;
+	int failed = 0, i, r, n = 0;
+
+	if (!y) {
+		printf("FAIL config/many-rules: out of memory\n");
+		failures++;
+		return;
+	}
+	o = (size_t)snprintf(y, cap, "version: 1\nrules:\n");
+	for (i = 0; i < nr; i++)
+		o += (size_t)snprintf(y + o, cap - o,
+				      "  - {name: r%d, src: 10.%d.%d.%d/32, proto: udp, rate: 1/s}\n",
+				      i, i >> 16, (i >> 8) & 255, i & 255);
+	path = write_tmp("rules.yaml", y, o);
+	t0 = cpu_s();
+	r = rl_config_check(path, &n, &e);
+	dt = cpu_s() - t0;
+	CHECK(!r && n == nr, "%d rules: %d %s", nr, r, e.msg);
+	CHECK(dt < 2.0, "%d rules took %.2f s of CPU", nr, dt);
+	printf("    %d rules loaded, checked and compiled: %.3f s of CPU\n", nr, dt);
+
+	/* the last rule on the first one's source and port: refused, named */
+	o -= strlen("  - {name: r16383, src: 10.0.63.255/32, proto: udp, rate: 1/s}\n");
+	o += (size_t)snprintf(y + o, cap - o, "  - {name: last, src: 10.0.0.0/32, proto: udp, rate: 2/s}\n");
+	path = write_tmp("rules.yaml", y, o);
+	r = rl_config_load(path, &c, &e);
+	CHECK(r == -EINVAL && strstr(e.msg, "rule 'last' overlaps rule 'r0' (line 3)") &&
+	      e.line == nr + 2, "overlap: %s", e.msg);
+	free(y);
+	report("config/many-rules", failed);
 }
 
 static void test_mark(void)
@@ -348,6 +490,9 @@ int main(void)
 	test_bad();
 	test_files();
 	test_hostile_bytes();
+	test_not_regular();
+	test_many_keys();
+	test_many_rules();
 	test_defaults_apply();
 	test_mark();
 	{

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <jansson.h>
 
 #include "rl_model.h"
 #include "testlib.h"
@@ -544,6 +545,87 @@ static void test_mark_words(void)
 	report("parse/mark", failed);
 }
 
+/* Valid UTF-8 by jansson's rules: what json_string() accepts. */
+static bool json_ok(const char *s)
+{
+	json_t *j = json_string(s);
+	bool ok = j != NULL;
+
+	json_decref(j);
+	return ok;
+}
+
+/*
+ * Messages quote user words cut to 40 or 64 bytes and end up in JSON: a
+ * cut inside a multi-byte character made jansson refuse the message, the
+ * agent answer "out of memory" and `rlctl -j` print nothing.
+ */
+static void test_utf8(void)
+{
+	static const char *const bad[] = {
+		"\xff", "a\xc3", "\xc3(", "\xe2\x82", "\xed\xa0\x80" /* surrogate */,
+		"\xc0\xaf" /* overlong */, "\xf4\x90\x80\x80" /* > U+10FFFF */, "x\x80y",
+	};
+	char word[256], buf[256];
+	struct rl_err e = {};
+	struct rl_limit l;
+	size_t i, n;
+	bool bytes;
+	int failed = 0;
+
+	/* a (1 byte) then é (2 bytes) x 60: every odd cut splits an é */
+	snprintf(word, sizeof(word), "a");
+	for (i = 0; i < 60; i++)
+		strcat(word, "\xc3\xa9");
+	for (n = 0; n <= 70; n++) {
+		size_t k = rl_utf8_prefix(word, n);
+
+		CHECK(k <= n && (k == n || k == n - 1) && (k == 0 || k % 2 == 1),
+		      "prefix(%zu) = %zu", n, k);
+		snprintf(buf, sizeof(buf), "%.*s", (int)k, word);
+		CHECK(json_ok(buf), "a cut at %zu is not valid UTF-8", n);
+	}
+	CHECK(rl_utf8_prefix("abc", 40) == 3 && rl_utf8_prefix("", 5) == 0, "short strings");
+	/* 4-byte characters: the cut backs off up to 3 bytes */
+	CHECK(rl_utf8_prefix("\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 7) == 4, "emoji cut");
+
+	/* the parsers quote 40 bytes of a word: whole characters only */
+	CHECK(rl_parse_rate(word, &l, &bytes, &e) && json_ok(e.msg) && strstr(e.msg, "..."),
+	      "rate message: %s", e.msg);
+	CHECK(rl_parse_algo(word, &l.algo, &e) && json_ok(e.msg), "algo message: %s", e.msg);
+
+	/* sanitize: a character split at the end goes, bad bytes become ? */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", bad[i]);
+		rl_utf8_sanitize(buf);
+		CHECK(json_ok(buf), "sanitized %zu is still invalid", i);
+	}
+	snprintf(buf, sizeof(buf), "ok \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	rl_utf8_sanitize(buf);
+	CHECK(!strcmp(buf, "ok \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "valid text changed: %s", buf);
+	snprintf(buf, sizeof(buf), "ab\xe2\x82");
+	rl_utf8_sanitize(buf);
+	CHECK(!strcmp(buf, "ab"), "split end: %s", buf);
+	snprintf(buf, sizeof(buf), "a\xff" "b\xc3(c");
+	rl_utf8_sanitize(buf);
+	CHECK(!strcmp(buf, "a?b?(c"), "bad bytes: %s", buf);
+	/* rl_errf sanitizes what it formats, cut by its buffer too */
+	rl_errf(&e, "%s%s%s", "x", word, word);
+	CHECK(json_ok(e.msg), "rl_errf: not valid UTF-8");
+	{
+		char big[RL_ERR_LEN * 2];
+
+		big[0] = 'x';
+		for (i = 1; i + 2 < sizeof(big); i += 2)
+			memcpy(big + i, "\xc3\xa9", 2);
+		big[i] = 0;
+		rl_errf(&e, "%s", big);
+		CHECK(json_ok(e.msg) && strlen(e.msg) >= RL_ERR_LEN - 3, "rl_errf at its limit: %zu bytes",
+		      strlen(e.msg));
+	}
+	report("parse/utf8-cuts", failed);
+}
+
 int main(void)
 {
 	test_rates();
@@ -555,6 +637,7 @@ int main(void)
 	test_rule_words();
 	test_validate();
 	test_mark_words();
+	test_utf8();
 	printf("%s: %d failed\n", __FILE__, failures);
 	return failures ? 1 : 0;
 }
