@@ -314,7 +314,9 @@ static __always_inline const struct rl_match *rl_match_get(const struct rl_pkt *
 		cell = v - 1;
 		m = bpf_map_lookup_elem(&rl_mval, &cell);
 		asm volatile("%0 = %0" : "+r"(m));
-		return m;
+		/* a cell naming no slot (never written so) asks the trie */
+		if (m)
+			return m;
 	}
 	if (p->family == 4) {
 		k4.prefixlen = 32;

@@ -48,7 +48,9 @@ enum rl_slot_res {
  * (a load; bpf_ktime_get_coarse_ns is a ~20-30 ns call there), and jiffies
  * * tick + jbase (struct rl_clk, learnt on this CPU from its precise reads)
  * is the time of the last tick, give or take how late ticks run: `late`
- * adds max(one tick, the lag last seen on this CPU plus a quarter).  Until
+ * adds max(two ticks, the lag last seen on this CPU plus a quarter) - two:
+ * the next tick may land later than the quickest one jbase was learnt
+ * from, and a lag measured from few reads may not show it yet.  Until
  * this CPU has read the precise clock once (no jbase yet), and with
  * rl_conf.coarse_clock (which decides on the coarse clock alone), the
  * estimate is the coarse clock itself.
@@ -66,7 +68,7 @@ static __always_inline void rl_clock_start(struct rl_clock *c, __u32 coarse_only
 {
 	__u32 zero = 0;
 	struct rl_clk *st = bpf_map_lookup_elem(&rl_clk, &zero);
-	__u64 m = rl_tick_ns;
+	__u64 m = 2 * rl_tick_ns;
 
 	c->jiffies = bpf_jiffies64();
 	if (st && st->jset && !coarse_only)

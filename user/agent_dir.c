@@ -134,14 +134,16 @@ int agent_dir_sync(struct agent *a, const struct rl_compiled *c, struct rl_err *
 			} else {
 				if (slot_of[e] == -2) {
 					slot_of[e] = rl_dir_slot_get(&d->slots, &c->e[e].m, now, &fresh);
-					if (slot_of[e] >= 0 && fresh &&
-					    bpf_map_update_elem(a->maps.mval, &slot_of[e], &c->e[e].m,
-								BPF_ANY)) {
-						ret = -errno;
-						agent_err(err, "writing rl_mval slot %d: %s", slot_of[e],
-							  strerror(errno));
-						rl_dir_slots_abort(&d->slots);
-						goto out;
+					if (slot_of[e] >= 0 && fresh) {
+						if (bpf_map_update_elem(a->maps.mval, &slot_of[e],
+									&c->e[e].m, BPF_ANY)) {
+							ret = -errno;
+							agent_err(err, "writing rl_mval slot %d: %s",
+								  slot_of[e], strerror(errno));
+							rl_dir_slots_abort(&d->slots);
+							goto out;
+						}
+						rl_dir_slot_written(&d->slots, slot_of[e], &c->e[e].m);
 					}
 				}
 				want = slot_of[e] >= 0 ? (uint64_t)slot_of[e] + 1 : RL_DIR_TRIE;
@@ -157,11 +159,14 @@ int agent_dir_sync(struct agent *a, const struct rl_compiled *c, struct rl_err *
 			}
 		}
 	}
-	rl_dir_slots_commit(&d->slots, now);
+	/* the quarantine starts once no cell names the slot: now */
+	rl_dir_slots_commit(&d->slots, agent_now_ns());
 	d->no_slot_cells = no_slot;
 	/* some /16s wait for a slot in quarantine: look again once it ends */
 	d->retry_ns = no_slot ? rl_dir_slots_next_free(&d->slots) : 0;
 out:
+	if (ret)        /* try again in a second, not at once (no spinning) */
+		d->retry_ns = agent_now_ns() + RL_DIR_QUARANTINE_NS;
 	free(plan);
 	free(slot_of);
 	return ret;

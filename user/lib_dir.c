@@ -101,13 +101,17 @@ int rl_dir_slot_get(struct rl_dir_slots *s, const struct rl_match *m,
 		    now_ns - s->freed_ns[i] >= RL_DIR_QUARANTINE_NS)
 			free_at = i;
 	}
-	if (free_at < 0)
-		return -1;
-	s->val[free_at] = *m;
-	s->hash[free_at] = h;
-	s->state[free_at] = RL_DIR_SLOT_NEW;
-	*fresh = true;
+	/* recorded by rl_dir_slot_written once the map holds it: a failed
+	 * write leaves the slot free, with what it really holds */
+	*fresh = free_at >= 0;
 	return free_at;
+}
+
+void rl_dir_slot_written(struct rl_dir_slots *s, uint32_t slot, const struct rl_match *m)
+{
+	s->val[slot] = *m;
+	s->hash[slot] = match_hash(m);
+	s->state[slot] = RL_DIR_SLOT_NEW;
 }
 
 void rl_dir_slots_commit(struct rl_dir_slots *s, uint64_t now_ns)

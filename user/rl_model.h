@@ -195,10 +195,11 @@ void rl_dir_slots_free(struct rl_dir_slots *s);
 void rl_dir_slot_known(struct rl_dir_slots *s, uint32_t slot, const struct rl_match *m,
 		       bool used, uint64_t now_ns);
 /* A slot holding m: one that already does, or a free one past its
- * quarantine (*fresh: the caller must write m there before any cell names
- * it); -1 if none. */
+ * quarantine (*fresh: the caller must write m there, then call
+ * rl_dir_slot_written, before any cell names it); -1 if none. */
 int rl_dir_slot_get(struct rl_dir_slots *s, const struct rl_match *m,
 		    uint64_t now_ns, bool *fresh);
+void rl_dir_slot_written(struct rl_dir_slots *s, uint32_t slot, const struct rl_match *m);
 void rl_dir_slots_commit(struct rl_dir_slots *s, uint64_t now_ns);
 /* When the first slot in quarantine becomes free again; 0 if none is. */
 uint64_t rl_dir_slots_next_free(const struct rl_dir_slots *s);

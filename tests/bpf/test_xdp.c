@@ -885,7 +885,8 @@ static void dir_cell(int family, __u32 cell, __u64 v)
 /*
  * The direct match table (rl_abi.h): a cell naming a value slot decides
  * without the trie, NONE means unmatched, TRIE (0, what the tests' other
- * cells hold) asks the trie - in both families.  Here the trie and the
+ * cells hold) asks the trie, and so does a cell naming no slot (it fails
+ * safe, not open) - in both families.  Here the trie and the
  * table disagree on purpose, so each answer shows who decided.
  */
 static void test_dir_table(void)
@@ -917,6 +918,9 @@ static void test_dir_table(void)
 		dir_cell(fam, cell, RL_DIR_NONE);
 		run_expect(fam == 4 ? "v4 cell NONE: unmatched" : "v6 cell NONE: unmatched",
 			   pk.buf, len, &none);
+		dir_cell(fam, cell, RL_DIR_VALS + 5);
+		expect_rule(fam == 4 ? "v4 cell naming no slot: the trie" :
+				       "v6 cell naming no slot: the trie", len, 140, RL_V_PASS);
 		dir_cell(fam, cell, RL_DIR_TRIE);
 		expect_rule(fam == 4 ? "v4 cell back to TRIE" : "v6 cell back to TRIE",
 			    len, 140, RL_V_PASS);

@@ -160,13 +160,21 @@ static void test_slots(void)
 	}
 	for (i = 0; i < RL_DIR_VALS; i++)
 		rl_dir_slot_known(&s, i, &z, false, 0);
+	/* a failed write (no rl_dir_slot_written) records nothing: the next
+	 * sync must write the slot again, not trust it */
 	sa = rl_dir_slot_get(&s, &a, t, &fresh);
 	CHECK(sa >= 0 && fresh, "a: slot %d fresh %d", sa, fresh);
+	rl_dir_slots_abort(&s);
+	rl_dir_slots_commit(&s, t);
+	sa = rl_dir_slot_get(&s, &a, t, &fresh);
+	CHECK(sa >= 0 && fresh, "a after a failed write: slot %d fresh %d", sa, fresh);
+	rl_dir_slot_written(&s, sa, &a);
 	CHECK(rl_dir_slot_get(&s, &a, t, &fresh) == sa && !fresh, "a twice: not shared");
 	rl_dir_slots_commit(&s, t);
 	/* next sync: b replaces a; a's slot goes into quarantine */
 	sb = rl_dir_slot_get(&s, &b, t + 1, &fresh);
 	CHECK(sb >= 0 && sb != sa && fresh, "b: slot %d (a's %d)", sb, sa);
+	rl_dir_slot_written(&s, sb, &b);
 	rl_dir_slots_commit(&s, t + 1);
 	CHECK(s.state[sa] == RL_DIR_SLOT_FREE, "a's slot not freed");
 	/* fill every other slot: a's may not be rewritten within a second */
@@ -178,6 +186,7 @@ static void test_slots(void)
 		      (unsigned long long)(q / 2));
 		if (k < 0)
 			break;
+		rl_dir_slot_written(&s, k, &m);
 		got++;
 	}
 	CHECK(got == RL_DIR_VALS - 2, "%d new slots, expected %d", got, RL_DIR_VALS - 2);
