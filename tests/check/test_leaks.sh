@@ -49,7 +49,7 @@ cp "$(command -v sleep)" "$TMP/bin/rlgen"
 
 # the fake tests record the names they used here
 cat >"$TMP/leaky.sh" <<EOF
-n=rlleak\$(echo \$\$ | tr 0-9 a-j)   # no digits: never taken for a live owner's PID
+n=rlleak\$\$
 echo "\$n" >"$TMP/leaky.name"
 ip netns add "\$n" && mkdir "/sys/fs/bpf/\$n" && ip link add "\$n" type veth peer name "\${n}p" &&
 	tc qdisc add dev "\$n" clsact || { echo "FAIL fake/setup: could not create"; exit 1; }
