@@ -156,6 +156,7 @@ void agent_dir_close(struct agent *a);
 int agent_dir_sync(struct agent *a, const struct rl_compiled *c, struct rl_err *err);
 uint64_t agent_dir_next(const struct agent *a);
 void agent_dir_retry(struct agent *a);
+json_t *agent_dir_json(const struct agent *a);
 void agent_bpf_close(struct agent *a, bool detach);
 int agent_bpf_write_conf(struct agent *a);
 /* rl_tc_in on (or off) every interface: only rules with action mark need it. */

@@ -564,6 +564,7 @@ static json_t *cmd_status(struct agent *a)
 		      "last_reload", lr);
 	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
 						       "coarse" : "precise"));
+	json_object_set_new(o, "direct_table", agent_dir_json(a));
 	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
 						       "rl_st4", table_json(a, 4, now),
 						       "rl_st6", table_json(a, 6, now)));

@@ -185,3 +185,34 @@ void agent_dir_retry(struct agent *a)
 	if (agent_dir_sync(a, &a->applied, &err))
 		log_warn("direct match table: %s (the trie still decides)", err.msg);
 }
+
+/* For status: per family, /16s decided by the table, sent to the trie,
+ * and with no entry; and value slots in use. */
+json_t *agent_dir_json(const struct agent *a)
+{
+	const struct agent_dir *d = &a->dir;
+	json_t *o = json_object();
+	int f, i, used = 0;
+
+	for (f = 0; f < 2; f++) {
+		int n[3] = { 0, 0, 0 };          /* table, trie, none */
+		uint32_t c;
+
+		if (!d->cells[f])
+			continue;
+		for (c = 0; c < RL_DIR_CELLS; c++) {
+			uint32_t v = cell_get(d->cells[f], c);
+
+			n[v == RL_DIR_TRIE ? 1 : v == RL_DIR_NONE ? 2 : 0]++;
+		}
+		json_object_set_new(o, f ? "ipv6" : "ipv4",
+				    json_pack("{s:i, s:i, s:i}", "table", n[0], "trie", n[1],
+					      "none", n[2]));
+	}
+	for (i = 0; i < RL_DIR_VALS; i++)
+		used += d->slots.state[i] != RL_DIR_SLOT_FREE;
+	json_object_set_new(o, "slots_used", json_integer(used));
+	json_object_set_new(o, "slots", json_integer(RL_DIR_VALS));
+	json_object_set_new(o, "no_slot", json_integer(d->no_slot_cells));
+	return o;
+}

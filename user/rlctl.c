@@ -480,7 +480,7 @@ static void print_stats(json_t *o)
 static void print_status(json_t *o)
 {
 	json_t *ifs = json_object_get(o, "interfaces"), *i1, *lr = json_object_get(o, "last_reload");
-	json_t *sm = json_object_get(o, "state_maps"), *m, *gc;
+	json_t *sm = json_object_get(o, "state_maps"), *m, *gc, *dt;
 	const char *k;
 	size_t i;
 
@@ -502,6 +502,16 @@ static void print_status(json_t *o)
 	printf("on-full:       %s\n", js(o, "on_full"));
 	printf("malformed:     %s\n", js(o, "malformed"));
 	printf("clock:         %s\n", js(o, "clock"));
+	dt = json_object_get(o, "direct_table");
+	if (json_is_object(dt)) {
+		json_t *d4 = json_object_get(dt, "ipv4"), *d6 = json_object_get(dt, "ipv6");
+
+		printf("match table:   /16s decided directly %lld v4, %lld v6; by the trie %lld v4, %lld v6; "
+		       "value slots %lld of %lld%s\n",
+		       ji(d4, "table") + ji(d4, "none"), ji(d6, "table") + ji(d6, "none"),
+		       ji(d4, "trie"), ji(d6, "trie"), ji(dt, "slots_used"), ji(dt, "slots"),
+		       ji(dt, "no_slot") ? " (some /16s wait for a free slot)" : "");
+	}
 	gc = json_object_get(o, "gc");
 	json_object_foreach(sm, k, m) {
 		json_t *age = json_object_get(m, "swept_s_ago");

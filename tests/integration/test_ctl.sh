@@ -289,6 +289,9 @@ ctl allow list | grep -q 192.0.2.0/24 && pass allow-listed || fail allow-listed 
 [[ $(dir_cell 4 0xc000) == 0 && $(dir_cell 4 0xc001) == "$(dir_cell 4 0x0ae7)" ]] &&
 	pass dir-table-longer-prefix-asks-trie ||
 	fail dir-table-longer-prefix-asks-trie "cells 192.0/16=$(dir_cell 4 0xc000) 192.1/16=$(dir_cell 4 0xc001)"
+[[ $(ctl -j status | jget 'j["direct_table"]["ipv4"]["trie"] >= 1 and j["direct_table"]["ipv4"]["table"] >= 60000 and j["direct_table"]["slots_used"] >= 2') == True ]] &&
+	ctl status | grep -q '^match table: ' && pass status-direct-table ||
+	fail status-direct-table "$(ctl -j status | jget 'j.get("direct_table")')"
 rc allow-del 0 ctl allow del 2001:db8:1::/48
 rc allow-del-missing-refused 1 ctl allow del 2001:db8:1::/48
 rc block-add-timed 0 ctl block add 198.51.100.7 for 10m
