@@ -26,7 +26,7 @@ BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
-# rl_build_info{version=...} on /metrics
+# rlagent --version, rlctl --version, rl_build_info{version=...} on /metrics
 RL_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 BPF_CFLAGS := -O2 -g -Wall -Wextra -Werror -target bpf -mcpu=v3 \
               -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Iinclude -Ibpf
@@ -57,7 +57,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(BPFT_SRCS))
 
 LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 
-.PHONY: all deps bpffs test demo demo-http bench clean print-bpf-cflags
+.PHONY: all deps bpffs test demo demo-http bench clean print-bpf-cflags FORCE
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
@@ -108,7 +108,12 @@ $(OUTPUT)/obj/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(OUTPUT
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c $< -o $@
 
-$(OUTPUT)/obj/agent_metrics.o: CFLAGS += -DRL_VERSION='"$(RL_VERSION)"'
+# What --version and rl_build_info print.  Rewritten only when it changes,
+# so a new commit rebuilds just the objects that print it.
+$(OUTPUT)/rl_version.h: FORCE | $(OUTPUT)
+	$(Q)v='#define RL_VERSION "$(RL_VERSION)"'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+$(OUTPUT)/obj/agent_metrics.o $(OUTPUT)/obj/rlagent.o $(OUTPUT)/obj/rlctl.o: $(OUTPUT)/rl_version.h
 
 $(OUTPUT)/rlagent: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)

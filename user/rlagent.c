@@ -34,6 +34,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include "agent.h"
+#include "rl_version.h"
 
 int agent_log_level = LOG_LVL_INFO;
 bool agent_log_syslog;
@@ -65,6 +66,7 @@ static void usage(FILE *f)
 "               [--gc-interval SECONDS] [--detach-on-exit]\n"
 "               [--metrics ADDR:PORT|off]\n"
 "       rlagent --check-config FILE\n"
+"       rlagent --version\n"
 "\n"
 "  -c, --config FILE     YAML config (interfaces, defaults, allow/block lists, rules)\n"
 "  -i, --interface IF    attach to IF as well as the config's interfaces (repeatable)\n"
@@ -83,6 +85,7 @@ static void usage(FILE *f)
 "      --metrics A:P     serve Prometheus metrics on http://A:P/metrics\n"
 "                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
 "      --check-config F  validate F (parse, check, compile); print OK or the error\n"
+"  -V, --version         print the version and exit\n"
 "\n"
 "At least one interface is needed, from -i or the config's `interfaces:`.\n"
 "Signals: SIGHUP reloads the config; SIGTERM/SIGINT exit without detaching.\n"
@@ -263,6 +266,7 @@ int main(int argc, char **argv)
 		{ "gc-interval", required_argument, NULL, 'G' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent *a;
@@ -283,7 +287,7 @@ int main(int argc, char **argv)
 	a->gc_interval_ns = 60 * 1000000000ull;
 	a->pin_dir = AGENT_DEFAULT_PIN;
 	a->metrics_listen = AGENT_DEFAULT_METRICS;
-	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			a->config_path = optarg;
@@ -350,6 +354,10 @@ int main(int argc, char **argv)
 			goto out_free;
 		case 'h':
 			usage(stdout);
+			ret = 0;
+			goto out_free;
+		case 'V':
+			printf("rlagent %s\n", RL_VERSION);
 			ret = 0;
 			goto out_free;
 		default:

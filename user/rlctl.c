@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <jansson.h>
 #include "rl_model.h"
+#include "rl_version.h"
 
 #define EXIT_REFUSED     1
 #define EXIT_USAGE       2
@@ -42,6 +43,7 @@ static const char usage_top[] =
 "  -S SOCKET   control socket (default " DEFAULT_SOCK ", or $RLCTL_SOCKET)\n"
 "  -t SECONDS  connect/answer timeout (default 5)\n"
 "  -h, --help  print this on stdout and exit 0 (so do `help` and `OBJECT help`)\n"
+"  -V, --version  print the version and exit 0\n"
 "\n"
 "objects and commands:\n"
 "  rule add NAME [src PREFIX] [proto tcp|udp|icmp|icmpv6|any] [dport N[-M]]\n"
@@ -596,6 +598,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = getenv("RLCTL_SOCKET");
@@ -606,7 +609,7 @@ int main(int argc, char **argv)
 	if (!sock || !*sock)
 		sock = DEFAULT_SOCK;
 	/* '+': stop at the first word, so `top -n 5` reaches the object. */
-	while ((c = getopt_long(argc, argv, "+jS:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jS:t:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json_out = true;
@@ -621,6 +624,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_top, stdout);
+			return 0;
+		case 'V':
+			printf("rlctl %s\n", RL_VERSION);
 			return 0;
 		default:
 			fputs(usage_top, stderr);
