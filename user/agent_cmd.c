@@ -274,7 +274,7 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 
 		if (argc < 3 || (!add && argc < 4))
 			return agent_error("usage", "usage: rule %s NAME [src PREFIX] [proto P] [dport N[-M]] "
-					   "[tcp-flags syn] %s [burst N] [algo A] [per source[/L4[,L6]]|per rule] "
+					   "[tcp-flags syn] %s [burst N [UNIT]] [algo A] [per source[/L4[,L6]]|per rule] "
 					   "[action drop|monitor|mark] [mark-value N] [dscp N] [ecn] "
 					   "[block-for DUR]", verb,
 					   add ? "rate RATE" : "[rate RATE]");

@@ -872,10 +872,9 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 	if (y->burst) {
 		uint64_t b;
 
-		if (strict_uint(y->burst, &b)) {
+		if (rl_parse_burst(y->burst, s->bytes, &b, &e)) {
 			errpath(ld, strcat(strcpy(path, rpath), ".burst"), false,
-				"%s ('%s') burst '%.40s' is not a whole number >= 0 (packets, or bytes for a byte rate)",
-				rpath, s->name, y->burst);
+				"%s ('%s') %s", rpath, s->name, e.msg);
 			return -EINVAL;
 		}
 		s->limit.burst = b;

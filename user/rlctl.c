@@ -47,7 +47,7 @@ static const char usage_top[] =
 "\n"
 "objects and commands:\n"
 "  rule add NAME [src PREFIX] [proto tcp|udp|icmp|icmpv6|any] [dport N[-M]]\n"
-"           [tcp-flags syn] rate RATE [burst N] [algo ALGO]\n"
+"           [tcp-flags syn] rate RATE [burst N [UNIT]] [algo ALGO]\n"
 "           [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
 "           [mark-value N] [dscp N|CLASS] [ecn] [block-for DUR]\n"
 "  rule change NAME WORDS...      change only the words given\n"
@@ -64,6 +64,8 @@ static const char usage_top[] =
 "  help | OBJECT help\n"
 "\n"
 "RATE: N/s, N/min, N/h (packets) or tc units 10mbit, 500kbit, 1mbps (bytes).\n"
+"burst: N in the rate's unit; `N packets` for a packet rate, tc sizes 15000b,\n"
+"       64kb, 1mb (1024-based) for a byte rate.\n"
 "ALGO: token-bucket, leaky-bucket, fixed-window, sliding-window, sliding-log.\n"
 "DUR:  500ms, 30s, 10m, 1h, 1d.\n"
 "\n"
@@ -72,7 +74,7 @@ static const char usage_top[] =
 
 static const char usage_rule[] =
 "usage: rlctl rule add NAME [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn]\n"
-"                      rate RATE [burst N] [algo ALGO]\n"
+"                      rate RATE [burst N [UNIT]] [algo ALGO]\n"
 "                      [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
 "                      [mark-value N] [dscp N|CLASS] [ecn [on|off]] [block-for DUR]\n"
 "       rlctl rule change NAME WORDS...   (e.g. rate 200/s, algo sliding-window)\n"
