@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rlctl.c - the command-line client of rlagent, in the style of ip(8) and
- * bpftool(8):  rlctl [-j] [-S SOCKET] [-t SECONDS] OBJECT COMMAND ...
+ * bpftool(8):  rlctl [-j|-p] [-S SOCKET] [-t SECONDS] OBJECT COMMAND ...
  *
  * The grammar is checked here with the same lib_parse the agent uses, so
  * a usage error never needs (or bothers) the agent; the agent parses the
  * words again and is the one that decides.  The request on the wire is
  * the words themselves, {"argv": [...]}, one JSON object per line; the
  * answer is one JSON object per line, printed as a table or, with -j, as
- * it came.
+ * it came (-p indents it).
  *
  * Exit codes: 0 ok, 1 refused by the agent (or an invalid config for
  * `config check`), 2 usage error, 3 agent unreachable.
@@ -35,14 +35,25 @@
 #define MAX_RESP         (256 * 1024 * 1024)
 
 static bool json_out;
+/* -j: one line (for scripts and jq); -p: indented for people, as bpftool */
+static size_t json_flags = JSON_COMPACT;
+
+static void print_json(json_t *o)
+{
+	char *s = json_dumps(o, json_flags);
+
+	printf("%s\n", s ? s : "{}");
+	free(s);
+}
 
 static const char usage_top[] =
-"usage: rlctl [-j] [-S SOCKET] [-t SECONDS] OBJECT COMMAND [ARGS...]\n"
+"usage: rlctl [-j|-p] [-S SOCKET] [-t SECONDS] OBJECT COMMAND [ARGS...]\n"
 "\n"
-"  -j          print the agent's JSON answer instead of a table\n"
-"  -S SOCKET   control socket (default " DEFAULT_SOCK ", or $RLCTL_SOCKET)\n"
-"  -t SECONDS  connect/answer timeout (default 5)\n"
-"  -h, --help  print this on stdout and exit 0 (so do `help` and `OBJECT help`)\n"
+"  -j, --json     print the agent's JSON answer instead of a table, on one line\n"
+"  -p, --pretty   the same JSON, indented (implies -j)\n"
+"  -S SOCKET      control socket (default " DEFAULT_SOCK ", or $RLCTL_SOCKET)\n"
+"  -t SECONDS     connect/answer timeout (default 5)\n"
+"  -h, --help     print this on stdout and exit 0 (so do `help` and `OBJECT help`)\n"
 "  -V, --version  print the version and exit 0\n"
 "\n"
 "objects and commands:\n"
@@ -110,11 +121,8 @@ static int fail(int code, const char *fmt, ...)
 		json_t *o = json_pack("{s:b, s:s, s:s}", "ok", 0, "error", buf, "code",
 				      code == EXIT_USAGE ? "usage" :
 				      code == EXIT_UNREACHABLE ? "unreachable" : "refused");
-		char *s = json_dumps(o, JSON_INDENT(2));
 
-		if (s)
-			printf("%s\n", s);
-		free(s);
+		print_json(o);
 		json_decref(o);
 	} else {
 		fprintf(stderr, "rlctl: %s\n", buf);
@@ -585,10 +593,8 @@ static int config_check_local(const char *path)
 		return fail(EXIT_REFUSED, "%s", err.msg);
 	if (json_out) {
 		json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 1, "config", path, "rules", n);
-		char *s = json_dumps(o, JSON_INDENT(2));
 
-		printf("%s\n", s ? s : "");
-		free(s);
+		print_json(o);
 		json_decref(o);
 	} else {
 		printf("%s: OK (%d rule%s)\n", path, n, n == 1 ? "" : "s");
@@ -601,6 +607,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = getenv("RLCTL_SOCKET");
@@ -611,10 +619,14 @@ int main(int argc, char **argv)
 	if (!sock || !*sock)
 		sock = DEFAULT_SOCK;
 	/* '+': stop at the first word, so `top -n 5` reaches the object. */
-	while ((c = getopt_long(argc, argv, "+jS:t:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpS:t:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json_out = true;
+			break;
+		case 'p':
+			json_out = true;
+			json_flags = JSON_INDENT(2);
 			break;
 		case 'S':
 			sock = optarg;
@@ -672,14 +684,10 @@ int main(int argc, char **argv)
 	} else {
 		ret = 0;
 	}
-	if (json_out) {
-		char *s = json_dumps(resp, JSON_INDENT(2));
-
-		printf("%s\n", s ? s : "{}");
-		free(s);
-	} else if (!ret) {
+	if (json_out)
+		print_json(resp);
+	else if (!ret)
 		print_human(argc, argv, resp);
-	}
 	json_decref(resp);
 	return ret;
 }

@@ -302,6 +302,16 @@ for c in "status" "rule list" "stats" "allow list" "block list" "config dump" "t
 	# shellcheck disable=SC2086
 	jsonok ctl -j $c && pass "json/${c// /-}" || fail "json/${c// /-}" "$(ctl -j $c 2>&1 | head -5)"
 done
+# -j is one line (scripts, jq), -p the same object indented; errors too
+jl=$(ctl -j rule list) pl=$(ctl -p rule list) jp=$(ctl --json --pretty rule list)
+if [[ $(wc -l <<<"$jl") == 1 && $(wc -l <<<"$pl") -gt 10 && $pl == "$jp" ]] &&
+	python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$jl" "$pl"; then
+	pass json/compact-and-pretty
+else
+	fail json/compact-and-pretty "-j $(wc -l <<<"$jl") lines, -p $(wc -l <<<"$pl") lines"
+fi
+[[ $(ctl -j rule add x rate nope | wc -l) == 1 && $(ctl -p rule add x rate nope | wc -l) -gt 1 ]] \
+	&& pass json/compact-and-pretty-errors || fail json/compact-and-pretty-errors "$(ctl -p rule add x rate nope)"
 jsonok ctl -j rule add ssh-syn rate 1/s
 ctl -j rule add ssh-syn rate 1/s | jget 'j["ok"] is False and j["code"]=="refused"' | grep -q True \
 	&& pass json/refused-shape || fail json/refused-shape "$(ctl -j rule add ssh-syn rate 1/s)"
