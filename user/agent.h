@@ -10,6 +10,7 @@
  *   agent_gc.c     the sweep of the per-source state tables and sliding
  *                  logs: idle and orphaned keys out, live keys counted
  *   agent_cmd.c    the control commands: argv in, JSON object out
+ *   agent_save.c   `config save`: the running state over the config file
  *   agent_ctl.c    the control socket server (framing, limits, clients)
  *   agent_metrics.c  the Prometheus /metrics endpoint (libmicrohttpd)
  *
@@ -200,6 +201,11 @@ json_t *agent_rule_json(const struct agent_rule *r);
 int agent_config_reload(struct agent *a, struct rl_err *err);
 char *agent_config_dump(struct agent *a);
 int agent_check_config(const char *path, int *n_rules, struct rl_err *err);
+
+/* agent_save.c: writes agent_config_dump() over path (NULL: the config
+ * file) atomically; `saved` gets the file written (symlinks resolved). */
+int agent_config_save(struct agent *a, const char *path, char *saved, size_t len,
+		      struct rl_err *err);
 void format_duration(uint64_t ns, char *buf, size_t len);
 void rule_words(const struct rl_rule_spec *s, char *buf, size_t len);
 

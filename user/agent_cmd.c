@@ -831,6 +831,24 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		free(y);
 		return o;
 	}
+	if (!strcmp(verb, "save")) {
+		char saved[4096];
+		int na = 0, nb = 0, i;
+
+		if (argc > 3)
+			return agent_error("usage", "usage: config save [FILE]");
+		if (agent_config_save(a, argc == 3 ? argv[2] : NULL, saved, sizeof(saved), &err))
+			return agent_error("refused", "config save: %s; nothing was written", err.msg);
+		/* timed entries are comments in the file */
+		for (i = 0; i < a->model.n_allow; i++)
+			na += !a->model.allow[i].expires_ns;
+		for (i = 0; i < a->model.n_block; i++)
+			nb += !a->model.block[i].expires_ns;
+		log_info("config save: wrote the running state to %s: %d rules, %d allow and %d block entries",
+			 saved, a->model.n_rules, na, nb);
+		return json_pack("{s:b, s:s, s:i, s:i, s:i}", "ok", 1, "config", saved,
+				 "rules", a->model.n_rules, "allow", na, "block", nb);
+	}
 	if (!strcmp(verb, "check")) {
 		int n = 0;
 
@@ -840,7 +858,7 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 			return agent_error("refused", "%s", err.msg);
 		return json_pack("{s:b, s:s, s:i}", "ok", 1, "config", argv[2], "rules", n);
 	}
-	return agent_error("usage", "unknown command 'config %.64s': try reload, dump, check FILE", verb);
+	return agent_error("usage", "unknown command 'config %.64s': try reload, dump, save [FILE], check FILE", verb);
 }
 
 struct top_row {

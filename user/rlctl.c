@@ -71,6 +71,7 @@ static const char usage_top[] =
 "  status                         agent, interfaces, rules, last reload\n"
 "  config reload                  re-read the agent's config file and apply it\n"
 "  config dump                    the running state in config syntax\n"
+"  config save [FILE]             write it over the agent's config file (or FILE)\n"
 "  config check FILE              validate FILE locally (the agent is not needed)\n"
 "  help | OBJECT help\n"
 "\n"
@@ -105,6 +106,9 @@ static const char usage_config[] =
 "usage: rlctl config reload        parse, validate, compile and apply the agent's\n"
 "                                  config file; on any error nothing changes\n"
 "       rlctl config dump          print the running state as a config file\n"
+"       rlctl config save [FILE]   write the running state over the agent's config\n"
+"                                  file (or FILE), atomically: runtime changes\n"
+"                                  survive a reboot\n"
 "       rlctl config check FILE    validate FILE here, without the agent\n";
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -238,12 +242,15 @@ static int check_words(int argc, char **argv)
 	}
 	if (!strcmp(obj, "config")) {
 		if (!verb)
-			return usage_err(usage_config, "config: missing command (reload, dump, check)");
+			return usage_err(usage_config, "config: missing command (reload, dump, save, check)");
 		if (!strcmp(verb, "reload") || !strcmp(verb, "dump"))
 			return argc == 2 ? 0 : usage_err(usage_config, "config %s takes no arguments", verb);
+		if (!strcmp(verb, "save"))
+			return argc <= 3 ? 0 : usage_err(usage_config, "config save takes at most one FILE");
 		if (!strcmp(verb, "check"))
 			return argc == 3 ? 0 : usage_err(usage_config, "config check takes one FILE");
-		return usage_err(usage_config, "config: unknown command '%s' (reload, dump, check)", verb);
+		return usage_err(usage_config, "config: unknown command '%s' (reload, dump, save, check)",
+				 verb);
 	}
 	return usage_err(usage_top, "unknown object '%s' (rule, allow, block, stats, top, status, config, help)",
 			 obj);
@@ -579,6 +586,9 @@ static void print_human(int argc, char **argv, json_t *o)
 			fputs(js(o, "yaml"), stdout);
 		else if (!strcmp(verb, "reload"))
 			printf("reloaded %s: %lld rules\n", js(o, "config"), ji(o, "rules"));
+		else if (!strcmp(verb, "save"))
+			printf("saved the running state to %s: %lld rules, %lld allow and %lld block entries\n",
+			       js(o, "config"), ji(o, "rules"), ji(o, "allow"), ji(o, "block"));
 		else
 			printf("%s: OK (%lld rules)\n", js(o, "config"), ji(o, "rules"));
 	}
@@ -612,6 +622,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = getenv("RLCTL_SOCKET");
+	char *abs_file = NULL;
 	json_t *resp = NULL;
 	int c, ret, timeout_s = 5;
 	char *end;
@@ -672,7 +683,21 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "check"))
 		return config_check_local(argv[2]);
 
+	/* FILE is the caller's: relative to our directory, not the agent's */
+	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "save") && argc == 3 && argv[2][0] != '/') {
+		char cwd[4096];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(EXIT_USAGE, "config save %s: cannot tell the current directory: %s",
+				    argv[2], strerror(errno));
+		abs_file = malloc(strlen(cwd) + strlen(argv[2]) + 2);
+		if (!abs_file)
+			return fail(EXIT_USAGE, "out of memory");
+		sprintf(abs_file, "%s/%s", cwd, argv[2]);
+		argv[2] = abs_file;
+	}
 	ret = call_agent(sock, timeout_s, argc, argv, &resp);
+	free(abs_file);
 	if (ret)
 		return ret;
 	if (!json_is_true(json_object_get(resp, "ok"))) {
