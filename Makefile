@@ -20,10 +20,11 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
-        nftables iptables python3 procps prometheus ethtool
+        nftables iptables python3 procps prometheus ethtool \
+        libsystemd-dev
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
-PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd
+PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 # rlagent --version, rlctl --version, rl_build_info{version=...} on /metrics
@@ -63,9 +64,10 @@ LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 
 all: deps $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(TOOLS)
 
-# Install what is missing (fresh CI machines have none of it), once.
+# Install what is missing (fresh CI machines have none of it), once, and
+# again when DEPS changes (a build dir made before it lacks the new ones).
 deps: $(OUTPUT)/.deps
-$(OUTPUT)/.deps:
+$(OUTPUT)/.deps: Makefile
 	$(Q)mkdir -p $(OUTPUT)
 	$(Q)missing=""; for p in $(DEPS) $(EXTRA_DEPS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

@@ -33,7 +33,8 @@
 #define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9471"
 
-/* Logging: stderr in the foreground, syslog once daemonized. */
+/* Logging: stderr in the foreground ("<3>" priority prefixes when stderr
+ * is the journal), syslog once daemonized. */
 enum { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void agent_log(int lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_err(...)   agent_log(LOG_LVL_ERR, __VA_ARGS__)
@@ -42,6 +43,8 @@ void agent_log(int lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define log_debug(...) agent_log(LOG_LVL_DEBUG, __VA_ARGS__)
 extern int agent_log_level;
 extern bool agent_log_syslog;
+/* sd_notify(3) to the service manager, if there is one: "READY=1\n..." */
+void agent_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* One rule of the running model: the spec as the user wrote it, its slot
  * (counters and state index), the state version the datapath checks and,

@@ -576,6 +576,14 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	a->reloads++;
 	a->have_last_reload = true;
 	a->last_reload_time = time(NULL);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		agent_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+			     (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000,
+			     a->config_path ? a->config_path : "(no config file)");
+	}
 	if (!a->config_path) {
 		agent_err(err, "the agent was started without a config file (-c FILE); nothing to reload");
 		ret = -ENOENT;
@@ -644,6 +652,10 @@ out:
 		log_err("config reload refused: %s; the running rules are unchanged", err->msg);
 	else
 		log_info("config reload: %s", a->last_reload_msg);
+	/* refused or not, the old or the new rules are running: ready again */
+	agent_notify("READY=1\nSTATUS=%s%s; enforcing %d rules on %d interface(s)",
+		     ret ? "last reload refused: " : "", ret ? err->msg : "reloaded",
+		     a->model.n_rules, a->n_ifaces);
 	return ret;
 }
 
