@@ -1,4 +1,5 @@
-# rl - kernel-level rate limiter.  `make` builds build/rlagent and build/rlctl;
+# rl - kernel-level rate limiter.  `make` builds build/rlagent, build/rlctl
+# and their man pages;
 # `make test` runs every test; `make demo` runs the flood demo on a lab it
 # builds itself; `make bench` runs the benchmark suite (never part of test).
 #
@@ -21,7 +22,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
         nftables iptables python3 procps prometheus ethtool \
-        libsystemd-dev
+        libsystemd-dev pandoc man-db
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
 PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
@@ -29,6 +30,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 # rlagent --version, rlctl --version, rl_build_info{version=...} on /metrics
 RL_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# the man pages' date: the last commit's
+RL_DATE    ?= $(shell git log -1 --format=%cs 2>/dev/null)
 BPF_CFLAGS := -O2 -g -Wall -Wextra -Werror -target bpf -mcpu=v3 \
               -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Iinclude -Ibpf
 
@@ -58,11 +61,13 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(BPFT_SRCS))
 
 LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 
-.PHONY: all deps bpffs test demo demo-http bench clean print-bpf-cflags FORCE
+MANPAGES  := $(OUTPUT)/man/rlagent.8 $(OUTPUT)/man/rlctl.8 $(OUTPUT)/man/rl.yaml.5
+
+.PHONY: all deps bpffs man test demo demo-http bench clean print-bpf-cflags FORCE
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-all: deps $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(TOOLS)
+all: deps $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(TOOLS) man
 
 # Install what is missing (fresh CI machines have none of it), once, and
 # again when DEPS changes (a build dir made before it lacks the new ones).
@@ -136,6 +141,17 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard include/*.h tests/*.h) 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tests/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
+
+# Man pages from the docs: docs/man/*.md hold NAME, SYNOPSIS, FILES and SEE
+# ALSO and pull the rest from docs/RLCTL.md and docs/CONFIG.md
+# (docs/man/include.lua), so a page never says what its doc does not.
+man: $(MANPAGES)
+$(OUTPUT)/man/%: docs/man/%.md docs/man/include.lua docs/RLCTL.md docs/CONFIG.md \
+		$(OUTPUT)/rl_version.h | $(OUTPUT)/.deps
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)pandoc -s -f markdown -t man --lua-filter docs/man/include.lua \
+		-M footer="rl $(RL_VERSION)" -M date="$(RL_DATE)" $< -o $@
 
 # tests/run.sh runs every test below it (it ends what a test left running)
 $(OUTPUT)/tests/subreaper: tests/subreaper.c | $(OUTPUT)/tests
