@@ -1,5 +1,5 @@
 # rl - kernel-level rate limiter.  `make` builds build/rlagent, build/rlctl
-# and their man pages;
+# and their man pages; `make install` installs them (PREFIX, DESTDIR);
 # `make test` runs every test; `make demo` runs the flood demo on a lab it
 # builds itself; `make bench` runs the benchmark suite (never part of test).
 #
@@ -22,8 +22,18 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
         nftables iptables python3 procps prometheus ethtool \
-        libsystemd-dev pandoc man-db
+        libsystemd-dev pandoc man-db systemd
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
+
+# make install: DESTDIR/PREFIX as usual; the example config goes to
+# $(SYSCONFDIR)/rl/rl.yaml (never over an existing one)
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/rl
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR  ?= /etc
 
 PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
 CFLAGS   ?= -O2 -g
@@ -63,7 +73,7 @@ LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 
 MANPAGES  := $(OUTPUT)/man/rlagent.8 $(OUTPUT)/man/rlctl.8 $(OUTPUT)/man/rl.yaml.5
 
-.PHONY: all deps bpffs man test demo demo-http bench clean print-bpf-cflags FORCE
+.PHONY: all deps bpffs man install uninstall test demo demo-http bench clean print-bpf-cflags FORCE
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
@@ -152,6 +162,45 @@ $(OUTPUT)/man/%: docs/man/%.md docs/man/include.lua docs/RLCTL.md docs/CONFIG.md
 	$(Q)mkdir -p $(@D)
 	$(Q)pandoc -s -f markdown -t man --lua-filter docs/man/include.lua \
 		-M footer="rl $(RL_VERSION)" -M date="$(RL_DATE)" $< -o $@
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/rl
+	$(Q)install -m 0755 $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(DESTDIR)$(SBINDIR)/
+	$(Q)install -m 0644 $(OUTPUT)/man/rlagent.8 $(OUTPUT)/man/rlctl.8 $(DESTDIR)$(MANDIR)/man8/
+	$(Q)install -m 0644 $(OUTPUT)/man/rl.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	$(Q)install -m 0644 deploy/rlctl.bash $(DESTDIR)$(BASHCOMPDIR)/rlctl
+	$(Q)install -m 0644 deploy/rlagent.bash $(DESTDIR)$(BASHCOMPDIR)/rlagent
+	$(Q)sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/rl\b|$(SYSCONFDIR)/rl|g' \
+		deploy/rlagent.service >$(DESTDIR)$(UNITDIR)/rlagent.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/rlagent.service
+	$(Q)install -m 0644 etc/rl.yaml $(DESTDIR)$(DOCDIR)/rl.yaml.example
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml ]; then \
+		echo "  KEEP     $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml (the example is $(DOCDIR)/rl.yaml.example)"; \
+	else \
+		install -m 0644 etc/rl.yaml $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; \
+	fi
+	$(Q)[ -n "$(DESTDIR)" ] || echo "  edit $(SYSCONFDIR)/rl/rl.yaml (interfaces, rules), then:" \
+		"systemctl daemon-reload && systemctl enable --now rlagent"
+
+# Removes what install put there; the config stays if it was changed.  The
+# pinned datapath is not touched: `systemctl disable --now rlagent` first,
+# and `rm -r /sys/fs/bpf/rlagent` (or rlagent --detach-on-exit) unloads it.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/rlagent $(DESTDIR)$(SBINDIR)/rlctl \
+		$(DESTDIR)$(MANDIR)/man8/rlagent.8 $(DESTDIR)$(MANDIR)/man8/rlctl.8 \
+		$(DESTDIR)$(MANDIR)/man5/rl.yaml.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/rlctl $(DESTDIR)$(BASHCOMPDIR)/rlagent \
+		$(DESTDIR)$(UNITDIR)/rlagent.service $(DESTDIR)$(DOCDIR)/rl.yaml.example
+	$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	$(Q)if cmp -s etc/rl.yaml $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml ]; then \
+		echo "  KEEP     $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml (changed since install; remove it by hand)"; \
+	fi
+	$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/rl 2>/dev/null || true
 
 # tests/run.sh runs every test below it (it ends what a test left running)
 $(OUTPUT)/tests/subreaper: tests/subreaper.c | $(OUTPUT)/tests
