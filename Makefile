@@ -1,4 +1,5 @@
-# rl - kernel-level rate limiter.  `make` builds build/rlagent and build/rlctl;
+# rl - kernel-level rate limiter.  `make` builds build/rlagent, build/rlctl
+# and their man pages; `make install` installs them (PREFIX, DESTDIR);
 # `make test` runs every test; `make demo` runs the flood demo on a lab it
 # builds itself; `make bench` runs the benchmark suite (never part of test).
 #
@@ -20,14 +21,27 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
-        nftables iptables python3 procps prometheus ethtool
+        nftables iptables python3 procps prometheus ethtool \
+        libsystemd-dev pandoc man-db systemd
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
-PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd
+# make install: DESTDIR/PREFIX as usual; the example config goes to
+# $(SYSCONFDIR)/rl/rl.yaml (never over an existing one)
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/rl
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR  ?= /etc
+
+PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
-# rl_build_info{version=...} on /metrics
+# rlagent --version, rlctl --version, rl_build_info{version=...} on /metrics
 RL_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# the man pages' date: the last commit's
+RL_DATE    ?= $(shell git log -1 --format=%cs 2>/dev/null)
 BPF_CFLAGS := -O2 -g -Wall -Wextra -Werror -target bpf -mcpu=v3 \
               -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Iinclude -Ibpf
 
@@ -57,15 +71,18 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(BPFT_SRCS))
 
 LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 
-.PHONY: all deps bpffs test demo demo-http bench clean print-bpf-cflags
+MANPAGES  := $(OUTPUT)/man/rlagent.8 $(OUTPUT)/man/rlctl.8 $(OUTPUT)/man/rl.yaml.5
+
+.PHONY: all deps bpffs man install uninstall test demo demo-http bench clean print-bpf-cflags FORCE
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-all: deps $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(TOOLS)
+all: deps $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(TOOLS) man
 
-# Install what is missing (fresh CI machines have none of it), once.
+# Install what is missing (fresh CI machines have none of it), once, and
+# again when DEPS changes (a build dir made before it lacks the new ones).
 deps: $(OUTPUT)/.deps
-$(OUTPUT)/.deps:
+$(OUTPUT)/.deps: Makefile
 	$(Q)mkdir -p $(OUTPUT)
 	$(Q)missing=""; for p in $(DEPS) $(EXTRA_DEPS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -108,7 +125,12 @@ $(OUTPUT)/obj/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(OUTPUT
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c $< -o $@
 
-$(OUTPUT)/obj/agent_metrics.o: CFLAGS += -DRL_VERSION='"$(RL_VERSION)"'
+# What --version and rl_build_info print.  Rewritten only when it changes,
+# so a new commit rebuilds just the objects that print it.
+$(OUTPUT)/rl_version.h: FORCE | $(OUTPUT)
+	$(Q)v='#define RL_VERSION "$(RL_VERSION)"'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+$(OUTPUT)/obj/agent_metrics.o $(OUTPUT)/obj/rlagent.o $(OUTPUT)/obj/rlctl.o: $(OUTPUT)/rl_version.h
 
 $(OUTPUT)/rlagent: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
@@ -129,6 +151,56 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard include/*.h tests/*.h) 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tests/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
+
+# Man pages from the docs: docs/man/*.md hold NAME, SYNOPSIS, FILES and SEE
+# ALSO and pull the rest from docs/RLCTL.md and docs/CONFIG.md
+# (docs/man/include.lua), so a page never says what its doc does not.
+man: $(MANPAGES)
+$(OUTPUT)/man/%: docs/man/%.md docs/man/include.lua docs/RLCTL.md docs/CONFIG.md \
+		$(OUTPUT)/rl_version.h | $(OUTPUT)/.deps
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)pandoc -s -f markdown -t man --lua-filter docs/man/include.lua \
+		-M footer="rl $(RL_VERSION)" -M date="$(RL_DATE)" $< -o $@
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/rl
+	$(Q)install -m 0755 $(OUTPUT)/rlagent $(OUTPUT)/rlctl $(DESTDIR)$(SBINDIR)/
+	$(Q)install -m 0644 $(OUTPUT)/man/rlagent.8 $(OUTPUT)/man/rlctl.8 $(DESTDIR)$(MANDIR)/man8/
+	$(Q)install -m 0644 $(OUTPUT)/man/rl.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	$(Q)install -m 0644 deploy/rlctl.bash $(DESTDIR)$(BASHCOMPDIR)/rlctl
+	$(Q)install -m 0644 deploy/rlagent.bash $(DESTDIR)$(BASHCOMPDIR)/rlagent
+	$(Q)sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/rl\b|$(SYSCONFDIR)/rl|g' \
+		deploy/rlagent.service >$(DESTDIR)$(UNITDIR)/rlagent.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/rlagent.service
+	$(Q)install -m 0644 etc/rl.yaml $(DESTDIR)$(DOCDIR)/rl.yaml.example
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml ]; then \
+		echo "  KEEP     $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml (the example is $(DOCDIR)/rl.yaml.example)"; \
+	else \
+		install -m 0644 etc/rl.yaml $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; \
+	fi
+	$(Q)[ -n "$(DESTDIR)" ] || echo "  edit $(SYSCONFDIR)/rl/rl.yaml (interfaces, rules), then:" \
+		"systemctl daemon-reload && systemctl enable --now rlagent"
+
+# Removes what install put there; the config stays if it was changed.  The
+# pinned datapath is not touched: `systemctl disable --now rlagent` first,
+# and `rm -r /sys/fs/bpf/rlagent` (or rlagent --detach-on-exit) unloads it.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/rlagent $(DESTDIR)$(SBINDIR)/rlctl \
+		$(DESTDIR)$(MANDIR)/man8/rlagent.8 $(DESTDIR)$(MANDIR)/man8/rlctl.8 \
+		$(DESTDIR)$(MANDIR)/man5/rl.yaml.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/rlctl $(DESTDIR)$(BASHCOMPDIR)/rlagent \
+		$(DESTDIR)$(UNITDIR)/rlagent.service $(DESTDIR)$(DOCDIR)/rl.yaml.example
+	$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	$(Q)if cmp -s etc/rl.yaml $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml ]; then \
+		echo "  KEEP     $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml (changed since install; remove it by hand)"; \
+	fi
+	$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/rl 2>/dev/null || true
 
 # tests/run.sh runs every test below it (it ends what a test left running)
 $(OUTPUT)/tests/subreaper: tests/subreaper.c | $(OUTPUT)/tests

@@ -10,6 +10,7 @@
  *   agent_gc.c     the sweep of the per-source state tables and sliding
  *                  logs: idle and orphaned keys out, live keys counted
  *   agent_cmd.c    the control commands: argv in, JSON object out
+ *   agent_save.c   `config save`: the running state over the config file
  *   agent_ctl.c    the control socket server (framing, limits, clients)
  *   agent_metrics.c  the Prometheus /metrics endpoint (libmicrohttpd)
  *
@@ -32,7 +33,8 @@
 #define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9471"
 
-/* Logging: stderr in the foreground, syslog once daemonized. */
+/* Logging: stderr in the foreground ("<3>" priority prefixes when stderr
+ * is the journal), syslog once daemonized. */
 enum { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void agent_log(int lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_err(...)   agent_log(LOG_LVL_ERR, __VA_ARGS__)
@@ -41,6 +43,8 @@ void agent_log(int lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define log_debug(...) agent_log(LOG_LVL_DEBUG, __VA_ARGS__)
 extern int agent_log_level;
 extern bool agent_log_syslog;
+/* sd_notify(3) to the service manager, if there is one: "READY=1\n..." */
+void agent_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* One rule of the running model: the spec as the user wrote it, its slot
  * (counters and state index), the state version the datapath checks and,
@@ -211,6 +215,11 @@ json_t *agent_rule_json(const struct agent_rule *r);
 int agent_config_reload(struct agent *a, struct rl_err *err);
 char *agent_config_dump(struct agent *a);
 int agent_check_config(const char *path, int *n_rules, struct rl_err *err);
+
+/* agent_save.c: writes agent_config_dump() over path (NULL: the config
+ * file) atomically; `saved` gets the file written (symlinks resolved). */
+int agent_config_save(struct agent *a, const char *path, char *saved, size_t len,
+		      struct rl_err *err);
 void format_duration(uint64_t ns, char *buf, size_t len);
 void rule_words(const struct rl_rule_spec *s, char *buf, size_t len);
 

@@ -160,6 +160,36 @@ static void unmap_tables(struct agent *a)
 	a->maps.n_bkt4 = a->maps.n_bkt6 = 0;
 }
 
+/*
+ * libbpf's messages (a refused program's verifier log runs to many lines)
+ * as the agent's own log lines, one per line, so each carries its level:
+ * a priority in the journal, a tag on a terminal.
+ */
+static int print_libbpf(int level, const char *fmt, va_list ap)
+{
+	int lvl = level == LIBBPF_WARN ? LOG_LVL_WARN :
+		  level == LIBBPF_INFO ? LOG_LVL_INFO : LOG_LVL_DEBUG;
+	char *buf, *line, *save = NULL;
+	va_list ap2;
+	int n;
+
+	if (lvl > agent_log_level)
+		return 0;
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return n;
+	buf = malloc((size_t)n + 1);
+	if (!buf)
+		return -ENOMEM;
+	vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		agent_log(lvl, "libbpf: %s", line);
+	free(buf);
+	return n;
+}
+
 int agent_bpf_open(struct agent *a)
 {
 	struct rl_loader_opts opts = {
@@ -167,6 +197,7 @@ int agent_bpf_open(struct agent *a)
 		.on_full = a->cfg.defaults.on_full,
 		.state_entries = a->cfg.defaults.state_entries,
 		.verbose = agent_log_level >= LOG_LVL_DEBUG,
+		.print = print_libbpf,
 	};
 	struct rl_loader *l = NULL;
 	char err[RL_LOADER_ERR_LEN] = "";

@@ -297,7 +297,7 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 
 		if (argc < 3 || (!add && argc < 4))
 			return agent_error("usage", "usage: rule %s NAME [src PREFIX] [proto P] [dport N[-M]] "
-					   "[tcp-flags syn] %s [burst N] [algo A] [per source[/L4[,L6]]|per rule] "
+					   "[tcp-flags syn] %s [burst N [UNIT]] [algo A] [per source[/L4[,L6]]|per rule] "
 					   "[action drop|monitor|mark] [mark-value N] [dscp N] [ecn] "
 					   "[block-for DUR]", verb,
 					   add ? "rate RATE" : "[rate RATE]");
@@ -631,6 +631,14 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	a->reloads++;
 	a->have_last_reload = true;
 	a->last_reload_time = time(NULL);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		agent_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+			     (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000,
+			     a->config_path ? a->config_path : "(no config file)");
+	}
 	if (!a->config_path) {
 		agent_err(err, "the agent was started without a config file (-c FILE); nothing to reload");
 		ret = -ENOENT;
@@ -695,6 +703,10 @@ out:
 			err->msg);
 	else
 		log_info("config reload by %s: %s", who(), a->last_reload_msg);
+	/* refused or not, the old or the new rules are running: ready again */
+	agent_notify("READY=1\nSTATUS=%s%s; enforcing %d rules on %d interface(s)",
+		     ret ? "last reload refused: " : "", ret ? err->msg : "reloaded",
+		     a->model.n_rules, a->n_ifaces);
 	return ret;
 }
 
@@ -882,6 +894,24 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		free(y);
 		return o;
 	}
+	if (!strcmp(verb, "save")) {
+		char saved[4096];
+		int na = 0, nb = 0, i;
+
+		if (argc > 3)
+			return agent_error("usage", "usage: config save [FILE]");
+		if (agent_config_save(a, argc == 3 ? argv[2] : NULL, saved, sizeof(saved), &err))
+			return agent_error("refused", "config save: %s; nothing was written", err.msg);
+		/* timed entries are comments in the file */
+		for (i = 0; i < a->model.n_allow; i++)
+			na += !a->model.allow[i].expires_ns;
+		for (i = 0; i < a->model.n_block; i++)
+			nb += !a->model.block[i].expires_ns;
+		log_info("config save: wrote the running state to %s: %d rules, %d allow and %d block entries",
+			 saved, a->model.n_rules, na, nb);
+		return json_pack("{s:b, s:s, s:i, s:i, s:i}", "ok", 1, "config", saved,
+				 "rules", a->model.n_rules, "allow", na, "block", nb);
+	}
 	if (!strcmp(verb, "check")) {
 		int n = 0;
 
@@ -891,7 +921,7 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 			return agent_error("refused", "%s", err.msg);
 		return json_pack("{s:b, s:o, s:i}", "ok", 1, "config", jtext(argv[2]), "rules", n);
 	}
-	return agent_error("usage", "unknown command 'config %.*s': try reload, dump, check FILE",
+	return agent_error("usage", "unknown command 'config %.*s': try reload, dump, save [FILE], check FILE",
 			   RL_CUT(verb, 64));
 }
 

@@ -42,10 +42,7 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 #include "agent.h"
-
-#ifndef RL_VERSION
-#define RL_VERSION "unknown"
-#endif
+#include "rl_version.h"
 
 #define METRICS_MAX_CONN   256
 #define METRICS_PER_IP     8

@@ -947,10 +947,9 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 	if (y->burst) {
 		uint64_t b;
 
-		if (strict_uint(y->burst, &b)) {
+		if (rl_parse_burst(y->burst, s->bytes, &b, &e)) {
 			errpath(ld, strcat(strcpy(path, rpath), ".burst"), false,
-				"%s ('%s') burst '%.*s' is not a whole number >= 0 (packets, or bytes for a byte rate)",
-				rpath, s->name, RL_CUT(y->burst, 40));
+				"%s ('%s') %s", rpath, s->name, e.msg);
 			return -EINVAL;
 		}
 		s->limit.burst = b;

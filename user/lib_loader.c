@@ -53,11 +53,14 @@ static const char *map_type_name(__u32 type)
 }
 
 static int libbpf_verbose;
+static int (*libbpf_print_to)(int level, const char *fmt, va_list ap);
 
 static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && !libbpf_verbose)
 		return 0;
+	if (libbpf_print_to)
+		return libbpf_print_to(level, fmt, ap);
 	return vfprintf(stderr, fmt, ap);
 }
 
@@ -240,6 +243,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s",
 		 o.pin_dir ? o.pin_dir : RL_PIN_DIR_DEFAULT);
 	libbpf_verbose = o.verbose;
+	libbpf_print_to = o.print;
 	libbpf_set_print(print_all);
 
 	l->skel = rl_xdp_bpf__open();

@@ -345,6 +345,108 @@ int rl_parse_duration(const char *s, uint64_t *ns, struct rl_err *err)
 	return 0;
 }
 
+/*
+ * Burst sizes: a plain number counts the rate's own unit (packets, or bytes
+ * for a byte rate); a unit names it.  Byte sizes are tc(8)'s: `b`, `kb`/`k`,
+ * `mb`/`m`, `gb`/`g` are 1024-based bytes (64kb = 65536), `kbit`, `mbit`,
+ * `gbit` 1024-based bits, as `tc ... burst 64kb` reads them.
+ */
+static const struct unit burst_units[] = {
+	{ "b", 1, false }, { "byte", 1, false }, { "bytes", 1, false },
+	{ "k", 1024, false }, { "kb", 1024, false }, { "kib", 1024, false },
+	{ "m", 1ULL << 20, false }, { "mb", 1ULL << 20, false }, { "mib", 1ULL << 20, false },
+	{ "g", 1ULL << 30, false }, { "gb", 1ULL << 30, false }, { "gib", 1ULL << 30, false },
+	{ "kbit", 1024, true }, { "mbit", 1ULL << 20, true }, { "gbit", 1ULL << 30, true },
+};
+
+static const char *const packet_units[] = { "packet", "packets", "pkt", "pkts", "p" };
+
+bool rl_burst_unit_word(const char *w)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(packet_units) / sizeof(packet_units[0]); i++)
+		if (!strcasecmp(w, packet_units[i]))
+			return true;
+	for (i = 0; i < sizeof(burst_units) / sizeof(burst_units[0]); i++)
+		if (!strcasecmp(w, burst_units[i].name))
+			return true;
+	return false;
+}
+
+int rl_parse_burst(const char *s, bool bytes, uint64_t *burst, struct rl_err *err)
+{
+	const char *unit;
+	uint64_t mant;
+	int fd, n;
+	size_t i;
+	u128 num, den;
+
+	if (!s || !*s) {
+		rl_errf(err, "burst is empty: expected a whole number, e.g. 20, 20 packets or 64kb");
+		return -EINVAL;
+	}
+	n = parse_decimal(s, &mant, &fd, true);
+	if (n < 0) {
+		rl_errf(err, "burst '%.*s%s' does not start with a whole number (packets, or bytes for a byte rate; e.g. 20, 20 packets, 64kb)",
+			Q(s));
+		return -EINVAL;
+	}
+	unit = s + n;
+	while (*unit == ' ')
+		unit++;
+	if (!*unit) {
+		if (fd) {
+			rl_errf(err, "burst '%.*s%s' is not a whole number (packets, or bytes for a byte rate)",
+				Q(s));
+			return -EINVAL;
+		}
+		*burst = mant;
+		return 0;
+	}
+	for (i = 0; i < sizeof(packet_units) / sizeof(packet_units[0]); i++)
+		if (!strcasecmp(unit, packet_units[i]))
+			break;
+	if (i < sizeof(packet_units) / sizeof(packet_units[0])) {
+		if (bytes) {
+			rl_errf(err, "burst '%.*s%s' counts packets, but the rate is a byte rate: give bytes (e.g. burst 15000 or burst 64kb)",
+				Q(s));
+			return -EINVAL;
+		}
+		if (fd) {
+			rl_errf(err, "burst '%.*s%s' is not a whole number of packets", Q(s));
+			return -EINVAL;
+		}
+		*burst = mant;
+		return 0;
+	}
+	for (i = 0; i < sizeof(burst_units) / sizeof(burst_units[0]); i++)
+		if (!strcasecmp(unit, burst_units[i].name))
+			break;
+	if (i == sizeof(burst_units) / sizeof(burst_units[0])) {
+		rl_errf(err, "burst '%.*s%s': unknown unit '%.*s%s': expected packets, or bytes as b, kb, mb, gb (1024-based, as in tc)",
+			Q(s), Q(unit));
+		return -EINVAL;
+	}
+	if (!bytes) {
+		rl_errf(err, "burst '%.*s%s' is a size in bytes, but the rate counts packets: give packets (e.g. burst 20 or burst 20 packets)",
+			Q(s));
+		return -EINVAL;
+	}
+	num = (u128)mant * burst_units[i].mult;
+	den = pow10_u128(fd) * (burst_units[i].bits ? 8 : 1);
+	if (num % den) {
+		rl_errf(err, "burst '%.*s%s' is not a whole number of bytes", Q(s));
+		return -EINVAL;
+	}
+	if (num / den > UINT64_MAX) {
+		rl_errf(err, "burst '%.*s%s' is too large", Q(s));
+		return -EINVAL;
+	}
+	*burst = (uint64_t)(num / den);
+	return 0;
+}
+
 static void prefix_mask(struct rl_prefix *p)
 {
 	int bytes = p->family == 4 ? 4 : 16, i;
@@ -855,7 +957,7 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 {
 	struct rl_rule_spec s = *spec;
 	bool seen[KW__MAX] = {}, on;
-	uint64_t v;
+	const char *burst_val = NULL, *burst_unit = NULL;
 	int i, k, ret, step;
 
 	for (i = 0; i < argc; i += step) {
@@ -916,14 +1018,13 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			ret = rl_parse_rate(val, &s.limit, &s.bytes, err);
 			break;
 		case KW_BURST:
-			ret = parse_uint(val, UINT64_MAX, &v);
-			if (ret) {
-				rl_errf(err, "burst '%.*s%s' is not a whole number (packets, or bytes for a byte rate)",
-					Q(val));
-				ret = -EINVAL;
+			/* checked once the rate (maybe a later word) is known */
+			burst_val = val;
+			if (i + 2 < argc && rl_burst_unit_word(argv[i + 2])) {
+				burst_unit = argv[i + 2];
+				step = 3;
 			}
-			s.limit.burst = v;
-			s.burst_set = true;
+			ret = 0;
 			break;
 		case KW_ALGO:
 			ret = rl_parse_algo(val, &s.limit.algo, err);
@@ -955,6 +1056,20 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 		}
 		if (ret)
 			return ret;
+	}
+	if (burst_val) {
+		char b[96];
+		uint64_t v;
+
+		if (burst_unit)
+			snprintf(b, sizeof(b), "%.40s %.40s", burst_val, burst_unit);
+		else
+			snprintf(b, sizeof(b), "%.80s", burst_val);
+		ret = rl_parse_burst(b, s.bytes, &v, err);
+		if (ret)
+			return ret;
+		s.limit.burst = v;
+		s.burst_set = true;
 	}
 	if (require_rate && !seen[KW_RATE]) {
 		rl_errf(err, "missing 'rate RATE' (e.g. rate 100/s or rate 10mbit)");

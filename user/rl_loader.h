@@ -16,6 +16,7 @@
 #ifndef RL_LOADER_H
 #define RL_LOADER_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "rl_abi.h"
@@ -51,6 +52,9 @@ struct rl_loader_opts {
 	__u32 state_entries;       /* 0: RL_STATE_ENTRIES_DEFAULT                */
 	__u32 slog_entries;        /* 0: RL_SLOG_ENTRIES_DEFAULT                 */
 	int verbose;               /* 1: libbpf's debug log on stderr           */
+	/* libbpf's messages go here instead of stderr (level: LIBBPF_WARN,
+	 * _INFO, _DEBUG; debug ones only with verbose); NULL: stderr */
+	int (*print)(int level, const char *fmt, va_list ap);
 };
 
 /* Map fds, owned by the loader (closed by rl_loader_close). */

@@ -87,6 +87,11 @@ struct rl_config {
 /* lib_parse.c: words -> values.  Each returns 0 or -EINVAL with err set. */
 int rl_parse_rate(const char *s, struct rl_limit *l, bool *bytes, struct rl_err *err);
 int rl_parse_duration(const char *s, uint64_t *ns, struct rl_err *err);
+/* "20", "20 packets", "64kb", "1.5mb": in packets, or bytes if `bytes`
+ * (the rate is a byte rate); a unit of the other kind is an error. */
+int rl_parse_burst(const char *s, bool bytes, uint64_t *burst, struct rl_err *err);
+/* w is a burst unit (packets, kb, ...): the CLI's `burst 5 packets`. */
+bool rl_burst_unit_word(const char *w);
 int rl_parse_prefix(const char *s, struct rl_prefix *p, struct rl_err *err);
 int rl_parse_proto(const char *s, uint8_t *proto, struct rl_err *err);
 int rl_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, struct rl_err *err);
@@ -106,7 +111,7 @@ int rl_format_prefix(const struct rl_prefix *p, char *buf, size_t len);
 /*
  * `rule add|change` grammar after NAME:
  *   [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn] rate RATE
- *   [burst N] [algo A] [per source[/L4[,L6]]|per rule]
+ *   [burst N [UNIT]] [algo A] [per source[/L4[,L6]]|per rule]
  *   [action drop|monitor|mark] [mark-value N|none] [dscp N|none]
  *   [ecn [on|off]] [block-for DUR]
  * mark-value, dscp and ecn need action mark, which needs one of them.

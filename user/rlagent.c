@@ -20,6 +20,10 @@
  *
  * One thread, one poll loop: signalfd, the control socket, the metrics
  * endpoint's epoll fd and the block-list expiry timer.
+ *
+ * Under systemd (deploy/rlagent.service, Type=notify) it reports READY,
+ * RELOADING and STOPPING through sd_notify, and when stderr is the journal
+ * its lines carry the journal's priority prefixes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,11 +37,15 @@
 #include <fcntl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include "agent.h"
 #include "rl_loader.h"
+#include "rl_version.h"
 
 int agent_log_level = LOG_LVL_INFO;
 bool agent_log_syslog;
+/* stderr is the journal: lines carry their priority as "<3>" (sd-daemon(3)) */
+static bool log_journal;
 
 void agent_log(int lvl, const char *fmt, ...)
 {
@@ -51,11 +59,52 @@ void agent_log(int lvl, const char *fmt, ...)
 	if (agent_log_syslog) {
 		vsyslog(prio[lvl], fmt, ap);
 	} else {
-		fprintf(stderr, "rlagent: %s", tag[lvl]);
+		/* the journal names the program itself */
+		if (log_journal)
+			fprintf(stderr, "<%d>%s", prio[lvl], tag[lvl]);
+		else
+			fprintf(stderr, "rlagent: %s", tag[lvl]);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 	}
 	va_end(ap);
+}
+
+/*
+ * systemd connects stderr to the journal and says so in JOURNAL_STREAM
+ * ("DEV:INODE" of that stream); stderr redirected elsewhere since (a shell
+ * in a unit, 2>file) no longer matches.  systemd.exec(5).
+ */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(STDERR_FILENO, &st))
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/*
+ * The service manager's view of the agent (Type=notify): READY=1 once the
+ * maps are pinned, the rules applied and the control socket answers;
+ * RELOADING=1 ... READY=1 around a reload; STOPPING=1 on the way out.
+ * Without NOTIFY_SOCKET (not under systemd) it does nothing.
+ */
+void agent_notify(const char *fmt, ...)
+{
+	char buf[RL_ERR_LEN + 128];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ret = sd_notify(0, buf);
+	if (ret < 0)
+		log_debug("sd_notify: %s", strerror(-ret));
 }
 
 static void usage(FILE *f)
@@ -66,6 +115,7 @@ static void usage(FILE *f)
 "               [--gc-interval SECONDS] [--detach-on-exit]\n"
 "               [--metrics ADDR:PORT|off]\n"
 "       rlagent --check-config FILE\n"
+"       rlagent --version\n"
 "\n"
 "  -c, --config FILE     YAML config (interfaces, defaults, allow/block lists, rules)\n"
 "  -i, --interface IF    attach to IF as well as the config's interfaces (repeatable)\n"
@@ -84,6 +134,7 @@ static void usage(FILE *f)
 "      --metrics A:P     serve Prometheus metrics on http://A:P/metrics\n"
 "                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
 "      --check-config F  validate F (parse, check, compile); print OK or the error\n"
+"  -V, --version         print the version and exit\n"
 "\n"
 "At least one interface is needed, from -i or the config's `interfaces:`.\n"
 "Signals: SIGHUP reloads the config; SIGTERM/SIGINT exit without detaching.\n"
@@ -179,6 +230,7 @@ static void handle_signal(struct agent *a, int sfd)
 		} else {
 			log_info("%s from uid %u pid %u: exiting", strsignal((int)si.ssi_signo),
 				 si.ssi_uid, si.ssi_pid);
+			agent_notify("STOPPING=1\nSTATUS=exiting on %s", strsignal((int)si.ssi_signo));
 			a->stop = true;
 		}
 	}
@@ -270,6 +322,7 @@ int main(int argc, char **argv)
 		{ "gc-interval", required_argument, NULL, 'G' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent *a;
@@ -300,7 +353,7 @@ int main(int argc, char **argv)
 	a->gc_interval_ns = 60 * 1000000000ull;
 	a->pin_dir = AGENT_DEFAULT_PIN;
 	a->metrics_listen = AGENT_DEFAULT_METRICS;
-	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			a->config_path = optarg;
@@ -378,6 +431,10 @@ int main(int argc, char **argv)
 			usage(stdout);
 			ret = 0;
 			goto out_free;
+		case 'V':
+			printf("rlagent %s\n", RL_VERSION);
+			ret = 0;
+			goto out_free;
 		default:
 			goto usage_err;
 		}
@@ -403,6 +460,7 @@ int main(int argc, char **argv)
 			a->config_path = config_abs = abs;
 	}
 	a->started = time(NULL);
+	log_journal = stderr_is_journal();
 	signal(SIGPIPE, SIG_IGN);
 	rl_config_defaults(&a->cfg);
 	if (a->config_path) {
@@ -489,6 +547,8 @@ int main(int argc, char **argv)
 	}
 	log_info("ready: %d interface(s), %d rules, control socket %s, pins in %s",
 		 a->n_ifaces, a->model.n_rules, a->sock_path, a->pin_dir);
+	agent_notify("READY=1\nMAINPID=%lu\nSTATUS=enforcing %d rules on %d interface(s)",
+		     (unsigned long)getpid(), a->model.n_rules, a->n_ifaces);
 
 	ret = run_loop(a, sfd) ? 1 : 0;
 	if (a->detach_on_exit)

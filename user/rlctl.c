@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rlctl.c - the command-line client of rlagent, in the style of ip(8) and
- * bpftool(8):  rlctl [-j] [-S SOCKET] [-t SECONDS] OBJECT COMMAND ...
+ * bpftool(8):  rlctl [-j|-p] [-S SOCKET] [-t SECONDS] OBJECT COMMAND ...
  *
  * The grammar is checked here with the same lib_parse the agent uses, so
  * a usage error never needs (or bothers) the agent; the agent parses the
  * words again and is the one that decides.  The request on the wire is
  * the words themselves, {"argv": [...]}, one JSON object per line; the
  * answer is one JSON object per line, printed as a table or, with -j, as
- * it came.
+ * it came (-p indents it).
  *
  * Exit codes: 0 ok, 1 refused by the agent (or an invalid config for
  * `config check`), 2 usage error, 3 agent unreachable.
@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <jansson.h>
 #include "rl_model.h"
+#include "rl_version.h"
 
 #define EXIT_REFUSED     1
 #define EXIT_USAGE       2
@@ -34,18 +35,30 @@
 #define MAX_RESP         (256 * 1024 * 1024)
 
 static bool json_out;
+/* -j: one line (for scripts and jq); -p: indented for people, as bpftool */
+static size_t json_flags = JSON_COMPACT;
+
+static void print_json(json_t *o)
+{
+	char *s = json_dumps(o, json_flags);
+
+	printf("%s\n", s ? s : "{}");
+	free(s);
+}
 
 static const char usage_top[] =
-"usage: rlctl [-j] [-S SOCKET] [-t SECONDS] OBJECT COMMAND [ARGS...]\n"
+"usage: rlctl [-j|-p] [-S SOCKET] [-t SECONDS] OBJECT COMMAND [ARGS...]\n"
 "\n"
-"  -j          print the agent's JSON answer instead of a table\n"
-"  -S SOCKET   control socket (default " DEFAULT_SOCK ", or $RLCTL_SOCKET)\n"
-"  -t SECONDS  connect/answer timeout (default 5)\n"
-"  -h, --help  print this on stdout and exit 0 (so do `help` and `OBJECT help`)\n"
+"  -j, --json     print the agent's JSON answer instead of a table, on one line\n"
+"  -p, --pretty   the same JSON, indented (implies -j)\n"
+"  -S SOCKET      control socket (default " DEFAULT_SOCK ", or $RLCTL_SOCKET)\n"
+"  -t SECONDS     connect/answer timeout (default 5)\n"
+"  -h, --help     print this on stdout and exit 0 (so do `help` and `OBJECT help`)\n"
+"  -V, --version  print the version and exit 0\n"
 "\n"
 "objects and commands:\n"
 "  rule add NAME [src PREFIX] [proto tcp|udp|icmp|icmpv6|any] [dport N[-M]]\n"
-"           [tcp-flags syn] rate RATE [burst N] [algo ALGO]\n"
+"           [tcp-flags syn] rate RATE [burst N [UNIT]] [algo ALGO]\n"
 "           [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
 "           [mark-value N] [dscp N|CLASS] [ecn] [block-for DUR]\n"
 "  rule change NAME WORDS...      change only the words given\n"
@@ -58,11 +71,14 @@ static const char usage_top[] =
 "  status                         agent, interfaces, rules, last reload\n"
 "  config reload                  re-read the agent's config file and apply it\n"
 "  config dump                    the running state in config syntax\n"
+"  config save [FILE]             write it over the agent's config file (or FILE)\n"
 "  config check FILE              validate FILE locally (the agent is not needed)\n"
 "  help | OBJECT help             (`help` later on is a word: a rule may be\n"
 "                                 named help)\n"
 "\n"
 "RATE: N/s, N/min, N/h (packets) or tc units 10mbit, 500kbit, 1mbps (bytes).\n"
+"burst: N in the rate's unit; `N packets` for a packet rate, tc sizes 15000b,\n"
+"       64kb, 1mb (1024-based) for a byte rate.\n"
 "ALGO: token-bucket, leaky-bucket, fixed-window, sliding-window, sliding-log.\n"
 "DUR:  500ms, 30s, 10m, 1h, 1d.\n"
 "\n"
@@ -71,7 +87,7 @@ static const char usage_top[] =
 
 static const char usage_rule[] =
 "usage: rlctl rule add NAME [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn]\n"
-"                      rate RATE [burst N] [algo ALGO]\n"
+"                      rate RATE [burst N [UNIT]] [algo ALGO]\n"
 "                      [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
 "                      [mark-value N] [dscp N|CLASS] [ecn [on|off]] [block-for DUR]\n"
 "       rlctl rule change NAME WORDS...   (e.g. rate 200/s, algo sliding-window)\n"
@@ -91,6 +107,9 @@ static const char usage_config[] =
 "usage: rlctl config reload        parse, validate, compile and apply the agent's\n"
 "                                  config file; on any error nothing changes\n"
 "       rlctl config dump          print the running state as a config file\n"
+"       rlctl config save [FILE]   write the running state over the agent's config\n"
+"                                  file (or FILE), atomically: runtime changes\n"
+"                                  survive a reboot\n"
 "       rlctl config check FILE    validate FILE here, without the agent\n";
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -109,11 +128,8 @@ static int fail(int code, const char *fmt, ...)
 		json_t *o = json_pack("{s:b, s:s, s:s}", "ok", 0, "error", buf, "code",
 				      code == EXIT_USAGE ? "usage" :
 				      code == EXIT_UNREACHABLE ? "unreachable" : "refused");
-		char *s = json_dumps(o, JSON_INDENT(2));
 
-		if (s)
-			printf("%s\n", s);
-		free(s);
+		print_json(o);
 		json_decref(o);
 	} else {
 		fprintf(stderr, "rlctl: %s\n", buf);
@@ -231,12 +247,14 @@ static int check_words(int argc, char **argv)
 	}
 	if (!strcmp(obj, "config")) {
 		if (!verb)
-			return usage_err(usage_config, "config: missing command (reload, dump, check)");
+			return usage_err(usage_config, "config: missing command (reload, dump, save, check)");
 		if (!strcmp(verb, "reload") || !strcmp(verb, "dump"))
 			return argc == 2 ? 0 : usage_err(usage_config, "config %s takes no arguments", verb);
+		if (!strcmp(verb, "save"))
+			return argc <= 3 ? 0 : usage_err(usage_config, "config save takes at most one FILE");
 		if (!strcmp(verb, "check"))
 			return argc == 3 ? 0 : usage_err(usage_config, "config check takes one FILE");
-		return usage_err(usage_config, "config: unknown command '%.*s' (reload, dump, check)",
+		return usage_err(usage_config, "config: unknown command '%.*s' (reload, dump, save, check)",
 				 RL_CUT(verb, 64));
 	}
 	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, status, config, help)",
@@ -589,6 +607,9 @@ static void print_human(int argc, char **argv, json_t *o)
 			fputs(js(o, "yaml"), stdout);
 		else if (!strcmp(verb, "reload"))
 			printf("reloaded %s: %lld rules\n", js(o, "config"), ji(o, "rules"));
+		else if (!strcmp(verb, "save"))
+			printf("saved the running state to %s: %lld rules, %lld allow and %lld block entries\n",
+			       js(o, "config"), ji(o, "rules"), ji(o, "allow"), ji(o, "block"));
 		else
 			printf("%s: OK (%lld rules)\n", js(o, "config"), ji(o, "rules"));
 	}
@@ -603,10 +624,8 @@ static int config_check_local(const char *path)
 		return fail(EXIT_REFUSED, "%s", err.msg);
 	if (json_out) {
 		json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 1, "config", path, "rules", n);
-		char *s = json_dumps(o, JSON_INDENT(2));
 
-		printf("%s\n", s ? s : "");
-		free(s);
+		print_json(o);
 		json_decref(o);
 	} else {
 		printf("%s: OK (%d rule%s)\n", path, n, n == 1 ? "" : "s");
@@ -618,9 +637,13 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = getenv("RLCTL_SOCKET");
+	char *abs_file = NULL;
 	json_t *resp = NULL;
 	int c, ret, timeout_s = 5;
 	char *end;
@@ -628,10 +651,14 @@ int main(int argc, char **argv)
 	if (!sock || !*sock)
 		sock = DEFAULT_SOCK;
 	/* '+': stop at the first word, so `top -n 5` reaches the object. */
-	while ((c = getopt_long(argc, argv, "+jS:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpS:t:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json_out = true;
+			break;
+		case 'p':
+			json_out = true;
+			json_flags = JSON_INDENT(2);
 			break;
 		case 'S':
 			sock = optarg;
@@ -643,6 +670,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_top, stdout);
+			return 0;
+		case 'V':
+			printf("rlctl %s\n", RL_VERSION);
 			return 0;
 		default:
 			fputs(usage_top, stderr);
@@ -677,7 +707,21 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "check"))
 		return config_check_local(argv[2]);
 
+	/* FILE is the caller's: relative to our directory, not the agent's */
+	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "save") && argc == 3 && argv[2][0] != '/') {
+		char cwd[4096];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(EXIT_USAGE, "config save %s: cannot tell the current directory: %s",
+				    argv[2], strerror(errno));
+		abs_file = malloc(strlen(cwd) + strlen(argv[2]) + 2);
+		if (!abs_file)
+			return fail(EXIT_USAGE, "out of memory");
+		sprintf(abs_file, "%s/%s", cwd, argv[2]);
+		argv[2] = abs_file;
+	}
 	ret = call_agent(sock, timeout_s, argc, argv, &resp);
+	free(abs_file);
 	if (ret)
 		return ret;
 	if (!json_is_true(json_object_get(resp, "ok"))) {
@@ -689,14 +733,10 @@ int main(int argc, char **argv)
 	} else {
 		ret = 0;
 	}
-	if (json_out) {
-		char *s = json_dumps(resp, JSON_INDENT(2));
-
-		printf("%s\n", s ? s : "{}");
-		free(s);
-	} else if (!ret) {
+	if (json_out)
+		print_json(resp);
+	else if (!ret)
 		print_human(argc, argv, resp);
-	}
 	json_decref(resp);
 	return ret;
 }

@@ -9,6 +9,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUTPUT:-build}
+OUT_ABS=$(realpath "$OUT")
 NS=rltest$$
 HOST_IF=rlh$$
 DUT_IF=rln$$
@@ -330,6 +331,16 @@ for c in "status" "rule list" "stats" "allow list" "block list" "config dump" "t
 	# shellcheck disable=SC2086
 	jsonok ctl -j $c && pass "json/${c// /-}" || fail "json/${c// /-}" "$(ctl -j $c 2>&1 | head -5)"
 done
+# -j is one line (scripts, jq), -p the same object indented; errors too
+jl=$(ctl -j rule list) pl=$(ctl -p rule list) jp=$(ctl --json --pretty rule list)
+if [[ $(wc -l <<<"$jl") == 1 && $(wc -l <<<"$pl") -gt 10 && $pl == "$jp" ]] &&
+	python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$jl" "$pl"; then
+	pass json/compact-and-pretty
+else
+	fail json/compact-and-pretty "-j $(wc -l <<<"$jl") lines, -p $(wc -l <<<"$pl") lines"
+fi
+[[ $(ctl -j rule add x rate nope | wc -l) == 1 && $(ctl -p rule add x rate nope | wc -l) -gt 1 ]] \
+	&& pass json/compact-and-pretty-errors || fail json/compact-and-pretty-errors "$(ctl -p rule add x rate nope)"
 jsonok ctl -j rule add ssh-syn rate 1/s
 ctl -j rule add ssh-syn rate 1/s | jget 'j["ok"] is False and j["code"]=="refused"' | grep -q True \
 	&& pass json/refused-shape || fail json/refused-shape "$(ctl -j rule add ssh-syn rate 1/s)"
@@ -455,6 +466,67 @@ echo "    with 10000 rules: rule add ${add_min}-${add_max} ms, change ${chg_ms} 
 [[ $(ctl -j status | jget 'j["rules"]') == 10002 ]] && pass 10k-rules-counted || fail 10k-rules-counted "$(ctl -j status | jget 'j["rules"]')"
 cp "$TMP/good.yaml" "$CFG"
 rc reload-back-from-10k 0 ctl -t 30 config reload
+# ---- config save: the running state, runtime changes and agent-wide
+# settings included, written back over the config file; it checks, and a
+# reload of it gives the same model
+sed 's/^rules:/defaults:\n  on-full: fail-closed\n  malformed: pass\n  clock: coarse\nrules:/' "$TMP/good.yaml" >"$CFG"
+ctl config reload >/dev/null || fail save-setup "reload with defaults: $(ctl config reload 2>&1)"
+ctl rule add saved-rule src 10.61.0.0/16,2001:db8:61::/48 proto udp dport 5000-5100 rate 10mbit \
+	burst 64kb algo sliding-window per source/24,64 block-for 30s >/dev/null &&
+ctl rule change icmp-flood action monitor algo fixed-window >/dev/null &&
+ctl allow add 10.62.0.0/16 >/dev/null && ctl block add 198.51.100.64/26 >/dev/null ||
+	fail save-setup "runtime changes refused"
+chmod 640 "$CFG"
+cfg_ino=$(stat -c %i "$CFG")
+rc config-save 0 ctl config save
+grep -q "saved the running state to $CFG: 3 rules, 2 allow and 1 block entries" "$TMP/rc.out" \
+	&& pass config-save-says || fail config-save-says "$(cat "$TMP/rc.out")"
+rc config-save-check-config 0 "$OUT/rlagent" --check-config "$CFG"
+if grep -q '^  - name: "saved-rule"' "$CFG" && grep -q '^    burst: 65536' "$CFG" &&
+	grep -q '^  - 10.62.0.0/16' "$CFG" && grep -q '^  - 198.51.100.64/26' "$CFG" &&
+	grep -q '^  on-full: fail-closed' "$CFG" && grep -q '^  malformed: pass' "$CFG" &&
+	grep -q '^  clock: coarse' "$CFG" && grep -q "^  - name: \"$DUT_IF\"" "$CFG" &&
+	grep -q '^# runtime block 198.51.100.7/32' "$CFG"; then
+	pass config-save-content
+else
+	fail config-save-content "$(cat "$CFG")"
+fi
+# written next to it and renamed over it: a new inode, the old mode, no
+# temporary file left
+[[ $(stat -c %a "$CFG") == 640 && $(stat -c %i "$CFG") != "$cfg_ino" ]] && ! ls -a "$TMP" | grep -q '^\.rl\.yaml\.' \
+	&& pass config-save-atomic || fail config-save-atomic "mode $(stat -c %a "$CFG"), inode $cfg_ino -> $(stat -c %i "$CFG"), $(ls -a "$TMP")"
+model() {
+	echo "$(ctl -j rule list)"
+	# a reload puts timed blocks after the file's: the same set, in another order
+	ctl -j allow list | jget 'sorted((e["prefix"], e["expires_in_s"] is None) for e in j["allow"])'
+	ctl -j block list | jget 'sorted((e["prefix"], e["expires_in_s"] is None) for e in j["block"])'
+	ctl -j status | jget '(j["on_full"], j["malformed"], j["clock"], j["interfaces"])'
+	ctl config dump | grep -v '^#'
+}
+model >"$TMP/model.before"
+rc config-save-reload 0 ctl config reload
+model >"$TMP/model.after"
+cmp -s "$TMP/model.before" "$TMP/model.after" && pass config-save-reload-identical \
+	|| fail config-save-reload-identical "$(diff "$TMP/model.before" "$TMP/model.after" | head -20)"
+cp "$CFG" "$TMP/saved.yaml"
+ctl -j rule list | jget 'sorted((r["name"], r["spec"]) for r in j["rules"])' >"$TMP/saved.rules"
+# FILE is the caller's path (relative to rlctl's directory); the config
+# file stays as it was
+cfg_sum=$(md5sum <"$CFG")
+( cd "$TMP" && "$OUT_ABS/rlctl" -S "$SOCK" config save copy.yaml >/dev/null )
+[[ -s $TMP/copy.yaml && $(md5sum <"$CFG") == "$cfg_sum" ]] && diff <(grep -v '^#' "$CFG") <(grep -v '^#' "$TMP/copy.yaml") >/dev/null \
+	&& pass config-save-file || fail config-save-file "$(ls -l "$TMP")"
+# through a symlink the file it names is replaced, the link stays
+ln -s copy.yaml "$TMP/link.yaml"
+rc config-save-symlink 0 ctl config save "$TMP/link.yaml"
+[[ -L $TMP/link.yaml ]] && grep -q "^# $TMP/copy.yaml - written by" "$TMP/copy.yaml" \
+	&& pass config-save-symlink-kept || fail config-save-symlink-kept "$(ls -l "$TMP"; head -2 "$TMP/copy.yaml")"
+rc config-save-no-dir-refused 1 ctl config save "/nonexistent-rl$$/x.yaml"
+grep -q "directory must exist" "$TMP/rc.out" && pass config-save-no-dir-says || fail config-save-no-dir-says "$(cat "$TMP/rc.out")"
+rc config-save-dir-refused 1 ctl config save "$TMP"
+rc config-save-usage 2 ctl config save a b
+cp "$TMP/good.yaml" "$CFG"
+rc config-save-back 0 ctl config reload
 
 # ---- runtime state survives kill -9
 ctl rule add ssh-syn proto tcp dport 22 rate 10/s >/dev/null
@@ -815,6 +887,23 @@ if start_agent_args --detach-on-exit; then
 		|| fail detach-on-exit "$(ls "$PIN" 2>&1; ip -n "$NS" link show "$DUT_IF")"
 else
 	fail detach-on-exit "agent did not start"
+fi
+
+# ---- a reboot: a fresh agent on fresh pins from the saved file runs the
+# rules, lists and defaults that were saved
+cp "$TMP/saved.yaml" "$CFG"
+if start_agent_args --detach-on-exit; then
+	ctl -j rule list | jget 'sorted((r["name"], r["spec"]) for r in j["rules"])' >"$TMP/reboot.rules"
+	if cmp -s "$TMP/saved.rules" "$TMP/reboot.rules" && ctl allow list | grep -q 10.62.0.0/16 &&
+		ctl block list | grep -q 198.51.100.64/26 &&
+		ctl -j status | jget 'j["on_full"] == "fail-closed" and j["malformed"] == "pass" and j["clock"] == "coarse" and not j["adopted"]' | grep -q True; then
+		pass config-save-survives-reboot
+	else
+		fail config-save-survives-reboot "$(diff "$TMP/saved.rules" "$TMP/reboot.rules"; ctl status)"
+	fi
+	kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+else
+	fail config-save-survives-reboot "agent did not start from $TMP/saved.yaml"
 fi
 
 echo "ctl: $fails failure(s)"

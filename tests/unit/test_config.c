@@ -129,6 +129,10 @@ static const struct bad bads[] = {
 	  { "burst 1000000000000", "max is 2501" } },
 	{ "byte-burst", HDR "rules:\n  - name: a\n    rate: 10mbit\n    burst: 100\n", 5,
 	  { "burst 100", "1514" } },
+	{ "byte-burst-units", HDR "rules:\n  - name: a\n    rate: 10/s\n    burst: 64kb\n", 5,
+	  { "rules[0] ('a') burst '64kb'", "counts packets" } },
+	{ "packet-burst-units", HDR "rules:\n  - name: a\n    rate: 10mbit\n    burst: 5 packets\n", 5,
+	  { "burst '5 packets'", "byte rate" } },
 	{ "version-2", "version: 2\nrules: []\n", 1, { "version 2", "version: 1" } },
 	{ "version-missing", "rules:\n  - name: a\n    rate: 10/s\n", 1, { "missing", "'version'" } },
 	{ "version-string", "version: one\n", 1, { "version", "'one'" } },
@@ -428,6 +432,30 @@ static void test_many_rules(void)
 	report("config/many-rules", failed);
 }
 
+/* burst with units in the file: "64kb" for a byte rate, "5 packets" */
+static void test_burst_units(void)
+{
+	static const char y[] = HDR
+		"rules:\n  - name: a\n    src: 10.0.0.0/8\n    rate: 10mbit\n    burst: 64kb\n"
+		"  - name: b\n    src: 10.1.0.0/16\n    rate: 5/s\n    burst: 5 packets\n"
+		"  - name: c\n    src: 10.2.0.0/16\n    rate: 5/s\n    burst: 7\n";
+	int failed = 0;
+	struct rl_config c;
+	struct rl_err e = {};
+	const char *path = write_tmp("burst.yaml", y, strlen(y));
+
+	CHECK(!rl_config_load(path, &c, &e), "refused: %s", e.msg);
+	if (!failed) {
+		CHECK(c.rules[0].limit.burst == 65536 && c.rules[0].burst_set, "64kb: %llu",
+		      (unsigned long long)c.rules[0].limit.burst);
+		CHECK(c.rules[1].limit.burst == 5 && c.rules[1].burst_set, "5 packets: %llu",
+		      (unsigned long long)c.rules[1].limit.burst);
+		CHECK(c.rules[2].limit.burst == 7, "7: %llu", (unsigned long long)c.rules[2].limit.burst);
+		rl_config_free(&c);
+	}
+	report("config/burst-units", failed);
+}
+
 static void test_mark(void)
 {
 	static const char y[] = HDR
@@ -495,6 +523,7 @@ int main(void)
 	test_many_rules();
 	test_defaults_apply();
 	test_mark();
+	test_burst_units();
 	{
 		char cmd[300];
 

@@ -388,6 +388,71 @@ static void test_rule_words(void)
 	report("parse/rule-words", failed);
 }
 
+/* burst with units: packets for packet rates, tc's byte sizes for byte
+ * rates, as one word or two ("burst 5 packets"); the wrong kind refused */
+static void test_burst_units(void)
+{
+	static const struct { const char *s; bool bytes; uint64_t want; } ok[] = {
+		{ "20", false, 20 }, { "20 packets", false, 20 }, { "1 packet", false, 1 },
+		{ "7pkts", false, 7 }, { "0", false, 0 }, { "15000", true, 15000 },
+		{ "64kb", true, 65536 }, { "64KB", true, 65536 }, { "64k", true, 65536 },
+		{ "64 kb", true, 65536 }, { "2mb", true, 2097152 }, { "1gb", true, 1073741824 },
+		{ "1.5kb", true, 1536 }, { "1500b", true, 1500 }, { "1500 bytes", true, 1500 },
+		{ "64kbit", true, 8192 }, { "1mbit", true, 131072 }, { "3kib", true, 3072 },
+	};
+	static const struct { const char *s; bool bytes; const char *needle; } bad[] = {
+		{ "64kb", false, "counts packets" }, { "5 packets", true, "byte rate" },
+		{ "1.5", false, "whole number" }, { "1.5 packets", false, "whole number" },
+		{ "0.1kb", true, "whole number of bytes" }, { "5 parsecs", false, "unknown unit 'parsecs'" },
+		{ "-1", false, "'-1'" }, { "", false, "empty" }, { "kb", true, "'kb'" },
+		{ "99999999999gb", true, "too large" },
+	};
+	struct rl_rule_spec s;
+	struct rl_err e = {};
+	uint64_t v;
+	int failed = 0, r;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 12345;
+		r = rl_parse_burst(ok[i].s, ok[i].bytes, &v, &e);
+		CHECK(!r && v == ok[i].want, "burst '%s' (%s): r=%d v=%llu want %llu: %s", ok[i].s,
+		      ok[i].bytes ? "bytes" : "packets", r, (unsigned long long)v,
+		      (unsigned long long)ok[i].want, e.msg);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = rl_parse_burst(bad[i].s, bad[i].bytes, &v, &e);
+		CHECK(r == -EINVAL && strstr(e.msg, bad[i].needle), "burst '%s' (%s): r=%d '%s' lacks '%s'",
+		      bad[i].s, bad[i].bytes ? "bytes" : "packets", r, e.msg, bad[i].needle);
+	}
+
+	/* the rule grammar: a unit word after the value, in any order with rate */
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "x");
+	r = parse_line("rate 100/s burst 5 packets algo gcra", &s, true, &e);
+	CHECK(!r && s.limit.burst == 5 && s.burst_set && s.limit.algo == RL_ALGO_LEAKY_BUCKET,
+	      "burst 5 packets: %s", e.msg);
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "x");
+	r = parse_line("burst 64kb rate 10mbit", &s, true, &e);
+	CHECK(!r && s.limit.burst == 65536 && s.bytes, "burst before a byte rate: %s", e.msg);
+	r = parse_line("burst 2 mb", &s, false, &e);
+	CHECK(!r && s.limit.burst == 2097152, "change burst 2 mb: %s", e.msg);
+	r = parse_line("burst 5 packets", &s, false, &e);
+	CHECK(r == -EINVAL && strstr(e.msg, "byte rate") && s.limit.burst == 2097152,
+	      "packets on a byte rule refused, spec kept: %s", e.msg);
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "x");
+	r = parse_line("burst 64kb rate 100/s", &s, true, &e);
+	CHECK(r == -EINVAL && strstr(e.msg, "counts packets"), "bytes on a packet rate: %s", e.msg);
+	/* a keyword after the value is not a unit */
+	rl_rule_defaults(&s, NULL);
+	strcpy(s.name, "x");
+	r = parse_line("rate 10/s burst 20 per rule", &s, true, &e);
+	CHECK(!r && s.limit.burst == 20 && s.per_rule, "burst 20 per rule: %s", e.msg);
+	report("parse/burst-units", failed);
+}
+
 static void test_validate(void)
 {
 	static const struct { const char *name, *line, *needle; } bad[] = {
@@ -635,6 +700,7 @@ int main(void)
 	test_enums();
 	test_format_rate();
 	test_rule_words();
+	test_burst_units();
 	test_validate();
 	test_mark_words();
 	test_utf8();
