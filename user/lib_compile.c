@@ -473,34 +473,40 @@ int rl_name_index_init(struct rl_name_index *x, const void *base, size_t stride,
 	return 0;
 }
 
-int rl_name_index_add(struct rl_name_index *x, int i)
+/* The slot holding `name` (*found = its index), or the empty one ending its probe. */
+static size_t name_probe(const struct rl_name_index *x, const char *name, int *found)
 {
-	const char *name = idx_name(x, i);
 	size_t h = (size_t)name_hash(name) & x->mask;
 
+	*found = -1;
 	while (x->slot[h]) {
 		int o = (int)x->slot[h] - 1;
 
-		if (!strncmp(idx_name(x, o), name, RL_NAME_LEN))
-			return o;
+		if (!strncmp(idx_name(x, o), name, RL_NAME_LEN)) {
+			*found = o;
+			break;
+		}
 		h = (h + 1) & x->mask;
 	}
-	x->slot[h] = (uint32_t)i + 1;
-	return -1;
+	return h;
+}
+
+int rl_name_index_add(struct rl_name_index *x, int i)
+{
+	int o;
+	size_t h = name_probe(x, idx_name(x, i), &o);
+
+	if (o < 0)
+		x->slot[h] = (uint32_t)i + 1;
+	return o;
 }
 
 int rl_name_index_find(const struct rl_name_index *x, const char *name)
 {
-	size_t h = (size_t)name_hash(name) & x->mask;
+	int o;
 
-	while (x->slot[h]) {
-		int o = (int)x->slot[h] - 1;
-
-		if (!strncmp(idx_name(x, o), name, RL_NAME_LEN))
-			return o;
-		h = (h + 1) & x->mask;
-	}
-	return -1;
+	name_probe(x, name, &o);
+	return o;
 }
 
 void rl_name_index_free(struct rl_name_index *x)
