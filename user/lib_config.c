@@ -818,6 +818,29 @@ bad:
 	return -EINVAL;
 }
 
+/* A prefix is on one list: what `allow add` and `block add` refuse, the
+ * file may not say either (--check-config predicts what apply accepts). */
+static int check_lists_disjoint(struct loader *ld, const struct rl_config *c)
+{
+	char path[64], buf[64];
+	int i, j;
+
+	for (i = 0; i < c->n_block; i++)
+		for (j = 0; j < c->n_allow; j++) {
+			const struct rl_prefix *b = &c->block[i].pfx, *a = &c->allow[j].pfx;
+
+			if (a->family != b->family || a->len != b->len || memcmp(a->addr, b->addr, 16))
+				continue;
+			snprintf(path, sizeof(path), "blocklist[%d]", i);
+			if (rl_format_prefix(b, buf, sizeof(buf)))
+				snprintf(buf, sizeof(buf), "?");
+			errpath(ld, path, false, "%s: %s is on the allowlist too (allowlist[%d]); "
+				"a prefix may be on one list only", path, buf, j);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 static int conv_src(struct loader *ld, const char *rpath, struct rl_rule_spec *s)
 {
 	char path[96];
@@ -1211,6 +1234,8 @@ int rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err)
 		ret = conv_list(&ld, "allowlist", y->allow, y->allow_count, &nc.allow, &nc.n_allow);
 	if (!ret)
 		ret = conv_list(&ld, "blocklist", y->block, y->block_count, &nc.block, &nc.n_block);
+	if (!ret)
+		ret = check_lists_disjoint(&ld, &nc);
 	if (ret)
 		goto cleanup;
 	if (nc.n_allow + nc.n_block > RL_MAX_LIST) {

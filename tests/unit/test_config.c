@@ -432,6 +432,31 @@ static void test_many_rules(void)
 	report("config/many-rules", failed);
 }
 
+/* One prefix on both lists: refused with where, as `allow add` refuses it. */
+static void test_lists_disjoint(void)
+{
+	static const char y[] = HDR
+		"allowlist:\n  - 10.0.0.0/8\n  - 192.0.2.0/24\n"
+		"blocklist:\n  - 198.51.100.0/24\n  - 192.0.2.0/24\n";
+	static const char ok[] = HDR
+		"allowlist:\n  - 192.0.2.0/24\n"
+		"blocklist:\n  - 192.0.2.0/25\n";
+	int failed = 0;
+	struct rl_config c;
+	struct rl_err e = {};
+	const char *path = write_tmp("lists.yaml", y, strlen(y));
+
+	CHECK(rl_config_load(path, &c, &e) == -EINVAL && strstr(e.msg, "blocklist[1]") &&
+	      strstr(e.msg, "192.0.2.0/24 is on the allowlist too (allowlist[1])") && e.line == 7,
+	      "both lists: line %d: %s", e.line, e.msg);
+	path = write_tmp("lists.yaml", ok, strlen(ok));
+	memset(&e, 0, sizeof(e));
+	CHECK(!rl_config_load(path, &c, &e), "nested prefixes on the two lists refused: %s", e.msg);
+	if (!e.msg[0])
+		rl_config_free(&c);
+	report("config/lists-disjoint", failed);
+}
+
 /* burst with units in the file: "64kb" for a byte rate, "5 packets" */
 static void test_burst_units(void)
 {
@@ -524,6 +549,7 @@ int main(void)
 	test_defaults_apply();
 	test_mark();
 	test_burst_units();
+	test_lists_disjoint();
 	{
 		char cmd[300];
 
