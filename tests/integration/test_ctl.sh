@@ -577,6 +577,21 @@ sleep 2.5
 ctl -j status | jget 'j["state_maps"]["rl_st4"]["live"] == 0' | grep -q True \
 	&& pass gc-frees-idle-keys || fail gc-frees-idle-keys "$(ctl -j status | jget 'j["state_maps"]')"
 
+# sliding logs (a hash, not the tables) are swept too: a deleted rule's
+# logs go, so a non-evict on-full never fills up with orphans
+slogs() { bpftool -j map dump pinned "$PIN/rl_sl4" 2>/dev/null | jget 'len(j)'; }
+if ctl rule add slog-gc proto udp dport 9 rate 1/min burst 50 algo sliding-log >/dev/null; then
+	send_udp 20
+	n_before=$(slogs)
+	ctl rule del slog-gc >/dev/null
+	sleep 2.5
+	n_after=$(slogs)
+	[[ $n_before -ge 1 && $n_after == 0 ]] && pass gc-deletes-orphaned-slogs ||
+		fail gc-deletes-orphaned-slogs "rl_sl4 entries $n_before before the delete, $n_after after"
+else
+	fail gc-deletes-orphaned-slogs "could not add a sliding-log rule"
+fi
+
 # ---- a deleted rule's gen is never handed out again, even after a restart
 ctl rule add tmp src 10.77.0.0/16 rate 5/s >/dev/null
 gen_tmp=$(ctl -j rule list tmp | jget 'j["rules"][0]["ver"] >> 16')
