@@ -912,7 +912,11 @@ static int parse_src_word(const char *s, struct rl_rule_spec *spec, struct rl_er
 	int ret;
 
 	if (!strcmp(s, "any")) {
+		/* cleared, not just unused: the same rule has one spec, and specs
+		 * are compared whole (`rule change` with no change, apply) */
 		spec->has_src4 = spec->has_src6 = false;
+		memset(&spec->src4, 0, sizeof(spec->src4));
+		memset(&spec->src6, 0, sizeof(spec->src6));
 		return 0;
 	}
 	if (strlen(s) >= sizeof(buf) || !*s || s[strlen(s) - 1] == ',') {

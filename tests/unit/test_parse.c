@@ -375,6 +375,17 @@ static void test_rule_words(void)
 	      "change rate re-derives the default burst: %llu", (unsigned long long)s2.limit.burst);
 	CHECK(!parse_line("", &s2, false, &e), "empty change is fine");
 
+	/* `src any` clears the prefixes too: one rule, one spec (specs are
+	 * compared whole; found by fuzz_request's spec round trip) */
+	rl_rule_defaults(&s, NULL);
+	rl_rule_defaults(&s2, NULL);
+	r = parse_line("src 10.0.0.0/8,2001:db8::/32 rate 10/s", &s, true, &e);
+	CHECK(!r, "src v4,v6: %s", e.msg);
+	r = parse_line("src any", &s, false, &e);
+	CHECK(!r, "src any: %s", e.msg);
+	r = parse_line("rate 10/s", &s2, true, &e);
+	CHECK(!r && !memcmp(&s, &s2, sizeof(s)), "src any leaves the old prefixes in the spec");
+
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rl_rule_defaults(&s, NULL);
 		strcpy(s.name, "x");
