@@ -1062,14 +1062,19 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			return ret;
 	}
 	if (burst_val) {
-		char b[96];
+		/* value and unit whole: a word cut to fit a buffer could read
+		 * as another number (85 zeros and a 5 would be burst 0) */
+		size_t n = strlen(burst_val) + (burst_unit ? strlen(burst_unit) + 1 : 0) + 1;
+		char *b = malloc(n);
 		uint64_t v;
 
-		if (burst_unit)
-			snprintf(b, sizeof(b), "%.40s %.40s", burst_val, burst_unit);
-		else
-			snprintf(b, sizeof(b), "%.80s", burst_val);
+		if (!b) {
+			rl_errf(err, "out of memory");
+			return -ENOMEM;
+		}
+		snprintf(b, n, "%s%s%s", burst_val, burst_unit ? " " : "", burst_unit ? burst_unit : "");
 		ret = rl_parse_burst(b, s.bytes, &v, err);
+		free(b);
 		if (ret)
 			return ret;
 		s.limit.burst = v;

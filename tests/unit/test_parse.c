@@ -461,6 +461,26 @@ static void test_burst_units(void)
 	strcpy(s.name, "x");
 	r = parse_line("rate 10/s burst 20 per rule", &s, true, &e);
 	CHECK(!r && s.limit.burst == 20 && s.per_rule, "burst 20 per rule: %s", e.msg);
+	/* a long word is read whole, not cut to a buffer (it read as burst 0;
+	 * fuzz_rule's check that the grammar and rl_parse_burst agree) */
+	{
+		char line[256], zeros[100];
+
+		memset(zeros, '0', 84);
+		zeros[84] = 0;
+		rl_rule_defaults(&s, NULL);
+		strcpy(s.name, "x");
+		snprintf(line, sizeof(line), "rate 10/s burst %s5", zeros);
+		r = parse_line(line, &s, true, &e);
+		CHECK(!r && s.limit.burst == 5, "85-digit burst 5: r=%d burst %llu: %s", r,
+		      (unsigned long long)s.limit.burst, e.msg);
+		rl_rule_defaults(&s, NULL);
+		strcpy(s.name, "x");
+		snprintf(line, sizeof(line), "rate 10/s burst %s7 packets", zeros + 40);
+		r = parse_line(line, &s, true, &e);
+		CHECK(!r && s.limit.burst == 7, "45-digit burst 7 packets: r=%d burst %llu: %s", r,
+		      (unsigned long long)s.limit.burst, e.msg);
+	}
 	report("parse/burst-units", failed);
 }
 
