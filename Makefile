@@ -225,7 +225,8 @@ FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_st
 # loops of the agent's apply and the compiler are hot and only slow it.
 FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_dir agent_gc lib_compile lib_dir)
 $(FUZZ_NOCMP): FUZZ_CFLAGS += -fno-sanitize-coverage=trace-cmp
-# executions per target, or seconds per target if FUZZ_SECONDS is set
+# executions per target, and seconds per target if FUZZ_SECONDS is set
+# (whichever comes first)
 FUZZ_RUNS    ?= 10000000
 FUZZ_SECONDS ?=
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/fuzz/run.sh TARGET... - what `make fuzz` runs: each libFuzzer target
-# of $OUTPUT/fuzz for FUZZ_RUNS executions (default 10000000), or for
-# FUZZ_SECONDS seconds if that is set, one after the other.
+# of $OUTPUT/fuzz for FUZZ_RUNS executions (default 10000000) or, if it is
+# set, FUZZ_SECONDS seconds, whichever comes first; one after the other.
+# tests/fuzz/TARGET.options, if there is one, holds more libFuzzer flags.
 #
 # A target starts from its committed corpus, tests/fuzz/corpus/TARGET (read,
 # never written), and from its working corpus $OUTPUT/fuzz/corpus/TARGET,
@@ -26,8 +27,8 @@ TIMEOUT=${FUZZ_TIMEOUT:-10}
 limit=(-runs="$RUNS")
 what="$RUNS executions"
 if [[ -n $SECS ]]; then
-	limit=(-max_total_time="$SECS")
-	what="$SECS s"
+	limit+=(-max_total_time="$SECS")
+	what="$what or $SECS s"
 fi
 
 crashed=0 total=0
@@ -36,8 +37,10 @@ for t in "$@"; do
 	[[ -x $bin ]] || { echo "fuzz: $bin missing (make fuzz-build)" >&2; exit 2; }
 	work=$OUT/fuzz/corpus/$t art=$OUT/fuzz/artifacts/$t/ log=$OUT/fuzz/logs/$t.log
 	mkdir -p "$work" "$art" "$(dirname "$log")"
+	opts=()
+	[[ -f tests/fuzz/$t.options ]] && read -r -a opts < <(grep -v '^#' "tests/fuzz/$t.options" | tr '\n' ' ')
 	echo "== $t: $what (log $log)"
-	"$bin" "${limit[@]}" -timeout="$TIMEOUT" -rss_limit_mb=2048 -print_final_stats=1 \
+	"$bin" "${limit[@]}" "${opts[@]}" -timeout="$TIMEOUT" -rss_limit_mb=2048 -print_final_stats=1 \
 		-dict="tests/fuzz/$t.dict" -artifact_prefix="$art" \
 		"$work" "tests/fuzz/corpus/$t" >"$log" 2>&1
 	rc=$?
