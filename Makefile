@@ -258,7 +258,8 @@ $(OUTPUT)/fuzz/fuzz_request: $(OUTPUT)/fuzz/obj/fuzz_request.o $(OUTPUT)/fuzz/ob
 
 fuzz-build: $(FUZZ_BINS)
 
-# the committed corpora, minimized with what `make fuzz` found
+# what `make fuzz` found that the committed corpora lack, added to them
+# (FUZZ_MINIMIZE=1: the corpora minimized again from scratch)
 fuzz-merge: fuzz-build
 	$(Q)OUTPUT=$(OUTPUT) tests/fuzz/merge.sh $(FUZZ_TARGETS)
 
