@@ -1,7 +1,8 @@
 # rl - kernel-level rate limiter.  `make` builds build/rlagent, build/rlctl
 # and their man pages; `make install` installs them (PREFIX, DESTDIR);
 # `make test` runs every test; `make demo` runs the flood demo on a lab it
-# builds itself; `make bench` runs the benchmark suite (never part of test).
+# builds itself; `make bench` runs the benchmark suite and `make fuzz` the
+# libFuzzer targets for FUZZ_RUNS executions each (neither is part of test).
 #
 # Shape after libbpf-bootstrap: OUTPUT, quiet rules unless V=1, overridable
 # CLANG/BPFTOOL, %.bpf.o -> %.skel.h through `bpftool gen skeleton`.
@@ -19,7 +20,7 @@ ARCH     ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 # Debian packages the build, the tests, the demo and the benchmarks need.
-DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
+DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
         nftables iptables python3 procps prometheus ethtool \
         libsystemd-dev pandoc man-db systemd
@@ -73,7 +74,7 @@ LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lpthread
 
 MANPAGES  := $(OUTPUT)/man/rlagent.8 $(OUTPUT)/man/rlctl.8 $(OUTPUT)/man/rl.yaml.5
 
-.PHONY: all deps bpffs man install uninstall test demo demo-http bench clean print-bpf-cflags FORCE
+.PHONY: all deps bpffs man install uninstall test demo demo-http bench fuzz fuzz-build fuzz-merge clean print-bpf-cflags FORCE
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
@@ -207,7 +208,66 @@ $(OUTPUT)/tests/subreaper: tests/subreaper.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
-test: all $(UNIT_BINS) $(BPFT_BINS) $(OUTPUT)/tests/subreaper bpffs
+# libFuzzer targets (tests/fuzz/README.md): the parsers and their callers,
+# compiled again with clang's fuzzer, address and undefined-behaviour
+# sanitizers into $(OUTPUT)/fuzz/ (never the normal objects).  fuzz_request
+# links the agent's command code with tests/fuzz/fake_agent.c instead of
+# libbpf and agent_bpf.c.
+FUZZ_CC      ?= $(CLANG)
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Werror \
+                -std=gnu11 -Iinclude -Iuser -I$(OUTPUT) -Itests/fuzz
+FUZZ_TARGETS := fuzz_rule fuzz_config fuzz_request
+FUZZ_BINS    := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_TARGETS))
+FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c,$(LIB_SRCS)))
+FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_dir agent_gc)
+# No comparison tracing where there are no words to guess: the per-slot
+# loops of the agent's apply and the compiler are hot and only slow it.
+FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_dir agent_gc lib_compile lib_dir)
+$(FUZZ_NOCMP): FUZZ_CFLAGS += -fno-sanitize-coverage=trace-cmp
+# executions per target, and seconds per target if FUZZ_SECONDS is set
+# (whichever comes first)
+FUZZ_RUNS    ?= 10000000
+FUZZ_SECONDS ?=
+
+$(OUTPUT)/fuzz/obj/%.o: user/%.c $(wildcard user/*.h include/*.h) | $(OUTPUT)/.deps
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c $< -o $@
+
+$(OUTPUT)/fuzz/obj/%.o: tests/fuzz/%.c $(wildcard user/*.h include/*.h tests/fuzz/*.h) | $(OUTPUT)/.deps
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c $< -o $@
+
+$(OUTPUT)/fuzz/fuzz_rule: $(OUTPUT)/fuzz/obj/fuzz_rule.o $(FUZZ_LIB)
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $^ $(shell pkg-config --libs libcyaml yaml-0.1) -o $@
+
+$(OUTPUT)/fuzz/fuzz_config: $(OUTPUT)/fuzz/obj/fuzz_config.o $(FUZZ_LIB)
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $^ $(shell pkg-config --libs libcyaml yaml-0.1) -o $@
+
+# rl_config_check is wrapped: `config check FILE` must not read what the
+# fuzzer names
+$(OUTPUT)/fuzz/fuzz_request: $(OUTPUT)/fuzz/obj/fuzz_request.o $(OUTPUT)/fuzz/obj/fake_agent.o \
+		$(FUZZ_AGENT) $(FUZZ_LIB)
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wl,--wrap=rl_config_check $^ \
+		$(shell pkg-config --libs libcyaml yaml-0.1 jansson) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+# what `make fuzz` found that the committed corpora lack, added to them
+# (FUZZ_MINIMIZE=1: the corpora minimized again from scratch)
+fuzz-merge: fuzz-build
+	$(Q)OUTPUT=$(OUTPUT) tests/fuzz/merge.sh $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	$(Q)OUTPUT=$(OUTPUT) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+test: all $(UNIT_BINS) $(BPFT_BINS) $(OUTPUT)/tests/subreaper bpffs fuzz-build
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh $(wildcard tests/check/test_*.sh) $(UNIT_BINS) $(BPFT_BINS) $(wildcard tests/integration/test_*.sh)
 
 # What tests/check/test_bpf_deps.sh compiles BPF sources with.

@@ -227,6 +227,11 @@ void rule_words(const struct rl_rule_spec *s, char *buf, size_t len);
 /* Who the request being dispatched came from ("uid 0 pid 42 (rlctl)",
  * "SIGHUP from ..."), for the log line of every change; NULL otherwise. */
 extern const char *agent_peer;
+/* One request line (no newline) to its answer, as a client gets it: NULL
+ * with *job set when the answer comes later (agent_job_step).  No socket:
+ * tests/fuzz/fuzz_request.c calls it directly. */
+json_t *ctl_answer(struct agent *a, const char *line, size_t len, const char *who,
+		   struct agent_job **job);
 int ctl_listen(const char *path);
 void ctl_close(void);
 /* Fills pfds from index 0; returns how many.  ctl_timeout_ms caps poll. */

@@ -252,8 +252,8 @@ static bool queue(struct client *c, json_t *resp)
 	return true;
 }
 
-/* The answer to one line, or NULL with c->job set: it comes later. */
-static json_t *handle_line(struct agent *a, struct client *c, const char *line, size_t len)
+json_t *ctl_answer(struct agent *a, const char *line, size_t len, const char *who,
+		   struct agent_job **job)
 {
 	json_error_t jerr;
 	json_t *req, *resp;
@@ -262,10 +262,18 @@ static json_t *handle_line(struct agent *a, struct client *c, const char *line, 
 	if (!req)
 		return agent_error("usage", "request is not valid JSON (column %d: %s); send one object {\"argv\": [...]} per line",
 				   jerr.column, jerr.text);
-	agent_peer = c->who;	/* the log says who made each change */
-	resp = agent_dispatch(a, req, &c->job);
+	agent_peer = who;	/* the log says who made each change */
+	resp = agent_dispatch(a, req, job);
 	agent_peer = NULL;
 	json_decref(req);
+	return resp;
+}
+
+/* The answer to one line, or NULL with c->job set: it comes later. */
+static json_t *handle_line(struct agent *a, struct client *c, const char *line, size_t len)
+{
+	json_t *resp = ctl_answer(a, line, len, c->who, &c->job);
+
 	c->req_ms = now_ms();
 	return resp;
 }

@@ -912,7 +912,11 @@ static int parse_src_word(const char *s, struct rl_rule_spec *spec, struct rl_er
 	int ret;
 
 	if (!strcmp(s, "any")) {
+		/* cleared, not just unused: the same rule has one spec, and specs
+		 * are compared whole (`rule change` with no change, apply) */
 		spec->has_src4 = spec->has_src6 = false;
+		memset(&spec->src4, 0, sizeof(spec->src4));
+		memset(&spec->src6, 0, sizeof(spec->src6));
 		return 0;
 	}
 	if (strlen(s) >= sizeof(buf) || !*s || s[strlen(s) - 1] == ',') {
@@ -1058,14 +1062,19 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			return ret;
 	}
 	if (burst_val) {
-		char b[96];
+		/* value and unit whole: a word cut to fit a buffer could read
+		 * as another number (85 zeros and a 5 would be burst 0) */
+		size_t n = strlen(burst_val) + (burst_unit ? strlen(burst_unit) + 1 : 0) + 1;
+		char *b = malloc(n);
 		uint64_t v;
 
-		if (burst_unit)
-			snprintf(b, sizeof(b), "%.40s %.40s", burst_val, burst_unit);
-		else
-			snprintf(b, sizeof(b), "%.80s", burst_val);
+		if (!b) {
+			rl_errf(err, "out of memory");
+			return -ENOMEM;
+		}
+		snprintf(b, n, "%s%s%s", burst_val, burst_unit ? " " : "", burst_unit ? burst_unit : "");
 		ret = rl_parse_burst(b, s.bytes, &v, err);
+		free(b);
 		if (ret)
 			return ret;
 		s.limit.burst = v;

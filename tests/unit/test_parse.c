@@ -375,6 +375,17 @@ static void test_rule_words(void)
 	      "change rate re-derives the default burst: %llu", (unsigned long long)s2.limit.burst);
 	CHECK(!parse_line("", &s2, false, &e), "empty change is fine");
 
+	/* `src any` clears the prefixes too: one rule, one spec (specs are
+	 * compared whole; found by fuzz_request's spec round trip) */
+	rl_rule_defaults(&s, NULL);
+	rl_rule_defaults(&s2, NULL);
+	r = parse_line("src 10.0.0.0/8,2001:db8::/32 rate 10/s", &s, true, &e);
+	CHECK(!r, "src v4,v6: %s", e.msg);
+	r = parse_line("src any", &s, false, &e);
+	CHECK(!r, "src any: %s", e.msg);
+	r = parse_line("rate 10/s", &s2, true, &e);
+	CHECK(!r && !memcmp(&s, &s2, sizeof(s)), "src any leaves the old prefixes in the spec");
+
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rl_rule_defaults(&s, NULL);
 		strcpy(s.name, "x");
@@ -450,6 +461,26 @@ static void test_burst_units(void)
 	strcpy(s.name, "x");
 	r = parse_line("rate 10/s burst 20 per rule", &s, true, &e);
 	CHECK(!r && s.limit.burst == 20 && s.per_rule, "burst 20 per rule: %s", e.msg);
+	/* a long word is read whole, not cut to a buffer (it read as burst 0;
+	 * fuzz_rule's check that the grammar and rl_parse_burst agree) */
+	{
+		char line[256], zeros[100];
+
+		memset(zeros, '0', 84);
+		zeros[84] = 0;
+		rl_rule_defaults(&s, NULL);
+		strcpy(s.name, "x");
+		snprintf(line, sizeof(line), "rate 10/s burst %s5", zeros);
+		r = parse_line(line, &s, true, &e);
+		CHECK(!r && s.limit.burst == 5, "85-digit burst 5: r=%d burst %llu: %s", r,
+		      (unsigned long long)s.limit.burst, e.msg);
+		rl_rule_defaults(&s, NULL);
+		strcpy(s.name, "x");
+		snprintf(line, sizeof(line), "rate 10/s burst %s7 packets", zeros + 40);
+		r = parse_line(line, &s, true, &e);
+		CHECK(!r && s.limit.burst == 7, "45-digit burst 7 packets: r=%d burst %llu: %s", r,
+		      (unsigned long long)s.limit.burst, e.msg);
+	}
 	report("parse/burst-units", failed);
 }
 
