@@ -336,8 +336,7 @@ static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
 	__u64 kw = (__u64)(id + 1) << 32 | rl_fold6(a);
 	__u64 h = rl_hash6(id, a, rl_seed);
 	__u32 i1, i2;
-	struct rl_ins in = { .kw = kw, .h = h, .a = { a[0], a[1] },
-			     .evict = evict, .len = len, .res = RL_SLOT_FULL };
+	struct rl_ins in;
 	struct rl_bkt6 *b0, *b1;
 	struct rl_slot6 *s;
 	int i;
@@ -362,7 +361,9 @@ static __always_inline int rl_slot_get6(__u32 id, const __u64 *a,
 			return RL_SLOT_OK;
 		}
 	}
-	in.now = rl_clock_now(clk);
+	in = (struct rl_ins){ .kw = kw, .h = h, .now = rl_clock_now(clk),
+			      .a = { a[0], a[1] }, .evict = evict, .len = len,
+			      .res = RL_SLOT_FULL };
 	i = rl_insert6(b0, b1, &in);
 	if (in.res != RL_SLOT_OK)
 		return in.res;
