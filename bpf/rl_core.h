@@ -29,6 +29,7 @@
 #include "rl_bpf.h"
 #include "rl_abi.h"
 #include "rl_algo.h"
+#include "rl_rulematch.h"
 #include "rl_parse.h"
 #include "rl_state.h"
 
@@ -61,24 +62,7 @@ static __always_inline void rl_stat(__u32 rule, __u32 verdict, __u32 len)
 static __always_inline int rl_rule_matches(const struct rl_rule *r,
 					   const struct rl_pkt *p)
 {
-	__u8 fam = r->flags & (RL_RF_V4 | RL_RF_V6);
-	int any_port;
-
-	/* neither family flag: the rule is in this family's trie, so it applies */
-	if (fam && !(fam & (p->family == 4 ? RL_RF_V4 : RL_RF_V6)))
-		return 0;
-	if (r->proto && r->proto != p->proto)
-		return 0;
-	/* 0..65535 is "any"; 0..0 (a zeroed rule) is read the same way */
-	any_port = r->dport_lo == 0 &&
-		   (r->dport_hi == 0 || r->dport_hi == 0xffff);
-	if (!any_port && (!p->has_ports || p->dport < r->dport_lo ||
-			  p->dport > r->dport_hi))
-		return 0;
-	if ((r->flags & RL_RF_SYN) && (p->proto != IPPROTO_TCP || !p->syn ||
-				       !p->has_ports))
-		return 0;
-	return 1;
+	return rl_rule_takes(r, p->family, p->proto, p->has_ports, p->dport, p->syn);
 }
 
 /*

@@ -216,6 +216,9 @@ int agent_config_reload(struct agent *a, struct rl_err *err);
 char *agent_config_dump(struct agent *a);
 int agent_check_config(const char *path, int *n_rules, struct rl_err *err);
 
+/* agent_explain.c: `explain SRC [proto P] [dport N] [syn]` (argv[0] "explain") */
+json_t *agent_explain(struct agent *a, int argc, char **argv);
+
 /* agent_save.c: writes agent_config_dump() over path (NULL: the config
  * file) atomically; `saved` gets the file written (symlinks resolved). */
 int agent_config_save(struct agent *a, const char *path, char *saved, size_t len,

@@ -1149,9 +1149,11 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agen
 		return cmd_config(a, argc, argv);
 	if (!strcmp(argv[0], "top"))
 		return cmd_top(a, argc, argv, job);
+	if (!strcmp(argv[0], "explain"))
+		return agent_explain(a, argc, argv);
 	if (!strcmp(argv[0], "ping"))
 		return ok();
-	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, status, config",
+	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, explain, status, config",
 			   RL_CUT(argv[0], 64));
 }
 
