@@ -132,6 +132,8 @@ $(OUTPUT)/rl_version.h: FORCE | $(OUTPUT)
 	$(Q)v='#define RL_VERSION "$(RL_VERSION)"'; \
 	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
 $(OUTPUT)/obj/agent_metrics.o $(OUTPUT)/obj/rlagent.o $(OUTPUT)/obj/rlctl.o: $(OUTPUT)/rl_version.h
+# the dashboard's page and script are built into rlagent (.incbin)
+$(OUTPUT)/obj/agent_metrics.o: user/dashboard.html user/dashboard.js
 
 $(OUTPUT)/rlagent: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)

@@ -42,6 +42,11 @@ static const char *const gstat_names[__RL_G_MAX] = {
 	[RL_G_TC_UNPARSED] = "tc_unparsed",
 };
 
+const char *agent_gstat_name(int g)
+{
+	return g >= 0 && g < __RL_G_MAX ? gstat_names[g] : NULL;
+}
+
 static const char *const verdict_names[__RL_V_MAX] = {
 	[RL_V_PASS] = "pass", [RL_V_DROP] = "drop",
 	[RL_V_MONITOR] = "monitor", [RL_V_BLOCK] = "block",
@@ -1063,18 +1068,27 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv, struct agent_job 
 			return agent_error("usage", "usage: top [-n N]");
 		}
 	}
-	t = calloc(1, sizeof(*t));
+	(void)a;
+	t = agent_top_job(n);
+	if (!t)
+		return agent_error("refused", "out of memory");
+	*job = t;
+	return NULL;
+}
+
+struct agent_job *agent_top_job(long n)
+{
+	struct agent_job *t = calloc(1, sizeof(*t));
+
 	if (t)
 		t->rows = calloc((size_t)n, sizeof(*t->rows));
 	if (!t || !t->rows) {
 		free(t);
-		return agent_error("refused", "out of memory");
+		return NULL;
 	}
-	(void)a;
 	t->want = n;
 	t->fam = 4;
-	*job = t;
-	return NULL;
+	return t;
 }
 
 void agent_job_free(struct agent_job *t)
