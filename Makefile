@@ -23,7 +23,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
         nftables iptables python3 procps prometheus ethtool \
-        libsystemd-dev pandoc man-db systemd
+        libsystemd-dev pandoc man-db systemd libjs-chart.js chromium
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
 # make install: DESTDIR/PREFIX as usual; the example config goes to
@@ -179,6 +179,7 @@ install: all
 		deploy/rlagent.service >$(DESTDIR)$(UNITDIR)/rlagent.service
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/rlagent.service
 	$(Q)install -m 0644 etc/rl.yaml $(DESTDIR)$(DOCDIR)/rl.yaml.example
+	$(Q)install -m 0644 deploy/prometheus.yml deploy/rl-rules.yml deploy/grafana/rl.json $(DESTDIR)$(DOCDIR)/
 	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml ]; then \
 		echo "  KEEP     $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml (the example is $(DOCDIR)/rl.yaml.example)"; \
 	else \
@@ -196,7 +197,8 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/rlagent.8 $(DESTDIR)$(MANDIR)/man8/rlctl.8 \
 		$(DESTDIR)$(MANDIR)/man5/rl.yaml.5 \
 		$(DESTDIR)$(BASHCOMPDIR)/rlctl $(DESTDIR)$(BASHCOMPDIR)/rlagent \
-		$(DESTDIR)$(UNITDIR)/rlagent.service $(DESTDIR)$(DOCDIR)/rl.yaml.example
+		$(DESTDIR)$(UNITDIR)/rlagent.service $(DESTDIR)$(DOCDIR)/rl.yaml.example \
+		$(DESTDIR)$(DOCDIR)/prometheus.yml $(DESTDIR)$(DOCDIR)/rl-rules.yml $(DESTDIR)$(DOCDIR)/rl.json
 	$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	$(Q)if cmp -s etc/rl.yaml $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; \

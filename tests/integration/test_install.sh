@@ -37,6 +37,8 @@ want=(
 	"644 usr/local/share/bash-completion/completions/rlagent"
 	"644 usr/local/lib/systemd/system/rlagent.service"
 	"644 usr/local/share/doc/rl/rl.yaml.example" "644 etc/rl/rl.yaml"
+	"644 usr/local/share/doc/rl/prometheus.yml" "644 usr/local/share/doc/rl/rl-rules.yml"
+	"644 usr/local/share/doc/rl/rl.json"
 )
 missing=""
 for w in "${want[@]}"; do
