@@ -42,6 +42,19 @@ static json_t *pfx_json(const struct rl_prefix *p)
 	return json_string(t);
 }
 
+/* A single address, without its /32 or /128. */
+static json_t *addr_json(const struct rl_prefix *p)
+{
+	char t[64], *slash;
+
+	if (rl_format_prefix(p, t, sizeof(t)))
+		return json_string("?");
+	slash = strchr(t, '/');
+	if (slash)
+		*slash = 0;
+	return json_string(t);
+}
+
 /* The key the datapath charges: SRC masked to the rule's key length. */
 static struct rl_prefix key_of(const struct rl_prefix *src, uint8_t plen)
 {
@@ -301,7 +314,7 @@ json_t *agent_explain(struct agent *a, int argc, char **argv)
 
 	if (rl_parse_explain_words(argc - 1, argv + 1, &q, &err))
 		return agent_error("usage", "%s", err.msg);
-	pkt = json_pack("{s:o, s:s, s:o, s:b}", "source", pfx_json(&q.src),
+	pkt = json_pack("{s:o, s:s, s:o, s:b}", "source", addr_json(&q.src),
 			"proto", q.proto ? rl_proto_name(q.proto) : "any",
 			"dport", q.has_dport ? json_integer(q.dport) : json_null(), "syn", q.syn);
 	o = json_pack("{s:b, s:o, s:o}", "ok", 1, "packet", pkt,

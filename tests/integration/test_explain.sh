@@ -170,7 +170,7 @@ grep -q '^verdict:  drop (rule: over the limit)' <<<"$human" && grep -q '^credit
 
 # ---- penalty box: 3 SYNs on burst 2
 ex syn-rule 'j["rule"]["name"]=="ssh-syn" and j["state"]["key"]=="10.233.0.1/32" and j["state"]["credit"]==2' 10.233.0.1 proto tcp dport 22 syn
-ex syn-implies-tcp 'j["packet"]["proto"]=="tcp" and j["rule"]["name"]=="ssh-syn"' 10.233.0.1 dport 22 syn
+ex syn-implies-tcp 'j["packet"]=={"source":"10.233.0.1","proto":"tcp","dport":22,"syn":True} and j["rule"]["name"]=="ssh-syn"' 10.233.0.1 dport 22 syn
 send_syn 10.233.0.1 3
 ex penalty-box 'j["verdict"]=="drop" and j["reason"]=="rule: in the penalty box" and 50000 < j["state"]["blocked_for_ms"] <= 60000 and 50000 < j["state"]["next_pass_in_ms"] <= 60001' \
 	10.233.0.1 proto tcp dport 22 syn
