@@ -137,25 +137,8 @@ static __always_inline __u32 rl_charge_slog(const struct rl_rule *r,
 	}
 	now = rl_clock_now(clk);
 	bpf_spin_lock(&sl->lock);
-	if (sl->tag != r->tag) {
-		/* new generation (or none yet): fresh; new epoch: drained */
-		int full = !sl->tag || (sl->tag & RL_TAG_GEN) != (r->tag & RL_TAG_GEN);
-
-		rl_slog_init(&r->limit, &sl->r, now, full);
-		if (full)
-			sl->block_until_ns = 0;
-		sl->tag = r->tag;
-	}
-	if (now < sl->block_until_ns) {
-		v = RL_V_BLOCK;
-	} else if (rl_slog_admit(&r->limit, &sl->r, now)) {
-		v = RL_V_PASS;
-	} else {
-		v = RL_V_DROP;
-		if (r->block_ns)
-			sl->block_until_ns = now + r->block_ns < now ?
-					     ~0ULL : now + r->block_ns;
-	}
+	/* new generation (or none yet): fresh; new epoch: drained */
+	v = rl_slog_decide(r, &sl->tag, &sl->block_until_ns, &sl->r, now);
 	bpf_spin_unlock(&sl->lock);
 	return v;
 }

@@ -249,8 +249,107 @@ static uint64_t next_pass_ns(const struct rl_rule *r, __u64 w, __u64 cost, uint6
 	return hi;
 }
 
+/*
+ * A sliding log: the key's ring (rl_sl4/rl_sl6, or rl_slagg for a per-rule
+ * log), 1 if found, 0 if none (a new key), -errno.
+ */
+static int read_slog(struct agent *a, const struct rl_rule *r, const struct rl_prefix *key,
+		     struct rl_slog *sl)
+{
+	int ret;
+
+	memset(sl, 0, sizeof(*sl));
+	if (r->flags & RL_RF_PER_RULE) {
+		__u32 id = r->id;
+
+		ret = bpf_map_lookup_elem(a->maps.slagg, &id, sl);
+	} else if (key->family == 4) {
+		struct rl_key4 k = { .rule = r->id };
+
+		memcpy(&k.addr, key->addr, 4);
+		ret = bpf_map_lookup_elem(a->maps.sl4, &k, sl);
+	} else {
+		struct rl_key6 k = { .rule = r->id };
+
+		memcpy(k.addr, key->addr, 16);
+		ret = bpf_map_lookup_elem(a->maps.sl6, &k, sl);
+	}
+	if (ret)
+		return errno == ENOENT ? 0 : -errno;
+	return sl->tag != 0;
+}
+
+/* One packet at `at` on a copy of the log: the datapath's verdict. */
+static __u32 slog_try(const struct rl_rule *r, const struct rl_slog *sl, uint64_t at)
+{
+	struct rl_slog c = *sl;
+
+	return rl_slog_decide(r, &c.tag, &c.block_until_ns, &c.r, at);
+}
+
+/* Same search as next_pass_ns, on the log. */
+static uint64_t slog_next_pass_ns(const struct rl_rule *r, const struct rl_slog *sl, uint64_t now)
+{
+	uint64_t lo = 0, hi = 1000, mid;
+
+	if (slog_try(r, sl, now) == RL_V_PASS)
+		return 0;
+	while (slog_try(r, sl, now + hi) != RL_V_PASS) {
+		lo = hi;
+		if (hi >= 1ull << 52)
+			return UINT64_MAX;
+		hi *= 2;
+	}
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (slog_try(r, sl, now + mid) == RL_V_PASS)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
+}
+
+/* Credit of a log: how many packets it would admit now, one after another. */
+static uint64_t slog_credit(const struct rl_rule *r, const struct rl_slog *sl, uint64_t now)
+{
+	struct rl_slog c = *sl;
+	uint64_t n = 0;
+
+	while (n <= RL_SLOG_MAX && rl_slog_decide(r, &c.tag, &c.block_until_ns, &c.r, now) == RL_V_PASS)
+		n++;
+	return n;
+}
+
+static void slog_state(struct agent *a, const struct rl_rule *r, const struct rl_prefix *key,
+		       uint64_t now, json_t *o, __u32 *verdict)
+{
+	struct rl_slog sl, fresh;
+	uint64_t next;
+	int ret = read_slog(a, r, key, &sl);
+
+	if (ret < 0) {
+		json_object_set_new(o, "error", json_string(strerror(-ret)));
+		return;
+	}
+	memset(&fresh, 0, sizeof(fresh));
+	json_object_set_new(o, "tracked", json_boolean(ret == 1 && sl.tag == r->tag));
+	json_object_set_new(o, "credit", json_integer((json_int_t)slog_credit(r, &sl, now)));
+	json_object_set_new(o, "credit_max", json_integer((json_int_t)slog_credit(r, &fresh, now)));
+	json_object_set_new(o, "blocked_for_ms", json_integer(
+		sl.tag == r->tag && now < sl.block_until_ns ?
+		(json_int_t)((sl.block_until_ns - now) / 1000000) : 0));
+	next = slog_next_pass_ns(r, &sl, now);
+	json_object_set_new(o, "next_pass_in_ms", next == UINT64_MAX ? json_null() :
+			    json_real((double)next / 1e6));
+	json_object_set_new(o, "packet_cost", json_integer(1));
+	if (verdict)
+		*verdict = slog_try(r, &sl, now);
+}
+
+/* The key's state; *verdict: what the datapath would decide now. */
 static json_t *state_json(struct agent *a, const struct rl_rule *r, const struct rl_prefix *src,
-			  uint64_t now)
+			  uint64_t now, __u32 *verdict)
 {
 	struct rl_prefix key = key_of(src, src->family == 4 ? r->plen4 : r->plen6);
 	__u64 w, cost = (r->flags & RL_RF_BYTES) ? EXPLAIN_BYTES : 1, credit, max;
@@ -263,15 +362,13 @@ static json_t *state_json(struct agent *a, const struct rl_rule *r, const struct
 			    pfx_json(&key));
 	json_object_set_new(o, "unit", json_string((r->flags & RL_RF_BYTES) ? "bytes" : "packets"));
 	if (r->limit.algo == RL_ALGO_SLIDING_LOG) {
-		/* its ring lives in rl_sl4/rl_sl6, not in one word: not read here */
-		json_object_set_new(o, "tracked", json_null());
-		json_object_set_new(o, "note", json_string(
-			"sliding-log state is a ring of admission times, not shown (as in top)"));
+		slog_state(a, r, &key, now, o, verdict);
 		return o;
 	}
 	ret = read_word(a, r, &key, &w);
 	if (ret < 0) {
 		json_object_set_new(o, "error", json_string(strerror(-ret)));
+		*verdict = ~0u;
 		return o;
 	}
 	json_object_set_new(o, "tracked", json_boolean(ret == 1));
@@ -286,6 +383,11 @@ static json_t *state_json(struct agent *a, const struct rl_rule *r, const struct
 	json_object_set_new(o, "next_pass_in_ms", next == UINT64_MAX ? json_null() :
 			    json_real((double)next / 1e6));
 	json_object_set_new(o, "packet_cost", json_integer((json_int_t)cost));
+	if (verdict) {
+		__u64 out;
+
+		*verdict = rl_word_decide(r, w, cost, now, &out);
+	}
 	return o;
 }
 
@@ -365,36 +467,26 @@ json_t *agent_explain(struct agent *a, int argc, char **argv)
 	} else {
 		const struct rl_rule *r = &m.rule[pick];
 		const struct agent_rule *ar = rule_by_id(a, r->id);
-		json_t *st;
-		__u64 w = 0, out;
-		__u32 v;
+		__u32 v = ~0u;
 
 		json_object_set_new(o, "rule", ar ? agent_rule_json(ar) :
 				    json_pack("{s:i}", "id", (json_int_t)r->id));
-		st = state_json(a, r, &q.src, now);
-		json_object_set_new(o, "state", st);
-		if (r->action == RL_ACT_MARK) {
-			verdict = "mark-if-over";
-			reason = "rule with action mark: decided at TC, over-limit packets are labelled";
-		} else if (r->limit.algo == RL_ALGO_SLIDING_LOG) {
+		json_object_set_new(o, "state", state_json(a, r, &q.src, now, &v));
+		if (r->action == RL_ACT_MARK && v != RL_V_PASS && v != ~0u) {
+			verdict = "mark";
+			reason = "mark rule (decided at TC): over the limit, passes labelled";
+		} else if (v == RL_V_PASS) {
+			verdict = "pass";
+			reason = "rule: within the limit";
+		} else if (v == ~0u) {
 			verdict = "rule";
-			reason = "rule (sliding-log: its state is not read here)";
+			reason = "rule: its state could not be read";
+		} else if (r->action == RL_ACT_MONITOR) {
+			verdict = "pass";
+			reason = "rule in monitor mode: over the limit, counted as would-drop";
 		} else {
-			struct rl_prefix key = key_of(&q.src, q.src.family == 4 ? r->plen4 : r->plen6);
-
-			/* the word state_json judged, at the same now */
-			read_word(a, r, &key, &w);
-			v = rl_word_decide(r, w, (r->flags & RL_RF_BYTES) ? EXPLAIN_BYTES : 1, now, &out);
-			if (v == RL_W_PASS) {
-				verdict = "pass";
-				reason = "rule: within the limit";
-			} else if (r->action == RL_ACT_MONITOR) {
-				verdict = "pass";
-				reason = "rule in monitor mode: over the limit, counted as would-drop";
-			} else {
-				verdict = "drop";
-				reason = v == RL_W_BLOCK ? "rule: in the penalty box" : "rule: over the limit";
-			}
+			verdict = "drop";
+			reason = v == RL_V_BLOCK ? "rule: in the penalty box" : "rule: over the limit";
 		}
 	}
 out:

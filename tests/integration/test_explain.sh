@@ -49,6 +49,7 @@ ip netns add "$SRC_NS" &&
 ip link add "$SRC_IF" netns "$SRC_NS" type veth peer name "$DUT_IF" netns "$NS" &&
 ip -n "$SRC_NS" addr add 10.233.0.1/16 dev "$SRC_IF" &&
 ip -n "$SRC_NS" addr add 10.233.5.9/16 dev "$SRC_IF" &&
+ip -n "$SRC_NS" addr add 10.233.8.1/16 dev "$SRC_IF" &&
 ip -n "$SRC_NS" addr add fd00:233:0:1::1/48 dev "$SRC_IF" nodad &&
 ip -n "$SRC_NS" link set "$SRC_IF" up &&
 ip -n "$NS" addr add 10.233.0.2/16 dev "$DUT_IF" &&
@@ -79,6 +80,11 @@ rules:
     rate: 1/min
     burst: 2
     block-for: 60s
+  - name: slog
+    src: 10.233.8.0/24
+    proto: udp
+    rate: 3/min
+    algo: sliding-log
   - name: shared
     src: 10.99.0.0/16
     rate: 10/s
@@ -168,6 +174,14 @@ human=$(ctl explain 10.233.0.1 proto udp)
 grep -q '^verdict:  drop (rule: over the limit)' <<<"$human" && grep -q '^credit:   0/5 packets' <<<"$human" &&
 	grep -q '^next:     a packet would pass in ' <<<"$human" && pass human-output || fail human-output "$human"
 
+# ---- a sliding log: 3 a minute, exactly
+ex slog-fresh 'j["rule"]["name"]=="slog" and j["state"]["tracked"] is False and j["state"]["credit"]==3 and j["state"]["credit_max"]==3 and j["state"]["next_pass_in_ms"]==0' \
+	10.233.8.1 proto udp
+send_udp 10.233.8.1 2
+ex slog-after-2 'j["verdict"]=="pass" and j["state"]["tracked"] is True and j["state"]["credit"]==1 and j["state"]["key"]=="10.233.8.1/32"' 10.233.8.1 proto udp
+send_udp 10.233.8.1 3
+ex slog-full 'j["verdict"]=="drop" and j["state"]["credit"]==0 and 50000 < j["state"]["next_pass_in_ms"] <= 60000' 10.233.8.1 proto udp
+
 # ---- penalty box: 3 SYNs on burst 2
 ex syn-rule 'j["rule"]["name"]=="ssh-syn" and j["state"]["key"]=="10.233.0.1/32" and j["state"]["credit"]==2' 10.233.0.1 proto tcp dport 22 syn
 ex syn-implies-tcp 'j["packet"]=={"source":"10.233.0.1","proto":"tcp","dport":22,"syn":True} and j["rule"]["name"]=="ssh-syn"' 10.233.0.1 dport 22 syn
@@ -179,6 +193,11 @@ ex penalty-box 'j["verdict"]=="drop" and j["reason"]=="rule: in the penalty box"
 send_udp fd00:233:0:1::1 6
 ex ipv6-key 'j["verdict"]=="drop" and j["state"]["key"]=="fd00:233:0:1::/64" and j["state"]["tracked"] is True and j["state"]["credit"]==0 and j["match_prefix"]=="::/0"' \
 	fd00:233:0:1::abcd proto udp
+
+# ---- monitor: over the limit, but passed
+ctl rule change udp-slow action monitor >/dev/null
+ex monitor 'j["verdict"]=="pass" and j["reason"].startswith("rule in monitor mode") and j["state"]["credit"]==0' 10.233.0.1 proto udp
+ctl rule change udp-slow action drop >/dev/null
 
 # ---- timed block: expires_in_s
 ctl block add 10.233.7.0/24 for 10m >/dev/null
