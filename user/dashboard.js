@@ -62,7 +62,7 @@
       tr.appendChild(el('td', r.name));
       tr.appendChild(el('td', r.action));
       var c = el('td', fmtRate(p), 'n'); c.dataset.rate = 'pass'; tr.appendChild(c);
-      c = el('td', fmtRate(d), 'n drop'); c.dataset.rate = 'drop'; tr.appendChild(c);
+      c = el('td', fmtRate(d), d > 0 ? 'n drop' : 'n'); c.dataset.rate = 'drop'; tr.appendChild(c);
       ['pass', 'drop', 'monitor', 'block', 'mark'].forEach(function (v) {
         var td = el('td', r[v], 'n');
         td.dataset.verdict = v;
