@@ -101,6 +101,8 @@ struct agent_iface {
 	char name[16];
 	int ifindex;
 	char mode[16];                /* "native", "generic", "?"             */
+	bool dispatcher;              /* in libxdp's dispatcher, else own link */
+	uint32_t prio;                /* run priority there                   */
 };
 
 struct agent {
@@ -110,6 +112,8 @@ struct agent {
 	const char *pin_dir;
 	const char *metrics_listen;   /* ADDR:PORT or "off"                   */
 	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
+	int xdp_attach;               /* --xdp-attach: -1 unset, else as config */
+	uint32_t xdp_prio;            /* --xdp-priority: 0 unset              */
 	bool foreground, detach_on_exit;
 	uint64_t gc_interval_ns;        /* between GC passes; 0 = no GC       */
 	int n_cli_ifaces;

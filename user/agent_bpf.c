@@ -198,6 +198,8 @@ int agent_bpf_open(struct agent *a)
 		.state_entries = a->cfg.defaults.state_entries,
 		.verbose = agent_log_level >= LOG_LVL_DEBUG,
 		.print = print_libbpf,
+		.xdp_attach = a->cfg.defaults.xdp_attach,
+		.xdp_prio = a->cfg.defaults.xdp_prio,
 	};
 	struct rl_loader *l = NULL;
 	char err[RL_LOADER_ERR_LEN] = "";
@@ -253,10 +255,21 @@ int agent_bpf_open(struct agent *a)
 			log_err("attaching XDP to %s: %s", ci->name, l->err[0] ? l->err : strerror(-ret));
 			return ret;
 		}
-		for (k = 0; k < l->n_links; k++)
-			if (!strcmp(l->links[k].ifname, ci->name))
-				ifc->ifindex = l->links[k].ifindex;
-		log_info("XDP (%s mode) on %s (ifindex %d)", ifc->mode, ifc->name, ifc->ifindex);
+		if (l->note[0])
+			log_warn("%s", l->note);
+		for (k = 0; k < l->n_links; k++) {
+			if (strcmp(l->links[k].ifname, ci->name))
+				continue;
+			ifc->ifindex = l->links[k].ifindex;
+			ifc->dispatcher = l->links[k].dispatcher;
+			ifc->prio = l->links[k].prio;
+		}
+		if (ifc->dispatcher)
+			log_info("XDP (%s mode) on %s (ifindex %d) in libxdp's dispatcher at run priority %u",
+				 ifc->mode, ifc->name, ifc->ifindex, ifc->prio);
+		else
+			log_info("XDP (%s mode) on %s (ifindex %d) through rl's own bpf_link",
+				 ifc->mode, ifc->name, ifc->ifindex);
 		a->n_ifaces++;
 	}
 	/* rl_loader_attach put TC on as well; the first apply takes it off

@@ -2,7 +2,8 @@
 /*
  * lib_loader.c - implements rl_loader.h: the skeleton lifecycle of
  * build/rl_xdp.skel.h (open, size the state maps, set pin paths, load),
- * XDP attach/adopt through pinned bpf_links, the TC ingress filter beside
+ * XDP attach/adopt through libxdp's multi-program dispatcher or pinned
+ * bpf_links, the TC ingress filter beside
  * it (netlink bpf_tc_* API: libbpf 1.1 has no tcx links), and per-CPU counter and
  * rl_conf helpers.  Linked into every binary and test; the only file that
  * includes the skeleton, so the object's bytes exist once per binary.
@@ -22,6 +23,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 
 #include "rl_loader.h"
 #include "rl_xdp.skel.h"
@@ -242,6 +244,13 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	}
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s",
 		 o.pin_dir ? o.pin_dir : RL_PIN_DIR_DEFAULT);
+	l->xdp_attach = o.xdp_attach;
+	l->xdp_prio = o.xdp_prio ? o.xdp_prio : RL_XDP_PRIO_DEFAULT;
+	if (o.xdp_attach > RL_ATTACH_LINK) {
+		seterr(err, err_len, "unknown XDP attach method %u", o.xdp_attach);
+		ret = -EINVAL;
+		goto fail;
+	}
 	libbpf_verbose = o.verbose;
 	libbpf_print_to = o.print;
 	libbpf_set_print(print_all);
@@ -360,6 +369,9 @@ void rl_loader_close(struct rl_loader *l)
 	for (i = 0; i < l->n_links; i++)
 		if (l->links[i].fd >= 0)
 			close(l->links[i].fd);
+	/* the dispatcher's pins hold rl's program there, not these fds */
+	xdp_program__close(l->ext_prog);
+	rl_xdp_bpf__destroy(l->ext_skel);
 	rl_xdp_bpf__destroy(l->skel);
 	free(l);
 }
@@ -519,39 +531,226 @@ static int tc_detach(struct rl_loader *l, int ifindex, const char *ifname)
 	return 0;
 }
 
-int rl_loader_attach(struct rl_loader *l, const char *ifname,
-		     enum rl_xdp_mode mode, char *mode_out, size_t mode_len)
-{
-	LIBBPF_OPTS(bpf_link_create_opts, lo);
-	struct rl_loader_link *lk;
-	char path[512] = "";
-	int ifindex, fd, ret, created = 0;
+/*
+ * ---- libxdp's dispatcher ---------------------------------------------
+ *
+ * libxdp runs several XDP programs on one hook: a dispatcher program is
+ * attached, and each component is a BPF_PROG_TYPE_EXT (freplace) program
+ * linked into one of its slots, in run-priority order; a component's
+ * XDP_PASS goes on to the next one.  rl's component is a second load of
+ * rl_xdp from the same object, as EXT, reusing every map fd of the first
+ * load (so both see the same pinned maps); libxdp does that load itself
+ * when it first links the program, to the dispatcher it built.
+ */
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex) {
+/* libxdp's messages through the same printer as libbpf's */
+static int print_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	return print_all((enum libbpf_print_level)level, fmt, ap);
+}
+
+static int ext_open(struct rl_loader *l)
+{
+	struct bpf_map *m, *m1;
+	struct xdp_program *p;
+	int ret;
+
+	if (l->ext_prog)
+		return 0;
+	libxdp_set_print(print_xdp);
+	l->ext_skel = rl_xdp_bpf__open();
+	if (!l->ext_skel) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "interface %s: %s", ifname, strerror(-ret));
+		seterr(l->err, sizeof(l->err), "cannot open the BPF object rl_xdp again: %s",
+		       strerror(-ret));
 		return ret;
 	}
-	lk = link_find(l, ifname);
-	if (lk && lk->ifindex == ifindex) {
-		mode_name(ifindex, mode_out, mode_len);
+	bpf_program__set_autoload(l->ext_skel->progs.rl_tc_in, false);
+	bpf_object__for_each_map(m, l->ext_skel->obj) {
+		m1 = bpf_object__find_map_by_name(l->skel->obj, bpf_map__name(m));
+		ret = m1 ? bpf_map__reuse_fd(m, bpf_map__fd(m1)) : -ENOENT;
+		if (ret) {
+			seterr(l->err, sizeof(l->err), "cannot share map %s with the dispatcher's "
+			       "copy of rl_xdp: %s", bpf_map__name(m), strerror(-ret));
+			return ret;
+		}
+	}
+	p = xdp_program__from_bpf_obj(l->ext_skel->obj, "xdp");
+	ret = libxdp_get_error(p);
+	if (ret) {
+		seterr(l->err, sizeof(l->err), "libxdp cannot use the BPF object rl_xdp: %s",
+		       strerror(-ret));
+		return ret;
+	}
+	l->ext_prog = p;
+	/* rl passes on what it admits; what it drops goes no further */
+	if ((ret = xdp_program__set_run_prio(p, l->xdp_prio)) ||
+	    (ret = xdp_program__set_chain_call_enabled(p, XDP_PASS, true))) {
+		seterr(l->err, sizeof(l->err), "cannot set rl_xdp's run priority %u: %s",
+		       l->xdp_prio, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static __u32 conf_map_id(struct rl_loader *l)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(l->fd.conf, &info, &len) ? 0 : info.id;
+}
+
+/* 1 if prog_fd uses map id `map` */
+static int prog_uses_map(int prog_fd, __u32 map)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[64];
+
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return 0;
+	for (__u32 i = 0; i < info.nr_map_ids && i < 64; i++)
+		if (ids[i] == map)
+			return 1;
+	return 0;
+}
+
+/*
+ * rl's program in the dispatcher on ifindex: the component named rl_xdp
+ * that uses this loader's rl_conf.  Another rl (another pin dir) on the
+ * same interface is not ours.  *mp_out (to close) is the dispatcher.
+ */
+static struct xdp_program *disp_find(struct rl_loader *l, int ifindex,
+				     struct xdp_multiprog **mp_out)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p = NULL;
+	__u32 conf = conf_map_id(l);
+
+	*mp_out = NULL;
+	if (libxdp_get_error(mp) || !mp)
+		return NULL;
+	if (xdp_multiprog__is_legacy(mp)) {
+		xdp_multiprog__close(mp);
+		return NULL;
+	}
+	while ((p = xdp_multiprog__next_prog(p, mp)))
+		if (!strcmp(xdp_program__name(p), "rl_xdp") &&
+		    prog_uses_map(xdp_program__fd(p), conf))
+			break;
+	if (!p) {
+		xdp_multiprog__close(mp);
+		return NULL;
+	}
+	*mp_out = mp;
+	return p;
+}
+
+/* Take rl's program (id, or 0: the one disp_find names) out of ifindex's
+ * dispatcher; the others stay.  -ENOENT if it is not there. */
+static int disp_detach(struct rl_loader *l, int ifindex, const char *ifname, __u32 id)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p = disp_find(l, ifindex, &mp);
+	int ret;
+
+	if (p && id)
+		for (p = NULL; (p = xdp_multiprog__next_prog(p, mp));)
+			if (xdp_program__id(p) == id)
+				break;
+	if (!p) {
+		xdp_multiprog__close(mp);
+		return -ENOENT;
+	}
+	ret = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+	if (ret)
+		seterr(l->err, sizeof(l->err),
+		       "cannot take rl_xdp out of the XDP dispatcher on %s: %s%s", ifname,
+		       strerror(-ret), ret == -EPERM ?
+		       " (needs CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)" : "");
+	xdp_multiprog__close(mp);
+	return ret;
+}
+
+static const unsigned char *fd_tag(int fd, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? NULL : info->tag;
+}
+
+/*
+ * Adopt rl's program in ifindex's dispatcher: 1 if it is there and kept,
+ * 0 if there is none (or it was from another build and is to be replaced:
+ * *old_id says which), -errno on error.
+ */
+static int disp_adopt(struct rl_loader *l, struct rl_loader_link *lk, int ifindex,
+		      __u32 *old_id)
+{
+	struct bpf_prog_info mine;
+	struct xdp_multiprog *mp;
+	struct xdp_program *p = disp_find(l, ifindex, &mp);
+	const unsigned char *tag;
+
+	*old_id = 0;
+	if (!p)
+		return 0;
+	/* the same instructions (map addresses do not enter the tag) */
+	tag = fd_tag(l->prog_fd, &mine);
+	if (!tag || memcmp(tag, xdp_program__tag(p), BPF_TAG_SIZE)) {
+		*old_id = xdp_program__id(p);
+		xdp_multiprog__close(mp);
 		return 0;
 	}
-	if (!lk && l->n_links >= RL_LOADER_MAX_LINKS) {
-		seterr(l->err, sizeof(l->err), "too many interfaces (at most %d)",
-		       RL_LOADER_MAX_LINKS);
-		return -E2BIG;
-	}
+	lk->dispatcher = 1;
+	lk->fd = -1;
+	lk->prog_id = xdp_program__id(p);
+	lk->prio = xdp_program__run_prio(p);
+	if (lk->prio != l->xdp_prio)
+		seterr(l->note, sizeof(l->note),
+		       "rl_xdp keeps run priority %u in the dispatcher (%u is configured: "
+		       "detach it, or stop rlagent with --detach-on-exit, to change it)",
+		       lk->prio, l->xdp_prio);
+	xdp_multiprog__close(mp);
+	return 1;
+}
 
-	if (l->pin_dir[0]) {
-		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
-		fd = link_adopt(l, path, ifindex, ifname);
-		if (fd >= 0)
-			goto done;
-		if (fd != -ENOENT)
-			return fd;
+static int disp_attach(struct rl_loader *l, struct rl_loader_link *lk, int ifindex,
+		       const char *ifname, enum rl_xdp_mode mode)
+{
+	enum xdp_attach_mode m = mode == RL_XDP_NATIVE ? XDP_MODE_NATIVE :
+				 mode == RL_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_UNSPEC;
+	int ret = ext_open(l);
+	char buf[128] = "";
+
+	if (ret)
+		return ret;
+	ret = xdp_program__attach(l->ext_prog, ifindex, m, 0);
+	if (ret) {
+		libxdp_strerror(ret, buf, sizeof(buf));
+		seterr(l->err, sizeof(l->err), "libxdp cannot put rl_xdp into an XDP dispatcher "
+		       "on %s: %s%s", ifname, buf,
+		       ret == -EPERM ? " (needs CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON and "
+				       "CAP_NET_ADMIN)" :
+		       ret == -EEXIST || ret == -EBUSY ? " (a program that is not in a "
+				       "dispatcher holds the hook: see `ip link show`)" : "");
+		return ret;
 	}
+	lk->dispatcher = 1;
+	lk->fd = -1;
+	lk->prog_id = xdp_program__id(l->ext_prog);
+	lk->prio = l->xdp_prio;
+	return 0;
+}
+
+static int link_attach(struct rl_loader *l, const char *path, int ifindex,
+		       const char *ifname, enum rl_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	int fd, ret;
 
 	switch (mode) {
 	case RL_XDP_NATIVE:  lo.flags = XDP_FLAGS_DRV_MODE; break;
@@ -565,7 +764,8 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 			seterr(l->err, sizeof(l->err),
 			       "cannot attach XDP to %s: another XDP program is attached "
 			       "(see `ip link show %s`; remove it with `ip link set dev %s xdp off` "
-			       "if it is not needed)", ifname, ifname, ifname);
+			       "if it is not needed, or load it through libxdp (xdp-loader) so "
+			       "that rl can join its dispatcher)", ifname, ifname, ifname);
 		else if (ret == -EOPNOTSUPP && mode == RL_XDP_NATIVE)
 			seterr(l->err, sizeof(l->err),
 			       "cannot attach XDP to %s in native mode: the driver has no native "
@@ -588,27 +788,98 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 		close(fd);
 		return ret;
 	}
+	return fd;
+}
+
+int rl_loader_attach(struct rl_loader *l, const char *ifname,
+		     enum rl_xdp_mode mode, char *mode_out, size_t mode_len)
+{
+	struct rl_loader_link *lk, nl = { .fd = -1 };
+	char path[512] = "";
+	int ifindex, fd, ret, created = 0;
+	__u32 old_id = 0;
+
+	l->note[0] = 0;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		ret = -errno;
+		seterr(l->err, sizeof(l->err), "interface %s: %s", ifname, strerror(-ret));
+		return ret;
+	}
+	lk = link_find(l, ifname);
+	if (lk && lk->ifindex == ifindex) {
+		mode_name(ifindex, mode_out, mode_len);
+		return 0;
+	}
+	if (!lk && l->n_links >= RL_LOADER_MAX_LINKS) {
+		seterr(l->err, sizeof(l->err), "too many interfaces (at most %d)",
+		       RL_LOADER_MAX_LINKS);
+		return -E2BIG;
+	}
+
+	/* adopt what a previous agent left, whatever it was */
+	if (l->pin_dir[0]) {
+		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
+		fd = link_adopt(l, path, ifindex, ifname);
+		if (fd >= 0) {
+			nl.fd = fd;
+			goto done;
+		}
+		if (fd != -ENOENT)
+			return fd;
+	}
+	ret = disp_adopt(l, &nl, ifindex, &old_id);
+	if (ret < 0)
+		return ret;
+	if (ret)
+		goto done;
+
+	if (l->xdp_attach != RL_ATTACH_LINK) {
+		ret = disp_attach(l, &nl, ifindex, ifname, mode);
+		if (!ret) {
+			created = 1;
+			/* another build's rl_xdp goes once the new one runs */
+			if (old_id && disp_detach(l, ifindex, ifname, old_id) && old_id)
+				seterr(l->note, sizeof(l->note),
+				       "the previous rl_xdp (id %u) stays in the dispatcher on %s: %s",
+				       old_id, ifname, l->err);
+			goto done;
+		}
+		if (l->xdp_attach == RL_ATTACH_DISPATCHER)
+			return ret;
+		seterr(l->note, sizeof(l->note), "%s; falling back to rl's own bpf_link, which "
+		       "holds the XDP hook of %s alone", l->err, ifname);
+		l->err[0] = 0;
+	}
+	fd = link_attach(l, path, ifindex, ifname, mode);
+	if (fd < 0)
+		return fd;
+	nl.fd = fd;
 	created = 1;
 done:
 	ret = tc_attach(l, ifindex, ifname);
 	if (ret) {
-		/* a link we just made goes again; an adopted one keeps enforcing */
-		if (created) {
-			bpf_link_detach(fd);
+		/* what we just attached goes again; an adopted one keeps enforcing */
+		if (created && nl.dispatcher) {
+			disp_detach(l, ifindex, ifname, nl.prog_id);
+		} else if (created) {
+			bpf_link_detach(nl.fd);
 			if (path[0])
 				unlink(path);
 		}
-		close(fd);
+		if (nl.fd >= 0)
+			close(nl.fd);
 		return ret;
 	}
 	if (lk) {
-		close(lk->fd);
+		if (lk->fd >= 0)
+			close(lk->fd);
 	} else {
 		lk = &l->links[l->n_links++];
-		snprintf(lk->ifname, sizeof(lk->ifname), "%s", ifname);
 	}
-	lk->fd = fd;
-	lk->ifindex = ifindex;
+	snprintf(nl.ifname, sizeof(nl.ifname), "%s", ifname);
+	nl.ifindex = ifindex;
+	*lk = nl;
 	mode_name(ifindex, mode_out, mode_len);
 	return 0;
 }
@@ -619,8 +890,17 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 	char path[512] = "";
 	int fd = -1, ret = 0, ifindex;
 
+	ifindex = lk ? lk->ifindex : (int)if_nametoindex(ifname);
 	if (l->pin_dir[0])
 		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
+	if (lk && lk->dispatcher) {
+		ret = disp_detach(l, ifindex, ifname, lk->prog_id);
+		if (ret == -ENOENT) {
+			/* someone took it out already: nothing of ours runs there */
+			ret = 0;
+		}
+		goto tc;
+	}
 	if (lk) {
 		fd = lk->fd;
 	} else if (path[0] && !access(path, F_OK)) {
@@ -632,7 +912,8 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 			return ret;
 		}
 	} else {
-		ifindex = if_nametoindex(ifname);
+		if (ifindex && !disp_detach(l, ifindex, ifname, 0))
+			goto tc;
 		if (ifindex)
 			tc_detach(l, ifindex, ifname);
 		seterr(l->err, sizeof(l->err), "rl is not attached to %s", ifname);
@@ -650,8 +931,8 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 		       strerror(-ret));
 	}
 	close(fd);
+tc:
 	/* after XDP: until then TC labels what XDP defers to it */
-	ifindex = lk ? lk->ifindex : (int)if_nametoindex(ifname);
 	if (ifindex && !ret)
 		ret = tc_detach(l, ifindex, ifname);
 	else if (ifindex)
