@@ -129,6 +129,8 @@ struct agent {
 	struct agent_iface ifaces[RL_MAX_IFACES];
 	int ncpus;
 	bool tc_on;                   /* rl_tc_in on the interfaces           */
+	char caps[128];               /* what agent_caps_drop kept: "cap_x .." */
+	bool caps_dropped;
 
 	/* what is running */
 	struct agent_model model;
@@ -155,6 +157,9 @@ struct agent {
 	bool reload_requested;
 	char reload_by[64];           /* who sent the SIGHUP                  */
 };
+
+/* agent_caps.c: keep only the capabilities still needed (after start-up) */
+int agent_caps_drop(struct agent *a);
 
 /* agent_bpf.c */
 int agent_bpf_open(struct agent *a);

@@ -571,6 +571,17 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
 						       "coarse" : "precise"));
 	json_object_set_new(o, "direct_table", agent_dir_json(a));
+	{
+		json_t *caps = json_array();
+		char c[sizeof(a->caps)], *t, *save = NULL;
+
+		snprintf(c, sizeof(c), "%s", a->caps);
+		for (t = strtok_r(c, " ", &save); a->caps_dropped && t; t = strtok_r(NULL, " ", &save))
+			json_array_append_new(caps, json_string(t));
+		json_object_set_new(o, "capabilities", a->caps_dropped ? caps : json_null());
+		if (!a->caps_dropped)
+			json_decref(caps);
+	}
 	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
 						       "rl_st4", table_json(a, 4, now),
 						       "rl_st6", table_json(a, 6, now)));

@@ -718,27 +718,106 @@ static int disp_adopt(struct rl_loader *l, struct rl_loader_link *lk, int ifinde
 	return 1;
 }
 
+/*
+ * What libbpf and libxdp say while libxdp builds its dispatcher: its own
+ * probes fail by design on kernels without the features it needs, so
+ * their lines are shown with -v only; the last failure is kept for our
+ * message.
+ */
+static char disp_why[200];
+
+static void disp_note(const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (!strstr(line, "failed") && !strstr(line, "Failed"))
+		return;
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = 0;
+	snprintf(disp_why, sizeof(disp_why), "%.190s",
+		 strncmp(line, "libxdp: ", 8) && strncmp(line, "libbpf: ", 8) ? line : line + 8);
+}
+
+static int print_disp(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	va_list ap2;
+
+	va_copy(ap2, ap);
+	disp_note(fmt, ap2);
+	va_end(ap2);
+	return libbpf_verbose ? print_all(level, fmt, ap) : 0;
+}
+
+static int print_disp_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	return print_disp((enum libbpf_print_level)level, fmt, ap);
+}
+
 static int disp_attach(struct rl_loader *l, struct rl_loader_link *lk, int ifindex,
 		       const char *ifname, enum rl_xdp_mode mode)
 {
 	enum xdp_attach_mode m = mode == RL_XDP_NATIVE ? XDP_MODE_NATIVE :
 				 mode == RL_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_UNSPEC;
-	int ret = ext_open(l);
+	struct xdp_multiprog *mp;
+	libbpf_print_fn_t old;
 	char buf[128] = "";
+	int ret, legacy;
 
+	if (l->disp_broken) {
+		seterr(l->err, sizeof(l->err), "%s", l->disp_broken_why);
+		return -EOPNOTSUPP;
+	}
+	ret = ext_open(l);
 	if (ret)
 		return ret;
+	disp_why[0] = 0;
+	old = libbpf_set_print(print_disp);
+	libxdp_set_print(print_disp_xdp);
 	ret = xdp_program__attach(l->ext_prog, ifindex, m, 0);
+	libbpf_set_print(old);
+	libxdp_set_print(print_xdp);
 	if (ret) {
 		libxdp_strerror(ret, buf, sizeof(buf));
 		seterr(l->err, sizeof(l->err), "libxdp cannot put rl_xdp into an XDP dispatcher "
-		       "on %s: %s%s", ifname, buf,
+		       "on %s: %s%s%s%s", ifname, buf,
 		       ret == -EPERM ? " (needs CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON and "
 				       "CAP_NET_ADMIN)" :
 		       ret == -EEXIST || ret == -EBUSY ? " (a program that is not in a "
-				       "dispatcher holds the hook: see `ip link show`)" : "");
+				       "dispatcher holds the hook: see `ip link show`)" : "",
+		       disp_why[0] ? "; libxdp: " : "", disp_why);
 		return ret;
 	}
+	/*
+	 * When the dispatcher cannot load, libxdp 1.3 attaches the program
+	 * alone instead ("legacy" mode), which would hold the hook as
+	 * exclusively as rl's own link does and leave rl's program of the
+	 * wrong type for any later dispatcher: take it off again and say so.
+	 */
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	legacy = libxdp_get_error(mp) || !mp || xdp_multiprog__is_legacy(mp);
+	if (legacy) {
+		if (!libxdp_get_error(mp) && mp)
+			xdp_multiprog__detach(mp);
+		seterr(l->disp_broken_why, sizeof(l->disp_broken_why),
+		       "libxdp's XDP dispatcher cannot load here%s%s%s (on kernels that refuse "
+		       "freplace programs, BPF_PROG_TYPE_EXT, libxdp runs one program alone)",
+		       getenv("LIBXDP_SKIP_DISPATCHER") ? ": LIBXDP_SKIP_DISPATCHER is set" : "",
+		       disp_why[0] ? "; libxdp: " : "", disp_why);
+		l->disp_broken = 1;
+		seterr(l->err, sizeof(l->err), "%s", l->disp_broken_why);
+		if (!libxdp_get_error(mp))
+			xdp_multiprog__close(mp);
+		/* loaded as a plain XDP program now: of no use to a dispatcher */
+		xdp_program__close(l->ext_prog);
+		rl_xdp_bpf__destroy(l->ext_skel);
+		l->ext_prog = NULL;
+		l->ext_skel = NULL;
+		return -EOPNOTSUPP;
+	}
+	xdp_multiprog__close(mp);
 	lk->dispatcher = 1;
 	lk->fd = -1;
 	lk->prog_id = xdp_program__id(l->ext_prog);

@@ -107,6 +107,8 @@ struct rl_loader {
 	struct rl_xdp_bpf *ext_skel;
 	struct xdp_program *ext_prog;
 	char note[RL_LOADER_ERR_LEN]; /* the last attach's warning: a fallback */
+	int disp_broken;           /* the dispatcher failed: do not try again  */
+	char disp_broken_why[RL_LOADER_ERR_LEN];
 	int adopted;               /* 1: pinned maps existed and were reused   */
 	int ncpus;                 /* possible CPUs: per-CPU value count       */
 	char pin_dir[RL_PIN_DIR_MAX + 1]; /* "" when not pinning               */

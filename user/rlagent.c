@@ -579,6 +579,8 @@ int main(int argc, char **argv)
 		log_err("daemonizing: %s", strerror(errno));
 		goto out;
 	}
+	if (agent_caps_drop(a))
+		goto out;
 	log_info("ready: %d interface(s), %d rules, control socket %s, pins in %s",
 		 a->n_ifaces, a->model.n_rules, a->sock_path, a->pin_dir);
 	agent_notify("READY=1\nMAINPID=%lu\nSTATUS=enforcing %d rules on %d interface(s)",
