@@ -103,6 +103,7 @@ struct agent_iface {
 	char mode[16];                /* "native", "generic", "?"             */
 	bool dispatcher;              /* in libxdp's dispatcher, else own link */
 	uint32_t prio;                /* run priority there                   */
+	char note[512];               /* why it is not where configured, or "" */
 };
 
 struct agent {

@@ -257,6 +257,7 @@ int agent_bpf_open(struct agent *a)
 		}
 		if (l->note[0])
 			log_warn("%s", l->note);
+		snprintf(ifc->note, sizeof(ifc->note), "%s", l->note);
 		for (k = 0; k < l->n_links; k++) {
 			if (strcmp(l->links[k].ifname, ci->name))
 				continue;

@@ -540,7 +540,7 @@ static json_t *cmd_status(struct agent *a)
 	int i;
 
 	for (i = 0; i < a->n_ifaces; i++)
-		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s, s:s, s:o}",
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s, s:s, s:o, s:o}",
 						     "name", a->ifaces[i].name,
 						     "ifindex", a->ifaces[i].ifindex,
 						     "mode", a->ifaces[i].mode,
@@ -548,6 +548,9 @@ static json_t *cmd_status(struct agent *a)
 								"dispatcher" : "link",
 						     "priority", a->ifaces[i].dispatcher ?
 								json_integer(a->ifaces[i].prio) :
+								json_null(),
+						     "attach_note", a->ifaces[i].note[0] ?
+								jtext(a->ifaces[i].note) :
 								json_null()));
 	if (a->have_last_reload)
 		lr = json_pack("{s:b, s:o, s:I}", "ok", a->last_reload_ok,

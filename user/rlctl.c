@@ -518,6 +518,9 @@ static void print_status(json_t *o)
 			printf(", own bpf_link)");
 	}
 	printf("\n");
+	json_array_foreach(ifs, i, i1)
+		if (json_is_string(json_object_get(i1, "attach_note")))
+			printf("  %s: %s\n", js(i1, "name"), js(i1, "attach_note"));
 	if (json_is_array(json_object_get(o, "capabilities"))) {
 		json_t *c;
 
