@@ -245,7 +245,7 @@ int agent_bpf_open(struct agent *a)
 	for (i = 0; i < a->cfg.n_ifaces; i++) {
 		struct agent_iface *ifc = &a->ifaces[a->n_ifaces];
 		const struct rl_iface *ci = &a->cfg.ifaces[i];
-		int k;
+		int k, adopted = 0;
 
 		snprintf(ifc->name, sizeof(ifc->name), "%s", ci->name);
 		snprintf(ifc->mode, sizeof(ifc->mode), "?");
@@ -264,13 +264,16 @@ int agent_bpf_open(struct agent *a)
 			ifc->ifindex = l->links[k].ifindex;
 			ifc->dispatcher = l->links[k].dispatcher;
 			ifc->prio = l->links[k].prio;
+			adopted = l->links[k].adopted;
 		}
 		if (ifc->dispatcher)
-			log_info("XDP (%s mode) on %s (ifindex %d) in libxdp's dispatcher at run priority %u",
-				 ifc->mode, ifc->name, ifc->ifindex, ifc->prio);
+			log_info("XDP (%s mode) on %s (ifindex %d) in libxdp's dispatcher at run priority %u%s",
+				 ifc->mode, ifc->name, ifc->ifindex, ifc->prio,
+				 adopted ? ": adopted rl's program there" : "");
 		else
-			log_info("XDP (%s mode) on %s (ifindex %d) through rl's own bpf_link",
-				 ifc->mode, ifc->name, ifc->ifindex);
+			log_info("XDP (%s mode) on %s (ifindex %d) through rl's own bpf_link%s",
+				 ifc->mode, ifc->name, ifc->ifindex,
+				 adopted ? ": adopted the pinned link" : "");
 		a->n_ifaces++;
 	}
 	/* rl_loader_attach put TC on as well; the first apply takes it off

@@ -66,6 +66,8 @@ static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return vfprintf(stderr, fmt, ap);
 }
 
+static int print_xdp(enum libxdp_print_level level, const char *fmt, va_list ap);
+
 /* mkdir -p for the pin directory; it must sit on a bpf filesystem. */
 static int make_pin_dir(const char *dir, char *err, size_t err_len)
 {
@@ -254,6 +256,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	libbpf_verbose = o.verbose;
 	libbpf_print_to = o.print;
 	libbpf_set_print(print_all);
+	libxdp_set_print(print_xdp);
 
 	l->skel = rl_xdp_bpf__open();
 	if (!l->skel) {
@@ -706,6 +709,7 @@ static int disp_adopt(struct rl_loader *l, struct rl_loader_link *lk, int ifinde
 		return 0;
 	}
 	lk->dispatcher = 1;
+	lk->adopted = 1;
 	lk->fd = -1;
 	lk->prog_id = xdp_program__id(p);
 	lk->prio = xdp_program__run_prio(p);
@@ -902,6 +906,7 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 		fd = link_adopt(l, path, ifindex, ifname);
 		if (fd >= 0) {
 			nl.fd = fd;
+			nl.adopted = 1;
 			goto done;
 		}
 		if (fd != -ENOENT)

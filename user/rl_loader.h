@@ -93,6 +93,7 @@ struct rl_loader_link {
 	int dispatcher;            /* 1: rl runs in libxdp's dispatcher         */
 	__u32 prog_id;             /* rl's program there (dispatcher only)      */
 	__u32 prio;                /* its run priority there                    */
+	int adopted;               /* 1: a previous agent's, kept               */
 };
 
 struct rl_loader {

@@ -144,7 +144,8 @@ if [[ $DISPATCHER == yes ]]; then
 		stop_agent 9
 		if start_agent --xdp-mode generic --xdp-priority 15; then
 			n=$(rl_progs)
-			[[ $n -eq 1 ]] && pass restart-adopts || fail restart-adopts "$n rl_xdp programs after restart"
+			[[ $n -eq 1 ]] && grep -q "adopted rl's program there" "$TMP/agent.log" &&
+				pass restart-adopts || fail restart-adopts "$n rl_xdp programs after restart"
 			r0=$(rl_seen) o0=$(other_seen); traffic; r1=$(rl_seen) o1=$(other_seen)
 			((r1 - r0 >= 20 && o1 - o0 >= 20)) && pass both-after-restart ||
 				fail both-after-restart "rl $((r1 - r0)), other $((o1 - o0))"
@@ -194,16 +195,19 @@ if LIBXDP_SKIP_DISPATCHER=1 start_agent --xdp-mode generic; then
 	[[ -e $PIN/link_$DUT_IF ]] && pass fallback-link-pinned || fail fallback-link-pinned "no $PIN/link_$DUT_IF"
 	r0=$(rl_seen); traffic; r1=$(rl_seen)
 	((r1 - r0 >= 20)) && pass fallback-enforces || fail fallback-enforces "rl saw $((r1 - r0)) of 20+"
-	id0=$(dut ip -j link show dev "$DUT_IF" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])' 2>/dev/null)
+	link_id() { bpftool -j link show pinned "$PIN/link_$DUT_IF" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' 2>/dev/null; }
+	id0=$(link_id)
 	stop_agent 9
 	# without the variable: the link that is there is adopted, not a dispatcher added
 	if start_agent --xdp-mode generic; then
-		id1=$(dut ip -j link show dev "$DUT_IF" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])' 2>/dev/null)
+		id1=$(link_id)
 		a=$(attach)
-		if [[ $a == "link None" && -n $id1 && $(rl_progs) -le 1 ]] && ! dut xdp-loader status "$DUT_IF" | grep -q xdp_dispatcher; then
+		if [[ $a == "link None" && -n $id0 && $id0 == "$id1" ]] &&
+			grep -q "adopted the pinned link" "$TMP/agent.log" &&
+			! dut xdp-loader status "$DUT_IF" | grep -q xdp_dispatcher; then
 			pass fallback-restart-adopts
 		else
-			fail fallback-restart-adopts "status '$a', prog $id0 -> $id1, $(dut xdp-loader status "$DUT_IF" | tail -2)"
+			fail fallback-restart-adopts "status '$a', link $id0 -> $id1, $(dut xdp-loader status "$DUT_IF" | tail -2)"
 		fi
 	else
 		fail fallback-restart-adopts "rlagent did not come back: $(tail -3 "$TMP/agent.log")"
