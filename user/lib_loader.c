@@ -918,7 +918,9 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 	if (ret)
 		goto done;
 
-	if (l->xdp_attach != RL_ATTACH_LINK) {
+	/* another build's rl_xdp in a dispatcher is replaced there, whatever
+	 * xdp_attach says: a link could not go on beside the dispatcher */
+	if (l->xdp_attach != RL_ATTACH_LINK || old_id) {
 		ret = disp_attach(l, &nl, ifindex, ifname, mode);
 		if (!ret) {
 			created = 1;
@@ -929,7 +931,7 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 				       old_id, ifname, l->err);
 			goto done;
 		}
-		if (l->xdp_attach == RL_ATTACH_DISPATCHER)
+		if (l->xdp_attach == RL_ATTACH_DISPATCHER || old_id)
 			return ret;
 		seterr(l->note, sizeof(l->note), "%s; falling back to rl's own bpf_link, which "
 		       "holds the XDP hook of %s alone", l->err, ifname);
