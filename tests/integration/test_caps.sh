@@ -146,12 +146,27 @@ kill -HUP "$AGENT_PID"
 for _ in $(seq 50); do ctl rule list | grep -q '^marked-cfg ' && break; sleep 0.1; done
 ctl rule list | grep -q '^marked-cfg ' && [[ $(rl_filters) -eq 1 ]] && pass sighup-reload-with-mark ||
 	fail sighup-reload-with-mark "$(ctl rule list; dut tc filter show dev "$DUT_IF" ingress)"
+# a reload with a bad xdp-priority is refused, naming it; the rules stay
+before=$(ctl rule list)
+cp "$CFG" "$TMP/good.yaml"
+sed -i 's/^  state-entries: 4096$/  state-entries: 4096\n  xdp-priority: 0/' "$CFG"
+out=$(ctl config reload 2>&1)
+if [[ $? -ne 0 && $out == *"xdp-priority 0 is not valid"* && $(ctl rule list) == "$before" ]]; then
+	pass reload-bad-xdp-priority-refused
+else
+	fail reload-bad-xdp-priority-refused "$out"
+fi
+# a valid change is taken at the next fresh attach, with a warning
+sed -i 's/^  xdp-priority: 0$/  xdp-priority: 30/' "$CFG"
+ctl config reload >/dev/null && grep -q "xdp-attach or xdp-priority changed" "$TMP/agent.log" &&
+	pass reload-xdp-priority-warns || fail reload-xdp-priority-warns "$(tail -3 "$TMP/agent.log")"
+cp "$TMP/good.yaml" "$CFG"
 ctl config save "$TMP/saved.yaml" >/dev/null && "$OUT/rlagent" --check-config "$TMP/saved.yaml" >/dev/null &&
 	pass config-save || fail config-save "$(ctl config save "$TMP/saved.yaml" 2>&1)"
-# nothing refused since the drop
+# nothing refused for want of a capability since the drop
 after=$(sed -n '/least privilege/,$p' "$TMP/agent.log")
-grep -qi 'operation not permitted\|error' <<<"$after" &&
-	fail nothing-refused-after-drop "$(grep -i 'not permitted\|error' <<<"$after" | head -3)" ||
+grep -qi 'not permitted\|permission denied\|CAP_' <<<"$after" &&
+	fail nothing-refused-after-drop "$(grep -i 'not permitted\|permission denied\|CAP_' <<<"$after" | head -3)" ||
 	pass nothing-refused-after-drop
 
 # ---- --detach-on-exit after the drop --------------------------------------
