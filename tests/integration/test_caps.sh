@@ -165,8 +165,8 @@ ctl config save "$TMP/saved.yaml" >/dev/null && "$OUT/rlagent" --check-config "$
 	pass config-save || fail config-save "$(ctl config save "$TMP/saved.yaml" 2>&1)"
 # nothing refused for want of a capability since the drop
 after=$(sed -n '/least privilege/,$p' "$TMP/agent.log")
-grep -qi 'not permitted\|permission denied\|CAP_' <<<"$after" &&
-	fail nothing-refused-after-drop "$(grep -i 'not permitted\|permission denied\|CAP_' <<<"$after" | head -3)" ||
+grep -qi 'not permitted\|permission denied\|needs cap_' <<<"$after" &&
+	fail nothing-refused-after-drop "$(grep -i 'not permitted\|permission denied\|needs cap_' <<<"$after" | head -3)" ||
 	pass nothing-refused-after-drop
 
 # ---- --detach-on-exit after the drop --------------------------------------
