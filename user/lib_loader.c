@@ -67,6 +67,7 @@ static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
 }
 
 static int print_xdp(enum libxdp_print_level level, const char *fmt, va_list ap);
+static void ext_close(struct rl_loader *l);
 
 /* mkdir -p for the pin directory; it must sit on a bpf filesystem. */
 static int make_pin_dir(const char *dir, char *err, size_t err_len)
@@ -373,8 +374,7 @@ void rl_loader_close(struct rl_loader *l)
 		if (l->links[i].fd >= 0)
 			close(l->links[i].fd);
 	/* the dispatcher's pins hold rl's program there, not these fds */
-	xdp_program__close(l->ext_prog);
-	rl_xdp_bpf__destroy(l->ext_skel);
+	ext_close(l);
 	rl_xdp_bpf__destroy(l->skel);
 	free(l);
 }
@@ -552,6 +552,14 @@ static int print_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
 	return print_all((enum libbpf_print_level)level, fmt, ap);
 }
 
+static void ext_close(struct rl_loader *l)
+{
+	xdp_program__close(l->ext_prog);
+	rl_xdp_bpf__destroy(l->ext_skel);
+	l->ext_prog = NULL;
+	l->ext_skel = NULL;
+}
+
 static int ext_open(struct rl_loader *l)
 {
 	struct bpf_map *m, *m1;
@@ -560,7 +568,6 @@ static int ext_open(struct rl_loader *l)
 
 	if (l->ext_prog)
 		return 0;
-	libxdp_set_print(print_xdp);
 	l->ext_skel = rl_xdp_bpf__open();
 	if (!l->ext_skel) {
 		ret = -errno;
@@ -575,7 +582,7 @@ static int ext_open(struct rl_loader *l)
 		if (ret) {
 			seterr(l->err, sizeof(l->err), "cannot share map %s with the dispatcher's "
 			       "copy of rl_xdp: %s", bpf_map__name(m), strerror(-ret));
-			return ret;
+			goto fail;
 		}
 	}
 	p = xdp_program__from_bpf_obj(l->ext_skel->obj, "xdp");
@@ -583,7 +590,7 @@ static int ext_open(struct rl_loader *l)
 	if (ret) {
 		seterr(l->err, sizeof(l->err), "libxdp cannot use the BPF object rl_xdp: %s",
 		       strerror(-ret));
-		return ret;
+		goto fail;
 	}
 	l->ext_prog = p;
 	/* rl passes on what it admits; what it drops goes no further */
@@ -591,9 +598,12 @@ static int ext_open(struct rl_loader *l)
 	    (ret = xdp_program__set_chain_call_enabled(p, XDP_PASS, true))) {
 		seterr(l->err, sizeof(l->err), "cannot set rl_xdp's run priority %u: %s",
 		       l->xdp_prio, strerror(-ret));
-		return ret;
+		goto fail;
 	}
 	return 0;
+fail:
+	ext_close(l);
+	return ret;
 }
 
 static __u32 conf_map_id(struct rl_loader *l)
@@ -815,10 +825,7 @@ static int disp_attach(struct rl_loader *l, struct rl_loader_link *lk, int ifind
 		if (!libxdp_get_error(mp))
 			xdp_multiprog__close(mp);
 		/* loaded as a plain XDP program now: of no use to a dispatcher */
-		xdp_program__close(l->ext_prog);
-		rl_xdp_bpf__destroy(l->ext_skel);
-		l->ext_prog = NULL;
-		l->ext_skel = NULL;
+		ext_close(l);
 		return -EOPNOTSUPP;
 	}
 	xdp_multiprog__close(mp);
