@@ -18,6 +18,11 @@
  *                  (CAP_SYS_ADMIN) and loads a new one for the programs
  *                  that stay
  *
+ * XDP is never attached again at run time: interfaces and xdp-attach
+ * change only with a restart, and a restarted agent starts with its full
+ * set (adopting a pinned link or a dispatcher entry needs CAP_SYS_ADMIN
+ * and CAP_BPF, and is done before the drop).
+ *
  * Everything else works on fds and files the agent already holds or owns
  * (uid 0 stays): map fds and the mmap'd state tables, the control socket
  * and the metrics listener, the pins (unlinked at --detach-on-exit), the
