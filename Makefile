@@ -224,7 +224,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Werror
                 -std=gnu11 -Iinclude -Iuser -I$(OUTPUT) -Itests/fuzz
 FUZZ_TARGETS := fuzz_rule fuzz_config fuzz_request
 FUZZ_BINS    := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_TARGETS))
-FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c,$(LIB_SRCS)))
+FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c user/lib_xdpdisp.c,$(LIB_SRCS)))
 FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_dir agent_gc)
 # No comparison tracing where there are no words to guess: the per-slot
 # loops of the agent's apply and the compiler are hot and only slow it.

@@ -2,8 +2,9 @@
 /*
  * lib_loader.c - implements rl_loader.h: the skeleton lifecycle of
  * build/rl_xdp.skel.h (open, size the state maps, set pin paths, load),
- * XDP attach/adopt through libxdp's multi-program dispatcher or pinned
- * bpf_links, the TC ingress filter beside
+ * XDP attach/adopt through libxdp's multi-program dispatcher (the
+ * dispatcher side in user/lib_xdpdisp.c) or pinned bpf_links, the TC
+ * ingress filter beside
  * it (netlink bpf_tc_* API: libbpf 1.1 has no tcx links), and per-CPU counter and
  * rl_conf helpers.  Linked into every binary and test; the only file that
  * includes the skeleton, so the object's bytes exist once per binary.
@@ -26,12 +27,10 @@
 #include <xdp/libxdp.h>
 
 #include "rl_loader.h"
+#include "rl_loader_int.h"
 #include "rl_xdp.skel.h"
 
-static void seterr(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *buf, size_t len, const char *fmt, ...)
+void rl_seterr(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -54,20 +53,18 @@ static const char *map_type_name(__u32 type)
 	}
 }
 
-static int libbpf_verbose;
+int rl_libbpf_verbose;
 static int (*libbpf_print_to)(int level, const char *fmt, va_list ap);
 
-static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
+int rl_print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !libbpf_verbose)
+	if (level == LIBBPF_DEBUG && !rl_libbpf_verbose)
 		return 0;
 	if (libbpf_print_to)
 		return libbpf_print_to(level, fmt, ap);
 	return vfprintf(stderr, fmt, ap);
 }
 
-static int print_xdp(enum libxdp_print_level level, const char *fmt, va_list ap);
-static void ext_close(struct rl_loader *l);
 
 /* mkdir -p for the pin directory; it must sit on a bpf filesystem. */
 static int make_pin_dir(const char *dir, char *err, size_t err_len)
@@ -87,7 +84,7 @@ static int make_pin_dir(const char *dir, char *err, size_t err_len)
 	if (mkdir(path, 0700) && errno != EEXIST)
 		goto fail;
 	if (statfs(path, &sfs) == 0 && sfs.f_type != BPF_FS_MAGIC) {
-		seterr(err, err_len,
+		rl_seterr(err, err_len,
 		       "pin directory %s is not on a bpf filesystem: mount -t bpf bpf /sys/fs/bpf",
 		       dir);
 		return -ENOTDIR;
@@ -97,7 +94,7 @@ fail:
 	{
 		int e = -errno;
 
-		seterr(err, err_len, "cannot create pin directory %s: %s", path,
+		rl_seterr(err, err_len, "cannot create pin directory %s: %s", path,
 		       strerror(errno));
 		return e;
 	}
@@ -121,13 +118,13 @@ static int check_pin(struct bpf_map *map, const char *path, int *existed,
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		ret = -errno;
-		seterr(err, err_len, "cannot open pinned map %s: %s%s", path,
+		rl_seterr(err, err_len, "cannot open pinned map %s: %s%s", path,
 		       strerror(-ret), ret == -EPERM ? " (needs root or CAP_BPF)" : "");
 		return ret;
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		ret = -errno;
-		seterr(err, err_len, "%s is not a BPF map (%s); remove it",
+		rl_seterr(err, err_len, "%s is not a BPF map (%s); remove it",
 		       path, strerror(-ret));
 		goto out;
 	}
@@ -137,7 +134,7 @@ static int check_pin(struct bpf_map *map, const char *path, int *existed,
 	    info.max_entries != bpf_map__max_entries(map) ||
 	    info.map_flags != bpf_map__map_flags(map)) {
 		ret = -EINVAL;
-		seterr(err, err_len,
+		rl_seterr(err, err_len,
 		       "pinned map %s is incompatible: it is %s, %u entries, key %u B, value %u B, "
 		       "flags 0x%x; this load needs %s, %u entries, key %u B, value %u B, flags 0x%x "
 		       "(state-entries changed, or the pins are from another version of rl, "
@@ -160,7 +157,7 @@ static int map_size(struct bpf_map *map, __u32 entries, char *err,
 	int ret = bpf_map__set_max_entries(map, entries);
 
 	if (ret)
-		seterr(err, err_len, "cannot size map %s: %s", bpf_map__name(map),
+		rl_seterr(err, err_len, "cannot size map %s: %s", bpf_map__name(map),
 		       strerror(-ret));
 	return ret;
 }
@@ -205,7 +202,7 @@ static int pick_seed(const char *pin_dir, __u64 *seed, char *err, size_t err_len
 	}
 	do {
 		if (getrandom(seed, sizeof(*seed), 0) != sizeof(*seed)) {
-			seterr(err, err_len, "cannot read a random hash seed: %s",
+			rl_seterr(err, err_len, "cannot read a random hash seed: %s",
 			       strerror(errno));
 			return -errno;
 		}
@@ -232,17 +229,17 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	if (opts)
 		o = *opts;
 	if (o.on_full >= __RL_FULL_MAX) {
-		seterr(err, err_len, "unknown on-full policy %u", o.on_full);
+		rl_seterr(err, err_len, "unknown on-full policy %u", o.on_full);
 		return -EINVAL;
 	}
 	if (o.pin_dir && strlen(o.pin_dir) > RL_PIN_DIR_MAX) {
-		seterr(err, err_len, "pin dir %.64s... is %zu characters long; at most %d",
+		rl_seterr(err, err_len, "pin dir %.64s... is %zu characters long; at most %d",
 		       o.pin_dir, strlen(o.pin_dir), RL_PIN_DIR_MAX);
 		return -ENAMETOOLONG;
 	}
 	l = calloc(1, sizeof(*l));
 	if (!l) {
-		seterr(err, err_len, "out of memory");
+		rl_seterr(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s",
@@ -250,19 +247,19 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	l->xdp_attach = o.xdp_attach;
 	l->xdp_prio = o.xdp_prio ? o.xdp_prio : RL_XDP_PRIO_DEFAULT;
 	if (o.xdp_attach > RL_ATTACH_LINK) {
-		seterr(err, err_len, "unknown XDP attach method %u", o.xdp_attach);
+		rl_seterr(err, err_len, "unknown XDP attach method %u", o.xdp_attach);
 		ret = -EINVAL;
 		goto fail;
 	}
-	libbpf_verbose = o.verbose;
+	rl_libbpf_verbose = o.verbose;
 	libbpf_print_to = o.print;
-	libbpf_set_print(print_all);
-	libxdp_set_print(print_xdp);
+	libbpf_set_print(rl_print_all);
+	libxdp_set_print(rl_print_xdp);
 
 	l->skel = rl_xdp_bpf__open();
 	if (!l->skel) {
 		ret = -errno;
-		seterr(err, err_len, "cannot open the BPF object rl_xdp: %s", strerror(-ret));
+		rl_seterr(err, err_len, "cannot open the BPF object rl_xdp: %s", strerror(-ret));
 		goto fail;
 	}
 
@@ -300,7 +297,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 				ret = bpf_map__set_pin_path(map, path);
 			if (ret) {
 				if (!err || !err[0])
-					seterr(err, err_len, "cannot set pin path %s: %s",
+					rl_seterr(err, err_len, "cannot set pin path %s: %s",
 					       path, strerror(-ret));
 				goto fail;
 			}
@@ -311,11 +308,11 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	if (ret) {
 		ret = ret < 0 ? ret : -errno;
 		if (ret == -EPERM)
-			seterr(err, err_len,
+			rl_seterr(err, err_len,
 			       "loading the BPF program rl_xdp failed: %s (needs root, or CAP_BPF "
 			       "and CAP_NET_ADMIN)", strerror(-ret));
 		else
-			seterr(err, err_len,
+			rl_seterr(err, err_len,
 			       "loading the BPF program rl_xdp failed: %s (the libbpf log above "
 			       "has the details; -v shows more)", strerror(-ret));
 		goto fail;
@@ -342,7 +339,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	l->ncpus = libbpf_num_possible_cpus();
 	if (l->ncpus <= 0) {
 		ret = l->ncpus ? l->ncpus : -EINVAL;
-		seterr(err, err_len, "cannot count possible CPUs: %s", strerror(-ret));
+		rl_seterr(err, err_len, "cannot count possible CPUs: %s", strerror(-ret));
 		goto fail;
 	}
 
@@ -354,7 +351,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 		ret = rl_conf_write(l->fd.conf, &conf);
 	}
 	if (ret) {
-		seterr(err, err_len, "cannot initialise map rl_conf: %s", strerror(-ret));
+		rl_seterr(err, err_len, "cannot initialise map rl_conf: %s", strerror(-ret));
 		goto fail;
 	}
 	*out = l;
@@ -374,7 +371,7 @@ void rl_loader_close(struct rl_loader *l)
 		if (l->links[i].fd >= 0)
 			close(l->links[i].fd);
 	/* the dispatcher's pins hold rl's program there, not these fds */
-	ext_close(l);
+	rl_ext_close(l);
 	rl_xdp_bpf__destroy(l->skel);
 	free(l);
 }
@@ -392,7 +389,7 @@ int rl_loader_unpin(struct rl_loader *l)
 		r = bpf_map__unpin(map, NULL);
 		if (r && r != -ENOENT && !ret) {
 			ret = r;
-			seterr(l->err, sizeof(l->err), "cannot remove pin %s: %s",
+			rl_seterr(l->err, sizeof(l->err), "cannot remove pin %s: %s",
 			       bpf_map__pin_path(map), strerror(-r));
 		}
 	}
@@ -444,12 +441,12 @@ static int link_adopt(struct rl_loader *l, const char *path, int ifindex,
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s", path,
+		rl_seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s", path,
 		       strerror(-ret));
 		return ret;
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP) {
-		seterr(l->err, sizeof(l->err),
+		rl_seterr(l->err, sizeof(l->err),
 		       "%s is not an XDP link; remove it and attach again", path);
 		close(fd);
 		return -EINVAL;
@@ -463,7 +460,7 @@ static int link_adopt(struct rl_loader *l, const char *path, int ifindex,
 	}
 	if (bpf_link_update(fd, l->prog_fd, NULL)) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err),
+		rl_seterr(l->err, sizeof(l->err),
 		       "cannot swap the program of the XDP link on %s (%s): %s", ifname,
 		       path, strerror(-ret));
 		close(fd);
@@ -480,9 +477,9 @@ static int link_adopt(struct rl_loader *l, const char *path, int ifindex,
  */
 static int print_tc(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (!libbpf_verbose)
+	if (!rl_libbpf_verbose)
 		return 0;
-	return print_all(level, fmt, ap);
+	return rl_print_all(level, fmt, ap);
 }
 
 /*
@@ -502,13 +499,13 @@ static int tc_attach(struct rl_loader *l, int ifindex, const char *ifname)
 	ret = qret && qret != -EEXIST ? qret : bpf_tc_attach(&hook, &o);
 	libbpf_set_print(old);
 	if (qret && qret != -EEXIST)
-		seterr(l->err, sizeof(l->err), "cannot create the clsact qdisc on %s: %s%s",
+		rl_seterr(l->err, sizeof(l->err), "cannot create the clsact qdisc on %s: %s%s",
 		       ifname, strerror(-ret),
 		       ret == -EPERM ? " (needs CAP_NET_ADMIN)" :
 		       ret == -ENOENT || ret == -EOPNOTSUPP ?
 		       " (the kernel lacks sch_clsact: modprobe sch_ingress)" : "");
 	else if (ret)
-		seterr(l->err, sizeof(l->err),
+		rl_seterr(l->err, sizeof(l->err),
 		       "cannot attach the TC ingress program to %s (clsact prio %u handle 0x%x): %s%s",
 		       ifname, RL_TC_PRIO, RL_TC_HANDLE, strerror(-ret),
 		       ret == -EPERM ? " (needs CAP_NET_ADMIN and CAP_BPF)" :
@@ -527,7 +524,7 @@ static int tc_detach(struct rl_loader *l, int ifindex, const char *ifname)
 
 	libbpf_set_print(old);
 	if (ret && ret != -ENOENT && ret != -EINVAL) {
-		seterr(l->err, sizeof(l->err), "cannot remove the TC ingress filter from %s: %s",
+		rl_seterr(l->err, sizeof(l->err), "cannot remove the TC ingress filter from %s: %s",
 		       ifname, strerror(-ret));
 		return ret;
 	}
@@ -535,24 +532,11 @@ static int tc_detach(struct rl_loader *l, int ifindex, const char *ifname)
 }
 
 /*
- * ---- libxdp's dispatcher ---------------------------------------------
- *
- * libxdp runs several XDP programs on one hook: a dispatcher program is
- * attached, and each component is a BPF_PROG_TYPE_EXT (freplace) program
- * linked into one of its slots, in run-priority order; a component's
- * XDP_PASS goes on to the next one.  rl's component is a second load of
- * rl_xdp from the same object, as EXT, reusing every map fd of the first
- * load (so both see the same pinned maps); libxdp does that load itself
- * when it first links the program, to the dispatcher it built.
+ * The dispatcher's copy of rl_xdp (user/lib_xdpdisp.c links it): the
+ * skeleton opened a second time, rl_tc_in not loaded, every map reusing
+ * the first load's fd; libxdp loads it as BPF_PROG_TYPE_EXT.
  */
-
-/* libxdp's messages through the same printer as libbpf's */
-static int print_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-	return print_all((enum libbpf_print_level)level, fmt, ap);
-}
-
-static void ext_close(struct rl_loader *l)
+void rl_ext_close(struct rl_loader *l)
 {
 	xdp_program__close(l->ext_prog);
 	rl_xdp_bpf__destroy(l->ext_skel);
@@ -560,7 +544,7 @@ static void ext_close(struct rl_loader *l)
 	l->ext_skel = NULL;
 }
 
-static int ext_open(struct rl_loader *l)
+int rl_ext_open(struct rl_loader *l)
 {
 	struct bpf_map *m, *m1;
 	struct xdp_program *p;
@@ -571,7 +555,7 @@ static int ext_open(struct rl_loader *l)
 	l->ext_skel = rl_xdp_bpf__open();
 	if (!l->ext_skel) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "cannot open the BPF object rl_xdp again: %s",
+		rl_seterr(l->err, sizeof(l->err), "cannot open the BPF object rl_xdp again: %s",
 		       strerror(-ret));
 		return ret;
 	}
@@ -580,7 +564,7 @@ static int ext_open(struct rl_loader *l)
 		m1 = bpf_object__find_map_by_name(l->skel->obj, bpf_map__name(m));
 		ret = m1 ? bpf_map__reuse_fd(m, bpf_map__fd(m1)) : -ENOENT;
 		if (ret) {
-			seterr(l->err, sizeof(l->err), "cannot share map %s with the dispatcher's "
+			rl_seterr(l->err, sizeof(l->err), "cannot share map %s with the dispatcher's "
 			       "copy of rl_xdp: %s", bpf_map__name(m), strerror(-ret));
 			goto fail;
 		}
@@ -588,7 +572,7 @@ static int ext_open(struct rl_loader *l)
 	p = xdp_program__from_bpf_obj(l->ext_skel->obj, "xdp");
 	ret = libxdp_get_error(p);
 	if (ret) {
-		seterr(l->err, sizeof(l->err), "libxdp cannot use the BPF object rl_xdp: %s",
+		rl_seterr(l->err, sizeof(l->err), "libxdp cannot use the BPF object rl_xdp: %s",
 		       strerror(-ret));
 		goto fail;
 	}
@@ -596,244 +580,14 @@ static int ext_open(struct rl_loader *l)
 	/* rl passes on what it admits; what it drops goes no further */
 	if ((ret = xdp_program__set_run_prio(p, l->xdp_prio)) ||
 	    (ret = xdp_program__set_chain_call_enabled(p, XDP_PASS, true))) {
-		seterr(l->err, sizeof(l->err), "cannot set rl_xdp's run priority %u: %s",
+		rl_seterr(l->err, sizeof(l->err), "cannot set rl_xdp's run priority %u: %s",
 		       l->xdp_prio, strerror(-ret));
 		goto fail;
 	}
 	return 0;
 fail:
-	ext_close(l);
+	rl_ext_close(l);
 	return ret;
-}
-
-static __u32 conf_map_id(struct rl_loader *l)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(l->fd.conf, &info, &len) ? 0 : info.id;
-}
-
-/* 1 if prog_fd uses map id `map` */
-static int prog_uses_map(int prog_fd, __u32 map)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info), ids[64];
-
-	info.nr_map_ids = 64;
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
-		return 0;
-	for (__u32 i = 0; i < info.nr_map_ids && i < 64; i++)
-		if (ids[i] == map)
-			return 1;
-	return 0;
-}
-
-/*
- * rl's program in the dispatcher on ifindex: the component named rl_xdp
- * that uses this loader's rl_conf.  Another rl (another pin dir) on the
- * same interface is not ours.  *mp_out (to close) is the dispatcher.
- */
-static struct xdp_program *disp_find(struct rl_loader *l, int ifindex,
-				     struct xdp_multiprog **mp_out)
-{
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
-	struct xdp_program *p = NULL;
-	__u32 conf = conf_map_id(l);
-
-	*mp_out = NULL;
-	if (libxdp_get_error(mp) || !mp)
-		return NULL;
-	if (xdp_multiprog__is_legacy(mp)) {
-		xdp_multiprog__close(mp);
-		return NULL;
-	}
-	while ((p = xdp_multiprog__next_prog(p, mp)))
-		if (!strcmp(xdp_program__name(p), "rl_xdp") &&
-		    prog_uses_map(xdp_program__fd(p), conf))
-			break;
-	if (!p) {
-		xdp_multiprog__close(mp);
-		return NULL;
-	}
-	*mp_out = mp;
-	return p;
-}
-
-/* Take rl's program (id, or 0: the one disp_find names) out of ifindex's
- * dispatcher; the others stay.  -ENOENT if it is not there. */
-static int disp_detach(struct rl_loader *l, int ifindex, const char *ifname, __u32 id)
-{
-	struct xdp_multiprog *mp;
-	struct xdp_program *p = disp_find(l, ifindex, &mp);
-	int ret;
-
-	if (p && id)
-		for (p = NULL; (p = xdp_multiprog__next_prog(p, mp));)
-			if (xdp_program__id(p) == id)
-				break;
-	if (!p) {
-		xdp_multiprog__close(mp);
-		return -ENOENT;
-	}
-	ret = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
-	if (ret)
-		seterr(l->err, sizeof(l->err),
-		       "cannot take rl_xdp out of the XDP dispatcher on %s: %s%s", ifname,
-		       strerror(-ret), ret == -EPERM ?
-		       " (needs CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)" : "");
-	xdp_multiprog__close(mp);
-	return ret;
-}
-
-static const unsigned char *fd_tag(int fd, struct bpf_prog_info *info)
-{
-	__u32 len = sizeof(*info);
-
-	memset(info, 0, sizeof(*info));
-	return bpf_obj_get_info_by_fd(fd, info, &len) ? NULL : info->tag;
-}
-
-/*
- * Adopt rl's program in ifindex's dispatcher: 1 if it is there and kept,
- * 0 if there is none (or it was from another build and is to be replaced:
- * *old_id says which), -errno on error.
- */
-static int disp_adopt(struct rl_loader *l, struct rl_loader_link *lk, int ifindex,
-		      __u32 *old_id)
-{
-	struct bpf_prog_info mine;
-	struct xdp_multiprog *mp;
-	struct xdp_program *p = disp_find(l, ifindex, &mp);
-	const unsigned char *tag;
-
-	*old_id = 0;
-	if (!p)
-		return 0;
-	/* the same instructions (map addresses do not enter the tag) */
-	tag = fd_tag(l->prog_fd, &mine);
-	if (!tag || memcmp(tag, xdp_program__tag(p), BPF_TAG_SIZE)) {
-		*old_id = xdp_program__id(p);
-		xdp_multiprog__close(mp);
-		return 0;
-	}
-	lk->dispatcher = 1;
-	lk->adopted = 1;
-	lk->fd = -1;
-	lk->prog_id = xdp_program__id(p);
-	lk->prio = xdp_program__run_prio(p);
-	if (lk->prio != l->xdp_prio)
-		seterr(l->note, sizeof(l->note),
-		       "rl_xdp keeps run priority %u in the dispatcher (%u is configured: "
-		       "detach it, or stop rlagent with --detach-on-exit, to change it)",
-		       lk->prio, l->xdp_prio);
-	xdp_multiprog__close(mp);
-	return 1;
-}
-
-/*
- * What libbpf and libxdp say while libxdp builds its dispatcher: its own
- * probes fail by design on kernels without the features it needs, so
- * their lines are shown with -v only; the last failure is kept for our
- * message.
- */
-static char disp_why[200];
-
-static void disp_note(const char *fmt, va_list ap)
-{
-	char line[512];
-	size_t n;
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	if (!strstr(line, "failed") && !strstr(line, "Failed"))
-		return;
-	n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		line[--n] = 0;
-	snprintf(disp_why, sizeof(disp_why), "%.190s",
-		 strncmp(line, "libxdp: ", 8) && strncmp(line, "libbpf: ", 8) ? line : line + 8);
-}
-
-static int print_disp(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	va_list ap2;
-
-	va_copy(ap2, ap);
-	disp_note(fmt, ap2);
-	va_end(ap2);
-	return libbpf_verbose ? print_all(level, fmt, ap) : 0;
-}
-
-static int print_disp_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-	return print_disp((enum libbpf_print_level)level, fmt, ap);
-}
-
-static int disp_attach(struct rl_loader *l, struct rl_loader_link *lk, int ifindex,
-		       const char *ifname, enum rl_xdp_mode mode)
-{
-	enum xdp_attach_mode m = mode == RL_XDP_NATIVE ? XDP_MODE_NATIVE :
-				 mode == RL_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_UNSPEC;
-	struct xdp_multiprog *mp;
-	libbpf_print_fn_t old;
-	char buf[128] = "";
-	int ret, legacy;
-
-	if (l->disp_broken) {
-		seterr(l->err, sizeof(l->err), "%s", l->disp_broken_why);
-		return -EOPNOTSUPP;
-	}
-	ret = ext_open(l);
-	if (ret)
-		return ret;
-	disp_why[0] = 0;
-	old = libbpf_set_print(print_disp);
-	libxdp_set_print(print_disp_xdp);
-	ret = xdp_program__attach(l->ext_prog, ifindex, m, 0);
-	libbpf_set_print(old);
-	libxdp_set_print(print_xdp);
-	if (ret) {
-		libxdp_strerror(ret, buf, sizeof(buf));
-		seterr(l->err, sizeof(l->err), "libxdp cannot put rl_xdp into an XDP dispatcher "
-		       "on %s: %s%s%s%s", ifname, buf,
-		       ret == -EPERM ? " (needs CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON and "
-				       "CAP_NET_ADMIN)" :
-		       ret == -EEXIST || ret == -EBUSY ? " (a program that is not in a "
-				       "dispatcher holds the hook: see `ip link show`)" : "",
-		       disp_why[0] ? "; libxdp: " : "", disp_why);
-		return ret;
-	}
-	/*
-	 * When the dispatcher cannot load, libxdp 1.3 attaches the program
-	 * alone instead ("legacy" mode), which would hold the hook as
-	 * exclusively as rl's own link does and leave rl's program of the
-	 * wrong type for any later dispatcher: take it off again and say so.
-	 */
-	mp = xdp_multiprog__get_from_ifindex(ifindex);
-	legacy = libxdp_get_error(mp) || !mp || xdp_multiprog__is_legacy(mp);
-	if (legacy) {
-		if (!libxdp_get_error(mp) && mp)
-			xdp_multiprog__detach(mp);
-		seterr(l->disp_broken_why, sizeof(l->disp_broken_why),
-		       "libxdp's XDP dispatcher cannot load here%s%s%s (on kernels that refuse "
-		       "freplace programs, BPF_PROG_TYPE_EXT, libxdp runs one program alone)",
-		       getenv("LIBXDP_SKIP_DISPATCHER") ? ": LIBXDP_SKIP_DISPATCHER is set" : "",
-		       disp_why[0] ? "; libxdp: " : "", disp_why);
-		l->disp_broken = 1;
-		seterr(l->err, sizeof(l->err), "%s", l->disp_broken_why);
-		if (!libxdp_get_error(mp))
-			xdp_multiprog__close(mp);
-		/* loaded as a plain XDP program now: of no use to a dispatcher */
-		ext_close(l);
-		return -EOPNOTSUPP;
-	}
-	xdp_multiprog__close(mp);
-	lk->dispatcher = 1;
-	lk->fd = -1;
-	lk->prog_id = xdp_program__id(l->ext_prog);
-	lk->prio = l->xdp_prio;
-	return 0;
 }
 
 static int link_attach(struct rl_loader *l, const char *path, int ifindex,
@@ -851,27 +605,27 @@ static int link_attach(struct rl_loader *l, const char *path, int ifindex,
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -EBUSY || ret == -EEXIST)
-			seterr(l->err, sizeof(l->err),
+			rl_seterr(l->err, sizeof(l->err),
 			       "cannot attach XDP to %s: another XDP program is attached "
 			       "(see `ip link show %s`; remove it with `ip link set dev %s xdp off` "
 			       "if it is not needed, or load it through libxdp (xdp-loader) so "
 			       "that rl can join its dispatcher)", ifname, ifname, ifname);
 		else if (ret == -EOPNOTSUPP && mode == RL_XDP_NATIVE)
-			seterr(l->err, sizeof(l->err),
+			rl_seterr(l->err, sizeof(l->err),
 			       "cannot attach XDP to %s in native mode: the driver has no native "
 			       "XDP; use mode auto or generic", ifname);
 		else if (ret == -EPERM)
-			seterr(l->err, sizeof(l->err),
+			rl_seterr(l->err, sizeof(l->err),
 			       "cannot attach XDP to %s: %s (needs CAP_NET_ADMIN and CAP_BPF)",
 			       ifname, strerror(-ret));
 		else
-			seterr(l->err, sizeof(l->err), "cannot attach XDP to %s: %s",
+			rl_seterr(l->err, sizeof(l->err), "cannot attach XDP to %s: %s",
 			       ifname, strerror(-ret));
 		return ret;
 	}
 	if (path[0] && bpf_obj_pin(fd, path)) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err),
+		rl_seterr(l->err, sizeof(l->err),
 		       "attached XDP to %s but cannot pin the link at %s: %s (detached again)",
 		       ifname, path, strerror(-ret));
 		bpf_link_detach(fd);
@@ -893,7 +647,7 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "interface %s: %s", ifname, strerror(-ret));
+		rl_seterr(l->err, sizeof(l->err), "interface %s: %s", ifname, strerror(-ret));
 		return ret;
 	}
 	lk = link_find(l, ifname);
@@ -902,7 +656,7 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 		return 0;
 	}
 	if (!lk && l->n_links >= RL_LOADER_MAX_LINKS) {
-		seterr(l->err, sizeof(l->err), "too many interfaces (at most %d)",
+		rl_seterr(l->err, sizeof(l->err), "too many interfaces (at most %d)",
 		       RL_LOADER_MAX_LINKS);
 		return -E2BIG;
 	}
@@ -919,7 +673,7 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 		if (fd != -ENOENT)
 			return fd;
 	}
-	ret = disp_adopt(l, &nl, ifindex, &old_id);
+	ret = rl_disp_adopt(l, &nl, ifindex, &old_id);
 	if (ret < 0)
 		return ret;
 	if (ret)
@@ -928,19 +682,19 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 	/* another build's rl_xdp in a dispatcher is replaced there, whatever
 	 * xdp_attach says: a link could not go on beside the dispatcher */
 	if (l->xdp_attach != RL_ATTACH_LINK || old_id) {
-		ret = disp_attach(l, &nl, ifindex, ifname, mode);
+		ret = rl_disp_attach(l, &nl, ifindex, ifname, mode);
 		if (!ret) {
 			created = 1;
 			/* another build's rl_xdp goes once the new one runs */
-			if (old_id && disp_detach(l, ifindex, ifname, old_id) && old_id)
-				seterr(l->note, sizeof(l->note),
+			if (old_id && rl_disp_detach(l, ifindex, ifname, old_id) && old_id)
+				rl_seterr(l->note, sizeof(l->note),
 				       "the previous rl_xdp (id %u) stays in the dispatcher on %s: %s",
 				       old_id, ifname, l->err);
 			goto done;
 		}
 		if (l->xdp_attach == RL_ATTACH_DISPATCHER || old_id)
 			return ret;
-		seterr(l->note, sizeof(l->note), "%s; falling back to rl's own bpf_link, which "
+		rl_seterr(l->note, sizeof(l->note), "%s; falling back to rl's own bpf_link, which "
 		       "holds the XDP hook of %s alone", l->err, ifname);
 		l->err[0] = 0;
 	}
@@ -954,7 +708,7 @@ done:
 	if (ret) {
 		/* what we just attached goes again; an adopted one keeps enforcing */
 		if (created && nl.dispatcher) {
-			disp_detach(l, ifindex, ifname, nl.prog_id);
+			rl_disp_detach(l, ifindex, ifname, nl.prog_id);
 		} else if (created) {
 			bpf_link_detach(nl.fd);
 			if (path[0])
@@ -987,7 +741,7 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 	if (l->pin_dir[0])
 		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
 	if (lk && lk->dispatcher) {
-		ret = disp_detach(l, ifindex, ifname, lk->prog_id);
+		ret = rl_disp_detach(l, ifindex, ifname, lk->prog_id);
 		if (ret == -ENOENT) {
 			/* someone took it out already: nothing of ours runs there */
 			ret = 0;
@@ -1000,27 +754,27 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
 			ret = -errno;
-			seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s",
+			rl_seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s",
 			       path, strerror(-ret));
 			return ret;
 		}
 	} else {
-		if (ifindex && !disp_detach(l, ifindex, ifname, 0))
+		if (ifindex && !rl_disp_detach(l, ifindex, ifname, 0))
 			goto tc;
 		if (ifindex)
 			tc_detach(l, ifindex, ifname);
-		seterr(l->err, sizeof(l->err), "rl is not attached to %s", ifname);
+		rl_seterr(l->err, sizeof(l->err), "rl is not attached to %s", ifname);
 		return -ENOENT;
 	}
 	/* detach even if someone else holds the link open */
 	if (bpf_link_detach(fd) && errno != ENOLINK) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "cannot detach XDP from %s: %s", ifname,
+		rl_seterr(l->err, sizeof(l->err), "cannot detach XDP from %s: %s", ifname,
 		       strerror(-ret));
 	}
 	if (path[0] && unlink(path) && errno != ENOENT && !ret) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "cannot remove pinned link %s: %s", path,
+		rl_seterr(l->err, sizeof(l->err), "cannot remove pinned link %s: %s", path,
 		       strerror(-ret));
 	}
 	close(fd);

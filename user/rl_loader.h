@@ -3,9 +3,11 @@
  * rl_loader.h - the libbpf side of rl: open and load build/rl_xdp.bpf.o
  * through its skeleton, size and type the state maps, pin or adopt every
  * map under a pin directory, attach or adopt the XDP program per interface
- * through pinned bpf_links and the TC ingress program (mark rules) as a
+ * through libxdp's dispatcher or pinned bpf_links and the TC ingress
+ * program (mark rules) as a
  * clsact filter next to it, and the small map helpers every binary needs
- * (per-CPU counter sums, rl_conf).  Implemented in user/lib_loader.c,
+ * (per-CPU counter sums, rl_conf).  Implemented in user/lib_loader.c
+ * (and user/lib_xdpdisp.c, its libxdp dispatcher side),
  * which is linked into every binary and test; included by the agent
  * (user/agent_bpf.c), the BPF tests and the tools.
  *
