@@ -23,7 +23,8 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
         nftables iptables python3 procps prometheus ethtool \
-        libsystemd-dev pandoc man-db systemd libjs-chart.js chromium
+        libsystemd-dev pandoc man-db systemd libxdp-dev libcap-ng-dev xdp-tools \
+        libjs-chart.js chromium
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
 # make install: DESTDIR/PREFIX as usual; the example config goes to
@@ -36,7 +37,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR  ?= /etc
 
-PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
+PKGS     := libbpf libxdp libcap-ng libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 # rlagent --version, rlctl --version, rl_build_info{version=...} on /metrics
@@ -54,7 +55,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_SRCS  := $(wildcard bpf/*.bpf.c) $(wildcard tools/*.bpf.c)
+BPF_SRCS  := $(wildcard bpf/*.bpf.c) $(wildcard tools/*.bpf.c) $(wildcard tests/bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst %.bpf.c,$(OUTPUT)/%.bpf.o,$(notdir $(BPF_SRCS)))
 SKELS     := $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS))
 
@@ -115,6 +116,11 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) $(OUTPUT)/vmlinux
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.bpf.o: tools/%.bpf.c $(wildcard bpf/*.h include/*.h tools/*.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)/.deps $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# programs the tests load beside rl (tests/bpf/*.bpf.c)
+$(OUTPUT)/%.bpf.o: tests/bpf/%.bpf.c bpf/rl_bpf.h $(OUTPUT)/vmlinux.h | $(OUTPUT)/.deps $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -223,7 +229,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Werror
                 -std=gnu11 -Iinclude -Iuser -I$(OUTPUT) -Itests/fuzz
 FUZZ_TARGETS := fuzz_rule fuzz_config fuzz_request
 FUZZ_BINS    := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_TARGETS))
-FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c,$(LIB_SRCS)))
+FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c user/lib_xdpdisp.c,$(LIB_SRCS)))
 FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_dir agent_gc agent_explain)
 # No comparison tracing where there are no words to guess: the per-slot
 # loops of the agent's apply and the compiler are hot and only slow it.

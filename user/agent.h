@@ -103,6 +103,9 @@ struct agent_iface {
 	char name[16];
 	int ifindex;
 	char mode[16];                /* "native", "generic", "?"             */
+	bool dispatcher;              /* in libxdp's dispatcher, else own link */
+	uint32_t prio;                /* run priority there                   */
+	char note[512];               /* why it is not where configured, or "" */
 };
 
 struct agent {
@@ -113,6 +116,8 @@ struct agent {
 	const char *metrics_listen;   /* ADDR:PORT or "off"                   */
 	const char *chartjs_path;     /* served as /chart.js on the listener  */
 	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
+	int xdp_attach;               /* --xdp-attach: -1 unset, else as config */
+	uint32_t xdp_prio;            /* --xdp-priority: 0 unset              */
 	bool foreground, detach_on_exit;
 	uint64_t gc_interval_ns;        /* between GC passes; 0 = no GC       */
 	int n_cli_ifaces;
@@ -128,6 +133,8 @@ struct agent {
 	struct agent_iface ifaces[RL_MAX_IFACES];
 	int ncpus;
 	bool tc_on;                   /* rl_tc_in on the interfaces           */
+	char caps[128];               /* what agent_caps_drop kept: "cap_x .." */
+	bool caps_dropped;
 
 	/* what is running */
 	struct agent_model model;
@@ -154,6 +161,9 @@ struct agent {
 	bool reload_requested;
 	char reload_by[64];           /* who sent the SIGHUP                  */
 };
+
+/* agent_caps.c: keep only the capabilities still needed (after start-up) */
+int agent_caps_drop(struct agent *a);
 
 /* agent_bpf.c */
 int agent_bpf_open(struct agent *a);

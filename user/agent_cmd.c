@@ -545,9 +545,18 @@ static json_t *cmd_status(struct agent *a)
 	int i;
 
 	for (i = 0; i < a->n_ifaces; i++)
-		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s}", "name", a->ifaces[i].name,
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s, s:s, s:o, s:o}",
+						     "name", a->ifaces[i].name,
 						     "ifindex", a->ifaces[i].ifindex,
-						     "mode", a->ifaces[i].mode));
+						     "mode", a->ifaces[i].mode,
+						     "attach", a->ifaces[i].dispatcher ?
+								"dispatcher" : "link",
+						     "priority", a->ifaces[i].dispatcher ?
+								json_integer(a->ifaces[i].prio) :
+								json_null(),
+						     "attach_note", a->ifaces[i].note[0] ?
+								jtext(a->ifaces[i].note) :
+								json_null()));
 	if (a->have_last_reload)
 		lr = json_pack("{s:b, s:o, s:I}", "ok", a->last_reload_ok,
 			       "message", jtext(a->last_reload_msg),
@@ -570,6 +579,17 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
 						       "coarse" : "precise"));
 	json_object_set_new(o, "direct_table", agent_dir_json(a));
+	{
+		json_t *caps = json_array();
+		char c[sizeof(a->caps)], *t, *save = NULL;
+
+		snprintf(c, sizeof(c), "%s", a->caps);
+		for (t = strtok_r(c, " ", &save); a->caps_dropped && t; t = strtok_r(NULL, " ", &save))
+			json_array_append_new(caps, json_string(t));
+		json_object_set_new(o, "capabilities", a->caps_dropped ? caps : json_null());
+		if (!a->caps_dropped)
+			json_decref(caps);
+	}
 	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
 						       "rl_st4", table_json(a, 4, now),
 						       "rl_st6", table_json(a, 6, now)));
@@ -684,6 +704,13 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	    memcmp(cfg.ifaces, a->cfg.ifaces, sizeof(cfg.ifaces[0]) * (size_t)cfg.n_ifaces))
 		log_warn("%s: interfaces changed; restart rlagent to attach or detach them",
 			 a->config_path);
+	if (cfg.defaults.xdp_attach != a->cfg.defaults.xdp_attach ||
+	    cfg.defaults.xdp_prio != a->cfg.defaults.xdp_prio)
+		log_warn("%s: xdp-attach or xdp-priority changed (or differs from the command line); "
+			 "it takes effect when rl attaches afresh (rlagent --detach-on-exit, then start it)",
+			 a->config_path);
+	cfg.defaults.xdp_attach = a->cfg.defaults.xdp_attach;
+	cfg.defaults.xdp_prio = a->cfg.defaults.xdp_prio;
 	/* state_entries sized the tables at load: keep the one in effect.
 	 * on_full is read per packet from rl_conf, written below. */
 	cfg.defaults.state_entries = a->cfg.defaults.state_entries;
@@ -776,6 +803,9 @@ char *agent_config_dump(struct agent *a)
 		d->malformed < __RL_MALFORMED_MAX ? malformed_names[d->malformed] : "drop");
 	fprintf(f, "  state-entries: %u\n", d->state_entries);
 	fprintf(f, "  clock: %s\n", d->coarse_clock ? "coarse" : "precise");
+	fprintf(f, "  xdp-attach: %s\n", d->xdp_attach == 1 ? "dispatcher" :
+					 d->xdp_attach == 2 ? "link" : "auto");
+	fprintf(f, "  xdp-priority: %u\n", d->xdp_prio);
 	for (i = 0, k = 0; i < a->model.n_allow; i++) {
 		if (a->model.allow[i].expires_ns)
 			continue;

@@ -307,6 +307,20 @@ static void agent_gauges(struct buf *b, struct agent *a)
 	bput(b, "rl_match_entries %d\n", a->applied.n);
 	family(b, "rl_interfaces", "gauge", "Interfaces the datapath is attached to.");
 	bput(b, "rl_interfaces %d\n", a->n_ifaces);
+	family(b, "rl_xdp_attach_info", "gauge",
+	       "Always 1, per interface: how rl_xdp is on its XDP hook (attach: dispatcher = in "
+	       "libxdp's multi-program dispatcher at run priority `priority`, link = rl's own "
+	       "bpf_link) and in which XDP mode.");
+	for (int i = 0; i < a->n_ifaces; i++) {
+		char n[64];
+
+		if (a->ifaces[i].dispatcher)
+			bput(b, "rl_xdp_attach_info{interface=\"%s\",attach=\"dispatcher\",priority=\"%u\",mode=\"%s\"} 1\n",
+			     esc(a->ifaces[i].name, n, sizeof(n)), a->ifaces[i].prio, a->ifaces[i].mode);
+		else
+			bput(b, "rl_xdp_attach_info{interface=\"%s\",attach=\"link\",priority=\"\",mode=\"%s\"} 1\n",
+			     esc(a->ifaces[i].name, n, sizeof(n)), a->ifaces[i].mode);
+	}
 	family(b, "rl_config_reload_success", "gauge",
 	       "1 if the last config reload succeeded (or none was tried since start), 0 if it failed.");
 	bput(b, "rl_config_reload_success %d\n", a->have_last_reload ? (int)a->last_reload_ok : 1);

@@ -72,6 +72,8 @@ struct rl_defaults {
 	uint32_t malformed;       /* enum rl_malformed                       */
 	bool coarse_clock;        /* bpf_ktime_get_coarse_ns: cheaper, 1 tick */
 	uint32_t state_entries;   /* per-source map size, default 1048576    */
+	uint32_t xdp_attach;      /* 0 auto, 1 dispatcher, 2 link (rl_loader.h) */
+	uint32_t xdp_prio;        /* run priority in libxdp's dispatcher      */
 };
 
 struct rl_config {
@@ -102,6 +104,8 @@ int rl_parse_dscp(const char *s, uint8_t *dscp, struct rl_err *err);
 int rl_parse_onoff(const char *s, bool *on, struct rl_err *err);
 int rl_parse_per(const char *s, bool *per_rule, uint8_t *p4, uint8_t *p6, struct rl_err *err);
 bool rl_name_valid(const char *name);
+/* "auto", "dispatcher", "link" -> 0, 1, 2; -1 for anything else */
+int rl_parse_xdp_attach(const char *s);
 const char *rl_algo_name(uint32_t algo);
 const char *rl_action_name(uint8_t action);
 const char *rl_proto_name(uint8_t proto);

@@ -520,9 +520,27 @@ static void print_status(json_t *o)
 	printf("interfaces:   ");
 	if (!json_array_size(ifs))
 		printf(" none");
-	json_array_foreach(ifs, i, i1)
-		printf(" %s (ifindex %lld, xdp %s)", js(i1, "name"), ji(i1, "ifindex"), js(i1, "mode"));
+	json_array_foreach(ifs, i, i1) {
+		printf(" %s (ifindex %lld, xdp %s", js(i1, "name"), ji(i1, "ifindex"), js(i1, "mode"));
+		if (!strcmp(js(i1, "attach"), "dispatcher"))
+			printf(", libxdp dispatcher, priority %lld)", ji(i1, "priority"));
+		else
+			printf(", own bpf_link)");
+	}
 	printf("\n");
+	json_array_foreach(ifs, i, i1)
+		if (json_is_string(json_object_get(i1, "attach_note")))
+			printf("  %s: %s\n", js(i1, "name"), js(i1, "attach_note"));
+	if (json_is_array(json_object_get(o, "capabilities"))) {
+		json_t *c;
+
+		printf("capabilities: ");
+		if (!json_array_size(json_object_get(o, "capabilities")))
+			printf(" none");
+		json_array_foreach(json_object_get(o, "capabilities"), i, c)
+			printf(" %s", json_string_value(c));
+		printf("\n");
+	}
 	printf("rules:         %lld\n", ji(o, "rules"));
 	printf("allowlist:     %lld\n", ji(o, "allow"));
 	printf("blocklist:     %lld\n", ji(o, "block"));
