@@ -7,7 +7,7 @@ _rlagent()
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 
 	case $prev in
-	-c | --config | --check-config | -S | --socket)
+	-c | --config | --check-config | -S | --socket | --chartjs)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	-p | --pin-dir)
 		COMPREPLY=($(compgen -d -- "$cur")); return ;;
@@ -25,7 +25,7 @@ _rlagent()
 		return ;;
 	esac
 	COMPREPLY=($(compgen -W "-c --config -i --interface -S --socket -p --pin-dir -m --xdp-mode
-		-v --verbose --foreground -d --daemon --gc-interval --detach-on-exit --metrics
+		-v --verbose --foreground -d --daemon --gc-interval --detach-on-exit --metrics --chartjs
 		--xdp-attach --xdp-priority
 		--check-config -h --help -V --version" -- "$cur"))
 }

@@ -32,6 +32,8 @@
 #define AGENT_DEFAULT_SOCK "/run/rlagent/rlagent.sock"
 #define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9471"
+/* Chart.js for the dashboard: Debian's libjs-chart.js */
+#define AGENT_DEFAULT_CHARTJS "/usr/share/javascript/chart.js/chart.min.js"
 
 /* Logging: stderr in the foreground ("<3>" priority prefixes when stderr
  * is the journal), syslog once daemonized. */
@@ -112,6 +114,7 @@ struct agent {
 	const char *sock_path;
 	const char *pin_dir;
 	const char *metrics_listen;   /* ADDR:PORT or "off"                   */
+	const char *chartjs_path;     /* served as /chart.js on the listener  */
 	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
 	int xdp_attach;               /* --xdp-attach: -1 unset, else as config */
 	uint32_t xdp_prio;            /* --xdp-priority: 0 unset              */
@@ -219,12 +222,19 @@ const struct agent_rule *agent_slot_rule(const struct agent *a, const int32_t *b
 struct agent_job;
 json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job);
 json_t *agent_job_step(struct agent *a, struct agent_job *job);
+/* A `top -n n` scan as a job (the dashboard runs one), NULL without memory. */
+struct agent_job *agent_top_job(long n);
+/* The name `stats` gives global counter g ("packets", "blocklisted"), NULL if none. */
+const char *agent_gstat_name(int g);
 void agent_job_free(struct agent_job *job);
 json_t *agent_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *agent_rule_json(const struct agent_rule *r);
 int agent_config_reload(struct agent *a, struct rl_err *err);
 char *agent_config_dump(struct agent *a);
 int agent_check_config(const char *path, int *n_rules, struct rl_err *err);
+
+/* agent_explain.c: `explain SRC [proto P] [dport N] [syn]` (argv[0] "explain") */
+json_t *agent_explain(struct agent *a, int argc, char **argv);
 
 /* agent_save.c: writes agent_config_dump() over path (NULL: the config
  * file) atomically; `saved` gets the file written (symlinks resolved). */
@@ -257,5 +267,6 @@ void metrics_stop(void);
 bool metrics_pollfd(struct pollfd *pfd);    /* false when off           */
 int metrics_timeout_ms(void);               /* -1: no deadline          */
 void metrics_run(void);                     /* never blocks             */
+void metrics_step(struct agent *a);         /* a slice of the dashboard's top scan */
 
 #endif /* RL_AGENT_H */

@@ -42,6 +42,11 @@ static const char *const gstat_names[__RL_G_MAX] = {
 	[RL_G_TC_UNPARSED] = "tc_unparsed",
 };
 
+const char *agent_gstat_name(int g)
+{
+	return g >= 0 && g < __RL_G_MAX ? gstat_names[g] : NULL;
+}
+
 static const char *const verdict_names[__RL_V_MAX] = {
 	[RL_V_PASS] = "pass", [RL_V_DROP] = "drop",
 	[RL_V_MONITOR] = "monitor", [RL_V_BLOCK] = "block",
@@ -1093,18 +1098,27 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv, struct agent_job 
 			return agent_error("usage", "usage: top [-n N]");
 		}
 	}
-	t = calloc(1, sizeof(*t));
+	(void)a;
+	t = agent_top_job(n);
+	if (!t)
+		return agent_error("refused", "out of memory");
+	*job = t;
+	return NULL;
+}
+
+struct agent_job *agent_top_job(long n)
+{
+	struct agent_job *t = calloc(1, sizeof(*t));
+
 	if (t)
 		t->rows = calloc((size_t)n, sizeof(*t->rows));
 	if (!t || !t->rows) {
 		free(t);
-		return agent_error("refused", "out of memory");
+		return NULL;
 	}
-	(void)a;
 	t->want = n;
 	t->fam = 4;
-	*job = t;
-	return NULL;
+	return t;
 }
 
 void agent_job_free(struct agent_job *t)
@@ -1179,9 +1193,11 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agen
 		return cmd_config(a, argc, argv);
 	if (!strcmp(argv[0], "top"))
 		return cmd_top(a, argc, argv, job);
+	if (!strcmp(argv[0], "explain"))
+		return agent_explain(a, argc, argv);
 	if (!strcmp(argv[0], "ping"))
 		return ok();
-	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, status, config",
+	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, explain, status, config",
 			   RL_CUT(argv[0], 64));
 }
 

@@ -123,6 +123,20 @@ int rl_format_prefix(const struct rl_prefix *p, char *buf, size_t len);
  */
 int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			bool require_rate, struct rl_err *err);
+/*
+ * `explain SRC [proto P] [dport N] [syn]`: the packet to explain.  A word
+ * left out means a packet that no rule's condition of that kind requires:
+ * no dport, no rule with ports takes it; syn implies proto tcp.
+ */
+struct rl_explain_req {
+	struct rl_prefix src;     /* a single address (/32 or /128)          */
+	uint8_t proto;            /* 0: none given                           */
+	bool has_dport, syn;
+	uint16_t dport;
+};
+int rl_parse_explain_words(int argc, char **argv, struct rl_explain_req *q,
+			   struct rl_err *err);
+
 /* Whole-rule checks (limits in range, sliding-log bound, ...). */
 int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err);
 /* Clears the whole spec (name too) and applies `d` (NULL: built-ins). */

@@ -115,7 +115,7 @@ static void usage(FILE *f)
 "               [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]\n"
 "               [--gc-interval SECONDS] [--detach-on-exit]\n"
 "               [--xdp-attach auto|dispatcher|link] [--xdp-priority N]\n"
-"               [--metrics ADDR:PORT|off]\n"
+"               [--metrics ADDR:PORT|off] [--chartjs FILE]\n"
 "       rlagent --check-config FILE\n"
 "       rlagent --version\n"
 "\n"
@@ -139,7 +139,10 @@ static void usage(FILE *f)
 "      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove rl's pins\n"
 "                        (default: leave them, the datapath keeps enforcing)\n"
 "      --metrics A:P     serve Prometheus metrics on http://A:P/metrics\n"
+"                        and the live dashboard on http://A:P/\n"
 "                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
+"      --chartjs FILE    Chart.js the dashboard loads from the agent\n"
+"                        (default " AGENT_DEFAULT_CHARTJS ")\n"
 "      --check-config F  validate F (parse, check, compile); print OK or the error\n"
 "  -V, --version         print the version and exit\n"
 "\n"
@@ -290,6 +293,7 @@ static int run_loop(struct agent *a, int sfd)
 			handle_signal(a, sfd);
 		ctl_handle(a, pfds + 1, r > 0 ? nctl : 0);
 		metrics_run();
+		metrics_step(a);
 		if (a->reload_requested) {
 			struct rl_err err = {};
 
@@ -330,6 +334,7 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "xdp-attach", required_argument, NULL, 'A' },
 		{ "xdp-priority", required_argument, NULL, 'P' },
+		{ "chartjs", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -363,6 +368,7 @@ int main(int argc, char **argv)
 	a->pin_dir = AGENT_DEFAULT_PIN;
 	a->metrics_listen = AGENT_DEFAULT_METRICS;
 	a->xdp_attach = -1;
+	a->chartjs_path = AGENT_DEFAULT_CHARTJS;
 	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -451,6 +457,9 @@ int main(int argc, char **argv)
 			a->metrics_listen = optarg;
 			break;
 		}
+		case 'J':
+			a->chartjs_path = optarg;
+			break;
 		case 'C':
 			/* a check runs no loop: Ctrl-C must stop it */
 			sigprocmask(SIG_UNBLOCK, &mask, NULL);

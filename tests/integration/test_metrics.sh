@@ -213,7 +213,7 @@ fi
 
 # ---- paths and methods
 bad=""
-for p in / /metricsx /metrics/ /favicon.ico /nope; do
+for p in /metricsx /metrics/ /favicon.ico /nope /index.html /dashboard.json/; do
 	got=$(http GET "$p")
 	[[ $got == 404* ]] || bad="$bad $p: $got;"
 done
