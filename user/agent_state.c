@@ -325,20 +325,193 @@ static int slot_index(const struct agent_model *m, int32_t **out)
 }
 
 /*
+ * The apply journal (rl_journal, struct rl_jrec): every rl_catalog and
+ * rl_lists write of an apply is first recorded, then the head commits
+ * them in one write, then they are done; a crash after the commit is
+ * finished by the next agent (journal_recover), one before it left
+ * rl_catalog and rl_lists untouched.
+ */
+struct jlog {
+	struct rl_jrec *r;
+	int n, cap;
+};
+
+static int jlog_add(struct jlog *j, uint32_t op, uint32_t arg, const void *v, size_t len)
+{
+	struct rl_jrec *r;
+
+	if (j->n >= RL_JOURNAL_RECS)
+		return -E2BIG;
+	if (j->n >= j->cap) {
+		int cap = j->cap ? j->cap * 2 : 64;
+
+		r = realloc(j->r, (size_t)cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		j->r = r;
+		j->cap = cap;
+	}
+	r = &j->r[j->n++];
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->arg = arg;
+	memcpy(&r->cat, v, len);
+	return 0;
+}
+
+static int jlog_list(struct jlog *j, uint32_t op, uint32_t kind, const struct rl_prefix *p,
+		     uint64_t expires_ns)
+{
+	struct rl_jrec r;
+
+	memset(&r, 0, sizeof(r));
+	list_key(kind, p, &r.list.key);
+	r.list.val.expires_ns = expires_ns;
+	return jlog_add(j, op, 0, &r.list, sizeof(r.list));
+}
+
+/* One record's write: idempotent, so a recovery may redo any of them. */
+static int journal_do(struct agent *a, const struct rl_jrec *r, struct rl_err *err)
+{
+	char pbuf[64];
+	struct rl_prefix p = {};
+
+	if (r->op == RL_J_CAT) {
+		if (r->arg >= RL_MAX_RULES) {
+			agent_err(err, "rl_journal names rl_catalog slot %u", r->arg);
+			return -EINVAL;
+		}
+		if (!bpf_map_update_elem(a->maps.catalog, &r->arg, &r->cat, BPF_ANY))
+			return 0;
+		agent_err(err, "writing rl_catalog slot %u (rule '%.*s'): %s", r->arg,
+			  RL_NAME_LEN - 1, r->cat.in_use ? r->cat.name : "", strerror(errno));
+		return -errno;
+	}
+	if (r->op != RL_J_LIST_SET && r->op != RL_J_LIST_DEL) {
+		agent_err(err, "rl_journal holds an unknown record (op %u)", r->op);
+		return -EINVAL;
+	}
+	p.family = r->list.key.family;
+	p.len = r->list.key.prefixlen;
+	memcpy(p.addr, r->list.key.addr, p.family == 4 ? 4 : 16);
+	if (r->op == RL_J_LIST_SET) {
+		if (!bpf_map_update_elem(a->maps.lists, &r->list.key, &r->list.val, BPF_ANY))
+			return 0;
+		agent_err(err, "writing rl_lists entry %s: %s%s", pfx_str(&p, pbuf, sizeof(pbuf)),
+			  strerror(errno), errno == E2BIG ? " (rl_lists is full)" : "");
+		return -errno;
+	}
+	if (!bpf_map_delete_elem(a->maps.lists, &r->list.key) || errno == ENOENT)
+		return 0;
+	agent_err(err, "deleting rl_lists entry %s: %s", pfx_str(&p, pbuf, sizeof(pbuf)),
+		  strerror(errno));
+	return -errno;
+}
+
+static int journal_head(struct agent *a, uint32_t op, uint32_t n, struct rl_err *err)
+{
+	struct rl_jrec h;
+	uint32_t zero = 0;
+
+	memset(&h, 0, sizeof(h));
+	h.op = op;
+	h.arg = n;
+	h.seq = a->jseq;
+	if (!bpf_map_update_elem(a->maps.journal, &zero, &h, BPF_ANY))
+		return 0;
+	agent_err(err, "writing the rl_journal head: %s", strerror(errno));
+	return -errno;
+}
+
+/* Where record i (from 0) of apply seq lives: applies alternate between
+ * two regions, so a commit never overwrites the records of the one before
+ * it, which a failed rollback may have left committed. */
+static uint32_t journal_rec(uint64_t seq, uint32_t i)
+{
+	return 1 + (uint32_t)(seq & 1) * RL_JOURNAL_RECS + i;
+}
+
+/* Writes j's records and commits them: from here on the apply is done,
+ * by this agent or the next one. */
+static int journal_commit(struct agent *a, struct jlog *j, struct rl_err *err)
+{
+	uint32_t i;
+
+	a->jseq++;
+	for (i = 0; i < (uint32_t)j->n; i++) {
+		uint32_t k = journal_rec(a->jseq, i);
+
+		j->r[i].seq = a->jseq;
+		if (bpf_map_update_elem(a->maps.journal, &k, &j->r[i], BPF_ANY)) {
+			agent_err(err, "writing rl_journal record %u: %s", k, strerror(errno));
+			return -errno;
+		}
+	}
+	return journal_head(a, RL_J_COMMIT, (uint32_t)j->n, err);
+}
+
+/*
+ * Finishes the apply a crash (or a failed rollback) left committed in
+ * rl_journal: redoes all its records, then clears the head.  Leaves
+ * a->jseq at the last apply's number.
+ */
+static int journal_recover(struct agent *a, int *redone, struct rl_err *err)
+{
+	struct rl_jrec h, r;
+	uint32_t zero = 0, i;
+	int ret;
+
+	*redone = 0;
+	if (bpf_map_lookup_elem(a->maps.journal, &zero, &h)) {
+		agent_err(err, "reading the rl_journal head: %s", strerror(errno));
+		return -errno;
+	}
+	if (h.seq > a->jseq)
+		a->jseq = h.seq;
+	if (h.op == RL_J_NONE)
+		return 0;
+	if (h.op != RL_J_COMMIT || h.arg > RL_JOURNAL_RECS) {
+		agent_err(err, "rl_journal head is not one rl wrote (op %u, %u records)", h.op, h.arg);
+		return -EINVAL;
+	}
+	for (i = 0; i < h.arg; i++) {
+		uint32_t k = journal_rec(h.seq, i);
+
+		if (bpf_map_lookup_elem(a->maps.journal, &k, &r)) {
+			agent_err(err, "reading rl_journal record %u: %s", k, strerror(errno));
+			return -errno;
+		}
+		if (r.seq != h.seq) {
+			agent_err(err, "rl_journal record %u belongs to apply %llu, not %llu", k,
+				  (unsigned long long)r.seq, (unsigned long long)h.seq);
+			return -EINVAL;
+		}
+		ret = journal_do(a, &r, err);
+		if (ret)
+			return ret;
+	}
+	*redone = (int)h.arg;
+	return journal_head(a, RL_J_NONE, 0, err);
+}
+
+/*
  * Make the maps go from (from, fc) to (to, tc).  Both compiled sets must
  * be sorted.  Every write is idempotent, so calling this again with the
  * roles swapped after a failure restores `from` whatever the failure left.
  */
 static int sync_maps(struct agent *a, const struct agent_model *from,
 		     const struct rl_compiled *fc, const struct agent_model *to,
-		     const struct rl_compiled *tc, bool zero_new, struct rl_err *err)
+		     const struct rl_compiled *tc, bool zero_new, bool *committed,
+		     struct rl_err *err)
 {
 	int32_t *fidx = NULL, *tidx = NULL;
 	struct rl_catalog cat, old;
+	struct jlog jl = {};
 	char pbuf[64];
-	int i, j, ret, fd;
+	int i, j, ret, fd, early;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
 
+	*committed = false;
 	ret = slot_index(from, &fidx);
 	if (!ret)
 		ret = slot_index(to, &tidx);
@@ -348,16 +521,19 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	}
 
 	/* 1. fresh slots start from zero counters, before any match entry
-	 *    can send a packet there.  Per-rule state is zeroed too, though
-	 *    only for tidiness: a word or log of another tag is "no state"
-	 *    to the datapath, and a new rule's tag is not its slot's last. */
+	 *    can send a packet there (before the commit: no rule of the
+	 *    running set uses a fresh slot, unless this apply reuses one it
+	 *    frees).  Per-rule state is zeroed too, though only for
+	 *    tidiness: a word or log of another tag is "no state" to the
+	 *    datapath, and a new rule's tag is not its slot's last. */
 	for (i = 0; i < to->n_rules; i++) {
 		uint32_t id = to->rules[i].id;
 		__u64 zs = 0;
 		struct rl_slog zl = {};
 		int v;
 
-		if (!zero_new || fidx[id] >= 0)
+		if (!zero_new || (fidx[id] >= 0 &&
+				  from->rules[fidx[id]].ver >> 16 == to->rules[i].ver >> 16))
 			continue;
 		for (v = 0; v < __RL_V_MAX; v++) {
 			ret = agent_pcpu_zero(a, a->maps.stats, id * __RL_V_MAX + v);
@@ -374,10 +550,11 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 2. catalog entries of new and changed rules (an entry is a
-	 *    function of spec, slot, ver and prio: equal ones are skipped
-	 *    without building either). */
-	for (i = 0; i < to->n_rules; i++) {
+	/* 2. the journal: catalog entries of new and changed rules (an
+	 *    entry is a function of spec, slot, ver and prio: equal ones are
+	 *    skipped without building either) and new and changed list
+	 *    entries, done before the tries ... */
+	for (i = 0; i < to->n_rules && !ret; i++) {
 		const struct agent_rule *r = &to->rules[i], *o;
 
 		if (fidx[r->id] >= 0) {
@@ -392,40 +569,69 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			if (!memcmp(&cat, &old, sizeof(cat)))
 				continue;
 		}
-		if (bpf_map_update_elem(a->maps.catalog, &r->id, &cat, BPF_ANY)) {
-			ret = -errno;
-			agent_err(err, "writing rl_catalog slot %u (rule '%s'): %s",
-				  r->id, r->spec.name, strerror(errno));
-			goto cleanup;
-		}
+		ret = jlog_add(&jl, RL_J_CAT, r->id, &cat, sizeof(cat));
 	}
-
-	/* 3. new and changed list entries (allow, then block). */
-	for (j = 0; j < 2; j++) {
+	for (j = 0; j < 2 && !ret; j++) {
 		const struct rl_list_entry *tl = j ? to->block : to->allow;
 		const struct rl_list_entry *fl = j ? from->block : from->allow;
 		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
-		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
 
-		for (i = 0; i < tn; i++) {
-			struct rl_list_key k;
-			struct rl_list_val v = { .expires_ns = tl[i].expires_ns };
+		for (i = 0; i < tn && !ret; i++) {
 			int f = agent_list_find(fl, fn, &tl[i].pfx);
 
 			if (f >= 0 && fl[f].expires_ns == tl[i].expires_ns)
 				continue;
-			list_key(kind, &tl[i].pfx, &k);
-			if (bpf_map_update_elem(a->maps.lists, &k, &v, BPF_ANY)) {
-				ret = -errno;
-				agent_err(err, "writing rl_lists entry %s: %s%s",
-					  pfx_str(&tl[i].pfx, pbuf, sizeof(pbuf)), strerror(errno),
-					  errno == E2BIG ? " (rl_lists is full)" : "");
-				goto cleanup;
-			}
+			ret = jlog_list(&jl, RL_J_LIST_SET, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
+					&tl[i].pfx, tl[i].expires_ns);
 		}
 	}
+	early = jl.n;
+	/* ... and, done after the tries, tombstones of catalog slots no rule
+	 *    uses any more (free, but remembering the last ver, so a
+	 *    restarted agent never hands out a gen still found in the state
+	 *    maps) and list entries that went away */
+	for (i = 0; i < from->n_rules && !ret; i++) {
+		uint32_t id = from->rules[i].id;
 
-	/* 4. new and changed match entries: each is one RCU swap. */
+		if (id >= RL_MAX_RULES || tidx[id] >= 0)
+			continue;
+		memset(&cat, 0, sizeof(cat));
+		cat.rule.id = id;
+		cat.rule.ver = from->rules[i].ver;
+		ret = jlog_add(&jl, RL_J_CAT, id, &cat, sizeof(cat));
+	}
+	for (j = 0; j < 2 && !ret; j++) {
+		const struct rl_list_entry *tl = j ? to->block : to->allow;
+		const struct rl_list_entry *fl = j ? from->block : from->allow;
+		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
+
+		for (i = 0; i < fn && !ret; i++)
+			if (agent_list_find(tl, tn, &fl[i].pfx) < 0)
+				ret = jlog_list(&jl, RL_J_LIST_DEL, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
+						&fl[i].pfx, 0);
+	}
+	if (ret) {
+		agent_err(err, "%s building the apply journal",
+			  ret == -ENOMEM ? "out of memory" : "too many changes");
+		goto cleanup;
+	}
+
+	/* 3. the commit: one write of the journal's head */
+	if (jl.n) {
+		ret = journal_commit(a, &jl, err);
+		if (ret)
+			goto cleanup;
+		*committed = true;
+	}
+
+	/* 4. catalog and list entries of the new set */
+	for (i = 0; i < early; i++) {
+		ret = journal_do(a, &jl.r[i], err);
+		if (ret)
+			goto cleanup;
+	}
+
+	/* 5. new and changed match entries: each is one RCU swap. */
 	for (i = 0, j = 0; i < tc->n; i++) {
 		const struct rl_compiled_entry *te = &tc->e[i];
 		int c = 1;
@@ -434,6 +640,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			j++;
 		if (j < fc->n && c == 0 && match_equal(&fc->e[j].m, &te->m))
 			continue;
+		*committed = true;
 		fd = match_fd_key(a, &te->pfx, &key);
 		if (bpf_map_update_elem(fd, &key, &te->m, BPF_ANY)) {
 			ret = -errno;
@@ -444,7 +651,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 5. stale match entries. */
+	/* 6. stale match entries. */
 	for (i = 0, j = 0; i < fc->n; i++) {
 		const struct rl_compiled_entry *fe = &fc->e[i];
 		int c = 1;
@@ -453,6 +660,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			j++;
 		if (j < tc->n && c == 0)
 			continue;
+		*committed = true;
 		fd = match_fd_key(a, &fe->pfx, &key);
 		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
 			ret = -errno;
@@ -462,54 +670,23 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 5b. the direct tables follow the tries, before any rule they may
+	/* 6b. the direct tables follow the tries, before any rule they may
 	 *     still name loses its catalog slot */
+	*committed = true;
 	ret = agent_dir_sync(a, tc, err);
 	if (ret)
 		goto cleanup;
 
-	/* 6. catalog slots no rule uses any more. */
-	for (i = 0; i < from->n_rules; i++) {
-		uint32_t id = from->rules[i].id;
-
-		if (id >= RL_MAX_RULES || tidx[id] >= 0)
-			continue;
-		/* A tombstone: free, but it remembers the last ver, so a
-		 * restarted agent never hands out a gen still found in the
-		 * state maps. */
-		memset(&cat, 0, sizeof(cat));
-		cat.rule.id = id;
-		cat.rule.ver = from->rules[i].ver;
-		if (bpf_map_update_elem(a->maps.catalog, &id, &cat, BPF_ANY)) {
-			ret = -errno;
-			agent_err(err, "clearing rl_catalog slot %u: %s", id, strerror(errno));
+	/* 7. tombstones and list deletions, then the journal is done */
+	for (i = early; i < jl.n; i++) {
+		ret = journal_do(a, &jl.r[i], err);
+		if (ret)
 			goto cleanup;
-		}
 	}
-
-	/* 7. list entries that went away. */
-	for (j = 0; j < 2; j++) {
-		const struct rl_list_entry *tl = j ? to->block : to->allow;
-		const struct rl_list_entry *fl = j ? from->block : from->allow;
-		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
-		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
-
-		for (i = 0; i < fn; i++) {
-			struct rl_list_key k;
-
-			if (agent_list_find(tl, tn, &fl[i].pfx) >= 0)
-				continue;
-			list_key(kind, &fl[i].pfx, &k);
-			if (bpf_map_delete_elem(a->maps.lists, &k) && errno != ENOENT) {
-				ret = -errno;
-				agent_err(err, "deleting rl_lists entry %s: %s",
-					  pfx_str(&fl[i].pfx, pbuf, sizeof(pbuf)), strerror(errno));
-				goto cleanup;
-			}
-		}
-	}
-	ret = 0;
+	if (jl.n)
+		ret = journal_head(a, RL_J_NONE, 0, err);
 cleanup:
+	free(jl.r);
 	free(fidx);
 	free(tidx);
 	return ret;
@@ -584,6 +761,70 @@ static bool model_has_mark(const struct agent_model *m)
 	return false;
 }
 
+/*
+ * An apply failed and so did its rollback: the maps hold neither model
+ * for sure.  Memory is made to say what the maps hold (agent_resync), so
+ * that later applies diff against the truth, and err says so; "the
+ * running rules are unchanged" is never claimed (a->unchanged).
+ */
+static void rollback_failed(struct agent *a, struct rl_err *err, const struct rl_err *rb)
+{
+	char what[RL_ERR_LEN], how[RL_ERR_LEN];
+	struct rl_err e3 = {};
+
+	a->unchanged = false;
+	snprintf(what, sizeof(what), "%s", err->msg);
+	snprintf(how, sizeof(how), "%s", rb->msg);
+	log_err("rolling back a failed apply (%s) also failed: %s; re-reading the maps", what, how);
+	snprintf(a->degraded_msg, sizeof(a->degraded_msg), "rolling back a failed apply failed: %.400s",
+		 how);
+	rl_utf8_sanitize(a->degraded_msg);
+	a->degraded = true;
+	if (a->resyncing) {
+		agent_err(err, "%s; rolling back failed too (%s)", what, how);
+		return;
+	}
+	if (agent_resync(a, &e3))
+		agent_err(err, "%s; rolling back failed too (%s), and so did re-reading the maps (%s): the agent is degraded (`rlctl status`) and the running rules may differ from `rlctl rule list`",
+			  what, how, e3.msg);
+	else
+		agent_err(err, "%s; rolling back failed too (%s): the running rules are now the %d the maps hold (`rlctl rule list`)",
+			  what, how, a->model.n_rules);
+}
+
+int agent_resync(struct agent *a, struct rl_err *err)
+{
+	struct agent_model next;
+	bool had_state;
+	int ret;
+
+	if (a->resyncing)
+		return -EBUSY;
+	a->resyncing = true;
+	a->degraded = true;
+	ret = agent_adopt(a, &had_state, err);
+	if (!ret) {
+		ret = agent_model_dup(&a->model, &next);
+		if (ret)
+			agent_err(err, "out of memory");
+		else
+			ret = agent_apply(a, &next, err);
+		agent_model_free(&next);
+	}
+	if (ret) {
+		snprintf(a->degraded_msg, sizeof(a->degraded_msg), "re-reading the maps failed: %.400s",
+			 err->msg);
+		rl_utf8_sanitize(a->degraded_msg);
+	} else {
+		a->degraded = false;
+		a->degraded_msg[0] = 0;
+		log_info("re-read the maps: %d rules, %d allow and %d block entries", a->model.n_rules,
+			 a->model.n_allow, a->model.n_block);
+	}
+	a->resyncing = false;
+	return ret;
+}
+
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 {
 	struct rl_rule_spec *specs = NULL;
@@ -591,11 +832,21 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	uint8_t *used = NULL;
 	struct rl_compiled out = {};
 	struct rl_name_index old_names = {};
-	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot;
-	bool mark = model_has_mark(next), tc_was = a->tc_on;
-	int i, j, n4 = 0, n6 = 0, ret;
+	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot, fslot = 0;
+	bool mark = model_has_mark(next), tc_was = a->tc_on, committed = false;
+	int i, j, n4 = 0, n6 = 0, n_free = RL_MAX_RULES, ret;
 	struct rl_err e2;
 
+	a->unchanged = true;
+	if (a->degraded && !a->resyncing) {
+		memset(&e2, 0, sizeof(e2));
+		ret = agent_resync(a, &e2);
+		if (ret) {
+			agent_err(err, "the agent is degraded (%s) and re-reading the maps failed: %s",
+				  a->degraded_msg, e2.msg);
+			return ret;
+		}
+	}
 	if (next->n_rules > RL_MAX_RULES) {
 		agent_err(err, "%d rules; at most %d", next->n_rules, RL_MAX_RULES);
 		return -E2BIG;
@@ -639,39 +890,56 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	for (i = 0; i < a->model.n_rules; i++)
 		rl_name_index_add(&old_names, i);
 
-	/* A slot freed by this very apply is not reused by it: old match
-	 * entries still point there until step 5 of sync_maps(). */
+	/* A slot freed by this very apply is not reused by it while another
+	 * is free: old match entries still point there until step 6 of
+	 * sync_maps().  Only a change that renames more rules than there are
+	 * free slots takes freed ones (used 1): their rules' counters restart
+	 * before the commit (sync_maps() step 1).  used 2: taken by `next`. */
 	for (i = 0; i < a->model.n_rules; i++)
-		used[a->model.rules[i].id] = 1;
-
+		if (a->model.rules[i].id < RL_MAX_RULES && !used[a->model.rules[i].id]++)
+			n_free--;
 	for (i = 0; i < next->n_rules; i++) {
 		struct agent_rule *r = &next->rules[i];
 		int o = rl_name_index_find(&old_names, r->spec.name);
 		struct agent_rule *old = o >= 0 ? &a->model.rules[o] : NULL;
 
-		if (old) {
-			r->id = old->id;
-			r->prio = old->prio;
-			/* a new epoch: the datapath restarts the rule's
-			 * per-source state drained (rl_word_current) */
-			r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
-		} else {
-			for (j = 0; j < RL_MAX_RULES && used[slot]; j++)
+		r->id = AGENT_NO_SLOT;
+		if (!old)
+			continue;
+		r->id = old->id;
+		r->prio = old->prio;
+		/* a new epoch: the datapath restarts the rule's per-source
+		 * state drained (rl_word_current) */
+		r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
+		used[r->id] = 2;
+	}
+	for (i = 0; i < next->n_rules; i++) {
+		struct agent_rule *r = &next->rules[i];
+
+		if (r->id == AGENT_NO_SLOT) {
+			if (n_free > 0) {
+				for (j = 0; j < RL_MAX_RULES && used[slot]; j++)
+					slot = (slot + 1) % RL_MAX_RULES;
+				r->id = slot;
 				slot = (slot + 1) % RL_MAX_RULES;
-			if (used[slot]) {
-				agent_err(err, "no free rule slot (%d in use)", RL_MAX_RULES);
-				ret = -E2BIG;
-				goto cleanup;
+				n_free--;
+			} else {
+				while (fslot < RL_MAX_RULES && used[fslot] != 1)
+					fslot++;
+				if (fslot >= RL_MAX_RULES) {
+					agent_err(err, "no free rule slot (%d in use)", RL_MAX_RULES);
+					ret = -E2BIG;
+					goto cleanup;
+				}
+				r->id = fslot;
 			}
-			r->id = slot;
-			slot = (slot + 1) % RL_MAX_RULES;
 			r->prio = prio++;
 			gen = gen_for_slot(a, r->id, gen);
 			r->ver = gen << 16;
 			gen = gen >= 0xffff ? 1 : gen + 1;
+			used[r->id] = 2;
 		}
 		rl_rule_compile(&r->spec, r->id, r->ver, &r->abi);
-		used[r->id] = 1;
 		ids[i] = r->id;
 		vers[i] = r->ver;
 	}
@@ -701,15 +969,21 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		if (ret)
 			goto cleanup;
 	}
-	ret = sync_maps(a, &a->model, &a->applied, next, &out, true, err);
+	ret = sync_maps(a, &a->model, &a->applied, next, &out, true, &committed, err);
 	if (ret) {
 		struct rl_err rb = {};
+		bool c2;
 
+		/* the slots and generations it handed out may be in the maps
+		 * now (tombstones): never hand them out again */
+		a->next_gen = gen;
+		a->next_prio = prio;
+		a->next_slot = slot;
 		/* Put back what the failure may have half written. */
-		if (sync_maps(a, next, &out, &a->model, &a->applied, false, &rb))
-			log_err("rolling back a failed apply also failed: %s; run `rlctl config reload`",
-				rb.msg);
-		if (a->tc_on && !tc_was)
+		if (committed &&
+		    sync_maps(a, next, &out, &a->model, &a->applied, false, &c2, &rb))
+			rollback_failed(a, err, &rb);
+		if (a->tc_on && !tc_was && a->unchanged)
 			agent_bpf_tc(a, false, NULL);
 		goto cleanup;
 	}
@@ -792,9 +1066,15 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	struct rl_list_key key, nkey;
 	uint32_t id, max_gen = 0, max_prio = 0;
 	void *prev = NULL;
-	int ret;
+	int ret, redone;
 
 	*had_state = false;
+	ret = journal_recover(a, &redone, err);
+	if (ret)
+		return ret;
+	if (redone)
+		log_warn("finished the apply an agent left half done: %d rl_catalog/rl_lists writes redone",
+			 redone);
 	agent_model_init(&m);
 	ret = model_alloc_lists(&m);
 	if (ret) {
@@ -883,6 +1163,29 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	ret = 0;
 cleanup:
 	agent_model_free(&m);
+	return ret;
+}
+
+int agent_restore(struct agent *a, bool *had_state, struct rl_err *err)
+{
+	struct agent_model next;
+	int ret;
+
+	ret = agent_adopt(a, had_state, err);
+	if (ret)
+		return ret;
+	a->adopted = *had_state;
+	/* Re-applying the adopted model rewrites only what differs: it
+	 * brings the tries to what the catalog says after a crash. */
+	if (*had_state)
+		ret = agent_model_dup(&a->model, &next);
+	else
+		ret = agent_model_from_config(&a->cfg, &next, err);
+	if (ret == -ENOMEM)
+		agent_err(err, "out of memory");
+	if (!ret)
+		ret = agent_apply(a, &next, err);
+	agent_model_free(&next);
 	return ret;
 }
 
