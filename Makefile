@@ -153,6 +153,16 @@ $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tes
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
 
+# The agent's applies against in-memory maps with fault injection: the real
+# agent objects with tests/unit/fake_maps.c instead of libbpf and agent_bpf.c.
+CRASH_OBJS := $(patsubst %,$(OUTPUT)/obj/%.o,agent_cmd agent_ctl agent_state agent_dir agent_gc agent_save) \
+              $(filter-out %/lib_loader.o,$(LIB_OBJS))
+$(OUTPUT)/tests/test_crash: tests/unit/test_crash.c tests/unit/fake_maps.c tests/unit/fake_maps.h \
+		$(CRASH_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -Itests/unit tests/unit/test_crash.c tests/unit/fake_maps.c \
+		$(CRASH_OBJS) $(shell pkg-config --libs jansson libcyaml yaml-0.1) -o $@
+
 # Man pages from the docs: docs/man/*.md hold NAME, SYNOPSIS, FILES and SEE
 # ALSO and pull the rest from docs/RLCTL.md and docs/CONFIG.md
 # (docs/man/include.lua), so a page never says what its doc does not.

@@ -562,6 +562,8 @@ static json_t *cmd_status(struct agent *a)
 				   malformed_names[a->cfg.defaults.malformed] : "?",
 		      "adopted", a->adopted, "match_entries", a->applied.n,
 		      "last_reload", lr);
+	/* a failed rollback the maps could not be re-read after */
+	json_object_set_new(o, "degraded", a->degraded ? jtext(a->degraded_msg) : json_false());
 	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
 						       "coarse" : "precise"));
 	json_object_set_new(o, "direct_table", agent_dir_json(a));
