@@ -408,7 +408,8 @@ static int journal_do(struct agent *a, const struct rl_jrec *r, struct rl_err *e
 	return -errno;
 }
 
-static int journal_head(struct agent *a, uint32_t op, uint32_t n, struct rl_err *err)
+static int journal_head(struct agent *a, uint32_t op, uint32_t n, uint64_t seq,
+			struct rl_err *err)
 {
 	struct rl_jrec h;
 	uint32_t zero = 0;
@@ -416,7 +417,7 @@ static int journal_head(struct agent *a, uint32_t op, uint32_t n, struct rl_err 
 	memset(&h, 0, sizeof(h));
 	h.op = op;
 	h.arg = n;
-	h.seq = a->jseq;
+	h.seq = seq;
 	if (!bpf_map_update_elem(a->maps.journal, &zero, &h, BPF_ANY))
 		return 0;
 	agent_err(err, "writing the rl_journal head: %s", strerror(errno));
@@ -432,22 +433,28 @@ static uint32_t journal_rec(uint64_t seq, uint32_t i)
 }
 
 /* Writes j's records and commits them: from here on the apply is done,
- * by this agent or the next one. */
+ * by this agent or the next one.  a->jseq is the last committed apply's
+ * number: it moves only with a head written, so the region of a commit
+ * still pending is never the one written to. */
 static int journal_commit(struct agent *a, struct jlog *j, struct rl_err *err)
 {
+	uint64_t seq = a->jseq + 1;
 	uint32_t i;
+	int ret;
 
-	a->jseq++;
 	for (i = 0; i < (uint32_t)j->n; i++) {
-		uint32_t k = journal_rec(a->jseq, i);
+		uint32_t k = journal_rec(seq, i);
 
-		j->r[i].seq = a->jseq;
+		j->r[i].seq = seq;
 		if (bpf_map_update_elem(a->maps.journal, &k, &j->r[i], BPF_ANY)) {
 			agent_err(err, "writing rl_journal record %u: %s", k, strerror(errno));
 			return -errno;
 		}
 	}
-	return journal_head(a, RL_J_COMMIT, (uint32_t)j->n, err);
+	ret = journal_head(a, RL_J_COMMIT, (uint32_t)j->n, seq, err);
+	if (!ret)
+		a->jseq = seq;
+	return ret;
 }
 
 /*
@@ -491,7 +498,7 @@ static int journal_recover(struct agent *a, int *redone, struct rl_err *err)
 			return ret;
 	}
 	*redone = (int)h.arg;
-	return journal_head(a, RL_J_NONE, 0, err);
+	return journal_head(a, RL_J_NONE, 0, h.seq, err);
 }
 
 /*
@@ -684,7 +691,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			goto cleanup;
 	}
 	if (jl.n)
-		ret = journal_head(a, RL_J_NONE, 0, err);
+		ret = journal_head(a, RL_J_NONE, 0, a->jseq, err);
 cleanup:
 	free(jl.r);
 	free(fidx);

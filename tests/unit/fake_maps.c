@@ -39,6 +39,7 @@ struct fent {
 struct fmap {
 	uint32_t type, ksz, vsz, max;
 	uint8_t *dense;               /* ARRAY: max * vsz                    */
+	uint32_t *dirty, n_dirty, cap_dirty; /* ARRAY: indices written       */
 	struct fent *e;               /* others: entries in insertion order  */
 	uint32_t n, cap, live;
 	int32_t *tab;                 /* open addressing: index into e, or -1 */
@@ -52,13 +53,20 @@ static int n_maps;
 
 static enum fake_mode mode;
 static long fault_at;                /* write number (from 1) */
+static long crash_also;              /* and a crash at this one, 0: none */
 static long writes, map_writes;
 
 void fake_fault(enum fake_mode m, long n)
 {
 	mode = m;
 	fault_at = n;
+	crash_also = 0;
 	writes = map_writes = 0;
+}
+
+void fake_crash_also(long n)
+{
+	crash_also = n;
 }
 
 long fake_writes(void)
@@ -75,6 +83,11 @@ long fake_map_writes(void)
 static int write_gate(void)
 {
 	writes++;
+	if (crash_also && writes == crash_also) {
+		crash_also = 0;
+		mode = FAKE_NONE;
+		longjmp(fake_crash_jmp, 1);
+	}
 	if (mode == FAKE_NONE || writes < fault_at)
 		return 0;
 	if (mode == FAKE_CRASH) {
@@ -125,7 +138,10 @@ void fake_maps_reset(void)
 		struct fmap *m = &maps[i];
 
 		if (m->dense) {
-			memset(m->dense, 0, (size_t)m->max * m->vsz);
+			/* only what was written: the journal is 9 MB */
+			for (j = 0; j < m->n_dirty; j++)
+				memset(m->dense + (size_t)m->dirty[j] * m->vsz, 0, m->vsz);
+			m->n_dirty = 0;
 			continue;
 		}
 		for (j = 0; j < m->n; j++) {
@@ -212,6 +228,13 @@ int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags)
 	if (m->dense) {
 		if (array_index(m, key, &i))
 			return -errno;
+		if (m->n_dirty >= m->cap_dirty) {
+			m->cap_dirty = m->cap_dirty ? m->cap_dirty * 2 : 64;
+			m->dirty = realloc(m->dirty, m->cap_dirty * sizeof(*m->dirty));
+			if (!m->dirty)
+				abort();
+		}
+		m->dirty[m->n_dirty++] = i;
 		memcpy(m->dense + (size_t)i * m->vsz, value, m->vsz);
 		return 0;
 	}

@@ -20,6 +20,9 @@ extern jmp_buf fake_crash_jmp;
 
 /* Writes are counted from 1 after each call. */
 void fake_fault(enum fake_mode m, long n);
+/* After fake_fault(): also crash at write n (a crash in the rollback of
+ * a failure planned before it). */
+void fake_crash_also(long n);
 long fake_writes(void);
 /* the map writes among them (not TC attaches, not rl_conf) */
 long fake_map_writes(void);

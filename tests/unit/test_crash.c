@@ -371,14 +371,17 @@ static int operate(const struct scen *s, struct agent **a, json_t **resp)
 	return resp_ok(*resp) ? 0 : 1;
 }
 
-/* The operation, killed at write n: true if it got there. */
-static bool crash_at(const struct scen *s, long n)
+/* The operation, killed at write n (or, with fail_at, failing at that
+ * write and killed at write n in its rollback): true if it got there. */
+static bool crash_at(const struct scen *s, long n, long fail_at)
 {
 	struct agent *a;
 	json_t *resp;
 
 	setup(s, &a);
-	fake_fault(FAKE_CRASH, n);
+	fake_fault(fail_at ? FAKE_FAIL_ONCE : FAKE_CRASH, fail_at ? fail_at : n);
+	if (fail_at)
+		fake_crash_also(n);
 	if (setjmp(fake_crash_jmp))
 		return true;
 	operate(s, &a, &resp);
@@ -423,7 +426,7 @@ static void scenario(const struct scen *s)
 	/* kill -9 at write n */
 	for (n = 1; n <= total; n++) {
 		snprintf(what, sizeof(what), "%s, crash at write %ld of %ld", s->name, n, total);
-		if (!crash_at(s, n)) {
+		if (!crash_at(s, n, 0)) {
 			FAIL("test_crash: %s: did not reach the write", what);
 			continue;
 		}
@@ -433,6 +436,22 @@ static void scenario(const struct scen *s)
 			FAIL("test_crash: %s: the next agent holds neither set:\n%s--- old:\n%s--- new:\n%s",
 			     what, got, before, after);
 		free(got);
+	}
+
+	/* write n fails and the agent is killed at write m of the rollback */
+	for (n = 1; n <= total; n++) {
+		long m;
+
+		for (m = n + 1; m <= n + total + 2; m++) {
+			snprintf(what, sizeof(what), "%s, write %ld of %ld fails, crash at write %ld",
+				 s->name, n, total, m);
+			if (!crash_at(s, m, n))
+				break;	/* done before write m */
+			got = restart(what);
+			if (got && strcmp(got, before) && strcmp(got, after))
+				FAIL("test_crash: %s: the next agent holds neither set", what);
+			free(got);
+		}
 	}
 
 	/* write n fails once: refused, rollback, running rules unchanged */
@@ -487,10 +506,21 @@ static void scenario(const struct scen *s)
 			json_decref(resp);
 			continue;
 		}
-		fake_fault(FAKE_NONE, 0);
 		mem = canon(a);
 		if (strstr(resp_msg(resp), "running rules are unchanged") && strcmp(mem, before))
 			FAIL("test_crash: %s: '%s' but the rules changed", what, resp_msg(resp));
+		/* another change while the maps still fail: refused */
+		r2 = run(a, "allow add 203.0.113.251");
+		if (resp_ok(r2))
+			FAIL("test_crash: %s: a change went through failing maps", what);
+		json_decref(r2);
+		fake_fault(FAKE_NONE, 0);
+		/* killed now, the next agent starts with one set or the other */
+		got = restart(what);
+		if (got && strcmp(got, before) && strcmp(got, after))
+			FAIL("test_crash: %s: killed then, the next agent holds neither set:\n%s",
+			     what, got);
+		free(got);
 		/* the next change re-syncs with the maps first */
 		r2 = run(a, "allow add 203.0.113.250");
 		if (!resp_ok(r2))
@@ -512,7 +542,8 @@ static void scenario(const struct scen *s)
 		agent_free(a);
 	}
 	if (fails == fails_before) {
-		printf("PASS test_crash: %s (%ld writes, each crashed and failed)\n", s->name, total);
+		printf("PASS test_crash: %s (%ld writes, each crashed, failed, and failed with a crash in the rollback)\n",
+		       s->name, total);
 		passes++;
 	}
 	if (!crashes)
