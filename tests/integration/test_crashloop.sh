@@ -4,9 +4,12 @@
 # alternate (the second renames `ssh` to `ssh-syn` with the same match and
 # every filler rule, so one reload is thousands of map writes); each round
 # starts the agent on the pins the last one left, sends `config reload`,
-# and kills the agent a random few milliseconds later.  Every restart must
-# come up, list exactly the old or the new rule set, and at the end the
-# agent must still cut a bounded UDP flood to its rate.  Runs inside a
+# and kills the agent at a random point of it (odd rounds: 0-110 % of a
+# reload's time after sending it; even rounds: 0-9 ms after the journal
+# head says the apply is committed).  Every restart must come up and list
+# exactly the old or the new rule set; some restarts must have finished a
+# half-done apply; pins without rl_journal (an older rl) are adopted; and
+# at the end the agent must still cut a bounded UDP flood to its rate.  Runs inside a
 # network namespace and veth it creates.  Protocol: tests/run.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -84,6 +87,12 @@ start_agent() {
 	return 1
 }
 
+# the journal head says an apply is committed and not yet done
+committed() {
+	bpftool -j map lookup pinned "$PIN/rl_journal" key 0 0 0 0 2>/dev/null |
+		grep -q '"op": *1[,}]'
+}
+
 # which set the agent lists: a, b, or something else
 listed_set() {
 	ctl -j rule list | python3 -c '
@@ -116,9 +125,20 @@ for round in $(seq "$KILLS"); do
 	cp "$TMP/$next.yaml" "$TMP/rl.yaml"
 	ctl -t 10 config reload >/dev/null 2>&1 &
 	rl_pid=$!
-	# a random point of the reload: 0-110 % of its duration after it was sent
-	us=$((RANDOM * reload_us * 11 / 10 / 32768))
-	sleep "$((us / 1000000)).$(printf '%06d' $((us % 1000000)))"
+	if ((round % 2)); then
+		# a random point of the reload: 0-110 % of its duration after
+		# it was sent
+		us=$((RANDOM * reload_us * 11 / 10 / 32768))
+		sleep "$((us / 1000000)).$(printf '%06d' $((us % 1000000)))"
+	else
+		# a random point after its commit: as soon as the journal head
+		# says so (bounded: 400 looks), then 0-9 ms
+		for _ in $(seq 400); do
+			committed && break
+			kill -0 "$rl_pid" 2>/dev/null || break
+		done
+		sleep "0.00$((RANDOM % 10))"
+	fi
 	kill -9 "$AGENT_PID" 2>/dev/null
 	wait "$AGENT_PID" 2>/dev/null
 	wait "$rl_pid" 2>/dev/null
@@ -143,6 +163,20 @@ if ((kills >= 20 && bad == 0 && mid > 0)); then
 	pass "kills: $kills kills, every restart came up with the old or the new set (a $seen_a, b $seen_b; $mid finished a half-done apply)"
 else
 	fail kills "$kills kills, $bad bad restarts, $mid killed in the middle of an apply"
+fi
+
+# Pins left by an rl from before rl_journal: the map is created, the
+# rules adopted.
+kill -9 "$AGENT_PID" 2>/dev/null
+wait "$AGENT_PID" 2>/dev/null
+AGENT_PID=""
+rm -f "$PIN/rl_journal"
+if start_agent && [[ -e $PIN/rl_journal ]]; then
+	set_now=$(listed_set)
+	[[ $set_now == a || $set_now == b ]] && pass "upgrade: pins without rl_journal adopted ($set_now)" ||
+		fail upgrade "after a start on pins without rl_journal the agent lists $set_now"
+else
+	fail upgrade "no start on pins without rl_journal: $(tail -3 "$TMP/agent.log")"
 fi
 
 # Still enforcing: 3,000 datagrams as fast as one socket goes, against
