@@ -7,6 +7,8 @@
  *   agent_bpf.c    the BPF side: loader calls, map fds, per-CPU reads
  *   agent_state.c  the in-memory model (rules, allow/block) and the one
  *                  function that makes the maps equal to a model
+ *   agent_journal.c  the redo journal that makes that function
+ *                  crash-consistent
  *   agent_gc.c     the sweep of the per-source state tables and sliding
  *                  logs: idle and orphaned keys out, live keys counted
  *   agent_cmd.c    the control commands: argv in, JSON object out
@@ -206,6 +208,23 @@ int agent_expire(struct agent *a, uint64_t now_ns);
 uint64_t agent_next_expiry(const struct agent *a);
 uint64_t agent_now_ns(void);
 void agent_err(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* agent_journal.c: the apply journal (rl_journal).  A jlog is an
+ * apply's records in memory; commit writes them and the head, do makes
+ * one record's write, done clears the head; recover finishes an apply
+ * the head says is committed (*redone: its records). */
+struct agent_jlog {
+	struct rl_jrec *r;
+	int n, cap;
+};
+int agent_jlog_cat(struct agent_jlog *j, uint32_t slot, const struct rl_catalog *c);
+int agent_jlog_list(struct agent_jlog *j, bool del, uint32_t kind, const struct rl_prefix *p,
+		    uint64_t expires_ns);
+void agent_jlog_free(struct agent_jlog *j);
+int agent_journal_commit(struct agent *a, struct agent_jlog *j, struct rl_err *err);
+int agent_journal_do(struct agent *a, const struct rl_jrec *r, struct rl_err *err);
+int agent_journal_done(struct agent *a, struct rl_err *err);
+int agent_journal_recover(struct agent *a, int *redone, struct rl_err *err);
 
 /* agent_gc.c */
 uint64_t agent_gc_next(const struct agent *a);

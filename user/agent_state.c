@@ -10,7 +10,9 @@
  * fresh slots are zeroed and catalog/list entries written first, then new
  * and changed match entries (each an RCU swap of a whole value), and only
  * then are stale match entries, catalog slots and list entries removed.
- * The pinned maps are the source of truth: agent_adopt() rebuilds the
+ * Catalog and list writes go through the journal (agent_journal.c), so a
+ * crash leaves the old set or the new one.  The pinned maps are the
+ * source of truth: agent_adopt() finishes a committed apply, rebuilds the
  * model from rl_catalog and rl_lists and reads the tries back, so a
  * restarted agent diffs against what is really there.
  */
@@ -273,15 +275,6 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	rl_rule_compile(s, r->id, r->ver, &r->abi);
 }
 
-static void list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->kind = kind;
-	k->prefixlen = p->len;
-	k->family = p->family;
-	memcpy(k->addr, p->addr, p->family == 4 ? 4 : 16);
-}
-
 static int match_fd_key(struct agent *a, const struct rl_prefix *p, void *key)
 {
 	if (p->family == 4) {
@@ -325,183 +318,6 @@ static int slot_index(const struct agent_model *m, int32_t **out)
 }
 
 /*
- * The apply journal (rl_journal, struct rl_jrec): every rl_catalog and
- * rl_lists write of an apply is first recorded, then the head commits
- * them in one write, then they are done; a crash after the commit is
- * finished by the next agent (journal_recover), one before it left
- * rl_catalog and rl_lists untouched.
- */
-struct jlog {
-	struct rl_jrec *r;
-	int n, cap;
-};
-
-static int jlog_add(struct jlog *j, uint32_t op, uint32_t arg, const void *v, size_t len)
-{
-	struct rl_jrec *r;
-
-	if (j->n >= RL_JOURNAL_RECS)
-		return -E2BIG;
-	if (j->n >= j->cap) {
-		int cap = j->cap ? j->cap * 2 : 64;
-
-		r = realloc(j->r, (size_t)cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		j->r = r;
-		j->cap = cap;
-	}
-	r = &j->r[j->n++];
-	memset(r, 0, sizeof(*r));
-	r->op = op;
-	r->arg = arg;
-	memcpy(&r->cat, v, len);
-	return 0;
-}
-
-static int jlog_list(struct jlog *j, uint32_t op, uint32_t kind, const struct rl_prefix *p,
-		     uint64_t expires_ns)
-{
-	struct rl_jrec r;
-
-	memset(&r, 0, sizeof(r));
-	list_key(kind, p, &r.list.key);
-	r.list.val.expires_ns = expires_ns;
-	return jlog_add(j, op, 0, &r.list, sizeof(r.list));
-}
-
-/* One record's write: idempotent, so a recovery may redo any of them. */
-static int journal_do(struct agent *a, const struct rl_jrec *r, struct rl_err *err)
-{
-	char pbuf[64];
-	struct rl_prefix p = {};
-
-	if (r->op == RL_J_CAT) {
-		if (r->arg >= RL_MAX_RULES) {
-			agent_err(err, "rl_journal names rl_catalog slot %u", r->arg);
-			return -EINVAL;
-		}
-		if (!bpf_map_update_elem(a->maps.catalog, &r->arg, &r->cat, BPF_ANY))
-			return 0;
-		agent_err(err, "writing rl_catalog slot %u (rule '%.*s'): %s", r->arg,
-			  RL_NAME_LEN - 1, r->cat.in_use ? r->cat.name : "", strerror(errno));
-		return -errno;
-	}
-	if (r->op != RL_J_LIST_SET && r->op != RL_J_LIST_DEL) {
-		agent_err(err, "rl_journal holds an unknown record (op %u)", r->op);
-		return -EINVAL;
-	}
-	p.family = r->list.key.family;
-	p.len = r->list.key.prefixlen;
-	memcpy(p.addr, r->list.key.addr, p.family == 4 ? 4 : 16);
-	if (r->op == RL_J_LIST_SET) {
-		if (!bpf_map_update_elem(a->maps.lists, &r->list.key, &r->list.val, BPF_ANY))
-			return 0;
-		agent_err(err, "writing rl_lists entry %s: %s%s", pfx_str(&p, pbuf, sizeof(pbuf)),
-			  strerror(errno), errno == E2BIG ? " (rl_lists is full)" : "");
-		return -errno;
-	}
-	if (!bpf_map_delete_elem(a->maps.lists, &r->list.key) || errno == ENOENT)
-		return 0;
-	agent_err(err, "deleting rl_lists entry %s: %s", pfx_str(&p, pbuf, sizeof(pbuf)),
-		  strerror(errno));
-	return -errno;
-}
-
-static int journal_head(struct agent *a, uint32_t op, uint32_t n, uint64_t seq,
-			struct rl_err *err)
-{
-	struct rl_jrec h;
-	uint32_t zero = 0;
-
-	memset(&h, 0, sizeof(h));
-	h.op = op;
-	h.arg = n;
-	h.seq = seq;
-	if (!bpf_map_update_elem(a->maps.journal, &zero, &h, BPF_ANY))
-		return 0;
-	agent_err(err, "writing the rl_journal head: %s", strerror(errno));
-	return -errno;
-}
-
-/* Where record i (from 0) of apply seq lives: applies alternate between
- * two regions, so a commit never overwrites the records of the one before
- * it, which a failed rollback may have left committed. */
-static uint32_t journal_rec(uint64_t seq, uint32_t i)
-{
-	return 1 + (uint32_t)(seq & 1) * RL_JOURNAL_RECS + i;
-}
-
-/* Writes j's records and commits them: from here on the apply is done,
- * by this agent or the next one.  a->jseq is the last committed apply's
- * number: it moves only with a head written, so the region of a commit
- * still pending is never the one written to. */
-static int journal_commit(struct agent *a, struct jlog *j, struct rl_err *err)
-{
-	uint64_t seq = a->jseq + 1;
-	uint32_t i;
-	int ret;
-
-	for (i = 0; i < (uint32_t)j->n; i++) {
-		uint32_t k = journal_rec(seq, i);
-
-		j->r[i].seq = seq;
-		if (bpf_map_update_elem(a->maps.journal, &k, &j->r[i], BPF_ANY)) {
-			agent_err(err, "writing rl_journal record %u: %s", k, strerror(errno));
-			return -errno;
-		}
-	}
-	ret = journal_head(a, RL_J_COMMIT, (uint32_t)j->n, seq, err);
-	if (!ret)
-		a->jseq = seq;
-	return ret;
-}
-
-/*
- * Finishes the apply a crash (or a failed rollback) left committed in
- * rl_journal: redoes all its records, then clears the head.  Leaves
- * a->jseq at the last apply's number.
- */
-static int journal_recover(struct agent *a, int *redone, struct rl_err *err)
-{
-	struct rl_jrec h, r;
-	uint32_t zero = 0, i;
-	int ret;
-
-	*redone = 0;
-	if (bpf_map_lookup_elem(a->maps.journal, &zero, &h)) {
-		agent_err(err, "reading the rl_journal head: %s", strerror(errno));
-		return -errno;
-	}
-	if (h.seq > a->jseq)
-		a->jseq = h.seq;
-	if (h.op == RL_J_NONE)
-		return 0;
-	if (h.op != RL_J_COMMIT || h.arg > RL_JOURNAL_RECS) {
-		agent_err(err, "rl_journal head is not one rl wrote (op %u, %u records)", h.op, h.arg);
-		return -EINVAL;
-	}
-	for (i = 0; i < h.arg; i++) {
-		uint32_t k = journal_rec(h.seq, i);
-
-		if (bpf_map_lookup_elem(a->maps.journal, &k, &r)) {
-			agent_err(err, "reading rl_journal record %u: %s", k, strerror(errno));
-			return -errno;
-		}
-		if (r.seq != h.seq) {
-			agent_err(err, "rl_journal record %u belongs to apply %llu, not %llu", k,
-				  (unsigned long long)r.seq, (unsigned long long)h.seq);
-			return -EINVAL;
-		}
-		ret = journal_do(a, &r, err);
-		if (ret)
-			return ret;
-	}
-	*redone = (int)h.arg;
-	return journal_head(a, RL_J_NONE, 0, h.seq, err);
-}
-
-/*
  * Make the maps go from (from, fc) to (to, tc).  Both compiled sets must
  * be sorted.  Every write is idempotent, so calling this again with the
  * roles swapped after a failure restores `from` whatever the failure left.
@@ -513,7 +329,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 {
 	int32_t *fidx = NULL, *tidx = NULL;
 	struct rl_catalog cat, old;
-	struct jlog jl = {};
+	struct agent_jlog jl = {};
 	char pbuf[64];
 	int i, j, ret, fd, early;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
@@ -576,7 +392,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			if (!memcmp(&cat, &old, sizeof(cat)))
 				continue;
 		}
-		ret = jlog_add(&jl, RL_J_CAT, r->id, &cat, sizeof(cat));
+		ret = agent_jlog_cat(&jl, r->id, &cat);
 	}
 	for (j = 0; j < 2 && !ret; j++) {
 		const struct rl_list_entry *tl = j ? to->block : to->allow;
@@ -588,7 +404,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 
 			if (f >= 0 && fl[f].expires_ns == tl[i].expires_ns)
 				continue;
-			ret = jlog_list(&jl, RL_J_LIST_SET, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
+			ret = agent_jlog_list(&jl, false, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
 					&tl[i].pfx, tl[i].expires_ns);
 		}
 	}
@@ -605,7 +421,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		memset(&cat, 0, sizeof(cat));
 		cat.rule.id = id;
 		cat.rule.ver = from->rules[i].ver;
-		ret = jlog_add(&jl, RL_J_CAT, id, &cat, sizeof(cat));
+		ret = agent_jlog_cat(&jl, id, &cat);
 	}
 	for (j = 0; j < 2 && !ret; j++) {
 		const struct rl_list_entry *tl = j ? to->block : to->allow;
@@ -614,7 +430,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 
 		for (i = 0; i < fn && !ret; i++)
 			if (agent_list_find(tl, tn, &fl[i].pfx) < 0)
-				ret = jlog_list(&jl, RL_J_LIST_DEL, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
+				ret = agent_jlog_list(&jl, true, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
 						&fl[i].pfx, 0);
 	}
 	if (ret) {
@@ -625,7 +441,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 
 	/* 3. the commit: one write of the journal's head */
 	if (jl.n) {
-		ret = journal_commit(a, &jl, err);
+		ret = agent_journal_commit(a, &jl, err);
 		if (ret)
 			goto cleanup;
 		*committed = true;
@@ -633,7 +449,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 
 	/* 4. catalog and list entries of the new set */
 	for (i = 0; i < early; i++) {
-		ret = journal_do(a, &jl.r[i], err);
+		ret = agent_journal_do(a, &jl.r[i], err);
 		if (ret)
 			goto cleanup;
 	}
@@ -686,14 +502,14 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 
 	/* 7. tombstones and list deletions, then the journal is done */
 	for (i = early; i < jl.n; i++) {
-		ret = journal_do(a, &jl.r[i], err);
+		ret = agent_journal_do(a, &jl.r[i], err);
 		if (ret)
 			goto cleanup;
 	}
 	if (jl.n)
-		ret = journal_head(a, RL_J_NONE, 0, a->jseq, err);
+		ret = agent_journal_done(a, err);
 cleanup:
-	free(jl.r);
+	agent_jlog_free(&jl);
 	free(fidx);
 	free(tidx);
 	return ret;
@@ -1076,7 +892,7 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	int ret, redone;
 
 	*had_state = false;
-	ret = journal_recover(a, &redone, err);
+	ret = agent_journal_recover(a, &redone, err);
 	if (ret)
 		return ret;
 	if (redone)
