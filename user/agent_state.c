@@ -662,13 +662,22 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 
 	a->unchanged = true;
 	if (a->degraded && !a->resyncing) {
+		/* `next` was made from a model the maps may not hold: re-read
+		 * them and let the client decide again on what they hold */
+		char why[RL_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", a->degraded_msg);
 		memset(&e2, 0, sizeof(e2));
 		ret = agent_resync(a, &e2);
 		if (ret) {
 			agent_err(err, "the agent is degraded (%s) and re-reading the maps failed: %s",
-				  a->degraded_msg, e2.msg);
+				  why, e2.msg);
 			return ret;
 		}
+		a->unchanged = false;
+		agent_err(err, "the agent was degraded (%s) and has re-read the maps: the running rules are the %d rules, %d allow and %d block entries they hold; check `rlctl rule list` and repeat the change",
+			  why, a->model.n_rules, a->model.n_allow, a->model.n_block);
+		return -EAGAIN;
 	}
 	if (next->n_rules > RL_MAX_RULES) {
 		agent_err(err, "%d rules; at most %d", next->n_rules, RL_MAX_RULES);

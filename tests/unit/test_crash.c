@@ -27,7 +27,7 @@
 #include "agent.h"
 #include "fake_maps.h"
 
-static int fails, passes;
+static int fails, passes, resyncs;
 static char conf_path[64];
 static struct agent_maps fds;
 
@@ -521,8 +521,15 @@ static void scenario(const struct scen *s)
 			FAIL("test_crash: %s: killed then, the next agent holds neither set:\n%s",
 			     what, got);
 		free(got);
-		/* the next change re-syncs with the maps first */
+		/* the next change re-syncs with the maps first, and if the
+		 * agent was degraded, asks for the change again */
 		r2 = run(a, "allow add 203.0.113.250");
+		if (!resp_ok(r2) && strstr(resp_msg(r2), "has re-read the maps") &&
+		    !strstr(resp_msg(r2), "unchanged")) {
+			resyncs++;
+			json_decref(r2);
+			r2 = run(a, "allow add 203.0.113.250");
+		}
 		if (!resp_ok(r2))
 			FAIL("test_crash: %s: the next change is refused: %s", what, resp_msg(r2));
 		if (a->degraded)
@@ -644,18 +651,31 @@ static void big_rename(void)
 	agent_free(a);
 }
 
+static void remove_conf(void)
+{
+	unlink(conf_path);
+}
+
 int main(void)
 {
 	size_t i;
 
 	snprintf(conf_path, sizeof(conf_path), "/tmp/rl_test_crash_%d.yaml", (int)getpid());
+	atexit(remove_conf);
 	agent_log_level = getenv("V") ? LOG_LVL_DEBUG : -1;
 	maps_create();
 	for (i = 0; i < sizeof(scens) / sizeof(scens[0]); i++)
 		scenario(&scens[i]);
 	failed_add();
 	big_rename();
-	unlink(conf_path);
+	/* the failed rollbacks above must have reached the degraded state */
+	if (!resyncs) {
+		FAIL("test_crash: no failed rollback left the agent degraded");
+	} else {
+		printf("PASS test_crash: %d degraded agents re-read the maps on the next change\n",
+		       resyncs);
+		passes++;
+	}
 	printf("%s test_crash: %d passed, %d failed\n", fails ? "FAIL" : "PASS", passes, fails);
 	return fails ? 1 : 0;
 }
