@@ -1,13 +1,15 @@
 #!/bin/bash
 # tests/integration/test_crashloop.sh - kill -9 the real agent at random
 # points of a config reload, again and again.  Two configs of 1,200 rules
-# alternate (the second renames `ssh` to `ssh-syn` with the same match and
-# every filler rule, so one reload is thousands of map writes); each round
+# and 2,000 allowlist entries alternate (the second renames `ssh` to
+# `ssh-syn` with the same match and every filler rule, and has other
+# allowlist entries, so one reload is thousands of map writes); each round
 # starts the agent on the pins the last one left, sends `config reload`,
 # and kills the agent at a random point of it (odd rounds: 0-110 % of a
 # reload's time after sending it; even rounds: 0-9 ms after the journal
 # head says the apply is committed).  Every restart must come up and list
-# exactly the old or the new rule set; some restarts must have finished a
+# exactly the old or the new rules and allowlist; (main before the journal
+# failed this at the first kill: "rule 'ssh-syn' overlaps rule 'ssh'"); some restarts must have finished a
 # half-done apply; pins without rl_journal (an older rl) are adopted; and
 # at the end the agent must still cut a bounded UDP flood to its rate.  Runs inside a
 # network namespace and veth it creates.  Protocol: tests/run.sh.
@@ -57,10 +59,16 @@ ip link set "$HOST_IF" up &&
 ip -n "$NS" addr add $NET.2/24 dev "$DUT_IF" &&
 ip -n "$NS" link set "$DUT_IF" up || { echo "FAIL crashloop/netns: could not build the namespace and veth"; exit 1; }
 
-# conf NAME SSH FILLER: ssh rule name, filler rule prefix
+# conf NAME SSH FILLER LIST: ssh rule name, filler rule prefix, second
+# octet of 2,000 allowlist /32s (cheap to parse, four map writes each to
+# change: most of a reload's time is then its apply)
 conf() {
 	{
-		printf 'version: 1\ninterfaces: [%s]\nrules:\n' "$DUT_IF"
+		printf 'version: 1\ninterfaces: [%s]\nallowlist:\n' "$DUT_IF"
+		for i in $(seq 0 1999); do
+			printf '  - 10.%d.%d.%d/32\n' "$4" $((i / 256)) $((i % 256))
+		done
+		printf 'rules:\n'
 		printf '  - {name: %s, proto: tcp, dport: 22, rate: 10/s}\n' "$2"
 		printf '  - {name: udp-all, proto: udp, rate: 100/s, burst: 10}\n'
 		for i in $(seq 0 1197); do
@@ -70,9 +78,11 @@ conf() {
 	} >"$TMP/$1.yaml"
 	# the rule names of the set, sorted
 	grep -o 'name: [^,]*' "$TMP/$1.yaml" | cut -d' ' -f2 | sort >"$TMP/$1.names"
+	grep -o '^  - 10\.[0-9.]*/32' "$TMP/$1.yaml" | cut -c5- >>"$TMP/$1.names"
+	sort -o "$TMP/$1.names" "$TMP/$1.names"
 }
-conf a ssh f
-conf b ssh-syn g
+conf a ssh f 100
+conf b ssh-syn g 101
 cp "$TMP/a.yaml" "$TMP/rl.yaml"
 
 start_agent() {
@@ -93,15 +103,20 @@ committed() {
 		grep -q '"op": *1[,}]'
 }
 
-# which set the agent lists: a, b, or something else
+# which set the agent lists (rule names and allowlist): a, b, or
+# something else
 listed_set() {
-	ctl -j rule list | python3 -c '
+	{ ctl -j rule list && ctl -j allow list; } | python3 -c '
 import json, sys
-for r in sorted(x["name"] for x in json.load(sys.stdin)["rules"]):
-    print(r)' >"$TMP/listed.names" 2>/dev/null || { echo none; return; }
+d = json.JSONDecoder()
+s = sys.stdin.read().strip()
+rules, i = d.raw_decode(s)
+allow, _ = d.raw_decode(s[i:].strip())
+for r in sorted([x["name"] for x in rules["rules"]] + [x["prefix"] for x in allow["allow"]]):
+    print(r)' | sort >"$TMP/listed.names" 2>/dev/null || { echo none; return; }
 	if cmp -s "$TMP/listed.names" "$TMP/a.names"; then echo a
 	elif cmp -s "$TMP/listed.names" "$TMP/b.names"; then echo b
-	else echo "other ($(wc -l <"$TMP/listed.names") rules)"; fi
+	else echo "another set ($(wc -l <"$TMP/listed.names") rules and allow entries)"; fi
 }
 
 start_agent || { fail start "the first start failed: $(tail -5 "$TMP/agent.log")"; exit 1; }
