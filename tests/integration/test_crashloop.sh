@@ -8,11 +8,12 @@
 # and kills the agent at a random point of it (odd rounds: 0-110 % of a
 # reload's time after sending it; even rounds: 0-9 ms after the journal
 # head says the apply is committed).  Every restart must come up and list
-# exactly the old or the new rules and allowlist; (main before the journal
-# failed this at the first kill: "rule 'ssh-syn' overlaps rule 'ssh'"); some restarts must have finished a
-# half-done apply; pins without rl_journal (an older rl) are adopted; and
-# at the end the agent must still cut a bounded UDP flood to its rate.  Runs inside a
-# network namespace and veth it creates.  Protocol: tests/run.sh.
+# exactly the old or the new rules and allowlist (main before the journal
+# failed this at the first kill: "rule 'ssh-syn' overlaps rule 'ssh'");
+# some restarts must have finished a half-done apply; pins without
+# rl_journal (an older rl) are adopted; and at the end the agent must
+# still cut a bounded UDP flood to its rate.  Runs inside a network
+# namespace and veth it creates.  Protocol: tests/run.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUTPUT:-build}
