@@ -138,7 +138,7 @@ void fake_maps_reset(void)
 		struct fmap *m = &maps[i];
 
 		if (m->dense) {
-			/* only what was written: the journal is 9 MB */
+			/* only what was written: the journal is 8.6 MiB */
 			for (j = 0; j < m->n_dirty; j++)
 				memset(m->dense + (size_t)m->dirty[j] * m->vsz, 0, m->vsz);
 			m->n_dirty = 0;
