@@ -727,9 +727,14 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	 * sync_maps().  Only a change that renames more rules than there are
 	 * free slots takes freed ones (used 1): their rules' counters restart
 	 * before the commit (sync_maps() step 1).  used 2: taken by `next`. */
-	for (i = 0; i < a->model.n_rules; i++)
-		if (a->model.rules[i].id < RL_MAX_RULES && !used[a->model.rules[i].id]++)
+	for (i = 0; i < a->model.n_rules; i++) {
+		uint32_t id = a->model.rules[i].id;
+
+		if (id < RL_MAX_RULES && !used[id]) {
+			used[id] = 1;
 			n_free--;
+		}
+	}
 	for (i = 0; i < next->n_rules; i++) {
 		struct agent_rule *r = &next->rules[i];
 		int o = rl_name_index_find(&old_names, r->spec.name);
