@@ -1003,14 +1003,41 @@ cleanup:
 	return ret;
 }
 
+/* The whole-set checks of agent_apply() on an adopted model. */
+static int model_check(const struct agent_model *m, struct rl_err *err)
+{
+	struct rl_rule_spec *specs = calloc((size_t)m->n_rules + 1, sizeof(*specs));
+	int i, ret;
+
+	if (!specs) {
+		agent_err(err, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < m->n_rules; i++)
+		specs[i] = m->rules[i].spec;
+	ret = check_set(specs, m->n_rules, err);
+	free(specs);
+	return ret;
+}
+
 int agent_restore(struct agent *a, bool *had_state, struct rl_err *err)
 {
 	struct agent_model next;
+	struct rl_err e2 = {};
 	int ret;
 
 	ret = agent_adopt(a, had_state, err);
 	if (ret)
 		return ret;
+	/* An rlagent from before the journal, killed in the middle of a
+	 * change, can leave a catalog that is no valid set (both `ssh` and
+	 * `ssh-syn` after a rename): start from the config rather than not
+	 * at all.  Rules it names keep their slots and state. */
+	if (*had_state && (ret = model_check(&a->model, &e2)) && ret != -ENOMEM) {
+		log_warn("the pinned rules are not a valid set (%s), as an rlagent from before the apply journal leaves them when killed in the middle of a change: applying %s instead",
+			 e2.msg, a->config_path ? a->config_path : "the config's rules");
+		*had_state = false;
+	}
 	a->adopted = *had_state;
 	/* Re-applying the adopted model rewrites only what differs: it
 	 * brings the tries to what the catalog says after a crash. */

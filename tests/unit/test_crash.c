@@ -598,6 +598,44 @@ static void failed_add(void)
 	}
 }
 
+/* Pins an rlagent from before the journal left after a kill in the middle
+ * of a rename: both `ssh` and `ssh-syn`, same match.  The next start
+ * applies the config instead of refusing to start. */
+static void legacy_overlap(void)
+{
+	struct agent *a;
+	struct rl_catalog c;
+	struct rl_err err = {};
+	uint32_t slot = 100;
+	char *want, *got;
+	bool had;
+
+	fake_maps_reset();
+	write_conf(conf_a);
+	a = agent_new();
+	if (agent_restore(a, &had, &err)) {
+		FAIL("test_crash: legacy overlap: start: %s", err.msg);
+		return;
+	}
+	want = canon(a);
+	c = (struct rl_catalog){};
+	bpf_map_lookup_elem(fds.catalog, &agent_model_find(&a->model, "ssh")->id, &c);
+	snprintf(c.name, sizeof(c.name), "ssh-syn");
+	c.rule.id = slot;
+	c.prio = 99;
+	bpf_map_update_elem(fds.catalog, &slot, &c, BPF_ANY);
+	agent_free(a);
+	got = restart("legacy overlap");
+	if (got && strcmp(got, want))
+		FAIL("test_crash: legacy overlap: the start holds another set than the config's:\n%s", got);
+	else if (got) {
+		printf("PASS test_crash: pins an old rlagent left overlapping: the config is applied\n");
+		passes++;
+	}
+	free(got);
+	free(want);
+}
+
 /* 10,001 rules, 7,000 renamed: more than the 6,383 free slots. */
 static void big_rename(void)
 {
@@ -667,6 +705,7 @@ int main(void)
 	for (i = 0; i < sizeof(scens) / sizeof(scens[0]); i++)
 		scenario(&scens[i]);
 	failed_add();
+	legacy_overlap();
 	big_rename();
 	/* the failed rollbacks above must have reached the degraded state */
 	if (!resyncs) {
