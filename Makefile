@@ -161,6 +161,16 @@ $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tes
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
 
+# The agent's applies against in-memory maps with fault injection: the real
+# agent objects with tests/unit/fake_maps.c instead of libbpf and agent_bpf.c.
+CRASH_OBJS := $(patsubst %,$(OUTPUT)/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_save) \
+              $(filter-out %/lib_loader.o,$(LIB_OBJS))
+$(OUTPUT)/tests/test_crash: tests/unit/test_crash.c tests/unit/fake_maps.c tests/unit/fake_maps.h \
+		$(CRASH_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -Itests/unit tests/unit/test_crash.c tests/unit/fake_maps.c \
+		$(CRASH_OBJS) $(shell pkg-config --libs jansson libcyaml yaml-0.1) -o $@
+
 # Man pages from the docs: docs/man/*.md hold NAME, SYNOPSIS, FILES and SEE
 # ALSO and pull the rest from docs/RLCTL.md and docs/CONFIG.md
 # (docs/man/include.lua), so a page never says what its doc does not.
@@ -230,10 +240,10 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Werror
 FUZZ_TARGETS := fuzz_rule fuzz_config fuzz_request
 FUZZ_BINS    := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_TARGETS))
 FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c user/lib_xdpdisp.c,$(LIB_SRCS)))
-FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_dir agent_gc agent_explain)
+FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_explain)
 # No comparison tracing where there are no words to guess: the per-slot
 # loops of the agent's apply and the compiler are hot and only slow it.
-FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_dir agent_gc lib_compile lib_dir)
+FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_journal agent_dir agent_gc lib_compile lib_dir)
 $(FUZZ_NOCMP): FUZZ_CFLAGS += -fno-sanitize-coverage=trace-cmp
 # executions per target, and seconds per target if FUZZ_SECONDS is set
 # (whichever comes first)

@@ -7,6 +7,8 @@
  *   agent_bpf.c    the BPF side: loader calls, map fds, per-CPU reads
  *   agent_state.c  the in-memory model (rules, allow/block) and the one
  *                  function that makes the maps equal to a model
+ *   agent_journal.c  the redo journal that makes that function
+ *                  crash-consistent
  *   agent_gc.c     the sweep of the per-source state tables and sliding
  *                  logs: idle and orphaned keys out, live keys counted
  *   agent_cmd.c    the control commands: argv in, JSON object out
@@ -74,7 +76,7 @@ struct agent_maps {
 	int match4, match6;
 	int stats, gstats;
 	int agg, slagg;
-	int conf, catalog, lists;
+	int conf, catalog, lists, journal;
 	int st4, st6;                 /* per-source state tables              */
 	int sl4, sl6;                 /* per-source sliding logs              */
 	/* the state tables mapped shared (BPF_F_MMAPABLE), NULL if not */
@@ -143,6 +145,13 @@ struct agent {
 	uint32_t next_prio;
 	uint32_t next_slot;
 	bool adopted;
+	uint64_t jseq;                /* the last apply's rl_journal number   */
+	/* the last refused change left the maps as they were */
+	bool unchanged;
+	/* a rollback failed and the maps could not be re-read since: the
+	 * running rules may not be a->model (status, /metrics) */
+	bool degraded, resyncing;
+	char degraded_msg[RL_ERR_LEN];
 
 	/* bookkeeping for status */
 	time_t started;
@@ -197,11 +206,38 @@ int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix
  * moved into a->model (and emptied), on failure the maps and a->model are
  * as before and err says why. */
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err);
+/* Finishes an apply a crash left committed in rl_journal, then rebuilds
+ * the model from rl_catalog and rl_lists and reads the tries back. */
 int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err);
+/* What a start does: agent_adopt(), then re-apply the adopted model (or,
+ * with no pinned state, apply a->cfg's rules). */
+int agent_restore(struct agent *a, bool *had_state, struct rl_err *err);
+/* Memory made equal to the maps again after a failed rollback: adopt and
+ * re-apply; clears a->degraded when it succeeds. */
+int agent_resync(struct agent *a, struct rl_err *err);
+/* "; the running rules are unchanged" after a refused change, if true */
+#define AGENT_UNCHANGED(a) ((a)->unchanged ? "; the running rules are unchanged" : "")
 int agent_expire(struct agent *a, uint64_t now_ns);
 uint64_t agent_next_expiry(const struct agent *a);
 uint64_t agent_now_ns(void);
 void agent_err(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* agent_journal.c: the apply journal (rl_journal).  A jlog is an
+ * apply's records in memory; commit writes them and the head, do makes
+ * one record's write, done clears the head; recover finishes an apply
+ * the head says is committed (*redone: its records). */
+struct agent_jlog {
+	struct rl_jrec *r;
+	int n, cap;
+};
+int agent_jlog_cat(struct agent_jlog *j, uint32_t slot, const struct rl_catalog *c);
+int agent_jlog_list(struct agent_jlog *j, bool del, uint32_t kind, const struct rl_prefix *p,
+		    uint64_t expires_ns);
+void agent_jlog_free(struct agent_jlog *j);
+int agent_journal_commit(struct agent *a, struct agent_jlog *j, struct rl_err *err);
+int agent_journal_do(struct agent *a, const struct rl_jrec *r, struct rl_err *err);
+int agent_journal_done(struct agent *a, struct rl_err *err);
+int agent_journal_recover(struct agent *a, int *redone, struct rl_err *err);
 
 /* agent_gc.c */
 uint64_t agent_gc_next(const struct agent *a);

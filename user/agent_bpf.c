@@ -225,6 +225,7 @@ int agent_bpf_open(struct agent *a)
 	a->maps.conf = l->fd.conf;
 	a->maps.catalog = l->fd.catalog;
 	a->maps.lists = l->fd.lists;
+	a->maps.journal = l->fd.journal;
 	a->maps.st4 = l->fd.st4;
 	a->maps.st6 = l->fd.st6;
 	a->maps.sl4 = l->fd.sl4;

@@ -267,7 +267,7 @@ static json_t *apply_or_refuse(struct agent *a, struct agent_model *next, json_t
 	agent_model_free(next);
 	if (ret) {
 		json_decref(okresp);
-		return agent_error("refused", "%s; the running rules are unchanged", err.msg);
+		return agent_error("refused", "%s%s", err.msg, AGENT_UNCHANGED(a));
 	}
 	return okresp;
 }
@@ -576,6 +576,8 @@ static json_t *cmd_status(struct agent *a)
 				   malformed_names[a->cfg.defaults.malformed] : "?",
 		      "adopted", a->adopted, "match_entries", a->applied.n,
 		      "last_reload", lr);
+	/* a failed rollback the maps could not be re-read after */
+	json_object_set_new(o, "degraded", a->degraded ? jtext(a->degraded_msg) : json_false());
 	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
 						       "coarse" : "precise"));
 	json_object_set_new(o, "direct_table", agent_dir_json(a));
@@ -653,6 +655,7 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	struct agent_model next;
 	int ret;
 
+	a->unchanged = true;
 	a->reloads++;
 	a->have_last_reload = true;
 	a->last_reload_time = time(NULL);
@@ -720,6 +723,7 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	ret = agent_bpf_write_conf(a);
 	if (ret) {
 		agent_err(err, "rules applied, but writing rl_conf failed: %s", strerror(-ret));
+		a->unchanged = false;
 		goto out;
 	}
 out:
@@ -731,8 +735,7 @@ out:
 			 a->config_path, a->model.n_rules);
 	rl_utf8_sanitize(a->last_reload_msg);
 	if (ret)
-		log_err("config reload by %s refused: %s; the running rules are unchanged", who(),
-			err->msg);
+		log_err("config reload by %s refused: %s%s", who(), err->msg, AGENT_UNCHANGED(a));
 	else
 		log_info("config reload by %s: %s", who(), a->last_reload_msg);
 	/* refused or not, the old or the new rules are running: ready again */
@@ -911,8 +914,8 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		if (argc != 2)
 			return agent_error("usage", "usage: config reload");
 		if (agent_config_reload(a, &err))
-			return agent_error("refused", "config reload: %s; the running rules are unchanged",
-					   err.msg);
+			return agent_error("refused", "config reload: %s%s", err.msg,
+					   AGENT_UNCHANGED(a));
 		return json_pack("{s:b, s:o, s:i}", "ok", 1, "config", jtext(a->config_path),
 				 "rules", a->model.n_rules);
 	}

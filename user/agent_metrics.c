@@ -298,6 +298,9 @@ static void agent_gauges(struct buf *b, struct agent *a)
 	family(b, "rl_agent_start_time_seconds", "gauge",
 	       "When rlagent started, in seconds since the Unix epoch.");
 	bput(b, "rl_agent_start_time_seconds %lld\n", (long long)a->started);
+	family(b, "rl_agent_degraded", "gauge",
+	       "1 while the agent cannot vouch that the maps hold its rule set (a rollback failed; `rlctl status` says why).");
+	bput(b, "rl_agent_degraded %d\n", a->degraded ? 1 : 0);
 	family(b, "rl_rules", "gauge", "Rules in the running rule set.");
 	bput(b, "rl_rules %d\n", a->model.n_rules);
 	family(b, "rl_list_entries", "gauge", "Allowlist and blocklist entries, by list.");

@@ -333,6 +333,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	l->fd.conf = bpf_map__fd(l->skel->maps.rl_conf);
 	l->fd.catalog = bpf_map__fd(l->skel->maps.rl_catalog);
 	l->fd.lists = bpf_map__fd(l->skel->maps.rl_lists);
+	l->fd.journal = bpf_map__fd(l->skel->maps.rl_journal);
 	l->fd.dir4 = bpf_map__fd(l->skel->maps.rl_dir4);
 	l->fd.dir6 = bpf_map__fd(l->skel->maps.rl_dir6);
 	l->fd.mval = bpf_map__fd(l->skel->maps.rl_mval);

@@ -84,7 +84,7 @@ struct rl_loader_fds {
 	int st4, st6, sl4, sl6;
 	int agg, slagg;
 	int stats, gstats;
-	int conf, catalog, lists;
+	int conf, catalog, lists, journal;
 	int dir4, dir6, mval;      /* direct match tables and their values  */
 };
 

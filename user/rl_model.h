@@ -19,7 +19,8 @@
 #include "rl_abi.h"
 
 #define RL_MAX_IFACES   8
-#define RL_MAX_LIST     4096      /* allow + block entries */
+#define RL_MAX_LIST     4096      /* allow + block entries (RL_JOURNAL_RECS) */
+_Static_assert(RL_JOURNAL_RECS == RL_MAX_RULES + 2 * RL_MAX_LIST, "rl_journal holds an apply");
 #define RL_ERR_LEN      512
 
 struct rl_err {

@@ -544,38 +544,21 @@ int main(int argc, char **argv)
 		goto out;
 	bpf_open = true;
 
-	if (agent_adopt(a, &had_state, &err)) {
-		log_err("reading the pinned state in %s: %s", a->pin_dir, err.msg);
+	/* adopts the pinned rules (finishing an apply a crash cut short)
+	 * or, with none, applies the config's */
+	if (agent_restore(a, &had_state, &err)) {
+		log_err("%s: %s", a->adopted ? "re-applying the rules adopted from the pins" :
+			"reading the pins or applying the config's rules", err.msg);
 		goto out;
 	}
-	if (had_state) {
-		struct agent_model next;
-
-		a->adopted = true;
+	if (had_state)
 		log_info("adopted %d rules from pinned state in %s (%d allow, %d block entries); `rlctl config reload` applies %s",
 			 a->model.n_rules, a->pin_dir, a->model.n_allow, a->model.n_block,
 			 a->config_path ? a->config_path : "the config file");
-		/* Re-applying the adopted model rewrites only what differs:
-		 * it repairs an apply that a crash cut short. */
-		if (agent_model_dup(&a->model, &next) || agent_apply(a, &next, &err)) {
-			log_err("re-applying the adopted rules: %s", err.msg[0] ? err.msg : "out of memory");
-			agent_model_free(&next);
-			goto out;
-		}
-		agent_model_free(&next);
-	} else {
-		struct agent_model next;
-
-		if (agent_model_from_config(&a->cfg, &next, &err) || agent_apply(a, &next, &err)) {
-			log_err("applying %s: %s", a->config_path ? a->config_path : "the rules", err.msg);
-			agent_model_free(&next);
-			goto out;
-		}
-		agent_model_free(&next);
+	else
 		log_info("applied %d rules, %d allow and %d block entries from %s",
 			 a->model.n_rules, a->model.n_allow, a->model.n_block,
 			 a->config_path ? a->config_path : "no config");
-	}
 	if (agent_bpf_write_conf(a))
 		goto out;
 	if (metrics_start(a, a->metrics_listen))

@@ -517,6 +517,8 @@ static void print_status(json_t *o)
 	printf("config:        %s\n", js(o, "config"));
 	printf("pin dir:       %s\n", js(o, "pin_dir"));
 	printf("adopted:       %s\n", json_is_true(json_object_get(o, "adopted")) ? "yes (rules came from pinned state)" : "no");
+	if (json_is_string(json_object_get(o, "degraded")))
+		printf("DEGRADED:      %s\n", json_string_value(json_object_get(o, "degraded")));
 	printf("interfaces:   ");
 	if (!json_array_size(ifs))
 		printf(" none");
