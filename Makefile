@@ -163,8 +163,8 @@ $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tes
 
 # The agent's applies against in-memory maps with fault injection: the real
 # agent objects with tests/unit/fake_maps.c instead of libbpf and agent_bpf.c.
-CRASH_OBJS := $(patsubst %,$(OUTPUT)/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_save) \
-              $(filter-out %/lib_loader.o,$(LIB_OBJS))
+CRASH_OBJS := $(patsubst %,$(OUTPUT)/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_save agent_explain) \
+              $(filter-out %/lib_loader.o %/lib_xdpdisp.o,$(LIB_OBJS))
 $(OUTPUT)/tests/test_crash: tests/unit/test_crash.c tests/unit/fake_maps.c tests/unit/fake_maps.h \
 		$(CRASH_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
