@@ -49,6 +49,9 @@
   }
 
   function render(j) {
+    // the agent answers a poll that follows its last render closely with
+    // that render again: nothing new to show, and no interval for rates
+    if (prev && j.time_ms === prev.time_ms) return;
     var dt = prev ? (j.time_ms - prev.time_ms) / 1000 : 0;
     var old = {}, i, k;
     if (prev) prev.rules.forEach(function (r) { old[r.name] = r; });
