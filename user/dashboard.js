@@ -19,6 +19,9 @@
     return (cur - old) / dt;
   }
   function fmtRate(r) { return r >= 100 ? r.toFixed(0) : r.toFixed(1); }
+  // dropped: over the limit, and in the penalty box (as rl-rules.yml and
+  // the Grafana dashboard count it: verdict drop|block)
+  function dropped(r) { return r.drop === undefined ? undefined : r.drop + r.block; }
 
   function initCharts() {
     if (typeof Chart === 'undefined') {
@@ -46,6 +49,9 @@
   }
 
   function render(j) {
+    // the agent answers a poll that follows its last render closely with
+    // that render again: nothing new to show, and no interval for rates
+    if (prev && j.time_ms === prev.time_ms) return;
     var dt = prev ? (j.time_ms - prev.time_ms) / 1000 : 0;
     var old = {}, i, k;
     if (prev) prev.rules.forEach(function (r) { old[r.name] = r; });
@@ -54,7 +60,7 @@
     var sumPass = 0, sumDrop = 0, names = [], rp = [], rd = [];
     j.rules.forEach(function (r) {
       var o = old[r.name] || {};
-      var p = rate(r.pass, o.pass, dt), d = rate(r.drop, o.drop, dt);
+      var p = rate(r.pass, o.pass, dt), d = rate(dropped(r), dropped(o), dt);
       sumPass += p; sumDrop += d;
       if (names.length < 10) { names.push(r.name); rp.push(p); rd.push(d); }
       var tr = el('tr');
