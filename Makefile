@@ -23,7 +23,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
         nftables iptables python3 procps prometheus ethtool \
-        libsystemd-dev pandoc man-db systemd
+        libsystemd-dev pandoc man-db systemd libhiredis-dev redis-server
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
 # make install: DESTDIR/PREFIX as usual; the example config goes to
@@ -36,7 +36,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR  ?= /etc
 
-PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
+PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd libsystemd hiredis
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 # rlagent --version, rlctl --version, rl_build_info{version=...} on /metrics

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include "agent.h"
+#include "rl_algo.h"
 
 /* rl_name_index finds a rule by the name its element starts with */
 _Static_assert(offsetof(struct agent_rule, spec) == 0, "agent_rule starts with its spec");
@@ -262,6 +263,22 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	s->dscp = c->rule.dscp;
 	s->mark = c->rule.mark;
 	s->block_ns = c->rule.block_ns;
+	s->cluster = c->rule.flags & RL_RF_CLUSTER;
+	if (s->cluster) {
+		/* the share the maps hold: the one that gives their unit */
+		struct rl_lconst full, k;
+		__u64 q0, q;
+
+		rl_lconst_compile(&s->limit, s->bytes, &full);
+		q0 = c->rule.k.unit ? full.unit * (__u64)RL_SHARE_ONE / c->rule.k.unit : 0;
+		for (q = q0 ? q0 - 1 : 0; q <= q0 + 1 && !s->share_q; q++) {
+			if (q < RL_SHARE_MIN || q > RL_SHARE_ONE)
+				continue;
+			rl_lconst_share(&s->limit, s->bytes, (__u32)q, &k);
+			if (k.unit == c->rule.k.unit)
+				s->share_q = (__u32)q;
+		}
+	}
 	/* The catalog does not record whether burst was typed or defaulted:
 	 * a burst equal to the default is taken as defaulted, so a later
 	 * `rule change NAME rate ...` rescales it as it would have before. */
@@ -625,6 +642,12 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 			ret = -EINVAL;
 			goto cleanup;
 		}
+		if (s->cluster && !a->cl.sh) {
+			agent_err(err, "rule '%s': scope cluster needs a cluster: section in the config (cluster.redis names the Redis server the hosts share)",
+				  s->name);
+			ret = -EINVAL;
+			goto cleanup;
+		}
 		memset(&e2, 0, sizeof(e2));
 		ret = rl_rule_validate(s, &e2);
 		if (ret) {
@@ -652,6 +675,9 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		if (old) {
 			r->id = old->id;
 			r->prio = old->prio;
+			/* a reload or rule change keeps the settled share */
+			if (r->spec.cluster && !r->spec.share_q && old->spec.cluster)
+				r->spec.share_q = old->spec.share_q;
 			/* a new epoch: the datapath restarts the rule's
 			 * per-source state drained (rl_word_current) */
 			r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
@@ -670,6 +696,8 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 			r->ver = gen << 16;
 			gen = gen >= 0xffff ? 1 : gen + 1;
 		}
+		if (r->spec.cluster && !r->spec.share_q)
+			r->spec.share_q = agent_cluster_initial_share(a);
 		rl_rule_compile(&r->spec, r->id, r->ver, &r->abi);
 		used[r->id] = 1;
 		ids[i] = r->id;

@@ -57,7 +57,13 @@ void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r)
 	r->limit.burst = rl_rule_burst(spec);
 	r->limit._pad = 0;
 	/* the datapath never divides: it needs the limit's constants */
-	rl_lconst_compile(&r->limit, spec->bytes, &r->k);
+	if (spec->cluster) {
+		r->flags |= RL_RF_CLUSTER;
+		rl_lconst_share(&r->limit, spec->bytes,
+				spec->share_q ? spec->share_q : RL_SHARE_ONE, &r->k);
+	} else {
+		rl_lconst_compile(&r->limit, spec->bytes, &r->k);
+	}
 }
 
 void rl_rule_compile(const struct rl_rule_spec *spec, uint32_t id, uint32_t ver,
@@ -78,6 +84,7 @@ void rl_rule_compile(const struct rl_rule_spec *spec, uint32_t id, uint32_t ver,
  */
 bool rl_rule_state_changed(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
 {
+	struct rl_rule_spec sa = *a, sb = *b;
 	struct rl_rule ra, rb;
 
 	if (a->limit.algo != b->limit.algo || a->limit.period_ns != b->limit.period_ns ||
@@ -85,8 +92,11 @@ bool rl_rule_state_changed(const struct rl_rule_spec *a, const struct rl_rule_sp
 		return true;
 	if (!rl_algo_is_gcra(a->limit.algo))
 		return false;
-	rl_rule_to_abi(a, &ra);
-	rl_rule_to_abi(b, &rb);
+	/* a cluster share moves only `unit`, which the TAT does not depend
+	 * on (rl_lconst_share): compared at the same share */
+	sa.share_q = sb.share_q = 0;
+	rl_rule_to_abi(&sa, &ra);
+	rl_rule_to_abi(&sb, &rb);
 	return memcmp(&ra.k, &rb.k, sizeof(ra.k)) != 0;
 }
 

@@ -238,7 +238,7 @@ static void handle_signal(struct agent *a, int sfd)
 
 static int run_loop(struct agent *a, int sfd)
 {
-	int maxfds = ctl_max_fds() + 2;
+	int maxfds = ctl_max_fds() + 3;
 	struct pollfd *pfds = calloc((size_t)maxfds, sizeof(*pfds));
 	uint64_t retry_expiry_ns = 0;
 
@@ -254,6 +254,8 @@ static int run_loop(struct agent *a, int sfd)
 			next = agent_gc_next(a);
 		if (agent_dir_next(a) && (!next || agent_dir_next(a) < next))
 			next = agent_dir_next(a);
+		if (agent_cluster_next(a) && (!next || agent_cluster_next(a) < next))
+			next = agent_cluster_next(a);
 		if (next) {
 			uint64_t ms = next > now ? (next - now) / 1000000ull + 1 : 0;
 
@@ -267,10 +269,16 @@ static int run_loop(struct agent *a, int sfd)
 		pfds[0].fd = sfd;
 		pfds[0].events = POLLIN;
 		pfds[0].revents = 0;
-		nctl = ctl_pollfds(pfds + 1, maxfds - 2);
+		nctl = ctl_pollfds(pfds + 1, maxfds - 3);
 		n = 1 + nctl;
 		if (metrics_pollfd(&pfds[n]))
 			n++;
+		if (agent_cluster_fd(a) >= 0) {
+			pfds[n].fd = agent_cluster_fd(a);
+			pfds[n].events = POLLIN;
+			pfds[n].revents = 0;
+			n++;
+		}
 		r = poll(pfds, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
 			int err = -errno;
@@ -301,6 +309,8 @@ static int run_loop(struct agent *a, int sfd)
 			agent_gc_step(a, now);
 		if (agent_dir_next(a) && now >= agent_dir_next(a))
 			agent_dir_retry(a);
+		if (agent_cluster_fd(a) >= 0)
+			agent_cluster_step(a, now);
 	}
 	free(pfds);
 	return 0;
@@ -344,6 +354,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a = calloc(1, sizeof(*a));
+	if (a)
+		a->cl.efd = -1;
 	if (!a) {
 		fprintf(stderr, "rlagent: out of memory\n");
 		return 1;
@@ -500,6 +512,9 @@ int main(int argc, char **argv)
 	if (agent_bpf_open(a))
 		goto out;
 	bpf_open = true;
+	/* before the rules: scope cluster rules need it */
+	if (agent_cluster_configure(a, &a->cfg.cluster))
+		goto out;
 
 	if (agent_adopt(a, &had_state, &err)) {
 		log_err("reading the pinned state in %s: %s", a->pin_dir, err.msg);
@@ -557,6 +572,7 @@ int main(int argc, char **argv)
 		log_info("exiting without detaching: XDP stays attached and enforcing from the pins in %s "
 			 "(rm -r %s and `ip link set dev IF xdp off` remove it)", a->pin_dir, a->pin_dir);
 out:
+	agent_cluster_stop(a);
 	if (metrics_on)
 		metrics_stop();
 	if (listening)
