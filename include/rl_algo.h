@@ -608,12 +608,16 @@ static inline int rl_lconst_compile(const struct rl_limit *l, int bytes,
  * so the agent changes a share with no new epoch and nothing is drained.
  * aux is computed for the smallest share, so it too is the same for every
  * share.  unit is rounded up: a share never admits more than its fraction.
+ * bank_ns > 0 lets the bucket hold that long's worth of the share when it
+ * is more than the burst's (cap = max(burst, rate x bank) in scaled time):
+ * senders that pause longer than burst/rate between bursts would
+ * otherwise waste a host's share (the agent banks two sync periods).
  */
 #define RL_SHARE_ONE   65536u
 #define RL_SHARE_MIN   64u            /* 1/1024 of the limit              */
 
 static inline void rl_lconst_share(const struct rl_limit *l, int bytes, __u32 q,
-				   struct rl_lconst *k)
+				   __u64 bank_ns, struct rl_lconst *k)
 {
 	__u64 umax, big;
 	unsigned __int128 u;
@@ -621,6 +625,10 @@ static inline void rl_lconst_share(const struct rl_limit *l, int bytes, __u32 q,
 	rl_lconst_compile(l, bytes, k);
 	if (!k->unit || !rl_algo_is_gcra(l->algo))
 		return;
+	if (bank_ns > 60000000000ULL)
+		bank_ns = 60000000000ULL;
+	if (bank_ns * k->rate_r > k->cap)
+		k->cap = bank_ns * k->rate_r;
 	if (q < RL_SHARE_MIN)
 		q = RL_SHARE_MIN;
 	if (q > RL_SHARE_ONE)
@@ -639,7 +647,7 @@ static inline const char *rl_share_check(const struct rl_limit *l, int bytes)
 
 	if (!rl_algo_is_gcra(l->algo))
 		return "scope cluster needs algo token-bucket or leaky-bucket";
-	rl_lconst_share(l, bytes, RL_SHARE_MIN, &k);
+	rl_lconst_share(l, bytes, RL_SHARE_MIN, 60000000000ULL, &k);
 	if (!k.unit || k.unit > RL_UNIT_MAX || k.aux >= RL_PAY_SIGN / 2)
 		return "rate is too slow or burst too large to be shared down to 1/1024 "
 		       "in the 56-bit state word (scope cluster)";

@@ -131,6 +131,9 @@ struct agent_cluster {
 	int warm;                     /* good syncs since Redis came (back)    */
 	uint32_t last_nodes;          /* nodes seen in the last good sync      */
 	uint64_t last_latency_ns, last_ok_ns;
+	uint64_t up_real_ms;          /* CLOCK_REALTIME ms: first good sync    */
+	uint64_t settled_real_ms;     /*   and the first that set shares,     */
+	                              /*   since Redis came (back)            */
 	uint64_t syncs_ok, syncs_failed, syncs_skipped, share_updates;
 	uint64_t down_syncs;          /* syncs spent on the on-redis-down policy */
 	uint64_t redis_cmds;          /* commands sent to Redis, since start   */

@@ -308,6 +308,14 @@ static void *cluster_thread(void *arg)
 
 /* ---- the poll loop's side ---------------------------------------------- */
 
+static uint64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
+}
+
 /*
  * This node's share of a rule of rate_ps, in 1/RL_SHARE_ONE: its demand
  * plus an equal part of the headroom while the cluster asks for less than
@@ -465,7 +473,7 @@ static void measure(struct agent *a, uint64_t now)
 	for (i = 0; i < a->model.n_rules; i++) {
 		const struct agent_rule *r = &a->model.rules[i];
 		struct agent_crule *c = &cl->rules[n];
-		uint64_t seen = 0, pass = 0, dt;
+		uint64_t seen = 0, pass = 0, dt, d;
 		struct rl_ctr ctr;
 		int v;
 
@@ -490,7 +498,10 @@ static void measure(struct agent *a, uint64_t now)
 		}
 		dt = now - c->prev_ns;
 		if (c->have_prev && dt && seen >= c->prev_seen && pass >= c->prev_pass) {
-			c->demand_ps = (uint64_t)((double)(seen - c->prev_seen) * 1e9 / (double)dt);
+			/* demand averaged over about two periods: senders come in
+			 * bursts, and a share cut to one period's lull is wasted */
+			d = (uint64_t)((double)(seen - c->prev_seen) * 1e9 / (double)dt);
+			c->demand_ps = (c->demand_ps + d + 1) / 2;
 			c->admitted_ps = (uint64_t)((double)(pass - c->prev_pass) * 1e9 / (double)dt);
 		} else {
 			c->demand_ps = c->admitted_ps = 0;
@@ -533,6 +544,8 @@ static void set_shares(struct agent *a, const uint32_t *q, uint32_t q_all)
 		/* ~1% steps are noise: no rewrite for them */
 		d = want > s->share_q ? want - s->share_q : s->share_q - want;
 		if (!s->share_q || d > s->share_q / 128 || (want == RL_SHARE_ONE && d)) {
+			log_debug("cluster: t=%llu ms rule %s share %.4f -> %.4f", (unsigned long long)(agent_now_ns() / 1000000), s->name,
+				  (double)s->share_q / RL_SHARE_ONE, (double)want / RL_SHARE_ONE);
 			s->share_q = want;
 			change = true;
 		}
@@ -574,6 +587,7 @@ static void take_result(struct agent *a, uint64_t now)
 	pthread_mutex_unlock(&sh->mu);
 	cl->busy = false;
 
+	log_debug("cluster: t=%llu ms sync %s", (unsigned long long)(now / 1000000), ok ? "ok" : "failed");
 	if (!ok) {
 		cl->syncs_failed++;
 		cl->down_syncs++;
@@ -598,6 +612,8 @@ static void take_result(struct agent *a, uint64_t now)
 	cl->last_error[0] = 0;
 	/* The first good sync after Redis came (back) only reports: the other
 	 * nodes' reports are not in yet, and a node alone would take it all. */
+	if (cl->warm == 0)
+		cl->up_real_ms = real_ms();
 	if (cl->warm++ == 0) {
 		if (cl->cfg.on_down == RL_CLUSTER_DOWN_LOCAL)
 			cl->down_syncs++;
@@ -618,6 +634,8 @@ static void take_result(struct agent *a, uint64_t now)
 	}
 	if (q)
 		set_shares(a, q, 0);
+	if (cl->warm == 2)
+		cl->settled_real_ms = real_ms();
 	free(q);
 }
 
@@ -695,5 +713,9 @@ json_t *agent_cluster_json(const struct agent *a)
 		      "share_updates", (json_int_t)cl->share_updates,
 		      "redis_commands", (json_int_t)cl->redis_cmds,
 		      "last_error", cl->last_error, "rules", rules);
+	/* when Redis was last reached after an outage (or first), and when the
+	 * shares were first set from every node's report after that */
+	json_object_set_new(o, "up_since_ms", json_integer((json_int_t)cl->up_real_ms));
+	json_object_set_new(o, "settled_at_ms", json_integer((json_int_t)cl->settled_real_ms));
 	return o;
 }

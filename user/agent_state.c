@@ -265,19 +265,25 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	s->block_ns = c->rule.block_ns;
 	s->cluster = c->rule.flags & RL_RF_CLUSTER;
 	if (s->cluster) {
-		/* the share the maps hold: the one that gives their unit */
+		/* the share and bank the maps hold: those that give their
+		 * unit and cap */
 		struct rl_lconst full, k;
 		__u64 q0, q;
 
 		rl_lconst_compile(&s->limit, s->bytes, &full);
+		if (full.rate_r && c->rule.k.cap > full.cap)
+			s->bank_ms = (uint32_t)(c->rule.k.cap / full.rate_r / 1000000ULL);
 		q0 = c->rule.k.unit ? full.unit * (__u64)RL_SHARE_ONE / c->rule.k.unit : 0;
 		for (q = q0 ? q0 - 1 : 0; q <= q0 + 1 && !s->share_q; q++) {
 			if (q < RL_SHARE_MIN || q > RL_SHARE_ONE)
 				continue;
-			rl_lconst_share(&s->limit, s->bytes, (__u32)q, &k);
+			rl_lconst_share(&s->limit, s->bytes, (__u32)q,
+					(__u64)s->bank_ms * 1000000ULL, &k);
 			if (k.unit == c->rule.k.unit)
 				s->share_q = (__u32)q;
 		}
+		if (s->bank_ms > 60000)
+			s->bank_ms = 0;
 	}
 	/* The catalog does not record whether burst was typed or defaulted:
 	 * a burst equal to the default is taken as defaulted, so a later
@@ -672,6 +678,9 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		int o = rl_name_index_find(&old_names, r->spec.name);
 		struct agent_rule *old = o >= 0 ? &a->model.rules[o] : NULL;
 
+		/* two sync periods: what a share's bucket may bank; set before
+		 * the version, which depends on it */
+		r->spec.bank_ms = r->spec.cluster ? (uint32_t)(2 * a->cl.cfg.sync_ns / 1000000ULL) : 0;
 		if (old) {
 			r->id = old->id;
 			r->prio = old->prio;
@@ -698,6 +707,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		}
 		if (r->spec.cluster && !r->spec.share_q)
 			r->spec.share_q = agent_cluster_initial_share(a);
+
 		rl_rule_compile(&r->spec, r->id, r->ver, &r->abi);
 		used[r->id] = 1;
 		ids[i] = r->id;

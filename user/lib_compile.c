@@ -60,7 +60,8 @@ void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r)
 	if (spec->cluster) {
 		r->flags |= RL_RF_CLUSTER;
 		rl_lconst_share(&r->limit, spec->bytes,
-				spec->share_q ? spec->share_q : RL_SHARE_ONE, &r->k);
+				spec->share_q ? spec->share_q : RL_SHARE_ONE,
+				(__u64)spec->bank_ms * 1000000ULL, &r->k);
 	} else {
 		rl_lconst_compile(&r->limit, spec->bytes, &r->k);
 	}

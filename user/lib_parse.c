@@ -1164,7 +1164,7 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 	if (!s.burst_set)
 		s.limit.burst = rl_rule_burst(&s);
 	if (!s.cluster)
-		s.share_q = 0;
+		s.share_q = s.bank_ms = 0;
 	*spec = s;
 	return 0;
 }
@@ -1327,7 +1327,8 @@ int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err)
 			return -EINVAL;
 		}
 	}
-	if (spec->share_q > RL_SHARE_ONE || (!spec->cluster && spec->share_q)) {
+	if (spec->share_q > RL_SHARE_ONE || spec->bank_ms > 60000 ||
+	    (!spec->cluster && (spec->share_q || spec->bank_ms))) {
 		rl_errf(err, "share %u is not 0..%u (or the rule is not scope cluster)",
 			spec->share_q, RL_SHARE_ONE);
 		return -EINVAL;

@@ -56,6 +56,7 @@ struct rl_rule_spec {
 	 * 1/RL_SHARE_ONE (rl_algo.h), set by the agent's cluster sync; 0 =
 	 * not settled yet (agent_apply keeps the running rule's share). */
 	uint32_t share_q;
+	uint32_t bank_ms;         /* agent: cap the share's bucket may hold, ms */
 };
 
 struct rl_list_entry {
