@@ -128,7 +128,7 @@ YAML
 start_agent() {
 	local i=$1
 	nsenter --net="/run/netns/$DNS" -- "$OUT/rlagent" -c "$TMP/a$i.yaml" --socket "$TMP/a$i.sock" \
-		--pin-dir "$PIN${LET[$i]}" --metrics 127.0.0.1:$((MPORT + i)) -v \
+		--pin-dir "$PIN${LET[$i]}" --metrics 127.0.0.1:$((MPORT + i)) \
 		>>"$TMP/agent$i.log" 2>&1 &
 	AGENT[$i]=$!
 	for _ in $(seq 100); do
@@ -416,7 +416,7 @@ sys.exit(0 if t > 2 and 0.9 * want <= sum(adm) <= want + 3 * 300 else 1)
 PY
 
 if ((fails)); then
-	for i in 1 2 3; do cp "$TMP/agent$i.log" "/tmp/rlcluster-agent$i.$P.log"; done
+	for i in 1 2 3; do grep -h "cluster" "$TMP/agent$i.log" | tail -8 | sed "s/^/    agent$i: /"; done
 fi
 echo "cluster: $fails failure(s)"
 [[ $fails -eq 0 ]]
