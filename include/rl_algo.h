@@ -611,7 +611,8 @@ static inline int rl_lconst_compile(const struct rl_limit *l, int bytes,
  * bank_ns > 0 lets the bucket hold that long's worth of the share when it
  * is more than the burst's (cap = max(burst, rate x bank) in scaled time):
  * senders that pause longer than burst/rate between bursts would
- * otherwise waste a host's share (the agent banks two sync periods).
+ * otherwise waste a host's share (agent_cluster_bank_ms: 4 sync periods,
+ * at most 1 s, at least 2 periods).
  */
 #define RL_SHARE_ONE   65536u
 #define RL_SHARE_MIN   64u            /* 1/1024 of the limit              */

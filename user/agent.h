@@ -251,6 +251,8 @@ uint64_t agent_cluster_next(const struct agent *a);
 void agent_cluster_step(struct agent *a, uint64_t now_ns);
 /* The share a scope cluster rule starts with before its first sync. */
 uint32_t agent_cluster_initial_share(const struct agent *a);
+/* How long a share's bucket may bank: 4 sync periods up to 1 s, at least 2. */
+uint32_t agent_cluster_bank_ms(const struct agent *a);
 json_t *agent_cluster_json(const struct agent *a);
 const struct agent_crule *agent_cluster_rule(const struct agent *a, const char *name);
 

@@ -316,32 +316,6 @@ static uint64_t real_ms(void)
 	return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
 }
 
-/*
- * This node's share of a rule of rate_ps, in 1/RL_SHARE_ONE: its demand
- * plus an equal part of the headroom while the cluster asks for less than
- * the limit, and its demand's part of the limit when it asks for more
- * (every offered packet then has the same chance, as behind one bucket).
- * A node with no demand keeps a 1/32 part, so new traffic is seen and
- * served at once.  Every node computes its own share from the sums it got,
- * so shares add up to the limit up to the reports that moved in between.
- */
-static uint32_t rl_cluster_share(double rate_ps, double mine, double all, uint32_t nodes)
-{
-	double h, q;
-
-	if (nodes < 1)
-		nodes = 1;
-	if (all < mine)
-		all = mine;
-	h = rate_ps / (32.0 * nodes);
-	if ((rate_ps - all) / nodes > h)
-		h = (rate_ps - all) / nodes;
-	q = (mine + h) / (all + nodes * h) * RL_SHARE_ONE;
-	if (!(q >= RL_SHARE_MIN))
-		return RL_SHARE_MIN;
-	return q > RL_SHARE_ONE ? RL_SHARE_ONE : (uint32_t)q;
-}
-
 static double rule_rate_ps(const struct rl_rule_spec *s)
 {
 	return s->limit.period_ns ? (double)s->limit.rate * 1e9 / (double)s->limit.period_ns : 0;
@@ -353,6 +327,17 @@ uint32_t agent_cluster_initial_share(const struct agent *a)
 	    (!a->cl.up && a->cl.cfg.on_down == RL_CLUSTER_DOWN_LOCAL))
 		return RL_SHARE_ONE;
 	return RL_SHARE_ONE / a->cl.last_nodes;
+}
+
+uint32_t agent_cluster_bank_ms(const struct agent *a)
+{
+	uint64_t ms = a->cl.cfg.sync_ns / 1000000ULL, b = 4 * ms;
+
+	if (b > 1000)
+		b = 1000;
+	if (b < 2 * ms)
+		b = 2 * ms;
+	return (uint32_t)b;
 }
 
 int agent_cluster_fd(const struct agent *a)
@@ -498,10 +483,13 @@ static void measure(struct agent *a, uint64_t now)
 		}
 		dt = now - c->prev_ns;
 		if (c->have_prev && dt && seen >= c->prev_seen && pass >= c->prev_pass) {
-			/* demand averaged over about two periods: senders come in
-			 * bursts, and a share cut to one period's lull is wasted */
+			/* demand averaged over about four periods (an EWMA of
+			 * 1/4): senders come in bursts, and a share cut to one
+			 * period's lull is wasted while the others are held to
+			 * theirs; a host's demand is measured locally, so the
+			 * average survives a Redis outage */
 			d = (uint64_t)((double)(seen - c->prev_seen) * 1e9 / (double)dt);
-			c->demand_ps = (c->demand_ps + d + 1) / 2;
+			c->demand_ps = c->demand_ps ? (3 * c->demand_ps + d + 2) / 4 : d;
 			c->admitted_ps = (uint64_t)((double)(pass - c->prev_pass) * 1e9 / (double)dt);
 		} else {
 			c->demand_ps = c->admitted_ps = 0;

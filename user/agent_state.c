@@ -678,9 +678,9 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		int o = rl_name_index_find(&old_names, r->spec.name);
 		struct agent_rule *old = o >= 0 ? &a->model.rules[o] : NULL;
 
-		/* two sync periods: what a share's bucket may bank; set before
-		 * the version, which depends on it */
-		r->spec.bank_ms = r->spec.cluster ? (uint32_t)(2 * a->cl.cfg.sync_ns / 1000000ULL) : 0;
+		/* what a share's bucket may bank; set before the version,
+		 * which depends on it */
+		r->spec.bank_ms = r->spec.cluster ? agent_cluster_bank_ms(a) : 0;
 		if (old) {
 			r->id = old->id;
 			r->prio = old->prio;

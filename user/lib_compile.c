@@ -101,6 +101,32 @@ bool rl_rule_state_changed(const struct rl_rule_spec *a, const struct rl_rule_sp
 	return memcmp(&ra.k, &rb.k, sizeof(ra.k)) != 0;
 }
 
+/*
+ * This node's share of a rule of rate_ps, in 1/RL_SHARE_ONE: its demand
+ * plus an equal part of the headroom while the cluster asks for less than
+ * the limit, and its demand's part of the limit when it asks for more
+ * (every offered packet then has the same chance, as behind one bucket).
+ * A node with no demand keeps a 1/32 part, so new traffic is seen and
+ * served at once.  Every node computes its own share from the sums it got,
+ * so shares add up to the limit up to the reports that moved in between.
+ */
+uint32_t rl_cluster_share(double rate_ps, double mine, double all, uint32_t nodes)
+{
+	double h, q;
+
+	if (nodes < 1)
+		nodes = 1;
+	if (all < mine)
+		all = mine;
+	h = rate_ps / (32.0 * nodes);
+	if ((rate_ps - all) / nodes > h)
+		h = (rate_ps - all) / nodes;
+	q = (mine + h) / (all + nodes * h) * RL_SHARE_ONE;
+	if (!(q >= RL_SHARE_MIN))
+		return RL_SHARE_MIN;
+	return q > RL_SHARE_ONE ? RL_SHARE_ONE : (uint32_t)q;
+}
+
 uint32_t rl_rule_next_ver(const struct rl_rule_spec *old, const struct rl_rule_spec *now,
 			  uint32_t ver)
 {

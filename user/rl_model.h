@@ -289,6 +289,13 @@ void rl_rule_compile(const struct rl_rule_spec *spec, uint32_t id, uint32_t ver,
  * word).  A window algorithm keeps its counts across a rate change.
  */
 bool rl_rule_state_changed(const struct rl_rule_spec *old, const struct rl_rule_spec *now);
+/*
+ * A node's share of a scope cluster rule of rate_ps (units/s), in
+ * 1/RL_SHARE_ONE, from its demand, the cluster's (its own included) and
+ * the number of nodes that reported (agent_cluster.c; docs/ARCHITECTURE.md
+ * "Cluster-wide quotas").
+ */
+uint32_t rl_cluster_share(double rate_ps, double mine, double all, uint32_t nodes);
 /* ver with its epoch bumped if rl_rule_state_changed(), else ver. */
 uint32_t rl_rule_next_ver(const struct rl_rule_spec *old, const struct rl_rule_spec *now,
 			  uint32_t ver);
