@@ -220,7 +220,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Werror
 FUZZ_TARGETS := fuzz_rule fuzz_config fuzz_request
 FUZZ_BINS    := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_TARGETS))
 FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c,$(LIB_SRCS)))
-FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_dir agent_gc)
+FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_dir agent_gc agent_cluster)
 # No comparison tracing where there are no words to guess: the per-slot
 # loops of the agent's apply and the compiler are hot and only slow it.
 FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_dir agent_gc lib_compile lib_dir)
@@ -254,7 +254,7 @@ $(OUTPUT)/fuzz/fuzz_request: $(OUTPUT)/fuzz/obj/fuzz_request.o $(OUTPUT)/fuzz/ob
 		$(FUZZ_AGENT) $(FUZZ_LIB)
 	$(call msg,FUZZ-LD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wl,--wrap=rl_config_check $^ \
-		$(shell pkg-config --libs libcyaml yaml-0.1 jansson) -o $@
+		$(shell pkg-config --libs libcyaml yaml-0.1 jansson hiredis) -lpthread -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
