@@ -565,8 +565,11 @@ static void take_result(struct agent *a, uint64_t now)
 	ok = sh->res_ok && sh->n == cl->n_rules;
 	cl->last_latency_ns = sh->res_latency_ns;
 	cl->redis_cmds += sh->res_cmds;
-	if (!ok)
+	if (!ok) {
+		/* Redis' error replies go into JSON: valid UTF-8 only */
 		snprintf(cl->last_error, sizeof(cl->last_error), "%s", sh->res_err);
+		rl_utf8_sanitize(cl->last_error);
+	}
 	for (i = 0; ok && i < cl->n_rules; i++) {
 		cl->rules[i].cl_demand_ps = sh->res[i].demand_ps;
 		cl->rules[i].cl_admitted_ps = sh->res[i].admitted_ps;

@@ -4,17 +4,20 @@
 # three rlagents on three veth pairs in that namespace, each with its own
 # pin dir, control socket and metrics port, and one rule
 #   udp rate 3000/s burst 300 per rule scope cluster
-# flooded unevenly from a generator namespace (rlgen, 70% / 20% / 10% of
-# 20,000 packets/s).  Checks:
+# flooded unevenly from a generator namespace (rlgen asked for 70% / 20% /
+# 10%; on a loaded 2-core machine it sends less and more evenly, several
+# times the limit in all: the checks use what the agents saw).  Checks:
 #   cluster/accuracy     the three agents' admitted packets over 10 s are
-#                        within 5% of burst + rate*t, and no one-second
-#                        sample is above burst + rate*t + the documented
+#                        within 5% of burst + rate*t (of what the flood
+#                        offered, where a stalled generator offered less),
+#                        and no interval between two samples (0.25 s
+#                        apart) is above burst + rate*t + the documented
 #                        bound (docs/ARCHITECTURE.md "Cluster-wide quotas")
 #   cluster/redis-down   Redis stopped mid-flood: on-redis-down last-share
 #                        keeps the limit; counted in status and /metrics
-#   cluster/converge     Redis started again: every agent syncs with all
-#                        three nodes again; the time it took is printed and
-#                        must be within two sync periods of the first sync
+#   cluster/converge     Redis started again: every agent sets its shares
+#                        from all three nodes' reports within two sync
+#                        periods (+ Redis start-up) of the restart
 #   cluster/local        on-redis-down local: each host enforces the whole
 #                        limit while Redis is down
 #   cluster/slow-redis   Redis stopped (SIGSTOP): rule changes still apply
@@ -326,6 +329,13 @@ if [[ $m == *'rl_cluster_redis_down_syncs_total{policy="last-share"}'* && $m == 
 	pass cluster/metrics
 else
 	fail cluster/metrics "missing cluster families in /metrics"
+fi
+if ! command -v promtool >/dev/null; then
+	fail cluster/metrics-promtool "promtool missing (Debian package prometheus; make deps installs it)"
+elif lint=$(promtool check metrics <<<"$m" 2>&1) && [[ -z $lint ]]; then
+	pass cluster/metrics-promtool
+else
+	fail cluster/metrics-promtool "$lint"
 fi
 # convergence: the first sync after the restart only reports (warm-up), the
 # second sets shares from all three nodes; measured from Redis answering
