@@ -282,6 +282,7 @@ demo-http: all bench-deps bpffs
 
 bench: all bench-deps bpffs
 	$(Q)OUTPUT=$(OUTPUT) tools/bench.sh
+	$(Q)OUTPUT=$(OUTPUT) tools/bench_cluster.sh
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
