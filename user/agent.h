@@ -116,6 +116,9 @@ struct agent_crule {
 	uint64_t demand_ps, admitted_ps;         /* this host, units/s         */
 	uint64_t cl_demand_ps, cl_admitted_ps;   /* the cluster's (last sync)  */
 	uint32_t nodes;               /* nodes that reported in the last ttl   */
+	uint64_t cl_share_sum;        /* their shares, in 1/RL_SHARE_ONE       */
+	uint32_t share_min, share_max;  /* ... since the last status read     */
+	double share_sum_avg;         /* EWMA of the sum, for status           */
 };
 
 struct agent_cluster_shared;      /* agent_cluster.c: loop <-> Redis thread */

@@ -33,34 +33,37 @@
 #include "rl_algo.h"
 
 /*
- * KEYS[1] the rule's hash; ARGV node, demand/s, admitted/s, ttl ms.  The
- * server's clock ages the reports, so the nodes' clocks need not agree.
+ * KEYS[1] the rule's hash; ARGV node, demand/s, admitted/s, ttl ms, the
+ * node's share in 1/65536.  The server's clock ages the reports, so the
+ * nodes' clocks need not agree.  Returns the sums of demand, admitted and
+ * shares over the live reports, and their number.
  */
 static const char cluster_lua[] =
 	"local t = redis.call('TIME')\n"
 	"local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 	"local ttl = tonumber(ARGV[4])\n"
-	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ms)\n"
+	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[5] .. ' ' .. ms)\n"
 	"redis.call('PEXPIRE', KEYS[1], ttl * 4)\n"
 	"local all = redis.call('HGETALL', KEYS[1])\n"
-	"local d, a, n = 0, 0, 0\n"
+	"local d, a, q, n = 0, 0, 0, 0\n"
 	"for i = 1, #all, 2 do\n"
-	"  local dd, aa, ts = string.match(all[i + 1], '^(%d+) (%d+) (%d+)$')\n"
-	"  if dd and ms - tonumber(ts) <= ttl then\n"
-	"    d = d + tonumber(dd); a = a + tonumber(aa); n = n + 1\n"
+	"  local dd, aa, qq, ts = string.match(all[i + 1], '^(%d+) (%d+) (%d+) (%d+)$')\n"
+	"  if dd and ms - tonumber(ts) <= ttl and #dd < 16 and #aa < 16 and #qq < 7 then\n"
+	"    d = d + tonumber(dd); a = a + tonumber(aa); q = q + tonumber(qq); n = n + 1\n"
 	"  else\n"
 	"    redis.call('HDEL', KEYS[1], all[i])\n"
 	"  end\n"
 	"end\n"
-	"return {d, a, n}\n";
+	"return {d, a, n, q}\n";
 
 struct creq {
 	char name[RL_NAME_LEN];
 	uint64_t demand_ps, admitted_ps;
+	uint32_t share_q;
 };
 
 struct cres {
-	uint64_t demand_ps, admitted_ps;
+	uint64_t demand_ps, admitted_ps, share_sum;
 	uint32_t nodes;
 	bool ok;
 };
@@ -203,9 +206,9 @@ static int sync_once(struct conn *k, const struct rl_cluster *cfg, int n,
 		ttl_ms = 30;
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "rl:%s:rule:%s", cfg->name, req[i].name);
-		if (redisAppendCommand(k->c, "EVALSHA %s 1 %s %s %" PRIu64 " %" PRIu64 " %" PRIu64,
+		if (redisAppendCommand(k->c, "EVALSHA %s 1 %s %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %u",
 				       k->sha, key, cfg->node, req[i].demand_ps,
-				       req[i].admitted_ps, ttl_ms) != REDIS_OK) {
+				       req[i].admitted_ps, ttl_ms, req[i].share_q) != REDIS_OK) {
 			snprintf(err, elen, "queueing a command: out of memory");
 			return -1;
 		}
@@ -220,15 +223,18 @@ static int sync_once(struct conn *k, const struct rl_cluster *cfg, int n,
 			return -1;
 		}
 		memset(&res[i], 0, sizeof(res[i]));
-		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
 		    r->element[0]->type == REDIS_REPLY_INTEGER &&
 		    r->element[1]->type == REDIS_REPLY_INTEGER &&
 		    r->element[2]->type == REDIS_REPLY_INTEGER &&
+		    r->element[3]->type == REDIS_REPLY_INTEGER &&
 		    r->element[0]->integer >= 0 && r->element[1]->integer >= 0 &&
-		    r->element[2]->integer >= 0) {
+		    r->element[2]->integer >= 0 && r->element[2]->integer <= 1000000 &&
+		    r->element[3]->integer >= 0) {
 			res[i].demand_ps = (uint64_t)r->element[0]->integer;
 			res[i].admitted_ps = (uint64_t)r->element[1]->integer;
 			res[i].nodes = (uint32_t)r->element[2]->integer;
+			res[i].share_sum = (uint64_t)r->element[3]->integer;
 			res[i].ok = true;
 		} else if (!bad++) {
 			snprintf(err, elen, "Redis at %s answered the script with %s", cfg->redis,
@@ -573,6 +579,10 @@ static void take_result(struct agent *a, uint64_t now)
 	for (i = 0; ok && i < cl->n_rules; i++) {
 		cl->rules[i].cl_demand_ps = sh->res[i].demand_ps;
 		cl->rules[i].cl_admitted_ps = sh->res[i].admitted_ps;
+		cl->rules[i].cl_share_sum = sh->res[i].share_sum;
+		cl->rules[i].share_sum_avg = cl->rules[i].share_sum_avg ?
+			0.9 * cl->rules[i].share_sum_avg + 0.1 * sh->res[i].share_sum :
+			(double)sh->res[i].share_sum;
 		cl->rules[i].nodes = sh->res[i].nodes;
 	}
 	pthread_mutex_unlock(&sh->mu);
@@ -658,6 +668,11 @@ void agent_cluster_step(struct agent *a, uint64_t now)
 		memcpy(sh->req[i].name, cl->rules[i].name, RL_NAME_LEN);
 		sh->req[i].demand_ps = cl->rules[i].demand_ps;
 		sh->req[i].admitted_ps = cl->rules[i].admitted_ps;
+		{
+			const struct agent_rule *r = agent_model_find(&a->model, cl->rules[i].name);
+
+			sh->req[i].share_q = r && r->spec.share_q ? r->spec.share_q : RL_SHARE_ONE;
+		}
 	}
 	sh->have_req = true;
 	pthread_cond_signal(&sh->cv);
@@ -681,8 +696,9 @@ json_t *agent_cluster_json(const struct agent *a)
 		uint32_t q = r && r->spec.share_q ? r->spec.share_q : RL_SHARE_ONE;
 
 		json_array_append_new(rules, json_pack(
-			"{s:s, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:i, s:s}",
+			"{s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:i, s:s}",
 			"name", c->name, "share", (double)q / RL_SHARE_ONE,
+			"cluster_share_sum", c->share_sum_avg / RL_SHARE_ONE,
 			"rate_per_s", rate, "local_rate_per_s", rate * q / RL_SHARE_ONE,
 			"demand_per_s", (json_int_t)c->demand_ps,
 			"admitted_per_s", (json_int_t)c->admitted_ps,
