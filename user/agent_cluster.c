@@ -129,7 +129,15 @@ static int read_password(const char *path, char *out, size_t len, char *err, siz
 /* 0 with k->c ready (authenticated, script loaded), else -1 and err. */
 static int conn_open(struct conn *k, const struct rl_cluster *cfg, char *err, size_t elen)
 {
-	uint64_t to_ns = cfg->sync_ns < 1000000000ULL ? cfg->sync_ns : 1000000000ULL;
+	/* two periods, at least 500 ms, at most 5 s: a loaded host's Redis
+	 * answering late is not an outage (the loop skips the syncs meanwhile
+	 * and keeps the shares), a dead one is found within a few periods */
+	uint64_t to_ns = 2 * cfg->sync_ns;
+
+	if (to_ns < 500000000ULL)
+		to_ns = 500000000ULL;
+	if (to_ns > 5000000000ULL)
+		to_ns = 5000000000ULL;
 	struct timeval tv = { .tv_sec = (time_t)(to_ns / 1000000000ULL),
 			      .tv_usec = (suseconds_t)(to_ns % 1000000000ULL / 1000) };
 	struct rl_err e = {};
@@ -138,8 +146,6 @@ static int conn_open(struct conn *k, const struct rl_cluster *cfg, char *err, si
 	int port;
 
 	conn_drop(k);
-	if (tv.tv_sec == 0 && tv.tv_usec < 50000)
-		tv.tv_usec = 50000;
 	if (rl_parse_redis_addr(cfg->redis, host, sizeof(host), &port, &e)) {
 		snprintf(err, elen, "%s", e.msg);
 		return -1;
@@ -489,13 +495,16 @@ static void measure(struct agent *a, uint64_t now)
 		}
 		dt = now - c->prev_ns;
 		if (c->have_prev && dt && seen >= c->prev_seen && pass >= c->prev_pass) {
-			/* demand averaged over about four periods (an EWMA of
-			 * 1/4): senders come in bursts, and a share cut to one
+			/* demand averaged with a time constant of 300 ms (an
+			 * EWMA of dt / (dt + 300 ms): 1/4 at a 100 ms sync, 3/4
+			 * at 1 s): senders come in bursts, and a share cut to one
 			 * period's lull is wasted while the others are held to
-			 * theirs; a host's demand is measured locally, so the
-			 * average survives a Redis outage */
+			 * theirs; measured locally, so it survives an outage */
+			double w = (double)dt / ((double)dt + 3e8);
+
 			d = (uint64_t)((double)(seen - c->prev_seen) * 1e9 / (double)dt);
-			c->demand_ps = c->demand_ps ? (3 * c->demand_ps + d + 2) / 4 : d;
+			c->demand_ps = c->demand_ps ?
+				(uint64_t)((1 - w) * (double)c->demand_ps + w * (double)d + 0.5) : d;
 			c->admitted_ps = (uint64_t)((double)(pass - c->prev_pass) * 1e9 / (double)dt);
 		} else {
 			c->demand_ps = c->admitted_ps = 0;
