@@ -27,10 +27,11 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 json.dump(rows, open(f"{sys.argv[2]}/cluster.json", "w"), indent=1)
 with open(f"{sys.argv[2]}/cluster.md", "w") as f:
-    f.write("| sync | admitted | burst + rate*t | error | worst interval over burst + rate*t | Redis commands/s per agent |\n")
-    f.write("|---|---|---|---|---|---|\n")
+    f.write("| sync | admitted | burst + rate*t | error | flood above the limit | error against what was offered | worst interval over burst + rate*t | Redis commands/s per agent |\n")
+    f.write("|---|---|---|---|---|---|---|---|\n")
     for r in rows:
         f.write(f"| {r['sync_ms']} ms | {r['admitted']} | {r['allowed']} | {r['error_pct']:+.2f}% | "
+                f"{r['flood_above_limit_pct']}% of the time | {r['error_vs_offered_pct']:+.2f}% | "
                 f"{r['worst_interval_over']:+d} | {r['redis_commands_per_s_per_agent']:.1f} |\n")
 print(open(f"{sys.argv[2]}/cluster.md").read())
 PY

@@ -327,9 +327,11 @@ import json, re, sys
 txt = open(sys.argv[1]).read()
 m = re.search(r"admitted \[.*?\] = (\d+), burst \+ rate\*t = (\d+) \(([-+0-9.]+)%\)", txt)
 w = re.search(r"worst interval: ([-+0-9]+)", txt)
+b = re.search(r"above the limit (\d+)% of the time; an exact single bucket: at most (\d+) \+ burst \(([-+0-9.]+)%\)", txt)
 secs = int(sys.argv[2]) / 1000.0
 print(json.dumps({"sync_ms": int(sys.argv[3]), "admitted": int(m.group(1)), "allowed": int(m.group(2)),
                   "error_pct": float(m.group(3)), "worst_interval_over": int(w.group(1)),
+                  "flood_above_limit_pct": int(b.group(1)), "error_vs_offered_pct": float(b.group(3)),
                   "redis_commands_per_s_per_agent": (int(sys.argv[5]) - int(sys.argv[4])) / 3 / secs,
                   "pass": "PASS" in txt.splitlines()[-1]}))
 PY
