@@ -132,7 +132,8 @@ struct agent_cluster_shared;      /* agent_cluster.c: loop <-> Redis thread */
 
 struct agent_cluster {
 	struct rl_cluster cfg;        /* in effect (the config's cluster:)     */
-	struct agent_cluster_shared *sh;
+	struct agent_cluster_shared *sh;  /* NULL until agent_cluster_start */
+	bool can_start;               /* after the capability drop and fork    */
 	int efd;                      /* eventfd: the thread has a result      */
 	uint64_t next_ns;             /* next sync; 0 = not running            */
 	bool busy;                    /* a request is with the thread          */
@@ -296,6 +297,10 @@ const struct agent_rule *agent_slot_rule(const struct agent *a, const int32_t *b
 /* Starts (or re-points) the Redis thread for cfg->cluster; nothing if the
  * config has no cluster section. */
 int agent_cluster_configure(struct agent *a, const struct rl_cluster *c);
+/* The thread starts only here, once the agent has daemonized (fork keeps
+ * only the calling thread) and dropped its capabilities (they are per
+ * thread): until then a configured cluster only lets rules apply. */
+int agent_cluster_start(struct agent *a);
 void agent_cluster_stop(struct agent *a);
 int agent_cluster_fd(const struct agent *a);     /* -1 when off          */
 uint64_t agent_cluster_next(const struct agent *a);

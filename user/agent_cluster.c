@@ -372,6 +372,11 @@ int agent_cluster_configure(struct agent *a, const struct rl_cluster *c)
 		if (sh)
 			log_warn("the config has no cluster: section any more; the Redis sync stops");
 		agent_cluster_stop(a);
+		cl->cfg = *c;
+		return 0;
+	}
+	if (!sh && !cl->can_start) {
+		cl->cfg = *c;
 		return 0;
 	}
 	if (sh) {
@@ -421,6 +426,12 @@ fail:
 	free(sh->res);
 	free(sh);
 	return ret;
+}
+
+int agent_cluster_start(struct agent *a)
+{
+	a->cl.can_start = true;
+	return a->cl.cfg.enabled ? agent_cluster_configure(a, &a->cl.cfg) : 0;
 }
 
 void agent_cluster_stop(struct agent *a)
@@ -695,7 +706,7 @@ json_t *agent_cluster_json(const struct agent *a)
 	json_t *o, *rules;
 	int i;
 
-	if (!cl->sh)
+	if (!cl->cfg.enabled)
 		return json_null();
 	rules = json_array();
 	for (i = 0; i < cl->n_rules; i++) {

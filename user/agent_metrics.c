@@ -342,7 +342,7 @@ static void cluster_metrics(struct buf *b, struct agent *a)
 	char e[128];
 	int i;
 
-	if (!cl->sh)
+	if (!cl->cfg.enabled)
 		return;
 	family(b, "rl_cluster_redis_up", "gauge",
 	       "1 if the last cluster sync reached Redis, 0 if not (on-redis-down applies).");

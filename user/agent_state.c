@@ -731,7 +731,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 			ret = -EINVAL;
 			goto cleanup;
 		}
-		if (s->cluster && !a->cl.sh) {
+		if (s->cluster && !a->cl.cfg.enabled) {
 			agent_err(err, "rule '%s': scope cluster needs a cluster: section in the config (cluster.redis names the Redis server the hosts share)",
 				  s->name);
 			ret = -EINVAL;

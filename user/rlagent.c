@@ -555,7 +555,8 @@ int main(int argc, char **argv)
 	if (agent_bpf_open(a))
 		goto out;
 	bpf_open = true;
-	/* before the rules: scope cluster rules need it */
+	/* before the rules: scope cluster rules need it (the thread starts
+	 * later, agent_cluster_start) */
 	if (agent_cluster_configure(a, &a->cfg.cluster))
 		goto out;
 
@@ -587,6 +588,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (agent_caps_drop(a))
+		goto out;
+	if (agent_cluster_start(a))
 		goto out;
 	log_info("ready: %d interface(s), %d rules, control socket %s, pins in %s",
 		 a->n_ifaces, a->model.n_rules, a->sock_path, a->pin_dir);
