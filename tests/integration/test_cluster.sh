@@ -444,7 +444,26 @@ sys.exit(0 if c["connected"] and r["nodes"] == 3 and 0 < r["share"] <= 1 else 1)
 	[[ -z $(indut redis-cli -p "$RPORT" hget "rl:t$P:rule:web" evil) ]] &&
 	pass cluster/bad-report-ignored || fail cluster/bad-report-ignored "$c"
 
-# 5. on-redis-down local: each host alone enforces the whole limit
+# 5. kill -9 and restart: the agent adopts the pinned rule, still scope
+# cluster, with the same state version (its share read back from the
+# catalog: nothing drained)
+rv() { ctl 1 -j rule list | python3 -c 'import json,sys
+r = next(r for r in json.load(sys.stdin)["rules"] if r["name"] == "web")
+print(r["ver"], r.get("scope"), r.get("share"))'; }
+before=$(rv)
+kill -9 "${AGENT[1]}"; wait "${AGENT[1]}" 2>/dev/null; AGENT[1]=""
+if start_agent 1; then
+	after=$(rv)
+	if [[ ${before%% *} == "${after%% *}" && $after == *" cluster "* ]] && grep -q "adopted" "$TMP/agent1.log"; then
+		pass cluster/restart-adopts
+	else
+		fail cluster/restart-adopts "before '$before' after '$after'"
+	fi
+else
+	fail cluster/restart-adopts "agent 1 did not restart"
+fi
+
+# 6. on-redis-down local: each host alone enforces the whole limit
 for i in 1 2 3; do write_cfg $i local; ctl $i config reload >/dev/null || fail cluster/local "reload $i failed"; done
 wait_synced 5 >/dev/null
 stop_redis
