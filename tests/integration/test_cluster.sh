@@ -15,7 +15,9 @@
 #                        apart) is above burst + rate*t + the documented
 #                        bound (docs/ARCHITECTURE.md "Cluster-wide quotas")
 #   cluster/redis-down   Redis stopped mid-flood: on-redis-down last-share
-#                        keeps the limit; counted in status and /metrics
+#                        keeps the limit (never above it by more than
+#                        5% or the bound; what it admits less is shown);
+#                        counted in status and /metrics
 #   cluster/converge     Redis started again: every agent sets its shares
 #                        from all three nodes' reports within two sync
 #                        periods (+ Redis start-up) of the restart
@@ -260,9 +262,9 @@ flood() {
 # rate for drift) plus what two reads of three agents' counters a few ms
 # apart can add (2% of a second).
 check() {
-	python3 - "$TMP/$1.samples" "$2" "$3" "$4" "$5" "$SYNC_MS" <<'PY'
+	python3 - "$TMP/$1.samples" "$2" "$3" "$4" "$5" "$SYNC_MS" "${6:-both}" <<'PY'
 import sys
-path, name, tol, t_from, t_to, sync_ms = sys.argv[1:7]
+path, name, tol, t_from, t_to, sync_ms, sides = sys.argv[1:8]
 tol, t_from, t_to, sync = float(tol), float(t_from), float(t_to), float(sync_ms) / 1000
 rate, burst = 3000.0, 300.0
 S = [list(map(float, l.split())) for l in open(path) if l.strip()]
@@ -295,10 +297,11 @@ print(f"    flood above the limit {100 * sat / max(t, 1e-9):.0f}% of the time; a
       f"at most {ideal:.0f} + burst ({100.0 * (adm - ideal - burst) / (ideal + burst):+.2f}%)")
 bad = []
 if t < 0.8 * (t_to - t_from): bad.append(f"only {t:.2f} s sampled")
-if sat < 0.5 * t: bad.append(f"the flood was above the limit only {sat:.1f} of {t:.1f} s (machine too loaded)")
+if sides == "both" and sat < 0.5 * t:
+    bad.append(f"the flood was above the limit only {sat:.1f} of {t:.1f} s (machine too loaded)")
 if adm > allowed * (1 + tol): bad.append(f"admitted {adm:.0f} > {allowed:.0f} + {tol * 100:.0f}%")
 low_tol = 0.10
-if adm < (ideal + burst) * (1 - low_tol):
+if sides == "both" and adm < (ideal + burst) * (1 - low_tol):
     bad.append(f"admitted {adm:.0f} < {ideal + burst:.0f} - {low_tol * 100:.0f}%")
 bank = max(2 * sync, min(4 * sync, 1.0))
 bound = max(burst, rate * bank) - burst + rate * sync + 0.02 * rate
@@ -352,7 +355,9 @@ fields=$(indut redis-cli -p "$RPORT" hkeys "rl:t$P:rule:web" | sort | tr '\n' ' 
 # 2. Redis stops at 2 s and comes back at 5 s of an 8 s flood (last-share)
 down_before=$(cl_json 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["down_syncs"])')
 flood 9 down "" "stop_redis" "" "cl_json 1 >$TMP/down.status1" "date +%s%3N >$TMP/restart_ms; start_redis"
-check down cluster/redis-down 0.05 1.5 8.5 || fails=$((fails + 1))
+# the limit must hold (upper side); with the shares frozen while demand
+# moves between hosts the cluster may admit less, which is shown
+check down cluster/redis-down 0.05 1.5 8.5 upper || fails=$((fails + 1))
 python3 - "$TMP/down.status1" "$down_before" <<'PY' && pass cluster/redis-down-visible || fail cluster/redis-down-visible "status during the outage: $(cat "$TMP/down.status1")"
 import json, sys
 c = json.load(open(sys.argv[1]))
