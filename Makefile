@@ -24,7 +24,7 @@ DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev l
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
         nftables iptables python3 procps prometheus ethtool \
         libsystemd-dev pandoc man-db systemd libxdp-dev libcap-ng-dev xdp-tools \
-        libjs-chart.js chromium
+        libjs-chart.js chromium libhiredis-dev redis-server
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
 # make install: DESTDIR/PREFIX as usual; the example config goes to
@@ -37,7 +37,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR  ?= /etc
 
-PKGS     := libbpf libxdp libcap-ng libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
+PKGS     := libbpf libxdp libcap-ng libcyaml yaml-0.1 jansson libmicrohttpd libsystemd hiredis
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 # rlagent --version, rlctl --version, rl_build_info{version=...} on /metrics
@@ -240,7 +240,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Werror
 FUZZ_TARGETS := fuzz_rule fuzz_config fuzz_request
 FUZZ_BINS    := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_TARGETS))
 FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c user/lib_xdpdisp.c,$(LIB_SRCS)))
-FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_explain)
+FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_explain agent_cluster)
 # No comparison tracing where there are no words to guess: the per-slot
 # loops of the agent's apply and the compiler are hot and only slow it.
 FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_journal agent_dir agent_gc lib_compile lib_dir)
@@ -274,7 +274,7 @@ $(OUTPUT)/fuzz/fuzz_request: $(OUTPUT)/fuzz/obj/fuzz_request.o $(OUTPUT)/fuzz/ob
 		$(FUZZ_AGENT) $(FUZZ_LIB)
 	$(call msg,FUZZ-LD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wl,--wrap=rl_config_check $^ \
-		$(shell pkg-config --libs libcyaml yaml-0.1 jansson) -o $@
+		$(shell pkg-config --libs libcyaml yaml-0.1 jansson hiredis) -lpthread -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -302,6 +302,7 @@ demo-http: all bench-deps bpffs
 
 bench: all bench-deps bpffs
 	$(Q)OUTPUT=$(OUTPUT) tools/bench.sh
+	$(Q)OUTPUT=$(OUTPUT) tools/bench_cluster.sh
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

@@ -62,7 +62,8 @@ _rlctl()
 		action) COMPREPLY=($(compgen -W "drop monitor mark" -- "$cur")) ;;
 		per) COMPREPLY=($(compgen -W "source source/24,64 rule" -- "$cur")) ;;
 		tcp-flags) COMPREPLY=($(compgen -W "syn any" -- "$cur")) ;;
-		ecn) COMPREPLY=($(compgen -W "on off src proto dport tcp-flags rate burst algo per action mark-value dscp block-for" -- "$cur")) ;;
+		ecn) COMPREPLY=($(compgen -W "on off src proto dport tcp-flags rate burst algo per action mark-value dscp block-for scope" -- "$cur")) ;;
+		scope) COMPREPLY=($(compgen -W "local cluster" -- "$cur")) ;;
 		dscp) COMPREPLY=($(compgen -W "none ef le cs0 cs1 cs2 cs3 cs4 cs5 cs6 cs7 af11 af12 af13 af21 af22 af23 af31 af32 af33 af41 af42 af43" -- "$cur")) ;;
 		mark-value) COMPREPLY=($(compgen -W "none" -- "$cur")) ;;
 		src | dport | rate | burst | block-for) ;;
@@ -70,7 +71,7 @@ _rlctl()
 			if [[ ${COMP_WORDS[COMP_CWORD-2]} == burst ]]; then
 				COMPREPLY=($(compgen -W "packets b kb mb" -- "$cur"))
 			fi
-			COMPREPLY+=($(compgen -W "src proto dport tcp-flags rate burst algo per action mark-value dscp ecn block-for" -- "$cur")) ;;
+			COMPREPLY+=($(compgen -W "src proto dport tcp-flags rate burst algo per action mark-value dscp ecn block-for scope" -- "$cur")) ;;
 		esac ;;
 	allow | block)
 		if [[ ${#words[@]} -eq 1 ]]; then

@@ -96,6 +96,9 @@ enum rl_malformed {
 #define RL_RF_PER_RULE   (1u << 2)  /* one shared bucket for the rule     */
 #define RL_RF_V4         (1u << 3)  /* rule applies to IPv4 sources       */
 #define RL_RF_V6         (1u << 4)  /* rule applies to IPv6 sources       */
+#define RL_RF_CLUSTER    (1u << 5)  /* limit is a cluster's; k holds this
+                                      * host's share (user/agent_cluster.c);
+                                      * the datapath ignores the flag       */
 
 /* rl_rule.mark_flags: what RL_ACT_MARK does to an over-limit packet */
 #define RL_MK_MARK       (1u << 0)  /* skb->mark = rl_rule.mark           */

@@ -15,8 +15,12 @@
  *   agent_save.c   `config save`: the running state over the config file
  *   agent_ctl.c    the control socket server (framing, limits, clients)
  *   agent_metrics.c  the Prometheus /metrics endpoint (libmicrohttpd)
+ *   agent_cluster.c  scope cluster rules: settles with Redis every sync
+ *                  period and sets this host's share of each
  *
- * Everything runs on one thread, so nothing here locks.
+ * Everything runs on one thread, so nothing here locks, except the Redis
+ * client: agent_cluster.c runs it on a thread of its own and hands
+ * requests and results over under its own mutex (struct agent_cluster).
  */
 #ifndef RL_AGENT_H
 #define RL_AGENT_H
@@ -110,6 +114,45 @@ struct agent_iface {
 	char note[512];               /* why it is not where configured, or "" */
 };
 
+/* What the poll loop knows of one scope cluster rule (agent_cluster.c). */
+struct agent_crule {
+	char name[RL_NAME_LEN];
+	uint32_t id, ver;             /* the slot its counters were read from  */
+	bool have_prev;
+	uint64_t prev_ns, prev_seen, prev_pass;  /* units: packets or bytes    */
+	uint64_t demand_ps, admitted_ps;         /* this host, units/s         */
+	uint64_t cl_demand_ps, cl_admitted_ps;   /* the cluster's (last sync)  */
+	uint32_t nodes;               /* nodes that reported in the last ttl   */
+	uint64_t cl_share_sum;        /* their shares, in 1/RL_SHARE_ONE       */
+	uint32_t share_min, share_max;  /* ... since the last status read     */
+	double share_sum_avg;         /* EWMA of the sum, for status           */
+};
+
+struct agent_cluster_shared;      /* agent_cluster.c: loop <-> Redis thread */
+
+struct agent_cluster {
+	struct rl_cluster cfg;        /* in effect (the config's cluster:)     */
+	struct agent_cluster_shared *sh;  /* NULL until agent_cluster_start */
+	bool can_start;               /* after the capability drop and fork    */
+	int efd;                      /* eventfd: the thread has a result      */
+	uint64_t next_ns;             /* next sync; 0 = not running            */
+	bool busy;                    /* a request is with the thread          */
+	bool up;                      /* the last sync reached Redis           */
+	bool ever_up;
+	int warm;                     /* good syncs since Redis came (back)    */
+	uint32_t last_nodes;          /* nodes seen in the last good sync      */
+	uint64_t last_latency_ns, last_ok_ns;
+	uint64_t up_real_ms;          /* CLOCK_REALTIME ms: first good sync    */
+	uint64_t settled_real_ms;     /*   and the first that set shares,     */
+	                              /*   since Redis came (back)            */
+	uint64_t syncs_ok, syncs_failed, syncs_skipped, share_updates;
+	uint64_t down_syncs;          /* syncs spent on the on-redis-down policy */
+	uint64_t redis_cmds;          /* commands sent to Redis, since start   */
+	char last_error[1024];
+	int n_rules;
+	struct agent_crule rules[RL_MAX_RULES];
+};
+
 struct agent {
 	/* options */
 	const char *config_path;
@@ -165,6 +208,8 @@ struct agent {
 	uint32_t st_capacity;         /* sources per family (state-entries)   */
 	struct agent_sweep sweep4, sweep6;
 	uint64_t gc_deleted, gc_passes;
+
+	struct agent_cluster cl;      /* agent_cluster.c                      */
 
 	bool stop;
 	bool reload_requested;
@@ -247,6 +292,26 @@ void agent_rule_index(const struct agent *a, int32_t *by_id);
 /* The model's rule a state slot's key kw belongs to, NULL if none. */
 const struct agent_rule *agent_slot_rule(const struct agent *a, const int32_t *by_id,
 					 uint64_t kw);
+
+/* agent_cluster.c */
+/* Starts (or re-points) the Redis thread for cfg->cluster; nothing if the
+ * config has no cluster section. */
+int agent_cluster_configure(struct agent *a, const struct rl_cluster *c);
+/* The thread starts only here, once the agent has daemonized (fork keeps
+ * only the calling thread) and dropped its capabilities (they are per
+ * thread): until then a configured cluster only lets rules apply. */
+int agent_cluster_start(struct agent *a);
+void agent_cluster_stop(struct agent *a);
+int agent_cluster_fd(const struct agent *a);     /* -1 when off          */
+uint64_t agent_cluster_next(const struct agent *a);
+/* The poll loop: a result to take (fd readable) and a sync that is due. */
+void agent_cluster_step(struct agent *a, uint64_t now_ns);
+/* The share a scope cluster rule starts with before its first sync. */
+uint32_t agent_cluster_initial_share(const struct agent *a);
+/* How long a share's bucket may bank: 4 sync periods up to 1 s, at least 2. */
+uint32_t agent_cluster_bank_ms(const struct agent *a);
+json_t *agent_cluster_json(const struct agent *a);
+const struct agent_crule *agent_cluster_rule(const struct agent *a, const char *name);
 
 /* agent_cmd.c */
 /*

@@ -203,6 +203,8 @@ void rule_words(const struct rl_rule_spec *s, char *buf, size_t len)
 		format_duration(s->block_ns, t, sizeof(t));
 		W(" block-for %s", t);
 	}
+	if (s->cluster)
+		W(" scope cluster");
 #undef W
 	if (o >= len && len)
 		buf[len - 1] = 0;
@@ -253,6 +255,10 @@ json_t *agent_rule_json(const struct agent_rule *r)
 	} else {
 		json_object_set_new(o, "block_for", json_null());
 	}
+	json_object_set_new(o, "scope", json_string(s->cluster ? "cluster" : "local"));
+	if (s->cluster)
+		json_object_set_new(o, "share", json_real((double)(s->share_q ? s->share_q : RL_SHARE_ONE) /
+							  RL_SHARE_ONE));
 	json_object_set_new(o, "spec", json_string(words));
 	return o;
 }
@@ -595,6 +601,7 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
 						       "rl_st4", table_json(a, 4, now),
 						       "rl_st6", table_json(a, 6, now)));
+	json_object_set_new(o, "cluster", agent_cluster_json(a));
 	json_object_set_new(o, "gc", json_pack("{s:b, s:f, s:I, s:I}",
 					       "on", a->gc_interval_ns != 0,
 					       "interval_s", (double)a->gc_interval_ns / 1e9,
@@ -689,12 +696,23 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	 * own, unless the file now lists the prefix itself. */
 	keep_timed(a->model.allow, a->model.n_allow, &next, true);
 	keep_timed(a->model.block, a->model.n_block, &next, false);
+	/* a new cluster: section first, so that its scope cluster rules apply */
+	if (cfg.cluster.enabled && agent_cluster_configure(a, &cfg.cluster)) {
+		agent_err(err, "cluster: cannot start the Redis thread");
+		agent_model_free(&next);
+		rl_config_free(&cfg);
+		ret = -ENOMEM;
+		goto out;
+	}
 	ret = agent_apply(a, &next, err);
 	agent_model_free(&next);
 	if (ret) {
+		agent_cluster_configure(a, &a->cfg.cluster);
 		rl_config_free(&cfg);
 		goto out;
 	}
+	if (!cfg.cluster.enabled)
+		agent_cluster_configure(a, &cfg.cluster);
 	if (cfg.defaults.state_entries != a->cfg.defaults.state_entries)
 		log_warn("%s: defaults.state-entries changed but keeps its old value %u: it sizes the pinned state tables; to change it, stop rlagent, remove %s and start it again (after `rlctl config dump` if runtime changes matter)",
 			 a->config_path, a->cfg.defaults.state_entries, a->pin_dir);
@@ -769,7 +787,7 @@ char *agent_config_dump(struct agent *a)
 {
 	const struct rl_defaults *d = &a->cfg.defaults;
 	uint64_t now = agent_now_ns();
-	char t[128], q[160];
+	char t[128], q[600];
 	char *buf = NULL;
 	size_t sz = 0;
 	FILE *f;
@@ -897,6 +915,25 @@ char *agent_config_dump(struct agent *a)
 			format_duration(s->block_ns, t, sizeof(t));
 			fprintf(f, "    block-for: %s\n", t);
 		}
+		if (s->cluster)
+			fprintf(f, "    scope: cluster\n");
+	}
+	if (a->cfg.cluster.enabled) {
+		const struct rl_cluster *c = &a->cfg.cluster;
+
+		fprintf(f, "cluster:\n");
+		fprintf(f, "  name: %s\n", c->name);
+		yq(q, sizeof(q), c->redis);
+		fprintf(f, "  redis: %s\n", q);
+		if (c->password_file[0]) {
+			yq(q, sizeof(q), c->password_file);
+			fprintf(f, "  password-file: %s\n", q);
+		}
+		fprintf(f, "  node: %s\n", c->node);
+		format_duration(c->sync_ns, t, sizeof(t));
+		fprintf(f, "  sync: %s\n", t);
+		fprintf(f, "  on-redis-down: %s\n",
+			c->on_down == RL_CLUSTER_DOWN_LOCAL ? "local" : "last-share");
 	}
 	if (fclose(f)) {
 		free(buf);

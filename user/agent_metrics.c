@@ -46,6 +46,7 @@
 #include <bpf/libbpf.h>
 #include <microhttpd.h>
 #include "agent.h"
+#include "rl_algo.h"
 #include "rl_version.h"
 
 #define METRICS_MAX_CONN   256
@@ -347,6 +348,60 @@ static void agent_gauges(struct buf *b, struct agent *a)
 	bput(b, "rl_config_reloads_total %d\n", a->reloads);
 }
 
+static void cluster_metrics(struct buf *b, struct agent *a)
+{
+	const struct agent_cluster *cl = &a->cl;
+	char e[128];
+	int i;
+
+	if (!cl->cfg.enabled)
+		return;
+	family(b, "rl_cluster_redis_up", "gauge",
+	       "1 if the last cluster sync reached Redis, 0 if not (on-redis-down applies).");
+	bput(b, "rl_cluster_redis_up %d\n", cl->up ? 1 : 0);
+	family(b, "rl_cluster_sync_latency_seconds", "gauge",
+	       "How long the last cluster sync with Redis took (one pipelined round trip).");
+	bput(b, "rl_cluster_sync_latency_seconds %.6f\n", (double)cl->last_latency_ns / 1e9);
+	family(b, "rl_cluster_syncs_total", "counter",
+	       "Cluster syncs by result: ok, failed (Redis down or refusing), skipped (the previous one still running).");
+	bput(b, "rl_cluster_syncs_total{result=\"ok\"} %" PRIu64 "\n", cl->syncs_ok);
+	bput(b, "rl_cluster_syncs_total{result=\"failed\"} %" PRIu64 "\n", cl->syncs_failed);
+	bput(b, "rl_cluster_syncs_total{result=\"skipped\"} %" PRIu64 "\n", cl->syncs_skipped);
+	family(b, "rl_cluster_redis_down_syncs_total", "counter",
+	       "Sync periods spent on the on-redis-down policy (the policy is the label).");
+	bput(b, "rl_cluster_redis_down_syncs_total{policy=\"%s\"} %" PRIu64 "\n",
+	     cl->cfg.on_down == RL_CLUSTER_DOWN_LOCAL ? "local" : "last-share", cl->down_syncs);
+	family(b, "rl_cluster_redis_commands_total", "counter", "Commands this agent sent to Redis.");
+	bput(b, "rl_cluster_redis_commands_total %" PRIu64 "\n", cl->redis_cmds);
+	family(b, "rl_cluster_share_updates_total", "counter",
+	       "Times this agent changed its local shares of cluster rules.");
+	bput(b, "rl_cluster_share_updates_total %" PRIu64 "\n", cl->share_updates);
+	family(b, "rl_cluster_rule_share_ratio", "gauge",
+	       "This host's share of a scope cluster rule's rate and burst (0..1).");
+	for (i = 0; i < a->model.n_rules; i++) {
+		const struct rl_rule_spec *s = &a->model.rules[i].spec;
+
+		if (s->cluster)
+			bput(b, "rl_cluster_rule_share_ratio{rule=\"%s\"} %.6f\n", esc(s->name, e, sizeof(e)),
+			     (double)(s->share_q ? s->share_q : RL_SHARE_ONE) / RL_SHARE_ONE);
+	}
+	family(b, "rl_cluster_rule_admitted_rate", "gauge",
+	       "Units (packets, or bytes for a byte rate) per second a scope cluster rule admitted on all nodes, as of the last sync.");
+	for (i = 0; i < cl->n_rules; i++)
+		bput(b, "rl_cluster_rule_admitted_rate{rule=\"%s\"} %" PRIu64 "\n",
+		     esc(cl->rules[i].name, e, sizeof(e)), cl->rules[i].cl_admitted_ps);
+	family(b, "rl_cluster_rule_demand_rate", "gauge",
+	       "Units per second offered to a scope cluster rule on all nodes, as of the last sync.");
+	for (i = 0; i < cl->n_rules; i++)
+		bput(b, "rl_cluster_rule_demand_rate{rule=\"%s\"} %" PRIu64 "\n",
+		     esc(cl->rules[i].name, e, sizeof(e)), cl->rules[i].cl_demand_ps);
+	family(b, "rl_cluster_rule_nodes", "gauge",
+	       "Nodes that reported a scope cluster rule within the last three sync periods.");
+	for (i = 0; i < cl->n_rules; i++)
+		bput(b, "rl_cluster_rule_nodes{rule=\"%s\"} %u\n",
+		     esc(cl->rules[i].name, e, sizeof(e)), cl->rules[i].nodes);
+}
+
 /* ---- the dashboard's JSON --------------------------------------------- */
 
 /*
@@ -569,6 +624,7 @@ static char *render(struct agent *a, size_t *len)
 	rule_counters(&b, a, true);
 	global_counters(&b, a);
 	state_maps(&b, a);
+	cluster_metrics(&b, a);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include "agent.h"
+#include "rl_algo.h"
 
 /* rl_name_index finds a rule by the name its element starts with */
 _Static_assert(offsetof(struct agent_rule, spec) == 0, "agent_rule starts with its spec");
@@ -264,6 +265,28 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	s->dscp = c->rule.dscp;
 	s->mark = c->rule.mark;
 	s->block_ns = c->rule.block_ns;
+	s->cluster = c->rule.flags & RL_RF_CLUSTER;
+	if (s->cluster) {
+		/* the share and bank the maps hold: those that give their
+		 * unit and cap */
+		struct rl_lconst full, k;
+		__u64 q0, q;
+
+		rl_lconst_compile(&s->limit, s->bytes, &full);
+		if (full.rate_r && c->rule.k.cap > full.cap)
+			s->bank_ms = (uint32_t)(c->rule.k.cap / full.rate_r / 1000000ULL);
+		q0 = c->rule.k.unit ? full.unit * (__u64)RL_SHARE_ONE / c->rule.k.unit : 0;
+		for (q = q0 ? q0 - 1 : 0; q <= q0 + 1 && !s->share_q; q++) {
+			if (q < RL_SHARE_MIN || q > RL_SHARE_ONE)
+				continue;
+			rl_lconst_share(&s->limit, s->bytes, (__u32)q,
+					(__u64)s->bank_ms * 1000000ULL, &k);
+			if (k.unit == c->rule.k.unit)
+				s->share_q = (__u32)q;
+		}
+		if (s->bank_ms > 60000)
+			s->bank_ms = 0;
+	}
 	/* The catalog does not record whether burst was typed or defaulted:
 	 * a burst equal to the default is taken as defaulted, so a later
 	 * `rule change NAME rate ...` rescales it as it would have before. */
@@ -708,6 +731,12 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 			ret = -EINVAL;
 			goto cleanup;
 		}
+		if (s->cluster && !a->cl.cfg.enabled) {
+			agent_err(err, "rule '%s': scope cluster needs a cluster: section in the config (cluster.redis names the Redis server the hosts share)",
+				  s->name);
+			ret = -EINVAL;
+			goto cleanup;
+		}
 		memset(&e2, 0, sizeof(e2));
 		ret = rl_rule_validate(s, &e2);
 		if (ret) {
@@ -740,11 +769,17 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		int o = rl_name_index_find(&old_names, r->spec.name);
 		struct agent_rule *old = o >= 0 ? &a->model.rules[o] : NULL;
 
+		/* what a share's bucket may bank; set before the version,
+		 * which depends on it */
+		r->spec.bank_ms = r->spec.cluster ? agent_cluster_bank_ms(a) : 0;
 		r->id = AGENT_NO_SLOT;
 		if (!old)
 			continue;
 		r->id = old->id;
 		r->prio = old->prio;
+		/* a reload or rule change keeps the settled share */
+		if (r->spec.cluster && !r->spec.share_q && old->spec.cluster)
+			r->spec.share_q = old->spec.share_q;
 		/* a new epoch: the datapath restarts the rule's per-source
 		 * state drained (rl_word_current) */
 		r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
@@ -776,6 +811,11 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 			gen = gen >= 0xffff ? 1 : gen + 1;
 			used[r->id] = 2;
 		}
+		if (r->spec.cluster && !r->spec.share_q)
+			r->spec.share_q = agent_cluster_initial_share(a);
+		/* the match entries are compiled from specs[]: with the share
+		 * and bank just set, not those the rule came with */
+		specs[i] = r->spec;
 		rl_rule_compile(&r->spec, r->id, r->ver, &r->abi);
 		ids[i] = r->id;
 		vers[i] = r->ver;

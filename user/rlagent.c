@@ -248,7 +248,7 @@ static void handle_signal(struct agent *a, int sfd)
 
 static int run_loop(struct agent *a, int sfd)
 {
-	int maxfds = ctl_max_fds() + 2;
+	int maxfds = ctl_max_fds() + 3;
 	struct pollfd *pfds = calloc((size_t)maxfds, sizeof(*pfds));
 	uint64_t retry_expiry_ns = 0;
 
@@ -264,6 +264,8 @@ static int run_loop(struct agent *a, int sfd)
 			next = agent_gc_next(a);
 		if (agent_dir_next(a) && (!next || agent_dir_next(a) < next))
 			next = agent_dir_next(a);
+		if (agent_cluster_next(a) && (!next || agent_cluster_next(a) < next))
+			next = agent_cluster_next(a);
 		if (next) {
 			uint64_t ms = next > now ? (next - now) / 1000000ull + 1 : 0;
 
@@ -277,10 +279,16 @@ static int run_loop(struct agent *a, int sfd)
 		pfds[0].fd = sfd;
 		pfds[0].events = POLLIN;
 		pfds[0].revents = 0;
-		nctl = ctl_pollfds(pfds + 1, maxfds - 2);
+		nctl = ctl_pollfds(pfds + 1, maxfds - 3);
 		n = 1 + nctl;
 		if (metrics_pollfd(&pfds[n]))
 			n++;
+		if (agent_cluster_fd(a) >= 0) {
+			pfds[n].fd = agent_cluster_fd(a);
+			pfds[n].events = POLLIN;
+			pfds[n].revents = 0;
+			n++;
+		}
 		r = poll(pfds, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
 			int err = -errno;
@@ -312,6 +320,8 @@ static int run_loop(struct agent *a, int sfd)
 			agent_gc_step(a, now);
 		if (agent_dir_next(a) && now >= agent_dir_next(a))
 			agent_dir_retry(a);
+		if (agent_cluster_fd(a) >= 0)
+			agent_cluster_step(a, now);
 	}
 	free(pfds);
 	return 0;
@@ -358,6 +368,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a = calloc(1, sizeof(*a));
+	if (a)
+		a->cl.efd = -1;
 	if (!a) {
 		fprintf(stderr, "rlagent: out of memory\n");
 		return 1;
@@ -543,6 +555,10 @@ int main(int argc, char **argv)
 	if (agent_bpf_open(a))
 		goto out;
 	bpf_open = true;
+	/* before the rules: scope cluster rules need it (the thread starts
+	 * later, agent_cluster_start) */
+	if (agent_cluster_configure(a, &a->cfg.cluster))
+		goto out;
 
 	/* adopts the pinned rules (finishing an apply a crash cut short)
 	 * or, with none, applies the config's */
@@ -573,6 +589,8 @@ int main(int argc, char **argv)
 	}
 	if (agent_caps_drop(a))
 		goto out;
+	if (agent_cluster_start(a))
+		goto out;
 	log_info("ready: %d interface(s), %d rules, control socket %s, pins in %s",
 		 a->n_ifaces, a->model.n_rules, a->sock_path, a->pin_dir);
 	agent_notify("READY=1\nMAINPID=%lu\nSTATUS=enforcing %d rules on %d interface(s)",
@@ -585,6 +603,7 @@ int main(int argc, char **argv)
 		log_info("exiting without detaching: XDP stays attached and enforcing from the pins in %s "
 			 "(rm -r %s and `ip link set dev IF xdp off` remove it)", a->pin_dir, a->pin_dir);
 out:
+	agent_cluster_stop(a);
 	if (metrics_on)
 		metrics_stop();
 	if (listening)

@@ -60,7 +60,7 @@ static const char usage_top[] =
 "  rule add NAME [src PREFIX] [proto tcp|udp|icmp|icmpv6|any] [dport N[-M]]\n"
 "           [tcp-flags syn] rate RATE [burst N [UNIT]] [algo ALGO]\n"
 "           [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
-"           [mark-value N] [dscp N|CLASS] [ecn] [block-for DUR]\n"
+"           [mark-value N] [dscp N|CLASS] [ecn] [block-for DUR] [scope local|cluster]\n"
 "  rule change NAME WORDS...      change only the words given\n"
 "  rule del NAME\n"
 "  rule list [NAME]\n"
@@ -92,7 +92,7 @@ static const char usage_rule[] =
 "usage: rlctl rule add NAME [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn]\n"
 "                      rate RATE [burst N [UNIT]] [algo ALGO]\n"
 "                      [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
-"                      [mark-value N] [dscp N|CLASS] [ecn [on|off]] [block-for DUR]\n"
+"                      [mark-value N] [dscp N|CLASS] [ecn [on|off]] [block-for DUR]\n                      [scope local|cluster]\n"
 "       rlctl rule change NAME WORDS...   (e.g. rate 200/s, algo sliding-window)\n"
 "       rlctl rule del NAME\n"
 "       rlctl rule list [NAME]\n"
@@ -442,7 +442,7 @@ static void print_rules(json_t *rules)
 	       "PROTO", "DPORT", "RATE", "BURST", "ALGO", "PER", "ACTION", "BLOCK-FOR");
 	json_array_foreach(rules, i, r) {
 		json_t *src = json_object_get(r, "src");
-		char sbuf[128] = "any", bb[32], act[64];
+		char sbuf[128] = "any", bb[32], act[64], per[48];
 		size_t k;
 		json_t *s;
 
@@ -455,9 +455,12 @@ static void print_rules(json_t *rules)
 		snprintf(bb, sizeof(bb), "%lld%s", ji(r, "burst"),
 			 json_is_true(json_object_get(r, "bytes")) ? "B" : "");
 		fmt_action(r, act, sizeof(act));
+		/* a scope cluster rule's rate and burst are the cluster's */
+		snprintf(per, sizeof(per), "%s%s", js(r, "per"),
+			 strcmp(js(r, "scope"), "cluster") ? "" : ",cluster");
 		printf("%-20s %-5lld %-20s %-6s %-11s %-14s %-10s %-15s %-14s %-8s %s\n",
 		       js(r, "name"), ji(r, "id"), sbuf, js(r, "proto"),
-		       js(r, "dport"), js(r, "rate"), bb, js(r, "algo"), js(r, "per"),
+		       js(r, "dport"), js(r, "rate"), bb, js(r, "algo"), per,
 		       act, js(r, "block_for"));
 	}
 }
@@ -503,6 +506,37 @@ static void print_stats(json_t *o)
 	printf("\n%-20s %17s %18s\n", "GLOBAL", "packets", "bytes");
 	json_object_foreach(g, k, c)
 		printf("%-20s %17lld %18lld\n", k, ji(c, "packets"), ji(c, "bytes"));
+}
+
+static double jd(json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+/* status: the cluster section, if the agent has one */
+static void print_cluster(json_t *c)
+{
+	json_t *rules = json_object_get(c, "rules"), *r;
+	size_t i;
+
+	if (!json_is_object(c))
+		return;
+	printf("cluster:       '%s' node %s, Redis %s: %s; sync every %.0f ms, last took %.2f ms; "
+	       "on-redis-down %s\n", js(c, "name"), js(c, "node"), js(c, "redis"),
+	       json_is_true(json_object_get(c, "connected")) ? "connected" : "DOWN",
+	       jd(c, "sync_s") * 1e3, jd(c, "last_sync_latency_s") * 1e3, js(c, "on_redis_down"));
+	printf("               syncs %lld ok, %lld failed, %lld skipped; %lld on the down policy; "
+	       "%lld share updates; %lld Redis commands\n", ji(c, "syncs_ok"), ji(c, "syncs_failed"),
+	       ji(c, "syncs_skipped"), ji(c, "down_syncs"), ji(c, "share_updates"),
+	       ji(c, "redis_commands"));
+	if (*js(c, "last_error") && strcmp(js(c, "last_error"), "-"))
+		printf("               last error: %s\n", js(c, "last_error"));
+	json_array_foreach(rules, i, r)
+		printf("  rule %-20s share %.3f = %.0f of %.0f %s/s here; here %lld/s offered, %lld/s admitted; "
+		       "cluster %lld/s offered, %lld/s admitted, %lld nodes\n", js(r, "name"),
+		       jd(r, "share"), jd(r, "local_rate_per_s"), jd(r, "rate_per_s"), js(r, "unit"),
+		       ji(r, "demand_per_s"), ji(r, "admitted_per_s"), ji(r, "cluster_demand_per_s"),
+		       ji(r, "cluster_admitted_per_s"), ji(r, "nodes"));
 }
 
 static void print_status(json_t *o)
@@ -580,6 +614,7 @@ static void print_status(json_t *o)
 		       js(lr, "message"));
 	else
 		printf("last reload:   none\n");
+	print_cluster(json_object_get(o, "cluster"));
 }
 
 static void print_top(json_t *o)
