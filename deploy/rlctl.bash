@@ -35,7 +35,7 @@ _rlctl()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-j -p -S -t -h -V --json --pretty --help --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "rule allow block stats top status config help" -- "$cur"))
+			COMPREPLY=($(compgen -W "rule allow block stats top explain status config help" -- "$cur"))
 		fi
 		return
 	fi
@@ -82,6 +82,15 @@ _rlctl()
 		[[ ${#words[@]} -eq 1 ]] && COMPREPLY=($(compgen -W "$(_rlctl_rules "${sock[@]}")" -- "$cur")) ;;
 	top)
 		[[ ${#words[@]} -eq 1 ]] && COMPREPLY=($(compgen -W "-n" -- "$cur")) ;;
+	explain)
+		# after SRC: the packet's words
+		if [[ ${#words[@]} -ge 2 ]]; then
+			case $prev in
+			proto) COMPREPLY=($(compgen -W "tcp udp icmp icmpv6" -- "$cur")) ;;
+			dport) ;;
+			*) COMPREPLY=($(compgen -W "proto dport syn" -- "$cur")) ;;
+			esac
+		fi ;;
 	config)
 		if [[ ${#words[@]} -eq 1 ]]; then
 			COMPREPLY=($(compgen -W "reload dump save check help" -- "$cur"))

@@ -380,4 +380,39 @@ struct rl_list_val {
 	__u64 expires_ns;          /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns), 0 = never */
 };
 
+/*
+ * Apply journal (ARRAY rl_journal), userspace-only: the redo log that
+ * makes an agent's apply crash-consistent (docs/ARCHITECTURE.md "Rule
+ * compilation and atomic updates").  Element 0 is the head: op
+ * RL_J_COMMIT with arg = n and seq = S says "the n records of apply S
+ * (from 1 + (S & 1) * RL_JOURNAL_RECS on) are complete and must all reach
+ * rl_catalog/rl_lists"; RL_J_NONE says nothing is pending.  The head is
+ * written after the records and reset after the apply, each in one map
+ * write.
+ */
+enum rl_jop {
+	RL_J_NONE = 0,
+	RL_J_COMMIT,               /* head only                              */
+	RL_J_CAT,                  /* rl_catalog[arg] = cat                  */
+	RL_J_LIST_SET,             /* rl_lists[list.key] = list.val          */
+	RL_J_LIST_DEL,             /* delete rl_lists[list.key]              */
+};
+
+#define RL_JOURNAL_RECS   (RL_MAX_RULES + 2 * 4096)   /* + 2 * RL_MAX_LIST */
+
+struct rl_jrec {
+	__u32 op;                  /* enum rl_jop                           */
+	__u32 arg;                 /* head: records; RL_J_CAT: the slot     */
+	__u64 seq;                 /* the apply the record belongs to       */
+	union {
+		struct rl_catalog cat;
+		struct {
+			struct rl_list_key key;
+			__u32 _pad;
+			struct rl_list_val val;
+		} list;
+	};
+};
+_Static_assert(sizeof(struct rl_jrec) == 16 + 168, "rl_jrec ABI");
+
 #endif /* RL_ABI_H */

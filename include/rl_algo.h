@@ -526,6 +526,35 @@ static __always_inline int rl_slog_admit(const struct rl_limit *l,
 	return 1;
 }
 
+/*
+ * One packet on a key's sliding log: its ring s, the rule tag the ring
+ * was kept for and the penalty box's end (ns, 0 = none), all updated in
+ * place.  A ring of another rule version restarts: fresh (box cleared)
+ * for a new generation, drained for a new epoch.  Returns RL_V_PASS,
+ * RL_V_DROP or RL_V_BLOCK.  The datapath calls it under the log's spin
+ * lock; `explain` on a copy.
+ */
+static __always_inline __u32 rl_slog_decide(const struct rl_rule *r, __u32 *tag,
+					    __u64 *block_until,
+					    struct rl_slog_ring *s, __u64 now_ns)
+{
+	if (*tag != r->tag) {
+		int full = !*tag || (*tag & RL_TAG_GEN) != (r->tag & RL_TAG_GEN);
+
+		rl_slog_init(&r->limit, s, now_ns, full);
+		if (full)
+			*block_until = 0;
+		*tag = r->tag;
+	}
+	if (now_ns < *block_until)
+		return RL_V_BLOCK;
+	if (rl_slog_admit(&r->limit, s, now_ns))
+		return RL_V_PASS;
+	if (r->block_ns)
+		*block_until = now_ns + r->block_ns < now_ns ? ~0ULL : now_ns + r->block_ns;
+	return RL_V_DROP;
+}
+
 /* --- userspace: per-rule constants and the range check -------------------- */
 
 #ifndef __bpf__

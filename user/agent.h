@@ -7,6 +7,8 @@
  *   agent_bpf.c    the BPF side: loader calls, map fds, per-CPU reads
  *   agent_state.c  the in-memory model (rules, allow/block) and the one
  *                  function that makes the maps equal to a model
+ *   agent_journal.c  the redo journal that makes that function
+ *                  crash-consistent
  *   agent_gc.c     the sweep of the per-source state tables and sliding
  *                  logs: idle and orphaned keys out, live keys counted
  *   agent_cmd.c    the control commands: argv in, JSON object out
@@ -32,6 +34,8 @@
 #define AGENT_DEFAULT_SOCK "/run/rlagent/rlagent.sock"
 #define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9471"
+/* Chart.js for the dashboard: Debian's libjs-chart.js */
+#define AGENT_DEFAULT_CHARTJS "/usr/share/javascript/chart.js/chart.min.js"
 
 /* Logging: stderr in the foreground ("<3>" priority prefixes when stderr
  * is the journal), syslog once daemonized. */
@@ -72,7 +76,7 @@ struct agent_maps {
 	int match4, match6;
 	int stats, gstats;
 	int agg, slagg;
-	int conf, catalog, lists;
+	int conf, catalog, lists, journal;
 	int st4, st6;                 /* per-source state tables              */
 	int sl4, sl6;                 /* per-source sliding logs              */
 	/* the state tables mapped shared (BPF_F_MMAPABLE), NULL if not */
@@ -101,6 +105,9 @@ struct agent_iface {
 	char name[16];
 	int ifindex;
 	char mode[16];                /* "native", "generic", "?"             */
+	bool dispatcher;              /* in libxdp's dispatcher, else own link */
+	uint32_t prio;                /* run priority there                   */
+	char note[512];               /* why it is not where configured, or "" */
 };
 
 struct agent {
@@ -109,7 +116,10 @@ struct agent {
 	const char *sock_path;
 	const char *pin_dir;
 	const char *metrics_listen;   /* ADDR:PORT or "off"                   */
+	const char *chartjs_path;     /* served as /chart.js on the listener  */
 	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
+	int xdp_attach;               /* --xdp-attach: -1 unset, else as config */
+	uint32_t xdp_prio;            /* --xdp-priority: 0 unset              */
 	bool foreground, detach_on_exit;
 	uint64_t gc_interval_ns;        /* between GC passes; 0 = no GC       */
 	int n_cli_ifaces;
@@ -125,6 +135,8 @@ struct agent {
 	struct agent_iface ifaces[RL_MAX_IFACES];
 	int ncpus;
 	bool tc_on;                   /* rl_tc_in on the interfaces           */
+	char caps[128];               /* what agent_caps_drop kept: "cap_x .." */
+	bool caps_dropped;
 
 	/* what is running */
 	struct agent_model model;
@@ -133,6 +145,13 @@ struct agent {
 	uint32_t next_prio;
 	uint32_t next_slot;
 	bool adopted;
+	uint64_t jseq;                /* the last apply's rl_journal number   */
+	/* the last refused change left the maps as they were */
+	bool unchanged;
+	/* a rollback failed and the maps could not be re-read since: the
+	 * running rules may not be a->model (status, /metrics) */
+	bool degraded, resyncing;
+	char degraded_msg[RL_ERR_LEN];
 
 	/* bookkeeping for status */
 	time_t started;
@@ -151,6 +170,9 @@ struct agent {
 	bool reload_requested;
 	char reload_by[64];           /* who sent the SIGHUP                  */
 };
+
+/* agent_caps.c: keep only the capabilities still needed (after start-up) */
+int agent_caps_drop(struct agent *a);
 
 /* agent_bpf.c */
 int agent_bpf_open(struct agent *a);
@@ -184,11 +206,38 @@ int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix
  * moved into a->model (and emptied), on failure the maps and a->model are
  * as before and err says why. */
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err);
+/* Finishes an apply a crash left committed in rl_journal, then rebuilds
+ * the model from rl_catalog and rl_lists and reads the tries back. */
 int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err);
+/* What a start does: agent_adopt(), then re-apply the adopted model (or,
+ * with no pinned state, apply a->cfg's rules). */
+int agent_restore(struct agent *a, bool *had_state, struct rl_err *err);
+/* Memory made equal to the maps again after a failed rollback: adopt and
+ * re-apply; clears a->degraded when it succeeds. */
+int agent_resync(struct agent *a, struct rl_err *err);
+/* "; the running rules are unchanged" after a refused change, if true */
+#define AGENT_UNCHANGED(a) ((a)->unchanged ? "; the running rules are unchanged" : "")
 int agent_expire(struct agent *a, uint64_t now_ns);
 uint64_t agent_next_expiry(const struct agent *a);
 uint64_t agent_now_ns(void);
 void agent_err(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* agent_journal.c: the apply journal (rl_journal).  A jlog is an
+ * apply's records in memory; commit writes them and the head, do makes
+ * one record's write, done clears the head; recover finishes an apply
+ * the head says is committed (*redone: its records). */
+struct agent_jlog {
+	struct rl_jrec *r;
+	int n, cap;
+};
+int agent_jlog_cat(struct agent_jlog *j, uint32_t slot, const struct rl_catalog *c);
+int agent_jlog_list(struct agent_jlog *j, bool del, uint32_t kind, const struct rl_prefix *p,
+		    uint64_t expires_ns);
+void agent_jlog_free(struct agent_jlog *j);
+int agent_journal_commit(struct agent *a, struct agent_jlog *j, struct rl_err *err);
+int agent_journal_do(struct agent *a, const struct rl_jrec *r, struct rl_err *err);
+int agent_journal_done(struct agent *a, struct rl_err *err);
+int agent_journal_recover(struct agent *a, int *redone, struct rl_err *err);
 
 /* agent_gc.c */
 uint64_t agent_gc_next(const struct agent *a);
@@ -209,12 +258,19 @@ const struct agent_rule *agent_slot_rule(const struct agent *a, const int32_t *b
 struct agent_job;
 json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job);
 json_t *agent_job_step(struct agent *a, struct agent_job *job);
+/* A `top -n n` scan as a job (the dashboard runs one), NULL without memory. */
+struct agent_job *agent_top_job(long n);
+/* The name `stats` gives global counter g ("packets", "blocklisted"), NULL if none. */
+const char *agent_gstat_name(int g);
 void agent_job_free(struct agent_job *job);
 json_t *agent_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *agent_rule_json(const struct agent_rule *r);
 int agent_config_reload(struct agent *a, struct rl_err *err);
 char *agent_config_dump(struct agent *a);
 int agent_check_config(const char *path, int *n_rules, struct rl_err *err);
+
+/* agent_explain.c: `explain SRC [proto P] [dport N] [syn]` (argv[0] "explain") */
+json_t *agent_explain(struct agent *a, int argc, char **argv);
 
 /* agent_save.c: writes agent_config_dump() over path (NULL: the config
  * file) atomically; `saved` gets the file written (symlinks resolved). */
@@ -247,5 +303,6 @@ void metrics_stop(void);
 bool metrics_pollfd(struct pollfd *pfd);    /* false when off           */
 int metrics_timeout_ms(void);               /* -1: no deadline          */
 void metrics_run(void);                     /* never blocks             */
+void metrics_step(struct agent *a);         /* a slice of the dashboard's top scan */
 
 #endif /* RL_AGENT_H */

@@ -42,6 +42,11 @@ static const char *const gstat_names[__RL_G_MAX] = {
 	[RL_G_TC_UNPARSED] = "tc_unparsed",
 };
 
+const char *agent_gstat_name(int g)
+{
+	return g >= 0 && g < __RL_G_MAX ? gstat_names[g] : NULL;
+}
+
 static const char *const verdict_names[__RL_V_MAX] = {
 	[RL_V_PASS] = "pass", [RL_V_DROP] = "drop",
 	[RL_V_MONITOR] = "monitor", [RL_V_BLOCK] = "block",
@@ -262,7 +267,7 @@ static json_t *apply_or_refuse(struct agent *a, struct agent_model *next, json_t
 	agent_model_free(next);
 	if (ret) {
 		json_decref(okresp);
-		return agent_error("refused", "%s; the running rules are unchanged", err.msg);
+		return agent_error("refused", "%s%s", err.msg, AGENT_UNCHANGED(a));
 	}
 	return okresp;
 }
@@ -540,9 +545,18 @@ static json_t *cmd_status(struct agent *a)
 	int i;
 
 	for (i = 0; i < a->n_ifaces; i++)
-		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s}", "name", a->ifaces[i].name,
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s, s:s, s:o, s:o}",
+						     "name", a->ifaces[i].name,
 						     "ifindex", a->ifaces[i].ifindex,
-						     "mode", a->ifaces[i].mode));
+						     "mode", a->ifaces[i].mode,
+						     "attach", a->ifaces[i].dispatcher ?
+								"dispatcher" : "link",
+						     "priority", a->ifaces[i].dispatcher ?
+								json_integer(a->ifaces[i].prio) :
+								json_null(),
+						     "attach_note", a->ifaces[i].note[0] ?
+								jtext(a->ifaces[i].note) :
+								json_null()));
 	if (a->have_last_reload)
 		lr = json_pack("{s:b, s:o, s:I}", "ok", a->last_reload_ok,
 			       "message", jtext(a->last_reload_msg),
@@ -562,9 +576,22 @@ static json_t *cmd_status(struct agent *a)
 				   malformed_names[a->cfg.defaults.malformed] : "?",
 		      "adopted", a->adopted, "match_entries", a->applied.n,
 		      "last_reload", lr);
+	/* a failed rollback the maps could not be re-read after */
+	json_object_set_new(o, "degraded", a->degraded ? jtext(a->degraded_msg) : json_false());
 	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
 						       "coarse" : "precise"));
 	json_object_set_new(o, "direct_table", agent_dir_json(a));
+	{
+		json_t *caps = json_array();
+		char c[sizeof(a->caps)], *t, *save = NULL;
+
+		snprintf(c, sizeof(c), "%s", a->caps);
+		for (t = strtok_r(c, " ", &save); a->caps_dropped && t; t = strtok_r(NULL, " ", &save))
+			json_array_append_new(caps, json_string(t));
+		json_object_set_new(o, "capabilities", a->caps_dropped ? caps : json_null());
+		if (!a->caps_dropped)
+			json_decref(caps);
+	}
 	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
 						       "rl_st4", table_json(a, 4, now),
 						       "rl_st6", table_json(a, 6, now)));
@@ -628,6 +655,7 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	struct agent_model next;
 	int ret;
 
+	a->unchanged = true;
 	a->reloads++;
 	a->have_last_reload = true;
 	a->last_reload_time = time(NULL);
@@ -679,6 +707,13 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	    memcmp(cfg.ifaces, a->cfg.ifaces, sizeof(cfg.ifaces[0]) * (size_t)cfg.n_ifaces))
 		log_warn("%s: interfaces changed; restart rlagent to attach or detach them",
 			 a->config_path);
+	if (cfg.defaults.xdp_attach != a->cfg.defaults.xdp_attach ||
+	    cfg.defaults.xdp_prio != a->cfg.defaults.xdp_prio)
+		log_warn("%s: xdp-attach or xdp-priority changed (or differs from the command line); "
+			 "it takes effect when rl attaches afresh (rlagent --detach-on-exit, then start it)",
+			 a->config_path);
+	cfg.defaults.xdp_attach = a->cfg.defaults.xdp_attach;
+	cfg.defaults.xdp_prio = a->cfg.defaults.xdp_prio;
 	/* state_entries sized the tables at load: keep the one in effect.
 	 * on_full is read per packet from rl_conf, written below. */
 	cfg.defaults.state_entries = a->cfg.defaults.state_entries;
@@ -688,6 +723,7 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	ret = agent_bpf_write_conf(a);
 	if (ret) {
 		agent_err(err, "rules applied, but writing rl_conf failed: %s", strerror(-ret));
+		a->unchanged = false;
 		goto out;
 	}
 out:
@@ -699,8 +735,7 @@ out:
 			 a->config_path, a->model.n_rules);
 	rl_utf8_sanitize(a->last_reload_msg);
 	if (ret)
-		log_err("config reload by %s refused: %s; the running rules are unchanged", who(),
-			err->msg);
+		log_err("config reload by %s refused: %s%s", who(), err->msg, AGENT_UNCHANGED(a));
 	else
 		log_info("config reload by %s: %s", who(), a->last_reload_msg);
 	/* refused or not, the old or the new rules are running: ready again */
@@ -771,6 +806,9 @@ char *agent_config_dump(struct agent *a)
 		d->malformed < __RL_MALFORMED_MAX ? malformed_names[d->malformed] : "drop");
 	fprintf(f, "  state-entries: %u\n", d->state_entries);
 	fprintf(f, "  clock: %s\n", d->coarse_clock ? "coarse" : "precise");
+	fprintf(f, "  xdp-attach: %s\n", d->xdp_attach == 1 ? "dispatcher" :
+					 d->xdp_attach == 2 ? "link" : "auto");
+	fprintf(f, "  xdp-priority: %u\n", d->xdp_prio);
 	for (i = 0, k = 0; i < a->model.n_allow; i++) {
 		if (a->model.allow[i].expires_ns)
 			continue;
@@ -876,8 +914,8 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		if (argc != 2)
 			return agent_error("usage", "usage: config reload");
 		if (agent_config_reload(a, &err))
-			return agent_error("refused", "config reload: %s; the running rules are unchanged",
-					   err.msg);
+			return agent_error("refused", "config reload: %s%s", err.msg,
+					   AGENT_UNCHANGED(a));
 		return json_pack("{s:b, s:o, s:i}", "ok", 1, "config", jtext(a->config_path),
 				 "rules", a->model.n_rules);
 	}
@@ -1063,18 +1101,27 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv, struct agent_job 
 			return agent_error("usage", "usage: top [-n N]");
 		}
 	}
-	t = calloc(1, sizeof(*t));
+	(void)a;
+	t = agent_top_job(n);
+	if (!t)
+		return agent_error("refused", "out of memory");
+	*job = t;
+	return NULL;
+}
+
+struct agent_job *agent_top_job(long n)
+{
+	struct agent_job *t = calloc(1, sizeof(*t));
+
 	if (t)
 		t->rows = calloc((size_t)n, sizeof(*t->rows));
 	if (!t || !t->rows) {
 		free(t);
-		return agent_error("refused", "out of memory");
+		return NULL;
 	}
-	(void)a;
 	t->want = n;
 	t->fam = 4;
-	*job = t;
-	return NULL;
+	return t;
 }
 
 void agent_job_free(struct agent_job *t)
@@ -1149,9 +1196,11 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agen
 		return cmd_config(a, argc, argv);
 	if (!strcmp(argv[0], "top"))
 		return cmd_top(a, argc, argv, job);
+	if (!strcmp(argv[0], "explain"))
+		return agent_explain(a, argc, argv);
 	if (!strcmp(argv[0], "ping"))
 		return ok();
-	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, status, config",
+	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, explain, status, config",
 			   RL_CUT(argv[0], 64));
 }
 

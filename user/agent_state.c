@@ -10,7 +10,9 @@
  * fresh slots are zeroed and catalog/list entries written first, then new
  * and changed match entries (each an RCU swap of a whole value), and only
  * then are stale match entries, catalog slots and list entries removed.
- * The pinned maps are the source of truth: agent_adopt() rebuilds the
+ * Catalog and list writes go through the journal (agent_journal.c), so a
+ * crash leaves the old set or the new one.  The pinned maps are the
+ * source of truth: agent_adopt() finishes a committed apply, rebuilds the
  * model from rl_catalog and rl_lists and reads the tries back, so a
  * restarted agent diffs against what is really there.
  */
@@ -273,15 +275,6 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	rl_rule_compile(s, r->id, r->ver, &r->abi);
 }
 
-static void list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->kind = kind;
-	k->prefixlen = p->len;
-	k->family = p->family;
-	memcpy(k->addr, p->addr, p->family == 4 ? 4 : 16);
-}
-
 static int match_fd_key(struct agent *a, const struct rl_prefix *p, void *key)
 {
 	if (p->family == 4) {
@@ -331,14 +324,17 @@ static int slot_index(const struct agent_model *m, int32_t **out)
  */
 static int sync_maps(struct agent *a, const struct agent_model *from,
 		     const struct rl_compiled *fc, const struct agent_model *to,
-		     const struct rl_compiled *tc, bool zero_new, struct rl_err *err)
+		     const struct rl_compiled *tc, bool zero_new, bool *committed,
+		     struct rl_err *err)
 {
 	int32_t *fidx = NULL, *tidx = NULL;
 	struct rl_catalog cat, old;
+	struct agent_jlog jl = {};
 	char pbuf[64];
-	int i, j, ret, fd;
+	int i, j, ret, fd, early;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
 
+	*committed = false;
 	ret = slot_index(from, &fidx);
 	if (!ret)
 		ret = slot_index(to, &tidx);
@@ -348,16 +344,19 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	}
 
 	/* 1. fresh slots start from zero counters, before any match entry
-	 *    can send a packet there.  Per-rule state is zeroed too, though
-	 *    only for tidiness: a word or log of another tag is "no state"
-	 *    to the datapath, and a new rule's tag is not its slot's last. */
+	 *    can send a packet there (before the commit: no rule of the
+	 *    running set uses a fresh slot, unless this apply reuses one it
+	 *    frees).  Per-rule state is zeroed too, though only for
+	 *    tidiness: a word or log of another tag is "no state" to the
+	 *    datapath, and a new rule's tag is not its slot's last. */
 	for (i = 0; i < to->n_rules; i++) {
 		uint32_t id = to->rules[i].id;
 		__u64 zs = 0;
 		struct rl_slog zl = {};
 		int v;
 
-		if (!zero_new || fidx[id] >= 0)
+		if (!zero_new || (fidx[id] >= 0 &&
+				  from->rules[fidx[id]].ver >> 16 == to->rules[i].ver >> 16))
 			continue;
 		for (v = 0; v < __RL_V_MAX; v++) {
 			ret = agent_pcpu_zero(a, a->maps.stats, id * __RL_V_MAX + v);
@@ -374,10 +373,11 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 2. catalog entries of new and changed rules (an entry is a
-	 *    function of spec, slot, ver and prio: equal ones are skipped
-	 *    without building either). */
-	for (i = 0; i < to->n_rules; i++) {
+	/* 2. the journal: catalog entries of new and changed rules (an
+	 *    entry is a function of spec, slot, ver and prio: equal ones are
+	 *    skipped without building either) and new and changed list
+	 *    entries, done before the tries ... */
+	for (i = 0; i < to->n_rules && !ret; i++) {
 		const struct agent_rule *r = &to->rules[i], *o;
 
 		if (fidx[r->id] >= 0) {
@@ -392,40 +392,69 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			if (!memcmp(&cat, &old, sizeof(cat)))
 				continue;
 		}
-		if (bpf_map_update_elem(a->maps.catalog, &r->id, &cat, BPF_ANY)) {
-			ret = -errno;
-			agent_err(err, "writing rl_catalog slot %u (rule '%s'): %s",
-				  r->id, r->spec.name, strerror(errno));
-			goto cleanup;
-		}
+		ret = agent_jlog_cat(&jl, r->id, &cat);
 	}
-
-	/* 3. new and changed list entries (allow, then block). */
-	for (j = 0; j < 2; j++) {
+	for (j = 0; j < 2 && !ret; j++) {
 		const struct rl_list_entry *tl = j ? to->block : to->allow;
 		const struct rl_list_entry *fl = j ? from->block : from->allow;
 		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
-		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
 
-		for (i = 0; i < tn; i++) {
-			struct rl_list_key k;
-			struct rl_list_val v = { .expires_ns = tl[i].expires_ns };
+		for (i = 0; i < tn && !ret; i++) {
 			int f = agent_list_find(fl, fn, &tl[i].pfx);
 
 			if (f >= 0 && fl[f].expires_ns == tl[i].expires_ns)
 				continue;
-			list_key(kind, &tl[i].pfx, &k);
-			if (bpf_map_update_elem(a->maps.lists, &k, &v, BPF_ANY)) {
-				ret = -errno;
-				agent_err(err, "writing rl_lists entry %s: %s%s",
-					  pfx_str(&tl[i].pfx, pbuf, sizeof(pbuf)), strerror(errno),
-					  errno == E2BIG ? " (rl_lists is full)" : "");
-				goto cleanup;
-			}
+			ret = agent_jlog_list(&jl, false, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
+					&tl[i].pfx, tl[i].expires_ns);
 		}
 	}
+	early = jl.n;
+	/* ... and, done after the tries, tombstones of catalog slots no rule
+	 *    uses any more (free, but remembering the last ver, so a
+	 *    restarted agent never hands out a gen still found in the state
+	 *    maps) and list entries that went away */
+	for (i = 0; i < from->n_rules && !ret; i++) {
+		uint32_t id = from->rules[i].id;
 
-	/* 4. new and changed match entries: each is one RCU swap. */
+		if (id >= RL_MAX_RULES || tidx[id] >= 0)
+			continue;
+		memset(&cat, 0, sizeof(cat));
+		cat.rule.id = id;
+		cat.rule.ver = from->rules[i].ver;
+		ret = agent_jlog_cat(&jl, id, &cat);
+	}
+	for (j = 0; j < 2 && !ret; j++) {
+		const struct rl_list_entry *tl = j ? to->block : to->allow;
+		const struct rl_list_entry *fl = j ? from->block : from->allow;
+		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
+
+		for (i = 0; i < fn && !ret; i++)
+			if (agent_list_find(tl, tn, &fl[i].pfx) < 0)
+				ret = agent_jlog_list(&jl, true, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
+						&fl[i].pfx, 0);
+	}
+	if (ret) {
+		agent_err(err, "%s building the apply journal",
+			  ret == -ENOMEM ? "out of memory" : "too many changes");
+		goto cleanup;
+	}
+
+	/* 3. the commit: one write of the journal's head */
+	if (jl.n) {
+		ret = agent_journal_commit(a, &jl, err);
+		if (ret)
+			goto cleanup;
+		*committed = true;
+	}
+
+	/* 4. catalog and list entries of the new set */
+	for (i = 0; i < early; i++) {
+		ret = agent_journal_do(a, &jl.r[i], err);
+		if (ret)
+			goto cleanup;
+	}
+
+	/* 5. new and changed match entries: each is one RCU swap. */
 	for (i = 0, j = 0; i < tc->n; i++) {
 		const struct rl_compiled_entry *te = &tc->e[i];
 		int c = 1;
@@ -434,6 +463,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			j++;
 		if (j < fc->n && c == 0 && match_equal(&fc->e[j].m, &te->m))
 			continue;
+		*committed = true;
 		fd = match_fd_key(a, &te->pfx, &key);
 		if (bpf_map_update_elem(fd, &key, &te->m, BPF_ANY)) {
 			ret = -errno;
@@ -444,7 +474,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 5. stale match entries. */
+	/* 6. stale match entries. */
 	for (i = 0, j = 0; i < fc->n; i++) {
 		const struct rl_compiled_entry *fe = &fc->e[i];
 		int c = 1;
@@ -453,6 +483,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			j++;
 		if (j < tc->n && c == 0)
 			continue;
+		*committed = true;
 		fd = match_fd_key(a, &fe->pfx, &key);
 		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
 			ret = -errno;
@@ -462,54 +493,23 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 5b. the direct tables follow the tries, before any rule they may
+	/* 6b. the direct tables follow the tries, before any rule they may
 	 *     still name loses its catalog slot */
+	*committed = true;
 	ret = agent_dir_sync(a, tc, err);
 	if (ret)
 		goto cleanup;
 
-	/* 6. catalog slots no rule uses any more. */
-	for (i = 0; i < from->n_rules; i++) {
-		uint32_t id = from->rules[i].id;
-
-		if (id >= RL_MAX_RULES || tidx[id] >= 0)
-			continue;
-		/* A tombstone: free, but it remembers the last ver, so a
-		 * restarted agent never hands out a gen still found in the
-		 * state maps. */
-		memset(&cat, 0, sizeof(cat));
-		cat.rule.id = id;
-		cat.rule.ver = from->rules[i].ver;
-		if (bpf_map_update_elem(a->maps.catalog, &id, &cat, BPF_ANY)) {
-			ret = -errno;
-			agent_err(err, "clearing rl_catalog slot %u: %s", id, strerror(errno));
+	/* 7. tombstones and list deletions, then the journal is done */
+	for (i = early; i < jl.n; i++) {
+		ret = agent_journal_do(a, &jl.r[i], err);
+		if (ret)
 			goto cleanup;
-		}
 	}
-
-	/* 7. list entries that went away. */
-	for (j = 0; j < 2; j++) {
-		const struct rl_list_entry *tl = j ? to->block : to->allow;
-		const struct rl_list_entry *fl = j ? from->block : from->allow;
-		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
-		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
-
-		for (i = 0; i < fn; i++) {
-			struct rl_list_key k;
-
-			if (agent_list_find(tl, tn, &fl[i].pfx) >= 0)
-				continue;
-			list_key(kind, &fl[i].pfx, &k);
-			if (bpf_map_delete_elem(a->maps.lists, &k) && errno != ENOENT) {
-				ret = -errno;
-				agent_err(err, "deleting rl_lists entry %s: %s",
-					  pfx_str(&fl[i].pfx, pbuf, sizeof(pbuf)), strerror(errno));
-				goto cleanup;
-			}
-		}
-	}
-	ret = 0;
+	if (jl.n)
+		ret = agent_journal_done(a, err);
 cleanup:
+	agent_jlog_free(&jl);
 	free(fidx);
 	free(tidx);
 	return ret;
@@ -584,6 +584,70 @@ static bool model_has_mark(const struct agent_model *m)
 	return false;
 }
 
+/*
+ * An apply failed and so did its rollback: the maps hold neither model
+ * for sure.  Memory is made to say what the maps hold (agent_resync), so
+ * that later applies diff against the truth, and err says so; "the
+ * running rules are unchanged" is never claimed (a->unchanged).
+ */
+static void rollback_failed(struct agent *a, struct rl_err *err, const struct rl_err *rb)
+{
+	char what[RL_ERR_LEN], how[RL_ERR_LEN];
+	struct rl_err e3 = {};
+
+	a->unchanged = false;
+	snprintf(what, sizeof(what), "%s", err->msg);
+	snprintf(how, sizeof(how), "%s", rb->msg);
+	log_err("rolling back a failed apply (%s) also failed: %s; re-reading the maps", what, how);
+	snprintf(a->degraded_msg, sizeof(a->degraded_msg), "rolling back a failed apply failed: %.400s",
+		 how);
+	rl_utf8_sanitize(a->degraded_msg);
+	a->degraded = true;
+	if (a->resyncing) {
+		agent_err(err, "%s; rolling back failed too (%s)", what, how);
+		return;
+	}
+	if (agent_resync(a, &e3))
+		agent_err(err, "%s; rolling back failed too (%s), and so did re-reading the maps (%s): the agent is degraded (`rlctl status`) and the running rules may differ from `rlctl rule list`",
+			  what, how, e3.msg);
+	else
+		agent_err(err, "%s; rolling back failed too (%s): the running rules are now the %d the maps hold (`rlctl rule list`)",
+			  what, how, a->model.n_rules);
+}
+
+int agent_resync(struct agent *a, struct rl_err *err)
+{
+	struct agent_model next;
+	bool had_state;
+	int ret;
+
+	if (a->resyncing)
+		return -EBUSY;
+	a->resyncing = true;
+	a->degraded = true;
+	ret = agent_adopt(a, &had_state, err);
+	if (!ret) {
+		ret = agent_model_dup(&a->model, &next);
+		if (ret)
+			agent_err(err, "out of memory");
+		else
+			ret = agent_apply(a, &next, err);
+		agent_model_free(&next);
+	}
+	if (ret) {
+		snprintf(a->degraded_msg, sizeof(a->degraded_msg), "re-reading the maps failed: %.400s",
+			 err->msg);
+		rl_utf8_sanitize(a->degraded_msg);
+	} else {
+		a->degraded = false;
+		a->degraded_msg[0] = 0;
+		log_info("re-read the maps: %d rules, %d allow and %d block entries", a->model.n_rules,
+			 a->model.n_allow, a->model.n_block);
+	}
+	a->resyncing = false;
+	return ret;
+}
+
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 {
 	struct rl_rule_spec *specs = NULL;
@@ -591,11 +655,30 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	uint8_t *used = NULL;
 	struct rl_compiled out = {};
 	struct rl_name_index old_names = {};
-	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot;
-	bool mark = model_has_mark(next), tc_was = a->tc_on;
-	int i, j, n4 = 0, n6 = 0, ret;
+	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot, fslot = 0;
+	bool mark = model_has_mark(next), tc_was = a->tc_on, committed = false;
+	int i, j, n4 = 0, n6 = 0, n_free = RL_MAX_RULES, ret;
 	struct rl_err e2;
 
+	a->unchanged = true;
+	if (a->degraded && !a->resyncing) {
+		/* `next` was made from a model the maps may not hold: re-read
+		 * them and let the client decide again on what they hold */
+		char why[RL_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", a->degraded_msg);
+		memset(&e2, 0, sizeof(e2));
+		ret = agent_resync(a, &e2);
+		if (ret) {
+			agent_err(err, "the agent is degraded (%s) and re-reading the maps failed: %s",
+				  why, e2.msg);
+			return ret;
+		}
+		a->unchanged = false;
+		agent_err(err, "the agent was degraded (%s) and has re-read the maps: the running rules are the %d rules, %d allow and %d block entries they hold; check `rlctl rule list` and repeat the change",
+			  why, a->model.n_rules, a->model.n_allow, a->model.n_block);
+		return -EAGAIN;
+	}
 	if (next->n_rules > RL_MAX_RULES) {
 		agent_err(err, "%d rules; at most %d", next->n_rules, RL_MAX_RULES);
 		return -E2BIG;
@@ -639,39 +722,61 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	for (i = 0; i < a->model.n_rules; i++)
 		rl_name_index_add(&old_names, i);
 
-	/* A slot freed by this very apply is not reused by it: old match
-	 * entries still point there until step 5 of sync_maps(). */
-	for (i = 0; i < a->model.n_rules; i++)
-		used[a->model.rules[i].id] = 1;
+	/* A slot freed by this very apply is not reused by it while another
+	 * is free: old match entries still point there until step 6 of
+	 * sync_maps().  Only a change that renames more rules than there are
+	 * free slots takes freed ones (used 1): their rules' counters restart
+	 * before the commit (sync_maps() step 1).  used 2: taken by `next`. */
+	for (i = 0; i < a->model.n_rules; i++) {
+		uint32_t id = a->model.rules[i].id;
 
+		if (id < RL_MAX_RULES && !used[id]) {
+			used[id] = 1;
+			n_free--;
+		}
+	}
 	for (i = 0; i < next->n_rules; i++) {
 		struct agent_rule *r = &next->rules[i];
 		int o = rl_name_index_find(&old_names, r->spec.name);
 		struct agent_rule *old = o >= 0 ? &a->model.rules[o] : NULL;
 
-		if (old) {
-			r->id = old->id;
-			r->prio = old->prio;
-			/* a new epoch: the datapath restarts the rule's
-			 * per-source state drained (rl_word_current) */
-			r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
-		} else {
-			for (j = 0; j < RL_MAX_RULES && used[slot]; j++)
+		r->id = AGENT_NO_SLOT;
+		if (!old)
+			continue;
+		r->id = old->id;
+		r->prio = old->prio;
+		/* a new epoch: the datapath restarts the rule's per-source
+		 * state drained (rl_word_current) */
+		r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
+		used[r->id] = 2;
+	}
+	for (i = 0; i < next->n_rules; i++) {
+		struct agent_rule *r = &next->rules[i];
+
+		if (r->id == AGENT_NO_SLOT) {
+			if (n_free > 0) {
+				for (j = 0; j < RL_MAX_RULES && used[slot]; j++)
+					slot = (slot + 1) % RL_MAX_RULES;
+				r->id = slot;
 				slot = (slot + 1) % RL_MAX_RULES;
-			if (used[slot]) {
-				agent_err(err, "no free rule slot (%d in use)", RL_MAX_RULES);
-				ret = -E2BIG;
-				goto cleanup;
+				n_free--;
+			} else {
+				while (fslot < RL_MAX_RULES && used[fslot] != 1)
+					fslot++;
+				if (fslot >= RL_MAX_RULES) {
+					agent_err(err, "no free rule slot (%d in use)", RL_MAX_RULES);
+					ret = -E2BIG;
+					goto cleanup;
+				}
+				r->id = fslot;
 			}
-			r->id = slot;
-			slot = (slot + 1) % RL_MAX_RULES;
 			r->prio = prio++;
 			gen = gen_for_slot(a, r->id, gen);
 			r->ver = gen << 16;
 			gen = gen >= 0xffff ? 1 : gen + 1;
+			used[r->id] = 2;
 		}
 		rl_rule_compile(&r->spec, r->id, r->ver, &r->abi);
-		used[r->id] = 1;
 		ids[i] = r->id;
 		vers[i] = r->ver;
 	}
@@ -701,15 +806,21 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		if (ret)
 			goto cleanup;
 	}
-	ret = sync_maps(a, &a->model, &a->applied, next, &out, true, err);
+	ret = sync_maps(a, &a->model, &a->applied, next, &out, true, &committed, err);
 	if (ret) {
 		struct rl_err rb = {};
+		bool c2;
 
+		/* the slots and generations it handed out may be in the maps
+		 * now (tombstones): never hand them out again */
+		a->next_gen = gen;
+		a->next_prio = prio;
+		a->next_slot = slot;
 		/* Put back what the failure may have half written. */
-		if (sync_maps(a, next, &out, &a->model, &a->applied, false, &rb))
-			log_err("rolling back a failed apply also failed: %s; run `rlctl config reload`",
-				rb.msg);
-		if (a->tc_on && !tc_was)
+		if (committed &&
+		    sync_maps(a, next, &out, &a->model, &a->applied, false, &c2, &rb))
+			rollback_failed(a, err, &rb);
+		if (a->tc_on && !tc_was && a->unchanged)
 			agent_bpf_tc(a, false, NULL);
 		goto cleanup;
 	}
@@ -792,9 +903,15 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	struct rl_list_key key, nkey;
 	uint32_t id, max_gen = 0, max_prio = 0;
 	void *prev = NULL;
-	int ret;
+	int ret, redone;
 
 	*had_state = false;
+	ret = agent_journal_recover(a, &redone, err);
+	if (ret)
+		return ret;
+	if (redone)
+		log_warn("finished the apply an agent left half done: %d rl_catalog/rl_lists writes redone",
+			 redone);
 	agent_model_init(&m);
 	ret = model_alloc_lists(&m);
 	if (ret) {
@@ -883,6 +1000,56 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	ret = 0;
 cleanup:
 	agent_model_free(&m);
+	return ret;
+}
+
+/* The whole-set checks of agent_apply() on an adopted model. */
+static int model_check(const struct agent_model *m, struct rl_err *err)
+{
+	struct rl_rule_spec *specs = calloc((size_t)m->n_rules + 1, sizeof(*specs));
+	int i, ret;
+
+	if (!specs) {
+		agent_err(err, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < m->n_rules; i++)
+		specs[i] = m->rules[i].spec;
+	ret = check_set(specs, m->n_rules, err);
+	free(specs);
+	return ret;
+}
+
+int agent_restore(struct agent *a, bool *had_state, struct rl_err *err)
+{
+	struct agent_model next;
+	struct rl_err e2 = {};
+	int ret;
+
+	ret = agent_adopt(a, had_state, err);
+	if (ret)
+		return ret;
+	/* An rlagent from before the journal, killed in the middle of a
+	 * change, can leave a catalog that is no valid set (both `ssh` and
+	 * `ssh-syn` after a rename): start from the config rather than not
+	 * at all.  Rules it names keep their slots and state. */
+	if (*had_state && (ret = model_check(&a->model, &e2)) && ret != -ENOMEM) {
+		log_warn("the pinned rules are not a valid set (%s), as an rlagent from before the apply journal leaves them when killed in the middle of a change: applying %s instead",
+			 e2.msg, a->config_path ? a->config_path : "the config's rules");
+		*had_state = false;
+	}
+	a->adopted = *had_state;
+	/* Re-applying the adopted model rewrites only what differs: it
+	 * brings the tries to what the catalog says after a crash. */
+	if (*had_state)
+		ret = agent_model_dup(&a->model, &next);
+	else
+		ret = agent_model_from_config(&a->cfg, &next, err);
+	if (ret == -ENOMEM)
+		agent_err(err, "out of memory");
+	if (!ret)
+		ret = agent_apply(a, &next, err);
+	agent_model_free(&next);
 	return ret;
 }
 

@@ -43,6 +43,7 @@
 #include <yaml.h>
 
 #include "rl_model.h"
+#include "rl_loader.h"              /* RL_XDP_PRIO_*: no libbpf calls here */
 
 #define RL_CONFIG_MAX_BYTES  (16 << 20)  /* 16 MiB: 16384 rules fit many times */
 #define RL_CONFIG_MAX_DEPTH  16
@@ -52,7 +53,7 @@
 
 struct y_defaults {
 	char *algo, *action, *per, *on_full, *malformed;
-	char *state_entries, *clock;
+	char *state_entries, *clock, *xdp_attach, *xdp_priority;
 };
 
 struct y_rule {
@@ -82,6 +83,8 @@ static const cyaml_schema_field_t defaults_fields[] = {
 	OPT_STR("malformed", struct y_defaults, malformed),
 	OPT_STR("state-entries", struct y_defaults, state_entries),
 	OPT_STR("clock", struct y_defaults, clock),
+	OPT_STR("xdp-attach", struct y_defaults, xdp_attach),
+	OPT_STR("xdp-priority", struct y_defaults, xdp_priority),
 	CYAML_FIELD_END
 };
 
@@ -548,7 +551,7 @@ static const char *allowed_keys(const char *path)
 	if (!*path)
 		return "version, interfaces, defaults, allowlist, blocklist, rules";
 	if (!strcmp(path, "defaults"))
-		return "algo, action, per, on-full, malformed, state-entries, clock";
+		return "algo, action, per, on-full, malformed, state-entries, clock, xdp-attach, xdp-priority";
 	if (!strncmp(path, "rules[", 6))
 		return "name, src, proto, dport, tcp-flags, rate, burst, algo, per, action, mark-value, dscp, ecn, block-for";
 	return NULL;
@@ -781,6 +784,28 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 			return -EINVAL;
 		}
 		d->state_entries = (uint32_t)v;
+	}
+	if (y->xdp_attach) {
+		int m = rl_parse_xdp_attach(y->xdp_attach);
+
+		if (m < 0) {
+			errpath(ld, "defaults.xdp-attach", false,
+				"xdp-attach '%.*s' is unknown: expected auto, dispatcher or link",
+				RL_CUT(y->xdp_attach, 40));
+			return -EINVAL;
+		}
+		d->xdp_attach = (uint32_t)m;
+	}
+	if (y->xdp_priority) {
+		uint64_t v;
+
+		if (strict_uint(y->xdp_priority, &v) || v < 1 || v > RL_XDP_PRIO_MAX) {
+			errpath(ld, "defaults.xdp-priority", false,
+				"xdp-priority %.*s is not valid: expected a whole number 1..%u "
+				"(lower runs first)", RL_CUT(y->xdp_priority, 40), RL_XDP_PRIO_MAX);
+			return -EINVAL;
+		}
+		d->xdp_prio = (uint32_t)v;
 	}
 	return 0;
 }
@@ -1067,6 +1092,18 @@ void rl_config_defaults(struct rl_config *cfg)
 	cfg->defaults.on_full = RL_FULL_EVICT;
 	cfg->defaults.malformed = RL_MALFORMED_DROP;
 	cfg->defaults.state_entries = 1048576;
+	cfg->defaults.xdp_prio = RL_XDP_PRIO_DEFAULT;
+}
+
+int rl_parse_xdp_attach(const char *s)
+{
+	static const char *const names[] = { "auto", "dispatcher", "link" };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
 }
 
 void rl_config_free(struct rl_config *cfg)

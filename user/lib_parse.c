@@ -1252,3 +1252,78 @@ int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err)
 	}
 	return 0;
 }
+
+/* ---- explain SRC [proto P] [dport N] [syn] ------------------------------ */
+
+int rl_parse_explain_words(int argc, char **argv, struct rl_explain_req *q,
+			   struct rl_err *err)
+{
+	struct rl_explain_req r = {};
+	bool seen_proto = false;
+	uint64_t v;
+	int i;
+
+	if (argc < 1 || !argv[0]) {
+		rl_errf(err, "explain: missing SRC: an IPv4 or IPv6 address");
+		return -EINVAL;
+	}
+	if (rl_parse_prefix(argv[0], &r.src, err))
+		return -EINVAL;
+	if (r.src.len != (r.src.family == 4 ? 32 : 128)) {
+		rl_errf(err, "explain: SRC '%.*s%s' is a prefix: give one address (a packet's source)",
+			Q(argv[0]));
+		return -EINVAL;
+	}
+	for (i = 1; i < argc; i++) {
+		const char *w = argv[i];
+
+		if (!strcmp(w, "proto") || !strcmp(w, "dport")) {
+			if (i + 1 >= argc) {
+				rl_errf(err, "explain: '%s' needs a value", w);
+				return -EINVAL;
+			}
+			if (!strcmp(w, "proto")) {
+				if (seen_proto) {
+					rl_errf(err, "explain: proto given twice");
+					return -EINVAL;
+				}
+				if (rl_parse_proto(argv[++i], &r.proto, err))
+					return -EINVAL;
+				seen_proto = true;
+			} else {
+				if (r.has_dport) {
+					rl_errf(err, "explain: dport given twice");
+					return -EINVAL;
+				}
+				if (parse_uint(argv[++i], 65535, &v)) {
+					rl_errf(err, "explain: dport '%.*s%s' is not a port 0..65535",
+						Q(argv[i]));
+					return -EINVAL;
+				}
+				r.dport = (uint16_t)v;
+				r.has_dport = true;
+			}
+		} else if (!strcmp(w, "syn")) {
+			if (r.syn) {
+				rl_errf(err, "explain: syn given twice");
+				return -EINVAL;
+			}
+			r.syn = true;
+		} else {
+			rl_errf(err, "explain: unexpected '%.*s%s': want proto P, dport N or syn", Q(w));
+			return -EINVAL;
+		}
+	}
+	if (r.syn && !r.proto)
+		r.proto = IPPROTO_TCP;
+	if (r.syn && r.proto != IPPROTO_TCP) {
+		rl_errf(err, "explain: syn is a TCP flag, but proto is %s", rl_proto_name(r.proto));
+		return -EINVAL;
+	}
+	if (r.has_dport && r.proto != IPPROTO_TCP && r.proto != IPPROTO_UDP) {
+		rl_errf(err, "explain: dport needs proto tcp or udp");
+		return -EINVAL;
+	}
+	*q = r;
+	return 0;
+}

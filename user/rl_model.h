@@ -19,7 +19,8 @@
 #include "rl_abi.h"
 
 #define RL_MAX_IFACES   8
-#define RL_MAX_LIST     4096      /* allow + block entries */
+#define RL_MAX_LIST     4096      /* allow + block entries (RL_JOURNAL_RECS) */
+_Static_assert(RL_JOURNAL_RECS == RL_MAX_RULES + 2 * RL_MAX_LIST, "rl_journal holds an apply");
 #define RL_ERR_LEN      512
 
 struct rl_err {
@@ -72,6 +73,8 @@ struct rl_defaults {
 	uint32_t malformed;       /* enum rl_malformed                       */
 	bool coarse_clock;        /* bpf_ktime_get_coarse_ns: cheaper, 1 tick */
 	uint32_t state_entries;   /* per-source map size, default 1048576    */
+	uint32_t xdp_attach;      /* 0 auto, 1 dispatcher, 2 link (rl_loader.h) */
+	uint32_t xdp_prio;        /* run priority in libxdp's dispatcher      */
 };
 
 struct rl_config {
@@ -102,6 +105,8 @@ int rl_parse_dscp(const char *s, uint8_t *dscp, struct rl_err *err);
 int rl_parse_onoff(const char *s, bool *on, struct rl_err *err);
 int rl_parse_per(const char *s, bool *per_rule, uint8_t *p4, uint8_t *p6, struct rl_err *err);
 bool rl_name_valid(const char *name);
+/* "auto", "dispatcher", "link" -> 0, 1, 2; -1 for anything else */
+int rl_parse_xdp_attach(const char *s);
 const char *rl_algo_name(uint32_t algo);
 const char *rl_action_name(uint8_t action);
 const char *rl_proto_name(uint8_t proto);
@@ -119,6 +124,20 @@ int rl_format_prefix(const struct rl_prefix *p, char *buf, size_t len);
  */
 int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			bool require_rate, struct rl_err *err);
+/*
+ * `explain SRC [proto P] [dport N] [syn]`: the packet to explain.  A word
+ * left out means a packet that no rule's condition of that kind requires:
+ * no dport, no rule with ports takes it; syn implies proto tcp.
+ */
+struct rl_explain_req {
+	struct rl_prefix src;     /* a single address (/32 or /128)          */
+	uint8_t proto;            /* 0: none given                           */
+	bool has_dport, syn;
+	uint16_t dport;
+};
+int rl_parse_explain_words(int argc, char **argv, struct rl_explain_req *q,
+			   struct rl_err *err);
+
 /* Whole-rule checks (limits in range, sliding-log bound, ...). */
 int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err);
 /* Clears the whole spec (name too) and applies `d` (NULL: built-ins). */

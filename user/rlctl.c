@@ -68,6 +68,9 @@ static const char usage_top[] =
 "  block add PREFIX [for DUR] | block del PREFIX | block list\n"
 "  stats [RULE]                   per-rule verdict counters and global counters\n"
 "  top [-n N]                     worst sources now: blocked, then least credit\n"
+"  explain SRC [proto P] [dport N] [syn]\n"
+"                                 which list entry or rule applies to such a\n"
+"                                 packet, and the state of its bucket now\n"
 "  status                         agent, interfaces, rules, last reload\n"
 "  config reload                  re-read the agent's config file and apply it\n"
 "  config dump                    the running state in config syntax\n"
@@ -245,6 +248,13 @@ static int check_words(int argc, char **argv)
 			return usage_err(NULL, "top -n: '%.*s' is not a count 1..10000", RL_CUT(argv[2], 64));
 		return 0;
 	}
+	if (!strcmp(obj, "explain")) {
+		struct rl_explain_req q;
+
+		if (rl_parse_explain_words(argc - 1, argv + 1, &q, &err))
+			return usage_err(NULL, "%s", err.msg);
+		return 0;
+	}
 	if (!strcmp(obj, "config")) {
 		if (!verb)
 			return usage_err(usage_config, "config: missing command (reload, dump, save, check)");
@@ -257,7 +267,7 @@ static int check_words(int argc, char **argv)
 		return usage_err(usage_config, "config: unknown command '%.*s' (reload, dump, save, check)",
 				 RL_CUT(verb, 64));
 	}
-	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, status, config, help)",
+	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, explain, status, config, help)",
 			 RL_CUT(obj, 64));
 }
 
@@ -507,12 +517,32 @@ static void print_status(json_t *o)
 	printf("config:        %s\n", js(o, "config"));
 	printf("pin dir:       %s\n", js(o, "pin_dir"));
 	printf("adopted:       %s\n", json_is_true(json_object_get(o, "adopted")) ? "yes (rules came from pinned state)" : "no");
+	if (json_is_string(json_object_get(o, "degraded")))
+		printf("DEGRADED:      %s\n", json_string_value(json_object_get(o, "degraded")));
 	printf("interfaces:   ");
 	if (!json_array_size(ifs))
 		printf(" none");
-	json_array_foreach(ifs, i, i1)
-		printf(" %s (ifindex %lld, xdp %s)", js(i1, "name"), ji(i1, "ifindex"), js(i1, "mode"));
+	json_array_foreach(ifs, i, i1) {
+		printf(" %s (ifindex %lld, xdp %s", js(i1, "name"), ji(i1, "ifindex"), js(i1, "mode"));
+		if (!strcmp(js(i1, "attach"), "dispatcher"))
+			printf(", libxdp dispatcher, priority %lld)", ji(i1, "priority"));
+		else
+			printf(", own bpf_link)");
+	}
 	printf("\n");
+	json_array_foreach(ifs, i, i1)
+		if (json_is_string(json_object_get(i1, "attach_note")))
+			printf("  %s: %s\n", js(i1, "name"), js(i1, "attach_note"));
+	if (json_is_array(json_object_get(o, "capabilities"))) {
+		json_t *c;
+
+		printf("capabilities: ");
+		if (!json_array_size(json_object_get(o, "capabilities")))
+			printf(" none");
+		json_array_foreach(json_object_get(o, "capabilities"), i, c)
+			printf(" %s", json_string_value(c));
+		printf("\n");
+	}
 	printf("rules:         %lld\n", ji(o, "rules"));
 	printf("allowlist:     %lld\n", ji(o, "allow"));
 	printf("blocklist:     %lld\n", ji(o, "block"));
@@ -570,6 +600,56 @@ static void print_top(json_t *o)
 	}
 }
 
+static void print_explain(json_t *o)
+{
+	json_t *p = json_object_get(o, "packet"), *l, *e, *r = json_object_get(o, "rule"),
+	       *st = json_object_get(o, "state"), *v;
+	size_t i;
+
+	printf("packet:   from %s, proto %s", js(p, "source"), js(p, "proto"));
+	if (json_is_integer(json_object_get(p, "dport")))
+		printf(", dport %lld", ji(p, "dport"));
+	printf("%s\n", json_is_true(json_object_get(p, "syn")) ? ", SYN" : "");
+	printf("verdict:  %s (%s)\n", js(o, "verdict"), js(o, "reason"));
+	printf("matched:  %s\n", json_is_string(json_object_get(o, "match_prefix")) ?
+	       js(o, "match_prefix") : "no prefix (no entry covers the source)");
+	l = json_object_get(o, "lists");
+	json_array_foreach(l, i, e) {
+		printf("list:     %s %s", js(e, "list"), js(e, "prefix"));
+		if (json_is_true(json_object_get(e, "expired")))
+			printf(" (expired)");
+		else if (json_is_integer(json_object_get(e, "expires_in_s")))
+			printf(" (expires in %llds)", ji(e, "expires_in_s"));
+		printf("\n");
+	}
+	if (json_is_integer(json_object_get(o, "blocked_for_ms")))
+		printf("blocked:  %lldms left\n", ji(o, "blocked_for_ms"));
+	if (r)
+		printf("rule:     %s: %s\n", js(r, "name"), js(r, "spec"));
+	if (!st)
+		return;
+	printf("key:      %s (%s)\n", js(st, "key"),
+	       json_is_true(json_object_get(st, "tracked")) ? "tracked" :
+	       json_is_false(json_object_get(st, "tracked")) ? "not tracked yet: a new key starts full" :
+	       "state not read");
+	if (json_is_string(json_object_get(st, "note")))
+		printf("note:     %s\n", js(st, "note"));
+	if (json_is_string(json_object_get(st, "error")))
+		printf("error:    %s\n", js(st, "error"));
+	if (!json_is_integer(json_object_get(st, "credit")))
+		return;
+	printf("credit:   %lld/%lld %s\n", ji(st, "credit"), ji(st, "credit_max"), js(st, "unit"));
+	if (ji(st, "blocked_for_ms"))
+		printf("box:      penalty box, %lldms left\n", ji(st, "blocked_for_ms"));
+	v = json_object_get(st, "next_pass_in_ms");
+	if (json_is_number(v) && json_number_value(v) == 0)
+		printf("next:     a packet would pass now\n");
+	else if (json_is_number(v))
+		printf("next:     a packet would pass in %.3fms\n", json_number_value(v));
+	else
+		printf("next:     not within 52 days\n");
+}
+
 static void print_human(int argc, char **argv, json_t *o)
 {
 	const char *obj = argv[0], *verb = argc > 1 ? argv[1] : "list";
@@ -602,6 +682,8 @@ static void print_human(int argc, char **argv, json_t *o)
 		print_status(o);
 	} else if (!strcmp(obj, "top")) {
 		print_top(o);
+	} else if (!strcmp(obj, "explain")) {
+		print_explain(o);
 	} else if (!strcmp(obj, "config")) {
 		if (!strcmp(verb, "dump"))
 			fputs(js(o, "yaml"), stdout);
