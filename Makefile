@@ -163,13 +163,13 @@ $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tes
 
 # The agent's applies against in-memory maps with fault injection: the real
 # agent objects with tests/unit/fake_maps.c instead of libbpf and agent_bpf.c.
-CRASH_OBJS := $(patsubst %,$(OUTPUT)/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_save agent_explain) \
+CRASH_OBJS := $(patsubst %,$(OUTPUT)/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_save agent_explain agent_cluster) \
               $(filter-out %/lib_loader.o %/lib_xdpdisp.o,$(LIB_OBJS))
 $(OUTPUT)/tests/test_crash: tests/unit/test_crash.c tests/unit/fake_maps.c tests/unit/fake_maps.h \
 		$(CRASH_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Itests/unit tests/unit/test_crash.c tests/unit/fake_maps.c \
-		$(CRASH_OBJS) $(shell pkg-config --libs jansson libcyaml yaml-0.1) -o $@
+		$(CRASH_OBJS) $(shell pkg-config --libs jansson libcyaml yaml-0.1 hiredis) -lpthread -o $@
 
 # Man pages from the docs: docs/man/*.md hold NAME, SYNOPSIS, FILES and SEE
 # ALSO and pull the rest from docs/RLCTL.md and docs/CONFIG.md
