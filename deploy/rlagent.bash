@@ -19,6 +19,8 @@ _rlagent()
 		COMPREPLY=($(compgen -W "auto dispatcher link" -- "$cur")); return ;;
 	--xdp-priority)
 		return ;;
+	--socket-group)
+		COMPREPLY=($(compgen -g -- "$cur")); return ;;
 	--metrics)
 		COMPREPLY=($(compgen -W "off 127.0.0.1:9471 [::1]:9471" -- "$cur")); return ;;
 	--gc-interval)
@@ -26,7 +28,7 @@ _rlagent()
 	esac
 	COMPREPLY=($(compgen -W "-c --config -i --interface -S --socket -p --pin-dir -m --xdp-mode
 		-v --verbose --foreground -d --daemon --gc-interval --detach-on-exit --metrics --chartjs
-		--xdp-attach --xdp-priority
+		--xdp-attach --xdp-priority --socket-group
 		--check-config -h --help -V --version" -- "$cur"))
 }
 complete -F _rlagent rlagent

@@ -157,6 +157,7 @@ struct agent {
 	/* options */
 	const char *config_path;
 	const char *sock_path;
+	gid_t sock_group;          /* --socket-group, or (gid_t)-1            */
 	const char *pin_dir;
 	const char *metrics_listen;   /* ADDR:PORT or "off"                   */
 	const char *chartjs_path;     /* served as /chart.js on the listener  */
@@ -321,7 +322,7 @@ const struct agent_crule *agent_cluster_rule(const struct agent *a, const char *
  * it is done (NULL until then).
  */
 struct agent_job;
-json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job);
+json_t *agent_dispatch(struct agent *a, json_t *req, uid_t uid, struct agent_job **job);
 json_t *agent_job_step(struct agent *a, struct agent_job *job);
 /* A `top -n n` scan as a job (the dashboard runs one), NULL without memory. */
 struct agent_job *agent_top_job(long n);
@@ -352,8 +353,12 @@ extern const char *agent_peer;
  * with *job set when the answer comes later (agent_job_step).  No socket:
  * tests/fuzz/fuzz_request.c calls it directly. */
 json_t *ctl_answer(struct agent *a, const char *line, size_t len, const char *who,
-		   struct agent_job **job);
-int ctl_listen(const char *path);
+		   uid_t uid, struct agent_job **job);
+/* group: the socket's group (--socket-group), whose members may run what
+ * changes nothing; (gid_t)-1 for none: root only */
+int ctl_listen(const char *path, gid_t group);
+/* Before anything is created: the path fits and its directory is safe. */
+int ctl_check_path(const char *path);
 void ctl_close(void);
 /* Fills pfds from index 0; returns how many.  ctl_timeout_ms caps poll. */
 int ctl_pollfds(struct pollfd *pfds, int max);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "agent.h"
+#include "rl_cmds.h"
 #include "rl_algo.h"
 
 #define MAX_ARGS     256
@@ -1216,32 +1217,57 @@ json_t *agent_job_step(struct agent *a, struct agent_job *t)
 	return resp;
 }
 
-static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agent_job **job)
+/*
+ * The command table (user/lib_cmds.c) names the command and checks its
+ * grammar, as rlctl did; the handler parses the words again for what it
+ * needs.  A peer other than root may run only what changes nothing (the
+ * socket's group, --socket-group): `config check` reads any file the agent
+ * can, so it is root's too.
+ */
+static json_t *dispatch_argv(struct agent *a, int argc, char **argv, uid_t uid,
+			     struct agent_job **job)
 {
-	if (!strcmp(argv[0], "rule"))
+	const struct rl_cmd *c;
+	struct rl_err err = {};
+
+	if (rl_cmd_parse(argc, argv, &c, &err))
+		return agent_error("usage", "%s", err.msg);
+	if (uid != 0 && (c->flags & (RL_CMD_CHANGES | RL_CMD_LOCAL)))
+		return agent_error("refused", "only root may run `%s%s%s`; uid %u may read: rule list, "
+				   "allow list, block list, stats, top, explain, status, config dump",
+				   argv[0], c->verb ? " " : "", c->verb ? c->verb : "", (unsigned)uid);
+	switch (c->id) {
+	case RL_CMD_RULE_ADD:
+	case RL_CMD_RULE_CHANGE:
+	case RL_CMD_RULE_DEL:
+	case RL_CMD_RULE_LIST:
 		return cmd_rule(a, argc, argv);
-	if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "block"))
+	case RL_CMD_LIST_ADD:
+	case RL_CMD_LIST_DEL:
+	case RL_CMD_LIST_SHOW:
 		return cmd_list(a, argc, argv);
-	if (!strcmp(argv[0], "stats"))
+	case RL_CMD_STATS:
 		return cmd_stats(a, argc, argv);
-	if (!strcmp(argv[0], "status")) {
-		if (argc != 1)
-			return agent_error("usage", "usage: status");
+	case RL_CMD_STATUS:
 		return cmd_status(a);
-	}
-	if (!strcmp(argv[0], "config"))
+	case RL_CMD_CONFIG_RELOAD:
+	case RL_CMD_CONFIG_DUMP:
+	case RL_CMD_CONFIG_SAVE:
+	case RL_CMD_CONFIG_CHECK:
 		return cmd_config(a, argc, argv);
-	if (!strcmp(argv[0], "top"))
+	case RL_CMD_TOP:
 		return cmd_top(a, argc, argv, job);
-	if (!strcmp(argv[0], "explain"))
+	case RL_CMD_EXPLAIN:
 		return agent_explain(a, argc, argv);
-	if (!strcmp(argv[0], "ping"))
+	case RL_CMD_PING:
 		return ok();
-	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, explain, status, config",
-			   RL_CUT(argv[0], 64));
+	case __RL_CMD_MAX:
+		break;
+	}
+	return agent_error("usage", "command '%.*s' has no handler", RL_CUT(argv[0], 64));
 }
 
-json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job)
+json_t *agent_dispatch(struct agent *a, json_t *req, uid_t uid, struct agent_job **job)
 {
 	char *argv[MAX_ARGS + 1];
 	json_t *jargv, *v, *resp;
@@ -1278,7 +1304,7 @@ json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job)
 		}
 	}
 	argv[argc] = NULL;
-	resp = dispatch_argv(a, (int)argc, argv, job);
+	resp = dispatch_argv(a, (int)argc, argv, uid, job);
 	for (i = 0; i < argc; i++)
 		free(argv[i]);
 	return resp;

@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,13 +116,16 @@ static void usage(FILE *f)
 "               [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]\n"
 "               [--gc-interval SECONDS] [--detach-on-exit]\n"
 "               [--xdp-attach auto|dispatcher|link] [--xdp-priority N]\n"
-"               [--metrics ADDR:PORT|off] [--chartjs FILE]\n"
+"               [--metrics ADDR:PORT|off] [--chartjs FILE] [--socket-group GROUP]\n"
 "       rlagent --check-config FILE\n"
 "       rlagent --version\n"
 "\n"
 "  -c, --config FILE     YAML config (interfaces, defaults, allow/block lists, rules)\n"
 "  -i, --interface IF    attach to IF as well as the config's interfaces (repeatable)\n"
 "  -S, --socket PATH     control socket (default " AGENT_DEFAULT_SOCK ")\n"
+"      --socket-group G  members of group G may use the control socket to read\n"
+"                        (list, stats, top, explain, status, config dump);\n"
+"                        only root may change anything (default: root only)\n"
 "  -p, --pin-dir DIR     bpffs directory for pinned maps and links\n"
 "                        (default " AGENT_DEFAULT_PIN ")\n"
 "  -m, --xdp-mode MODE   native, generic or auto (native, falling back to generic)\n"
@@ -345,6 +349,7 @@ int main(int argc, char **argv)
 		{ "xdp-attach", required_argument, NULL, 'A' },
 		{ "xdp-priority", required_argument, NULL, 'P' },
 		{ "chartjs", required_argument, NULL, 'J' },
+		{ "socket-group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -375,6 +380,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a->sock_path = AGENT_DEFAULT_SOCK;
+	a->sock_group = (gid_t)-1;
 	a->sweep4.live = a->sweep6.live = -1;
 	a->gc_interval_ns = 60 * 1000000000ull;
 	a->pin_dir = AGENT_DEFAULT_PIN;
@@ -472,6 +478,21 @@ int main(int argc, char **argv)
 		case 'J':
 			a->chartjs_path = optarg;
 			break;
+		case 'g': {
+			struct group *gr = getgrnam(optarg);
+			char *end;
+			unsigned long g = strtoul(optarg, &end, 10);
+
+			if (gr) {
+				a->sock_group = gr->gr_gid;
+			} else if (*optarg && !*end && g < (gid_t)-1) {
+				a->sock_group = (gid_t)g;
+			} else {
+				fprintf(stderr, "rlagent: --socket-group %s: no such group\n", optarg);
+				goto usage_err;
+			}
+			break;
+		}
 		case 'C':
 			/* a check runs no loop: Ctrl-C must stop it */
 			sigprocmask(SIG_UNBLOCK, &mask, NULL);
@@ -550,6 +571,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (ctl_check_path(a->sock_path))
+		goto out;
 	if (ensure_bpffs(a->pin_dir))
 		goto out;
 	if (agent_bpf_open(a))
@@ -580,7 +603,7 @@ int main(int argc, char **argv)
 	if (metrics_start(a, a->metrics_listen))
 		goto out;
 	metrics_on = true;
-	if (ctl_listen(a->sock_path))
+	if (ctl_listen(a->sock_path, a->sock_group))
 		goto out;
 	listening = true;
 	if (daemon_mode && daemonize()) {

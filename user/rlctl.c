@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <jansson.h>
+#include "rl_cmds.h"
 #include "rl_model.h"
 #include "rl_version.h"
 
@@ -35,6 +36,8 @@
 #define MAX_RESP         (256 * 1024 * 1024)
 
 static bool json_out;
+/* completion: errors are not printed (the shell would offer them) */
+static bool silent;
 /* -j: one line (for scripts and jq); -p: indented for people, as bpftool */
 static size_t json_flags = JSON_COMPACT;
 
@@ -46,7 +49,7 @@ static void print_json(json_t *o)
 	free(s);
 }
 
-static const char usage_top[] =
+static const char usage_head[] =
 "usage: rlctl [-j|-p] [-S SOCKET] [-t SECONDS] OBJECT COMMAND [ARGS...]\n"
 "\n"
 "  -j, --json     print the agent's JSON answer instead of a table, on one line\n"
@@ -56,64 +59,24 @@ static const char usage_top[] =
 "  -h, --help     print this on stdout and exit 0 (so do `help` and `OBJECT help`)\n"
 "  -V, --version  print the version and exit 0\n"
 "\n"
-"objects and commands:\n"
-"  rule add NAME [src PREFIX] [proto tcp|udp|icmp|icmpv6|any] [dport N[-M]]\n"
-"           [tcp-flags syn] rate RATE [burst N [UNIT]] [algo ALGO]\n"
-"           [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
-"           [mark-value N] [dscp N|CLASS] [ecn] [block-for DUR] [scope local|cluster]\n"
-"  rule change NAME WORDS...      change only the words given\n"
-"  rule del NAME\n"
-"  rule list [NAME]\n"
-"  allow add PREFIX [for DUR] | allow del PREFIX | allow list\n"
-"  block add PREFIX [for DUR] | block del PREFIX | block list\n"
-"  stats [RULE]                   per-rule verdict counters and global counters\n"
-"  top [-n N]                     worst sources now: blocked, then least credit\n"
-"  explain SRC [proto P] [dport N] [syn]\n"
-"                                 which list entry or rule applies to such a\n"
-"                                 packet, and the state of its bucket now\n"
-"  status                         agent, interfaces, rules, last reload\n"
-"  config reload                  re-read the agent's config file and apply it\n"
-"  config dump                    the running state in config syntax\n"
-"  config save [FILE]             write it over the agent's config file (or FILE)\n"
-"  config check FILE              validate FILE locally (the agent is not needed)\n"
-"  help | OBJECT help             (`help` later on is a word: a rule may be\n"
-"                                 named help)\n"
-"\n"
-"RATE: N/s, N/min, N/h (packets) or tc units 10mbit, 500kbit, 1mbps (bytes).\n"
-"burst: N in the rate's unit; `N packets` for a packet rate, tc sizes 15000b,\n"
-"       64kb, 1mb (1024-based) for a byte rate.\n"
-"ALGO: token-bucket, leaky-bucket, fixed-window, sliding-window, sliding-log.\n"
-"DUR:  500ms, 30s, 10m, 1h, 1d.\n"
+"objects and commands (`help` later on is a word: a rule may be named help):\n";
+
+static const char usage_tail[] =
 "\n"
 "exit codes: 0 ok, 1 refused by the agent, 2 usage error, 3 agent unreachable\n"
 "(socket missing, connection refused, or no answer within the timeout).\n";
 
-static const char usage_rule[] =
-"usage: rlctl rule add NAME [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn]\n"
-"                      rate RATE [burst N [UNIT]] [algo ALGO]\n"
-"                      [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
-"                      [mark-value N] [dscp N|CLASS] [ecn [on|off]] [block-for DUR]\n                      [scope local|cluster]\n"
-"       rlctl rule change NAME WORDS...   (e.g. rate 200/s, algo sliding-window)\n"
-"       rlctl rule del NAME\n"
-"       rlctl rule list [NAME]\n"
-"A rule NAME is 1-31 characters of [A-Za-z0-9._-].  `src` may be given once\n"
-"for IPv4 and once for IPv6; without it the rule covers every source.\n"
-"Changing algo, the rate's period or packets/bytes restarts the rule's\n"
-"per-source state drained (no new burst); other changes keep it.\n";
-
-static const char usage_list[] =
-"usage: rlctl %s add PREFIX [for DUR]\n"
-"       rlctl %s del PREFIX\n"
-"       rlctl %s list\n";
-
-static const char usage_config[] =
-"usage: rlctl config reload        parse, validate, compile and apply the agent's\n"
-"                                  config file; on any error nothing changes\n"
-"       rlctl config dump          print the running state as a config file\n"
-"       rlctl config save [FILE]   write the running state over the agent's config\n"
-"                                  file (or FILE), atomically: runtime changes\n"
-"                                  survive a reboot\n"
-"       rlctl config check FILE    validate FILE here, without the agent\n";
+/* The help text, from the command table: everything, or one object's. */
+static void usage(FILE *f, const char *obj)
+{
+	if (obj && *obj) {
+		rl_cmd_usage(f, obj, "rlctl");
+		return;
+	}
+	fputs(usage_head, f);
+	rl_cmd_usage(f, NULL, NULL);
+	fputs(usage_tail, f);
+}
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -122,6 +85,8 @@ static int fail(int code, const char *fmt, ...)
 	char buf[1024];
 	va_list ap;
 
+	if (silent)
+		return code;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -140,9 +105,10 @@ static int fail(int code, const char *fmt, ...)
 	return code;
 }
 
-static int usage_err(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error; obj: also print that object's help ("" all of it). */
+static int usage_err(const char *obj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int usage_err(const char *usage, const char *fmt, ...)
+static int usage_err(const char *obj, const char *fmt, ...)
 {
 	char buf[768];
 	va_list ap;
@@ -150,125 +116,23 @@ static int usage_err(const char *usage, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (!json_out && usage)
-		fprintf(stderr, "%s", usage);
+	if (!json_out && obj)
+		usage(stderr, obj);
 	return fail(EXIT_USAGE, "%s", buf);
 }
 
-
-/* Local grammar check: returns 0 or the exit code of the usage error. */
-static int check_words(int argc, char **argv)
+/*
+ * Local grammar check, from the command table: 0 and *cmd, or the exit
+ * code of the usage error (a bad shape also prints the object's help).
+ */
+static int check_words(int argc, char **argv, const struct rl_cmd **cmd)
 {
-	const char *obj = argv[0], *verb = argc > 1 ? argv[1] : NULL;
 	struct rl_err err = {};
+	int r = rl_cmd_parse(argc, argv, cmd, &err);
 
-	if (!strcmp(obj, "rule")) {
-		struct rl_defaults d;
-		struct rl_config cfg;
-		struct rl_rule_spec spec;
-		bool add;
-
-		if (!verb)
-			return usage_err(usage_rule, "rule: missing command (add, change, del, list)");
-		if (!strcmp(verb, "list") || !strcmp(verb, "show"))
-			return argc <= 3 ? 0 : usage_err(usage_rule, "rule list takes at most a NAME");
-		if (!strcmp(verb, "del") || !strcmp(verb, "delete")) {
-			if (argc != 3)
-				return usage_err(usage_rule, "rule del takes exactly one NAME");
-			return 0;
-		}
-		if (strcmp(verb, "add") && strcmp(verb, "change"))
-			return usage_err(usage_rule, "rule: unknown command '%.*s' (add, change, del, list)",
-					 RL_CUT(verb, 64));
-		add = !strcmp(verb, "add");
-		if (argc < 3)
-			return usage_err(usage_rule, "rule %s: missing NAME", verb);
-		if (!rl_name_valid(argv[2]))
-			return usage_err(NULL, "rule name '%.*s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
-					 RL_CUT(argv[2], 64), RL_NAME_LEN - 1);
-		if (!add && argc < 4)
-			return usage_err(usage_rule, "rule change %s: nothing to change", argv[2]);
-		rl_config_defaults(&cfg);
-		d = cfg.defaults;
-		rl_config_free(&cfg);
-		memset(&spec, 0, sizeof(spec));
-		rl_rule_defaults(&spec, &d);
-		if (!add) {
-			/* A change edits an existing rule: give the parser a
-			 * complete one so only the grammar is judged here. */
-			spec.limit.rate = 1;
-			spec.limit.period_ns = 1000000000ull;
-			spec.limit.burst = 1;
-		}
-		if (rl_parse_rule_words(argc - 3, argv + 3, &spec, add, &err))
-			return usage_err(NULL, "rule %s %s: %s", verb, argv[2], err.msg);
+	if (!r)
 		return 0;
-	}
-	if (!strcmp(obj, "allow") || !strcmp(obj, "block")) {
-		char u[256];
-		struct rl_prefix p;
-		uint64_t ns;
-
-		snprintf(u, sizeof(u), usage_list, obj, obj, obj);
-		if (!verb || !strcmp(verb, "list") || !strcmp(verb, "show"))
-			return argc <= 2 ? 0 : usage_err(u, "%s list takes no arguments", obj);
-		if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
-			return usage_err(u, "%s: unknown command '%.*s' (add, del, list)", obj,
-					 RL_CUT(verb, 64));
-		if (argc < 3)
-			return usage_err(u, "%s %s: missing PREFIX", obj, verb);
-		if (rl_parse_prefix(argv[2], &p, &err))
-			return usage_err(NULL, "%s %s: %s", obj, verb, err.msg);
-		if (!strcmp(verb, "add") && argc == 5 && !strcmp(argv[3], "for")) {
-			if (rl_parse_duration(argv[4], &ns, &err))
-				return usage_err(NULL, "%s add %s for: %s", obj, argv[2], err.msg);
-			if (!ns)
-				return usage_err(NULL, "%s add %s for: the duration must be more than 0",
-						 obj, argv[2]);
-			return 0;
-		}
-		if (argc != 3)
-			return usage_err(u, "%s %s: unexpected '%.*s'", obj, verb, RL_CUT(argv[3], 64));
-		return 0;
-	}
-	if (!strcmp(obj, "stats"))
-		return argc <= 2 ? 0 : usage_err(usage_top, "stats takes at most a rule NAME");
-	if (!strcmp(obj, "status"))
-		return argc == 1 ? 0 : usage_err(usage_top, "status takes no arguments");
-	if (!strcmp(obj, "top")) {
-		char *end;
-		long n;
-
-		if (argc == 1)
-			return 0;
-		if (argc != 3 || strcmp(argv[1], "-n"))
-			return usage_err(usage_top, "usage: rlctl top [-n N]");
-		n = strtol(argv[2], &end, 10);
-		if (*end || end == argv[2] || n < 1 || n > 10000)
-			return usage_err(NULL, "top -n: '%.*s' is not a count 1..10000", RL_CUT(argv[2], 64));
-		return 0;
-	}
-	if (!strcmp(obj, "explain")) {
-		struct rl_explain_req q;
-
-		if (rl_parse_explain_words(argc - 1, argv + 1, &q, &err))
-			return usage_err(NULL, "%s", err.msg);
-		return 0;
-	}
-	if (!strcmp(obj, "config")) {
-		if (!verb)
-			return usage_err(usage_config, "config: missing command (reload, dump, save, check)");
-		if (!strcmp(verb, "reload") || !strcmp(verb, "dump"))
-			return argc == 2 ? 0 : usage_err(usage_config, "config %s takes no arguments", verb);
-		if (!strcmp(verb, "save"))
-			return argc <= 3 ? 0 : usage_err(usage_config, "config save takes at most one FILE");
-		if (!strcmp(verb, "check"))
-			return argc == 3 ? 0 : usage_err(usage_config, "config check takes one FILE");
-		return usage_err(usage_config, "config: unknown command '%.*s' (reload, dump, save, check)",
-				 RL_CUT(verb, 64));
-	}
-	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, explain, status, config, help)",
-			 RL_CUT(obj, 64));
+	return usage_err(r == 1 ? NULL : rl_cmd_is_object(argv[0]) ? argv[0] : "", "%s", err.msg);
 }
 
 static int64_t ms_now(void)
@@ -685,51 +549,115 @@ static void print_explain(json_t *o)
 		printf("next:     not within 52 days\n");
 }
 
-static void print_human(int argc, char **argv, json_t *o)
+static void print_human(const struct rl_cmd *cmd, int argc, char **argv, json_t *o)
 {
-	const char *obj = argv[0], *verb = argc > 1 ? argv[1] : "list";
+	const char *list = !strcmp(argv[0], "allow") ? "allowlist" : "blocklist";
 	json_t *r = json_object_get(o, "rule");
 
-	if (!strcmp(obj, "rule")) {
-		if (!strcmp(verb, "list") || !strcmp(verb, "show"))
-			print_rules(json_object_get(o, "rules"));
-		else if (!strcmp(verb, "add"))
-			printf("added rule %s: %s\n", js(r, "name"), js(r, "spec"));
-		else if (!strcmp(verb, "change"))
-			printf("%s rule %s: %s\n",
-			       json_is_false(json_object_get(o, "changed")) ? "unchanged" : "changed",
-			       js(r, "name"), js(r, "spec"));
-		else
-			printf("deleted rule %s\n", argv[2]);
-	} else if (!strcmp(obj, "allow") || !strcmp(obj, "block")) {
-		const char *list = !strcmp(obj, "allow") ? "allowlist" : "blocklist";
-
-		if (!strcmp(verb, "list") || !strcmp(verb, "show"))
-			print_list(json_object_get(o, obj));
-		else if (!strcmp(verb, "add"))
-			printf("added %s to the %s%s%s\n", js(o, "prefix"), list,
-			       argc == 5 ? " for " : "", argc == 5 ? argv[4] : "");
-		else
-			printf("removed %s from the %s\n", js(o, "prefix"), list);
-	} else if (!strcmp(obj, "stats")) {
+	switch (cmd->id) {
+	case RL_CMD_RULE_LIST:
+		print_rules(json_object_get(o, "rules"));
+		break;
+	case RL_CMD_RULE_ADD:
+		printf("added rule %s: %s\n", js(r, "name"), js(r, "spec"));
+		break;
+	case RL_CMD_RULE_CHANGE:
+		printf("%s rule %s: %s\n",
+		       json_is_false(json_object_get(o, "changed")) ? "unchanged" : "changed",
+		       js(r, "name"), js(r, "spec"));
+		break;
+	case RL_CMD_RULE_DEL:
+		printf("deleted rule %s\n", argv[2]);
+		break;
+	case RL_CMD_LIST_SHOW:
+		print_list(json_object_get(o, argv[0]));
+		break;
+	case RL_CMD_LIST_ADD:
+		printf("added %s to the %s%s%s\n", js(o, "prefix"), list,
+		       argc == 5 ? " for " : "", argc == 5 ? argv[4] : "");
+		break;
+	case RL_CMD_LIST_DEL:
+		printf("removed %s from the %s\n", js(o, "prefix"), list);
+		break;
+	case RL_CMD_STATS:
 		print_stats(o);
-	} else if (!strcmp(obj, "status")) {
+		break;
+	case RL_CMD_STATUS:
 		print_status(o);
-	} else if (!strcmp(obj, "top")) {
+		break;
+	case RL_CMD_TOP:
 		print_top(o);
-	} else if (!strcmp(obj, "explain")) {
+		break;
+	case RL_CMD_EXPLAIN:
 		print_explain(o);
-	} else if (!strcmp(obj, "config")) {
-		if (!strcmp(verb, "dump"))
-			fputs(js(o, "yaml"), stdout);
-		else if (!strcmp(verb, "reload"))
-			printf("reloaded %s: %lld rules\n", js(o, "config"), ji(o, "rules"));
-		else if (!strcmp(verb, "save"))
-			printf("saved the running state to %s: %lld rules, %lld allow and %lld block entries\n",
-			       js(o, "config"), ji(o, "rules"), ji(o, "allow"), ji(o, "block"));
-		else
-			printf("%s: OK (%lld rules)\n", js(o, "config"), ji(o, "rules"));
+		break;
+	case RL_CMD_CONFIG_DUMP:
+		fputs(js(o, "yaml"), stdout);
+		break;
+	case RL_CMD_CONFIG_RELOAD:
+		printf("reloaded %s: %lld rules\n", js(o, "config"), ji(o, "rules"));
+		break;
+	case RL_CMD_CONFIG_SAVE:
+		printf("saved the running state to %s: %lld rules, %lld allow and %lld block entries\n",
+		       js(o, "config"), ji(o, "rules"), ji(o, "allow"), ji(o, "block"));
+		break;
+	case RL_CMD_CONFIG_CHECK:
+	case RL_CMD_PING:
+	case __RL_CMD_MAX:
+		break;
 	}
+}
+
+/* rl_cmd_complete's words that start with cur, one a line. */
+struct comp {
+	const char *cur;
+	const char *sock;
+};
+
+static void comp_rules(const char *sock, const char *cur)
+{
+	char *av[] = { "rule", "list", NULL };
+	json_t *resp = NULL, *rules, *r;
+	size_t i;
+
+	/* the agent's rule names, if it answers within a second */
+	silent = true;
+	if (!call_agent(sock, 1, 2, av, &resp)) {
+		rules = json_object_get(resp, "rules");
+		json_array_foreach(rules, i, r) {
+			const char *n = js(r, "name");
+
+			if (!strncmp(n, cur, strlen(cur)))
+				printf("%s\n", n);
+		}
+	}
+	silent = false;
+	json_decref(resp);
+}
+
+static void comp_emit(const char *w, void *ctx)
+{
+	struct comp *c = ctx;
+
+	if (!strcmp(w, RL_COMPLETE_RULES))
+		comp_rules(c->sock, c->cur);
+	else if (!strcmp(w, RL_COMPLETE_FILES))
+		printf("%s\n", w);      /* the shell completes file names */
+	else if (!strncmp(w, c->cur, strlen(c->cur)))
+		printf("%s\n", w);
+}
+
+/*
+ * rlctl __complete WORDS... CUR: the candidates for CUR after WORDS (the
+ * words typed so far, options left out), one a line, from the command
+ * table; "@files" asks the shell for file names.  deploy/rlctl.bash.
+ */
+static int complete(const char *sock, int argc, char **argv)
+{
+	struct comp c = { .cur = argc ? argv[argc - 1] : "", .sock = sock };
+
+	rl_cmd_complete(argc ? argc - 1 : 0, argv, comp_emit, &c);
+	return 0;
 }
 
 static int config_check_local(const char *path)
@@ -761,6 +689,7 @@ int main(int argc, char **argv)
 	};
 	const char *sock = getenv("RLCTL_SOCKET");
 	char *abs_file = NULL;
+	const struct rl_cmd *cmd = NULL;
 	json_t *resp = NULL;
 	int c, ret, timeout_s = 5;
 	char *end;
@@ -783,49 +712,44 @@ int main(int argc, char **argv)
 		case 't':
 			timeout_s = (int)strtol(optarg, &end, 10);
 			if (*end || timeout_s < 1 || timeout_s > 3600)
-				return usage_err(usage_top, "-t %s: want seconds 1..3600", optarg);
+				return usage_err("", "-t %s: want seconds 1..3600", optarg);
 			break;
 		case 'h':
-			fputs(usage_top, stdout);
+			usage(stdout, NULL);
 			return 0;
 		case 'V':
 			printf("rlctl %s\n", RL_VERSION);
 			return 0;
 		default:
-			fputs(usage_top, stderr);
+			usage(stderr, NULL);
 			return EXIT_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		return usage_err(usage_top, "missing OBJECT");
+		return usage_err("", "missing OBJECT");
+	if (!strcmp(argv[0], "__complete"))
+		return complete(sock, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "help")) {
-		fputs(usage_top, stdout);
+		usage(stdout, NULL);
 		return 0;
 	}
 	/* `OBJECT help` only: a later "help" is a word like any other (a
 	 * rule may be named help: `rule del help` deletes it), and so is
 	 * `stats help`, whose second word is a rule name */
 	if (argc == 2 && !strcmp(argv[1], "help") && strcmp(argv[0], "stats")) {
-		if (!strcmp(argv[0], "rule"))
-			fputs(usage_rule, stdout);
-		else if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "block"))
-			printf(usage_list, argv[0], argv[0], argv[0]);
-		else if (!strcmp(argv[0], "config"))
-			fputs(usage_config, stdout);
-		else
-			fputs(usage_top, stdout);
+		usage(stdout, rl_cmd_is_object(argv[0]) ? argv[0] : NULL);
 		return 0;
 	}
-	ret = check_words(argc, argv);
+	ret = check_words(argc, argv, &cmd);
 	if (ret)
 		return ret;
-	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "check"))
+	if (cmd->flags & RL_CMD_LOCAL)
 		return config_check_local(argv[2]);
 
 	/* FILE is the caller's: relative to our directory, not the agent's */
-	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "save") && argc == 3 && argv[2][0] != '/') {
+	if (cmd->id == RL_CMD_CONFIG_SAVE && argc == 3 && argv[2][0] != '/') {
 		char cwd[4096];
 
 		if (!getcwd(cwd, sizeof(cwd)))
@@ -853,7 +777,7 @@ int main(int argc, char **argv)
 	if (json_out)
 		print_json(resp);
 	else if (!ret)
-		print_human(argc, argv, resp);
+		print_human(cmd, argc, argv, resp);
 	json_decref(resp);
 	return ret;
 }

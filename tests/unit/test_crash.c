@@ -260,7 +260,7 @@ static json_t *run(struct agent *a, const char *words)
 		json_array_append_new(argv, json_string(p));
 	req = json_pack("{s:o}", "argv", argv);
 	line = json_dumps(req, JSON_COMPACT);
-	resp = ctl_answer(a, line, strlen(line), "test", &job);
+	resp = ctl_answer(a, line, strlen(line), "test", 0, &job);
 	free(line);
 	free(dup);
 	json_decref(req);
