@@ -80,6 +80,9 @@ struct agent_maps {
 	struct rl_bkt6 *bkt6;
 	uint32_t n_bkt4, n_bkt6;      /* buckets: the maps' max_entries       */
 	int dir4, dir6, mval;         /* direct match tables (agent_dir.c)    */
+	int lst4, lst6, lbm4, lbm6;   /* bulk list tries and bitmaps          */
+	uint64_t *lbm[2];             /* rl_lbm4, rl_lbm6 mapped shared       */
+	uint32_t n_lbm[2];            /* their 64-bit elements                */
 };
 
 /* The direct match tables, mapped, and their value slots (agent_dir.c). */

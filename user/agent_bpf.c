@@ -155,6 +155,11 @@ static void unmap_tables(struct agent *a)
 		munmap(a->maps.bkt4, (size_t)a->maps.n_bkt4 * sizeof(*a->maps.bkt4));
 	if (a->maps.bkt6)
 		munmap(a->maps.bkt6, (size_t)a->maps.n_bkt6 * sizeof(*a->maps.bkt6));
+	if (a->maps.lbm[0])
+		munmap(a->maps.lbm[0], (size_t)a->maps.n_lbm[0] * sizeof(uint64_t));
+	if (a->maps.lbm[1])
+		munmap(a->maps.lbm[1], (size_t)a->maps.n_lbm[1] * sizeof(uint64_t));
+	a->maps.lbm[0] = a->maps.lbm[1] = NULL;
 	a->maps.bkt4 = NULL;
 	a->maps.bkt6 = NULL;
 	a->maps.n_bkt4 = a->maps.n_bkt6 = 0;
@@ -223,6 +228,10 @@ int agent_bpf_open(struct agent *a)
 	a->maps.conf = l->fd.conf;
 	a->maps.catalog = l->fd.catalog;
 	a->maps.lists = l->fd.lists;
+	a->maps.lst4 = l->fd.lst4;
+	a->maps.lst6 = l->fd.lst6;
+	a->maps.lbm4 = l->fd.lbm4;
+	a->maps.lbm6 = l->fd.lbm6;
 	a->maps.st4 = l->fd.st4;
 	a->maps.st6 = l->fd.st6;
 	a->maps.sl4 = l->fd.sl4;
@@ -234,6 +243,12 @@ int agent_bpf_open(struct agent *a)
 	ret = map_table(a->maps.st4, "rl_st4", sizeof(struct rl_bkt4), (void **)&a->maps.bkt4, &a->maps.n_bkt4);
 	if (!ret)
 		ret = map_table(a->maps.st6, "rl_st6", sizeof(struct rl_bkt6), (void **)&a->maps.bkt6, &a->maps.n_bkt6);
+	if (!ret)
+		ret = map_table(a->maps.lbm4, "rl_lbm4", sizeof(uint64_t), (void **)&a->maps.lbm[0],
+				&a->maps.n_lbm[0]);
+	if (!ret)
+		ret = map_table(a->maps.lbm6, "rl_lbm6", sizeof(uint64_t), (void **)&a->maps.lbm[1],
+				&a->maps.n_lbm[1]);
 	if (!ret)
 		ret = agent_dir_open(a, l->adopted);
 	if (ret)
