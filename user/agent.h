@@ -62,8 +62,9 @@ struct agent_rule {
 struct agent_model {
 	int n_rules, cap_rules;
 	struct agent_rule *rules;     /* listing order (prio)                 */
-	int n_allow, n_block;
-	struct rl_list_entry *allow;  /* RL_MAX_LIST each, malloc'd           */
+	int n_allow, n_block;         /* together at most RL_MAX_LIST         */
+	int cap_allow, cap_block;
+	struct rl_list_entry *allow;  /* sorted by rl_lpfx_cmp, malloc'd      */
 	struct rl_list_entry *block;
 };
 
@@ -132,6 +133,7 @@ struct agent {
 	/* what is running */
 	struct agent_model model;
 	struct rl_compiled applied;   /* exactly what the match tries hold    */
+	struct rl_lset lapplied;      /* exactly what the list tries hold     */
 	uint32_t next_gen;            /* 1..0xffff, never 0                   */
 	uint32_t next_prio;
 	uint32_t next_slot;
@@ -182,7 +184,10 @@ int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
 struct agent_rule *agent_model_find(struct agent_model *m, const char *name);
 int agent_model_add_rule(struct agent_model *m, const struct rl_rule_spec *spec);
 void agent_model_del_rule(struct agent_model *m, const char *name);
+/* Index of p in a model list (sorted), or -1. */
 int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix *p);
+/* Room for n entries in the allow (or block) list of m. */
+int agent_list_reserve(struct agent_model *m, bool allow, int n);
 /* Validates, compiles and writes `next` to the maps; on success `next` is
  * moved into a->model (and emptied), on failure the maps and a->model are
  * as before and err says why. */

@@ -433,15 +433,21 @@ static json_t *cmd_list(struct agent *a, int argc, char **argv)
 		return agent_error("refused", "out of memory");
 	l = allow ? next.allow : next.block;
 	n = allow ? &next.n_allow : &next.n_block;
-	idx = agent_list_find(l, *n, &p);
+	idx = rl_list_search(l, *n, &p);
 	if (!strcmp(verb, "add")) {
 		if (idx < 0) {
-			if (next.n_allow + next.n_block >= RL_MAX_LIST) {
+			if (next.n_allow + next.n_block >= RL_MAX_LIST ||
+			    agent_list_reserve(&next, allow, *n + 1)) {
 				agent_model_free(&next);
 				return agent_error("refused", "allow + block lists are full (%d entries)",
 						   RL_MAX_LIST);
 			}
-			idx = (*n)++;
+			l = allow ? next.allow : next.block;
+			/* keep the list sorted: insert where the search ended */
+			idx = -idx - 1;
+			memmove(&l[idx + 1], &l[idx], (size_t)(*n - idx) * sizeof(*l));
+			(*n)++;
+			memset(&l[idx], 0, sizeof(l[idx]));
 			l[idx].pfx = p;
 		}
 		l[idx].expires_ns = dur ? now + dur : 0;
@@ -595,8 +601,11 @@ int agent_check_config(const char *path, int *n_rules, struct rl_err *err)
 	return ret;
 }
 
-/* Carries the live timed entries of an old list into `next`. */
-static void keep_timed(const struct rl_list_entry *l, int n, struct agent_model *next, bool allow)
+/* Carries the live timed entries of an old list into `next`, whose first
+ * na0/nb0 entries (the config's, sorted) are all it searches: what this
+ * appends is sorted afterwards. */
+static void keep_timed(const struct rl_list_entry *l, int n, struct agent_model *next, bool allow,
+		       int na0, int nb0)
 {
 	uint64_t now = agent_now_ns();
 	char t[64];
@@ -606,10 +615,11 @@ static void keep_timed(const struct rl_list_entry *l, int n, struct agent_model 
 		const struct rl_list_entry *e = &l[i];
 
 		if (!e->expires_ns || e->expires_ns <= now ||
-		    agent_list_find(next->block, next->n_block, &e->pfx) >= 0 ||
-		    agent_list_find(next->allow, next->n_allow, &e->pfx) >= 0)
+		    agent_list_find(next->block, nb0, &e->pfx) >= 0 ||
+		    agent_list_find(next->allow, na0, &e->pfx) >= 0)
 			continue;
-		if (next->n_allow + next->n_block >= RL_MAX_LIST) {
+		if (next->n_allow + next->n_block >= RL_MAX_LIST ||
+		    agent_list_reserve(next, allow, (allow ? next->n_allow : next->n_block) + 1)) {
 			fmt_prefix(&e->pfx, t, sizeof(t));
 			log_warn("config reload: no room to keep the timed %s entry %s (allow + block lists are full)",
 				 allow ? "allow" : "block", t);
@@ -626,7 +636,7 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 {
 	struct rl_config cfg;
 	struct agent_model next;
-	int ret;
+	int ret, na0, nb0;
 
 	a->reloads++;
 	a->have_last_reload = true;
@@ -659,8 +669,12 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	/* Timed entries added at runtime (block for 10m, allow for 1h) are
 	 * not configuration: both kinds outlive a reload and expire on their
 	 * own, unless the file now lists the prefix itself. */
-	keep_timed(a->model.allow, a->model.n_allow, &next, true);
-	keep_timed(a->model.block, a->model.n_block, &next, false);
+	na0 = next.n_allow;
+	nb0 = next.n_block;
+	keep_timed(a->model.allow, a->model.n_allow, &next, true, na0, nb0);
+	keep_timed(a->model.block, a->model.n_block, &next, false, na0, nb0);
+	next.n_allow = rl_list_sort(next.allow, next.n_allow);
+	next.n_block = rl_list_sort(next.block, next.n_block);
 	ret = agent_apply(a, &next, err);
 	agent_model_free(&next);
 	if (ret) {

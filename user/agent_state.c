@@ -62,13 +62,29 @@ void agent_model_free(struct agent_model *m)
 	agent_model_init(m);
 }
 
-static int model_alloc_lists(struct agent_model *m)
+int agent_list_reserve(struct agent_model *m, bool allow, int n)
 {
-	if (!m->allow)
-		m->allow = calloc(RL_MAX_LIST, sizeof(*m->allow));
-	if (!m->block)
-		m->block = calloc(RL_MAX_LIST, sizeof(*m->block));
-	return m->allow && m->block ? 0 : -ENOMEM;
+	struct rl_list_entry **l = allow ? &m->allow : &m->block, *nl;
+	int *cap = allow ? &m->cap_allow : &m->cap_block, c;
+
+	if (n <= *cap && *l)
+		return 0;
+	c = *cap > 64 ? *cap : 64;
+	while (c < n)
+		c = c > RL_MAX_LIST ? n : c * 2;
+	nl = realloc(*l, (size_t)c * sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	*l = nl;
+	*cap = c;
+	return 0;
+}
+
+static int model_alloc_lists(struct agent_model *m, int na, int nb)
+{
+	int err = agent_list_reserve(m, true, na);
+
+	return err ? err : agent_list_reserve(m, false, nb);
 }
 
 static int model_reserve(struct agent_model *m, int n)
@@ -94,7 +110,7 @@ int agent_model_dup(const struct agent_model *src, struct agent_model *dst)
 	int err;
 
 	agent_model_init(dst);
-	err = model_alloc_lists(dst);
+	err = model_alloc_lists(dst, src->n_allow, src->n_block);
 	if (!err)
 		err = model_reserve(dst, src->n_rules);
 	if (err) {
@@ -124,7 +140,7 @@ int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
 			  cfg->n_allow, cfg->n_block, RL_MAX_LIST);
 		return -E2BIG;
 	}
-	ret = model_alloc_lists(m);
+	ret = model_alloc_lists(m, cfg->n_allow, cfg->n_block);
 	if (!ret)
 		ret = model_reserve(m, cfg->n_rules);
 	if (ret) {
@@ -142,8 +158,8 @@ int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
 		memcpy(m->allow, cfg->allow, (size_t)cfg->n_allow * sizeof(*m->allow));
 	if (cfg->n_block)
 		memcpy(m->block, cfg->block, (size_t)cfg->n_block * sizeof(*m->block));
-	m->n_allow = cfg->n_allow;
-	m->n_block = cfg->n_block;
+	m->n_allow = rl_list_sort(m->allow, cfg->n_allow);
+	m->n_block = rl_list_sort(m->block, cfg->n_block);
 	return 0;
 }
 
@@ -185,12 +201,9 @@ void agent_model_del_rule(struct agent_model *m, const char *name)
 
 int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix *p)
 {
-	int i;
+	int i = rl_list_search(l, n, p);
 
-	for (i = 0; i < n; i++)
-		if (!rl_prefix_cmp(&l[i].pfx, p))
-			return i;
-	return -1;
+	return i >= 0 ? i : -1;
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -324,19 +337,113 @@ static int slot_index(const struct agent_model *m, int32_t **out)
 	return 0;
 }
 
+static int lst_key(struct agent *a, const struct rl_prefix *p, void *key)
+{
+	if (p->family == 4) {
+		struct rl_lpm4 *k = key;
+
+		memset(k, 0, sizeof(*k));
+		k->prefixlen = p->len;
+		memcpy(&k->addr, p->addr, 4);
+		return a->maps.lst4;
+	}
+	struct rl_lpm6 *k6 = key;
+
+	memset(k6, 0, sizeof(*k6));
+	k6->prefixlen = p->len;
+	memcpy(k6->addr, p->addr, 16);
+	return a->maps.lst6;
+}
+
+/*
+ * The list tries from `from` to `to` (both sorted): with !del, writes the
+ * entries that are new or changed; with del, deletes those `to` lacks.
+ */
+static int sync_list_tries(struct agent *a, const struct rl_lset *from,
+			   const struct rl_lset *to, bool del, struct rl_err *err)
+{
+	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
+	const struct rl_lset *walk = del ? from : to, *other = del ? to : from;
+	char pbuf[64];
+	int i, j = 0, fd;
+
+	for (i = 0; i < walk->n; i++) {
+		const struct rl_lentry *e = &walk->e[i];
+		bool found;
+		int c = 1;
+
+		while (j < other->n && (c = rl_lpfx_cmp(&other->e[j].pfx, &e->pfx)) < 0)
+			j++;
+		found = j < other->n && !c;
+		if (del ? found : found && !memcmp(&other->e[j].v, &e->v, sizeof(e->v)))
+			continue;
+		fd = lst_key(a, &e->pfx, &key);
+		if (del) {
+			if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
+				agent_err(err, "deleting list trie entry %s: %s",
+					  pfx_str(&e->pfx, pbuf, sizeof(pbuf)), strerror(errno));
+				return -errno;
+			}
+		} else if (bpf_map_update_elem(fd, &key, &e->v, BPF_ANY)) {
+			int ret = -errno;
+
+			agent_err(err, "writing list trie entry %s: %s%s",
+				  pfx_str(&e->pfx, pbuf, sizeof(pbuf)), strerror(errno),
+				  errno == ENOSPC || errno == E2BIG ? " (list trie is full)" : "");
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* The guard bitmaps (rl_lists.h) for `s`, stored word by word where they
+ * differ: a word is one 8-byte store, so a packet sees it old or new. */
+static int sync_list_bitmaps(struct agent *a, const struct rl_lset *s, struct rl_err *err)
+{
+	uint64_t *bm4, *bm6;
+	uint32_t f, i;
+
+	if (!a->maps.lbm[0] || !a->maps.lbm[1] || a->maps.n_lbm[0] < RL_LBM4_ELEMS ||
+	    a->maps.n_lbm[1] < RL_LBM6_ELEMS) {
+		agent_err(err, "the list bitmaps rl_lbm4/rl_lbm6 are not mapped");
+		return -ENODEV;
+	}
+	bm4 = malloc((size_t)RL_LBM4_ELEMS * sizeof(*bm4));
+	bm6 = malloc((size_t)RL_LBM6_ELEMS * sizeof(*bm6));
+	if (!bm4 || !bm6) {
+		free(bm4);
+		free(bm6);
+		agent_err(err, "out of memory for the list bitmaps");
+		return -ENOMEM;
+	}
+	rl_lbm_build(s, bm4, bm6);
+	for (f = 0; f < 2; f++) {
+		uint64_t *want = f ? bm6 : bm4, *m = a->maps.lbm[f];
+		uint32_t n = f ? RL_LBM6_ELEMS : RL_LBM4_ELEMS;
+
+		for (i = 0; i < n; i++)
+			if (__atomic_load_n(&m[i], __ATOMIC_RELAXED) != want[i])
+				__atomic_store_n(&m[i], want[i], __ATOMIC_RELEASE);
+	}
+	free(bm4);
+	free(bm6);
+	return 0;
+}
+
 /*
  * Make the maps go from (from, fc) to (to, tc).  Both compiled sets must
  * be sorted.  Every write is idempotent, so calling this again with the
  * roles swapped after a failure restores `from` whatever the failure left.
  */
 static int sync_maps(struct agent *a, const struct agent_model *from,
-		     const struct rl_compiled *fc, const struct agent_model *to,
-		     const struct rl_compiled *tc, bool zero_new, struct rl_err *err)
+		     const struct rl_compiled *fc, const struct rl_lset *fls,
+		     const struct agent_model *to, const struct rl_compiled *tc,
+		     const struct rl_lset *tls, bool zero_new, struct rl_err *err)
 {
 	int32_t *fidx = NULL, *tidx = NULL;
 	struct rl_catalog cat, old;
 	char pbuf[64];
-	int i, j, ret, fd;
+	int i, j, f, ret, fd;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
 
 	ret = slot_index(from, &fidx);
@@ -407,12 +514,15 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
 		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
 
-		for (i = 0; i < tn; i++) {
+		for (i = 0, f = 0; i < tn; i++) {
 			struct rl_list_key k;
 			struct rl_list_val v = { .expires_ns = tl[i].expires_ns };
-			int f = agent_list_find(fl, fn, &tl[i].pfx);
+			int c = 1;
 
-			if (f >= 0 && fl[f].expires_ns == tl[i].expires_ns)
+			/* both sorted: one merge, not a search per entry */
+			while (f < fn && (c = rl_lpfx_cmp(&fl[f].pfx, &tl[i].pfx)) < 0)
+				f++;
+			if (f < fn && !c && fl[f].expires_ns == tl[i].expires_ns)
 				continue;
 			list_key(kind, &tl[i].pfx, &k);
 			if (bpf_map_update_elem(a->maps.lists, &k, &v, BPF_ANY)) {
@@ -424,6 +534,11 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			}
 		}
 	}
+
+	/* 3b. new and changed list trie entries, before their bitmap bits */
+	ret = sync_list_tries(a, fls, tls, false, err);
+	if (ret)
+		goto cleanup;
 
 	/* 4. new and changed match entries: each is one RCU swap. */
 	for (i = 0, j = 0; i < tc->n; i++) {
@@ -468,6 +583,15 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	if (ret)
 		goto cleanup;
 
+	/* 5c. the list bitmaps: set for the new entries (written above),
+	 *     cleared for the old ones (deleted below) */
+	ret = sync_list_bitmaps(a, tls, err);
+	if (ret)
+		goto cleanup;
+	ret = sync_list_tries(a, fls, tls, true, err);
+	if (ret)
+		goto cleanup;
+
 	/* 6. catalog slots no rule uses any more. */
 	for (i = 0; i < from->n_rules; i++) {
 		uint32_t id = from->rules[i].id;
@@ -494,10 +618,13 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
 		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
 
-		for (i = 0; i < fn; i++) {
+		for (i = 0, f = 0; i < fn; i++) {
 			struct rl_list_key k;
+			int c = 1;
 
-			if (agent_list_find(tl, tn, &fl[i].pfx) >= 0)
+			while (f < tn && (c = rl_lpfx_cmp(&tl[f].pfx, &fl[i].pfx)) < 0)
+				f++;
+			if (f < tn && !c)
 				continue;
 			list_key(kind, &fl[i].pfx, &k);
 			if (bpf_map_delete_elem(a->maps.lists, &k) && errno != ENOENT) {
@@ -590,6 +717,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	uint32_t *ids = NULL, *vers = NULL;
 	uint8_t *used = NULL;
 	struct rl_compiled out = {};
+	struct rl_lset lout = {};
 	struct rl_name_index old_names = {};
 	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot;
 	bool mark = model_has_mark(next), tc_was = a->tc_on;
@@ -677,8 +805,9 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	}
 
 	memset(&e2, 0, sizeof(e2));
-	ret = rl_compile(specs, ids, vers, next->n_rules, next->allow, next->n_allow,
-			 next->block, next->n_block, agent_now_ns(), &out, &e2);
+	/* the lists go to their own tries (rl_lst4/6), not the rule tries */
+	ret = rl_compile(specs, ids, vers, next->n_rules, NULL, 0, NULL, 0, agent_now_ns(),
+			 &out, &e2);
 	if (ret) {
 		agent_err(err, "compile: %s", e2.msg[0] ? e2.msg : strerror(-ret));
 		goto cleanup;
@@ -701,12 +830,19 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		if (ret)
 			goto cleanup;
 	}
-	ret = sync_maps(a, &a->model, &a->applied, next, &out, true, err);
+	ret = rl_lists_build(next->allow, next->n_allow, next->block, next->n_block,
+			     agent_now_ns(), &lout);
+	if (ret) {
+		agent_err(err, "out of memory building the list tries");
+		goto cleanup;
+	}
+	ret = sync_maps(a, &a->model, &a->applied, &a->lapplied, next, &out, &lout, true, err);
 	if (ret) {
 		struct rl_err rb = {};
 
 		/* Put back what the failure may have half written. */
-		if (sync_maps(a, next, &out, &a->model, &a->applied, false, &rb))
+		if (sync_maps(a, next, &out, &lout, &a->model, &a->applied, &a->lapplied, false,
+			      &rb))
 			log_err("rolling back a failed apply also failed: %s; run `rlctl config reload`",
 				rb.msg);
 		if (a->tc_on && !tc_was)
@@ -719,6 +855,9 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	rl_compiled_free(&a->applied);
 	a->applied = out;
 	memset(&out, 0, sizeof(out));
+	rl_lset_free(&a->lapplied);
+	a->lapplied = lout;
+	memset(&lout, 0, sizeof(lout));
 	agent_model_free(&a->model);
 	a->model = *next;
 	agent_model_init(next);
@@ -728,6 +867,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 cleanup:
 	rl_name_index_free(&old_names);
 	rl_compiled_free(&out);
+	rl_lset_free(&lout);
 	free(specs);
 	free(ids);
 	free(vers);
@@ -786,6 +926,53 @@ static int read_trie(int fd, int family, struct rl_compiled *c)
 	}
 }
 
+static int lentry_cmp(const void *x, const void *y)
+{
+	return rl_lpfx_cmp(&((const struct rl_lentry *)x)->pfx,
+			   &((const struct rl_lentry *)y)->pfx);
+}
+
+/* A list trie back into s (appended), as read_trie does for the rules. */
+static int read_ltrie(int fd, int family, struct rl_lset *s)
+{
+	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key, next;
+	size_t ksz = family == 4 ? sizeof(struct rl_lpm4) : sizeof(struct rl_lpm6);
+	void *prev = NULL;
+	int cap = s->n;
+
+	for (;;) {
+		struct rl_lentry *e;
+
+		if (bpf_map_get_next_key(fd, prev, &next)) {
+			if (errno == ENOENT)
+				return 0;
+			return -errno;
+		}
+		memcpy(&key, &next, ksz);
+		prev = &key;
+		if (s->n >= cap) {
+			cap = cap ? cap * 2 : 1024;
+			e = realloc(s->e, (size_t)cap * sizeof(*e));
+			if (!e)
+				return -ENOMEM;
+			s->e = e;
+		}
+		e = &s->e[s->n];
+		memset(e, 0, sizeof(*e));
+		if (bpf_map_lookup_elem(fd, &key, &e->v))
+			continue;
+		e->pfx.family = family;
+		if (family == 4) {
+			e->pfx.len = key.k4.prefixlen;
+			memcpy(e->pfx.addr, &key.k4.addr, 4);
+		} else {
+			e->pfx.len = key.k6.prefixlen;
+			memcpy(e->pfx.addr, key.k6.addr, 16);
+		}
+		s->n++;
+	}
+}
+
 int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 {
 	struct agent_model m;
@@ -796,7 +983,7 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 
 	*had_state = false;
 	agent_model_init(&m);
-	ret = model_alloc_lists(&m);
+	ret = model_alloc_lists(&m, 0, 0);
 	if (ret) {
 		agent_err(err, "out of memory");
 		return ret;
@@ -846,18 +1033,42 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 		if ((key.family != 4 && key.family != 6) ||
 		    key.prefixlen > (key.family == 4 ? 32u : 128u))
 			continue;
-		if (key.kind == RL_LIST_ALLOW && m.n_allow + m.n_block < RL_MAX_LIST)
-			e = &m.allow[m.n_allow++];
-		else if (key.kind == RL_LIST_BLOCK && m.n_allow + m.n_block < RL_MAX_LIST)
-			e = &m.block[m.n_block++];
-		else
+		if ((key.kind != RL_LIST_ALLOW && key.kind != RL_LIST_BLOCK) ||
+		    m.n_allow + m.n_block >= RL_MAX_LIST)
 			continue;
+		if (agent_list_reserve(&m, key.kind == RL_LIST_ALLOW, (key.kind == RL_LIST_ALLOW ?
+					m.n_allow : m.n_block) + 1)) {
+			ret = -ENOMEM;
+			agent_err(err, "out of memory reading rl_lists");
+			goto cleanup;
+		}
+		if (key.kind == RL_LIST_ALLOW)
+			e = &m.allow[m.n_allow++];
+		else
+			e = &m.block[m.n_block++];
 		memset(e, 0, sizeof(*e));
 		e->pfx.family = key.family;
 		e->pfx.len = key.prefixlen;
 		memcpy(e->pfx.addr, key.addr, key.family == 4 ? 4 : 16);
 		e->expires_ns = v.expires_ns;
 	}
+
+	m.n_allow = rl_list_sort(m.allow, m.n_allow);
+	m.n_block = rl_list_sort(m.block, m.n_block);
+
+	rl_lset_free(&a->lapplied);
+	ret = read_ltrie(a->maps.lst4, 4, &a->lapplied);
+	if (!ret)
+		ret = read_ltrie(a->maps.lst6, 6, &a->lapplied);
+	if (ret) {
+		agent_err(err, "reading the list tries back: %s", strerror(-ret));
+		goto cleanup;
+	}
+	qsort(a->lapplied.e, (size_t)a->lapplied.n, sizeof(a->lapplied.e[0]), lentry_cmp);
+	/* a crash mid-sync may have left bits unset: derive them again */
+	ret = sync_list_bitmaps(a, &a->lapplied, err);
+	if (ret)
+		goto cleanup;
 
 	rl_compiled_free(&a->applied);
 	ret = read_trie(a->maps.match4, 4, &a->applied);
