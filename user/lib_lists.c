@@ -77,6 +77,8 @@ int rl_list_search(const struct rl_list_entry *l, int n, const struct rl_prefix 
  * surrounding blanks are ignored (FireHOL's .netset/.ipset files).  The
  * whole input or nothing: the first bad line fails it, its number in
  * err->line.  Lines longer than RL_LIST_LINE_MAX are refused, never cut.
+ * Each entry's expires_ns holds its line number, for the caller's own
+ * checks; the caller sets the real expiry.
  */
 #define RL_LIST_LINE_MAX 256
 int rl_list_read(FILE *f, const char *name, int max, struct rl_list_entry **out, int *n_out,
@@ -138,6 +140,7 @@ int rl_list_read(FILE *f, const char *name, int max, struct rl_list_entry **out,
 			rl_errf(err, "%s: line %d: %s", name, lineno, e.msg);
 			goto fail;
 		}
+		l[n].expires_ns = (uint64_t)lineno;
 		n++;
 	}
 	if (ferror(f)) {

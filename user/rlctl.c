@@ -66,6 +66,7 @@ static const char usage_top[] =
 "  rule list [NAME]\n"
 "  allow add PREFIX [for DUR] | allow del PREFIX | allow list\n"
 "  block add PREFIX [for DUR] | block del PREFIX | block list\n"
+"  allow|block import FILE [for DUR] | allow|block flush\n"
 "  stats [RULE]                   per-rule verdict counters and global counters\n"
 "  top [-n N]                     worst sources now: blocked, then least credit\n"
 "  status                         agent, interfaces, rules, last reload\n"
@@ -101,6 +102,8 @@ static const char usage_rule[] =
 static const char usage_list[] =
 "usage: rlctl %s add PREFIX [for DUR]\n"
 "       rlctl %s del PREFIX\n"
+"       rlctl %s import FILE [for DUR]   one prefix a line, '#' comments; all or nothing\n"
+"       rlctl %s flush                   empty the list\n"
 "       rlctl %s list\n";
 
 static const char usage_config[] =
@@ -206,11 +209,28 @@ static int check_words(int argc, char **argv)
 		struct rl_prefix p;
 		uint64_t ns;
 
-		snprintf(u, sizeof(u), usage_list, obj, obj, obj);
+		snprintf(u, sizeof(u), usage_list, obj, obj, obj, obj, obj);
 		if (!verb || !strcmp(verb, "list") || !strcmp(verb, "show"))
 			return argc <= 2 ? 0 : usage_err(u, "%s list takes no arguments", obj);
+		if (!strcmp(verb, "flush"))
+			return argc == 2 ? 0 : usage_err(u, "%s flush takes no arguments", obj);
+		if (!strcmp(verb, "import")) {
+			if (argc < 3)
+				return usage_err(u, "%s import: missing FILE", obj);
+			if (argc == 5 && !strcmp(argv[3], "for")) {
+				if (rl_parse_duration(argv[4], &ns, &err))
+					return usage_err(NULL, "%s import %s for: %s", obj, argv[2], err.msg);
+				if (!ns)
+					return usage_err(NULL, "%s import %s for: the duration must be more than 0",
+							 obj, argv[2]);
+				return 0;
+			}
+			if (argc != 3)
+				return usage_err(u, "%s import: unexpected '%.*s'", obj, RL_CUT(argv[3], 64));
+			return 0;
+		}
 		if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
-			return usage_err(u, "%s: unknown command '%.*s' (add, del, list)", obj,
+			return usage_err(u, "%s: unknown command '%.*s' (add, del, list, import, flush)", obj,
 					 RL_CUT(verb, 64));
 		if (argc < 3)
 			return usage_err(u, "%s %s: missing PREFIX", obj, verb);
@@ -589,8 +609,18 @@ static void print_human(int argc, char **argv, json_t *o)
 	} else if (!strcmp(obj, "allow") || !strcmp(obj, "block")) {
 		const char *list = !strcmp(obj, "allow") ? "allowlist" : "blocklist";
 
-		if (!strcmp(verb, "list") || !strcmp(verb, "show"))
+		if (!strcmp(verb, "list") || !strcmp(verb, "show")) {
 			print_list(json_object_get(o, obj));
+			if ((size_t)ji(o, "total") > json_array_size(json_object_get(o, obj)))
+				fprintf(stderr, "rlctl: showing the first %zu of %lld entries\n",
+					json_array_size(json_object_get(o, obj)), ji(o, "total"));
+		} else if (!strcmp(verb, "import"))
+			printf("imported %lld entries into the %s (%lld new, %lld already there%s%s): %lld entries, %lld ms\n",
+			       ji(o, "read"), list, ji(o, "added"), ji(o, "updated"),
+			       argc == 5 ? ", for " : "", argc == 5 ? argv[4] : "", ji(o, "entries"),
+			       ji(o, "ms"));
+		else if (!strcmp(verb, "flush"))
+			printf("flushed the %s: %lld entries removed\n", list, ji(o, "removed"));
 		else if (!strcmp(verb, "add"))
 			printf("added %s to the %s%s%s\n", js(o, "prefix"), list,
 			       argc == 5 ? " for " : "", argc == 5 ? argv[4] : "");
@@ -646,6 +676,7 @@ int main(int argc, char **argv)
 	char *abs_file = NULL;
 	json_t *resp = NULL;
 	int c, ret, timeout_s = 5;
+	bool timeout_set = false;
 	char *end;
 
 	if (!sock || !*sock)
@@ -665,6 +696,7 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			timeout_s = (int)strtol(optarg, &end, 10);
+			timeout_set = true;
 			if (*end || timeout_s < 1 || timeout_s > 3600)
 				return usage_err(usage_top, "-t %s: want seconds 1..3600", optarg);
 			break;
@@ -694,7 +726,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[0], "rule"))
 			fputs(usage_rule, stdout);
 		else if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "block"))
-			printf(usage_list, argv[0], argv[0], argv[0]);
+			printf(usage_list, argv[0], argv[0], argv[0], argv[0], argv[0]);
 		else if (!strcmp(argv[0], "config"))
 			fputs(usage_config, stdout);
 		else
@@ -707,13 +739,18 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "check"))
 		return config_check_local(argv[2]);
 
+	/* an import or flush of a million lines takes seconds: unless -t says */
+	if (!timeout_set && argc >= 2 && (!strcmp(argv[1], "import") || !strcmp(argv[1], "flush")))
+		timeout_s = 300;
 	/* FILE is the caller's: relative to our directory, not the agent's */
-	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "save") && argc == 3 && argv[2][0] != '/') {
+	if (((!strcmp(argv[0], "config") && !strcmp(argv[1], "save")) ||
+	     ((!strcmp(argv[0], "allow") || !strcmp(argv[0], "block")) && !strcmp(argv[1], "import"))) &&
+	    argc >= 3 && argv[2][0] != '/') {
 		char cwd[4096];
 
 		if (!getcwd(cwd, sizeof(cwd)))
-			return fail(EXIT_USAGE, "config save %s: cannot tell the current directory: %s",
-				    argv[2], strerror(errno));
+			return fail(EXIT_USAGE, "%s %s %s: cannot tell the current directory: %s",
+				    argv[0], argv[1], argv[2], strerror(errno));
 		abs_file = malloc(strlen(cwd) + strlen(argv[2]) + 2);
 		if (!abs_file)
 			return fail(EXIT_USAGE, "out of memory");
