@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include "rl_testlib.h"
+#include "rl_lists.h"
 #include "rl_xdp.skel.h"
 
 static struct rl_loader *L;
@@ -390,6 +391,116 @@ static void test_lists(void)
 	len = v4pkt("192.0.4.9", IPPROTO_UDP, 53, 0, 0);
 	expect_rule("expired block: rules apply", len, 20, RL_V_PASS);
 	t_end("allow_beats_block_beats_rules");
+}
+
+/* A bulk-list entry (rl_lst4/6), and its guard bit unless !guard. */
+static void set_list(const char *pfx, int plen, __u32 flags, __u64 until, int guard)
+{
+	struct rl_lval v = { .flags = flags, .block_until_ns = until };
+	__u32 idx, b;
+	__u64 w;
+
+	if (strchr(pfx, ':')) {
+		struct rl_lpm6 k = { .prefixlen = plen };
+		__u64 hi = 0;
+		int i;
+
+		inet_pton(AF_INET6, pfx, k.addr);
+		bpf_map_update_elem(L->fd.lst6, &k, &v, BPF_ANY);
+		for (i = 0; i < 8; i++)
+			hi = hi << 8 | k.addr[i];
+		if (plen >= RL_LBM6_HASH_LEN) {
+			b = rl_lbm6_hash_bit(hi);
+			idx = RL_LBM6_SHORT + b / 64;
+		} else {
+			b = rl_lbm6_short_bit(hi);
+			idx = b / 64;
+		}
+		if (guard && !bpf_map_lookup_elem(L->fd.lbm6, &idx, &w)) {
+			w |= 1ULL << (b % 64);
+			bpf_map_update_elem(L->fd.lbm6, &idx, &w, BPF_ANY);
+		}
+	} else {
+		struct rl_lpm4 k = { .prefixlen = plen };
+
+		inet_pton(AF_INET, pfx, &k.addr);
+		bpf_map_update_elem(L->fd.lst4, &k, &v, BPF_ANY);
+		b = rl_lbm4_bit(ntohl(k.addr));
+		idx = b / 64;
+		if (guard && !bpf_map_lookup_elem(L->fd.lbm4, &idx, &w)) {
+			w |= 1ULL << (b % 64);
+			bpf_map_update_elem(L->fd.lbm4, &idx, &w, BPF_ANY);
+		}
+	}
+}
+
+/*
+ * The bulk lists, written as the agent writes them (a trie entry and its
+ * guard bit): listed, unlisted beside a listed one (its /24's bit is set:
+ * the trie says no), expired, and an entry whose bit is clear (the
+ * datapath never looks: the bitmap is what keeps the trie off the path).
+ */
+/* Empties the list tries and zeroes their bitmaps: later tests share L. */
+static void clear_lists(void)
+{
+	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } k;
+	int fds[2] = { L->fd.lst4, L->fd.lst6 }, f;
+	__u64 zero = 0;
+	__u32 i;
+
+	for (f = 0; f < 2; f++)
+		while (!bpf_map_get_next_key(fds[f], NULL, &k))
+			if (bpf_map_delete_elem(fds[f], &k))
+				break;
+	for (i = 0; i < RL_LBM4_ELEMS; i++)
+		bpf_map_update_elem(L->fd.lbm4, &i, &zero, BPF_ANY);
+	for (i = 0; i < RL_LBM6_ELEMS; i++)
+		bpf_map_update_elem(L->fd.lbm6, &i, &zero, BPF_ANY);
+}
+
+static void test_bulk_lists(void)
+{
+	struct rl_rule r = mkrule_open(21, 0);
+	struct expect allow = EG(RL_G_ALLOW, XDP_PASS);
+	struct expect block = EG(RL_G_BLOCKLIST, XDP_DROP);
+	__u32 len;
+
+	t_begin();
+	set_match(L, "198.18.0.0", 15, 0, 0, &r, 1);
+	set_match(L, "2001:db8:ab00::", 40, 0, 0, &r, 1);
+	set_list("198.18.1.7", 32, RL_LF_BLOCK, ~0ULL, 1);
+	set_list("198.18.2.0", 24, RL_LF_BLOCK | RL_LF_ALLOW, ~0ULL, 1);
+	set_list("198.18.3.0", 24, RL_LF_BLOCK, 1, 1);
+	set_list("198.18.4.0", 24, RL_LF_BLOCK, mono_ns() + HOUR_NS, 1);
+	set_list("198.18.5.5", 32, RL_LF_BLOCK, ~0ULL, 0);
+	set_list("2001:db8:ab01:2::", 64, RL_LF_BLOCK, ~0ULL, 1);
+	set_list("2001:db8:ab02::", 47, RL_LF_BLOCK, ~0ULL, 1);
+	set_list("2001:db8:ab04::", 48, RL_LF_ALLOW, 0, 1);
+
+	len = v4pkt("198.18.1.7", IPPROTO_UDP, 53, 0, 0);
+	run_expect("listed /32: blocked", pk.buf, len, &block);
+	len = v4pkt("198.18.1.8", IPPROTO_UDP, 53, 0, 0);
+	expect_rule("unlisted, same /24: rules apply", len, 21, RL_V_PASS);
+	len = v4pkt("198.18.2.200", IPPROTO_UDP, 53, 0, 0);
+	run_expect("allow+block /24: allow wins", pk.buf, len, &allow);
+	len = v4pkt("198.18.3.1", IPPROTO_UDP, 53, 0, 0);
+	expect_rule("expired block: rules apply", len, 21, RL_V_PASS);
+	len = v4pkt("198.18.4.1", IPPROTO_TCP, 80, 1, 0);
+	run_expect("block for an hour", pk.buf, len, &block);
+	len = v4pkt("198.18.5.5", IPPROTO_UDP, 53, 0, 0);
+	expect_rule("entry without its guard bit: not looked up", len, 21, RL_V_PASS);
+	len = v4pkt("198.19.0.1", IPPROTO_UDP, 53, 0, 0);
+	expect_rule("unlisted: rules apply", len, 21, RL_V_PASS);
+	len = v6pkt("2001:db8:ab01:2::99", IPPROTO_UDP, 53);
+	run_expect("IPv6 /64 (hashed bit): blocked", pk.buf, len, &block);
+	len = v6pkt("2001:db8:ab01:3::99", IPPROTO_UDP, 53);
+	expect_rule("IPv6 next /64: rules apply", len, 21, RL_V_PASS);
+	len = v6pkt("2001:db8:ab04:1::1", IPPROTO_UDP, 53);
+	run_expect("IPv6 /48 allow", pk.buf, len, &allow);
+	len = v6pkt("2001:db8:ab03:ffff::1", IPPROTO_UDP, 53);
+	run_expect("IPv6 /47 (short-prefix bit): blocked", pk.buf, len, &block);
+	t_end("bulk_lists_listed_unlisted_expired");
+	clear_lists();
 }
 
 static void test_candidates(void)
@@ -1201,6 +1312,7 @@ int main(void)
 	test_parse_truncated();
 	test_unmatched();
 	test_lists();
+	test_bulk_lists();
 	test_candidates();
 	test_masking();
 	test_per_rule();
