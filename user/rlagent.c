@@ -567,6 +567,7 @@ out:
 		close(sfd);
 	agent_model_free(&a->model);
 	rl_compiled_free(&a->applied);
+	rl_lset_free(&a->lapplied);
 	rl_config_free(&a->cfg);
 out_free:
 	free(config_abs);
