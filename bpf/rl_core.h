@@ -31,6 +31,7 @@
 #include "rl_algo.h"
 #include "rl_parse.h"
 #include "rl_state.h"
+#include "rl_evemit.h"
 
 enum rl_hook {
 	RL_HOOK_XDP = 0,           /* every action but mark                 */
@@ -402,6 +403,7 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 		     rl_clock_now(&clk) < lv->block_until_ns)) {
 			g = RL_G_BLOCKLIST;
 			res->drop = 1;
+			rl_ev_blocked(p, &clk, hook);
 			goto global;
 		}
 	}
@@ -501,7 +503,10 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 		res->drop = r->action != RL_ACT_MONITOR;
 		goto global;
 	}
-	rl_stat(r->id, rl_apply_action(r, v, res), p->len);
+	i = rl_apply_action(r, v, res);
+	rl_stat(r->id, i, p->len);
+	if (v == RL_V_DROP)
+		rl_ev_limit(r, p, i, &clk, hook);
 	goto out;
 
 global:

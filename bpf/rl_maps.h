@@ -13,6 +13,7 @@
 #include "rl_bpf.h"
 #include "rl_abi.h"
 #include "rl_lists.h"
+#include "rl_events.h"
 
 /*
  * Load-time constants (the loader writes them before load; the verifier
@@ -231,5 +232,28 @@ struct {
 	__type(key, struct rl_list_key);
 	__type(value, struct rl_list_val);
 } rl_lists SEC(".maps");
+
+/* Sampled drop events for the agent (rl_events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RL_EV_RING_BYTES);
+} rl_events SEC(".maps");
+
+/* Per CPU: hash of {rule, source} -> (second << 32 | tag) of its last
+ * over-limit event, so a source reports once a second. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RL_EV_SEEN_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rl_evseen SEC(".maps");
+
+/* Per CPU: events reported this second, blocklist hits seen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rl_evbudget);
+} rl_evbud SEC(".maps");
 
 #endif /* RL_MAPS_H */

@@ -71,6 +71,8 @@ enum rl_gstat {
 	RL_G_EVICT,                /* on-full=evict replaced a live key     */
 	RL_G_TC_UNPARSED,          /* deferred to TC, which could not parse
 				    * it: passed unlabelled (terminal)      */
+	RL_G_EV_LOST,              /* drop events not reported: per-CPU
+				    * budget spent or ring buffer full      */
 	__RL_G_MAX,
 };
 

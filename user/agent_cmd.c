@@ -42,6 +42,7 @@ static const char *const gstat_names[__RL_G_MAX] = {
 	[RL_G_TC_DEFER]  = "tc_defer",
 	[RL_G_EVICT]     = "evict",
 	[RL_G_TC_UNPARSED] = "tc_unparsed",
+	[RL_G_EV_LOST]   = "events_lost",
 };
 
 static const char *const verdict_names[__RL_V_MAX] = {
