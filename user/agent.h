@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include "rl_abi.h"
 #include "rl_model.h"
+#include "rl_events.h"
 
 #define AGENT_DEFAULT_SOCK "/run/rlagent/rlagent.sock"
 #define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
@@ -82,6 +83,7 @@ struct agent_maps {
 	uint32_t n_bkt4, n_bkt6;      /* buckets: the maps' max_entries       */
 	int dir4, dir6, mval;         /* direct match tables (agent_dir.c)    */
 	int lst4, lst6, lbm4, lbm6;   /* bulk list tries and bitmaps          */
+	int events;                   /* rl_events ring buffer                */
 	uint64_t *lbm[2];             /* rl_lbm4, rl_lbm6 mapped shared       */
 	uint32_t n_lbm[2];            /* their 64-bit elements                */
 };
@@ -247,6 +249,17 @@ int ctl_pollfds(struct pollfd *pfds, int max);
 void ctl_handle(struct agent *a, struct pollfd *pfds, int n);
 int ctl_timeout_ms(void);
 int ctl_max_fds(void);
+
+/* Streams to every `events` client (one JSON line each); a client whose
+ * queue is full misses it, and is told how many it missed later. */
+bool ctl_events_wanted(void);
+void ctl_events_send(const char *line);
+
+/* agent_events.c: the drop-event ring buffer, read in the poll loop. */
+int agent_events_open(struct agent *a);
+void agent_events_close(void);
+int agent_events_fd(void);                  /* -1: none                 */
+void agent_events_run(struct agent *a);     /* never blocks             */
 
 /* agent_metrics.c: runs inside the poll loop, on the loop's thread. */
 int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen);

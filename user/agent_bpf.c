@@ -232,6 +232,7 @@ int agent_bpf_open(struct agent *a)
 	a->maps.lst6 = l->fd.lst6;
 	a->maps.lbm4 = l->fd.lbm4;
 	a->maps.lbm6 = l->fd.lbm6;
+	a->maps.events = l->fd.events;
 	a->maps.st4 = l->fd.st4;
 	a->maps.st6 = l->fd.st6;
 	a->maps.sl4 = l->fd.sl4;

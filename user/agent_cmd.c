@@ -1332,7 +1332,14 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agen
 		return cmd_top(a, argc, argv, job);
 	if (!strcmp(argv[0], "ping"))
 		return ok();
-	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, status, config",
+	if (!strcmp(argv[0], "events")) {
+		/* agent_ctl.c turns the connection into a stream on "stream" */
+		if (argc != 1)
+			return agent_error("usage", "usage: events");
+		return json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "stream", "events",
+				 "budget_per_cpu_s", RL_EV_BUDGET, "blocklist_sample", RL_EV_SAMPLE);
+	}
+	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, status, config, events",
 			   RL_CUT(argv[0], 64));
 }
 

@@ -330,6 +330,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	l->fd.lst6 = bpf_map__fd(l->skel->maps.rl_lst6);
 	l->fd.lbm4 = bpf_map__fd(l->skel->maps.rl_lbm4);
 	l->fd.lbm6 = bpf_map__fd(l->skel->maps.rl_lbm6);
+	l->fd.events = bpf_map__fd(l->skel->maps.rl_events);
 	l->ncpus = libbpf_num_possible_cpus();
 	if (l->ncpus <= 0) {
 		ret = l->ncpus ? l->ncpus : -EINVAL;

@@ -66,6 +66,7 @@ struct rl_loader_fds {
 	int conf, catalog, lists;
 	int dir4, dir6, mval;      /* direct match tables and their values  */
 	int lst4, lst6, lbm4, lbm6; /* bulk list tries and their bitmaps    */
+	int events;                /* drop-event ring buffer                */
 };
 
 struct rl_loader_link {

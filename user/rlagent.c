@@ -238,7 +238,7 @@ static void handle_signal(struct agent *a, int sfd)
 
 static int run_loop(struct agent *a, int sfd)
 {
-	int maxfds = ctl_max_fds() + 2;
+	int maxfds = ctl_max_fds() + 3;
 	struct pollfd *pfds = calloc((size_t)maxfds, sizeof(*pfds));
 	uint64_t retry_expiry_ns = 0;
 
@@ -267,10 +267,16 @@ static int run_loop(struct agent *a, int sfd)
 		pfds[0].fd = sfd;
 		pfds[0].events = POLLIN;
 		pfds[0].revents = 0;
-		nctl = ctl_pollfds(pfds + 1, maxfds - 2);
+		nctl = ctl_pollfds(pfds + 1, maxfds - 3);
 		n = 1 + nctl;
 		if (metrics_pollfd(&pfds[n]))
 			n++;
+		if (agent_events_fd() >= 0) {
+			pfds[n].fd = agent_events_fd();
+			pfds[n].events = POLLIN;
+			pfds[n].revents = 0;
+			n++;
+		}
 		r = poll(pfds, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
 			int err = -errno;
@@ -283,6 +289,7 @@ static int run_loop(struct agent *a, int sfd)
 			handle_signal(a, sfd);
 		ctl_handle(a, pfds + 1, r > 0 ? nctl : 0);
 		metrics_run();
+		agent_events_run(a);
 		if (a->reload_requested) {
 			struct rl_err err = {};
 
@@ -535,6 +542,8 @@ int main(int argc, char **argv)
 	}
 	if (agent_bpf_write_conf(a))
 		goto out;
+	if (agent_events_open(a))
+		goto out;
 	if (metrics_start(a, a->metrics_listen))
 		goto out;
 	metrics_on = true;
@@ -561,6 +570,7 @@ out:
 		metrics_stop();
 	if (listening)
 		ctl_close();
+	agent_events_close();
 	if (bpf_open)
 		agent_bpf_close(a, a->detach_on_exit && !ret);
 	if (sfd >= 0)

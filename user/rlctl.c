@@ -67,6 +67,8 @@ static const char usage_top[] =
 "  allow add PREFIX [for DUR] | allow del PREFIX | allow list\n"
 "  block add PREFIX [for DUR] | block del PREFIX | block list\n"
 "  allow|block import FILE [for DUR] | allow|block flush\n"
+"  events [-n N]                  stream sampled drop events (over-limit, penalty\n"
+"                                 box, blocklist); -j: JSON lines; -n: stop after N\n"
 "  stats [RULE]                   per-rule verdict counters and global counters\n"
 "  top [-n N]                     worst sources now: blocked, then least credit\n"
 "  status                         agent, interfaces, rules, last reload\n"
@@ -248,6 +250,20 @@ static int check_words(int argc, char **argv)
 			return usage_err(u, "%s %s: unexpected '%.*s'", obj, verb, RL_CUT(argv[3], 64));
 		return 0;
 	}
+	if (!strcmp(obj, "events")) {
+		char *end;
+		long n;
+
+		if (argc == 1)
+			return 0;
+		if (argc != 3 || strcmp(argv[1], "-n"))
+			return usage_err(usage_top, "usage: rlctl events [-n N]");
+		n = strtol(argv[2], &end, 10);
+		if (*end || end == argv[2] || n < 1 || n > 1000000000)
+			return usage_err(NULL, "events -n: '%.*s' is not a count 1..1000000000",
+					 RL_CUT(argv[2], 64));
+		return 0;
+	}
 	if (!strcmp(obj, "stats"))
 		return argc <= 2 ? 0 : usage_err(usage_top, "stats takes at most a rule NAME");
 	if (!strcmp(obj, "status"))
@@ -277,7 +293,7 @@ static int check_words(int argc, char **argv)
 		return usage_err(usage_config, "config: unknown command '%.*s' (reload, dump, save, check)",
 				 RL_CUT(verb, 64));
 	}
-	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, status, config, help)",
+	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, events, status, config, help)",
 			 RL_CUT(obj, 64));
 }
 
@@ -288,6 +304,13 @@ static int64_t ms_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* With keep_conn, call_agent leaves the connection open for a stream
+ * (`events`): its fd, and what arrived after the first answer line. */
+static bool keep_conn;
+static int keep_fd = -1;
+static char *keep_rest;
+static size_t keep_rest_len;
 
 /* Sends the words and waits for one answer line.  Returns 0, or an exit
  * code with the message already printed. */
@@ -399,12 +422,107 @@ static int call_agent(const char *path, int timeout_s, int argc, char **argv, js
 		goto cleanup;
 	}
 	ret = 0;
+	if (keep_conn) {
+		keep_rest_len = off - (size_t)(nl - buf) - 1;
+		keep_rest = malloc(keep_rest_len + 1);
+		if (keep_rest) {
+			memcpy(keep_rest, nl + 1, keep_rest_len);
+			keep_fd = fd;
+			fd = -1;
+		}
+	}
 cleanup:
 	if (fd >= 0)
 		close(fd);
 	free(line);
 	free(buf);
 	return ret;
+}
+
+static const char *js(json_t *o, const char *k);
+static long long ji(json_t *o, const char *k);
+static void print_json(json_t *o);
+
+/* One streamed event line, human-readable. */
+static void print_event(json_t *e)
+{
+	const char *kind = js(e, "kind");
+
+	if (!strcmp(kind, "lost")) {
+		printf("lost %lld events: %s\n", ji(e, "count"), js(e, "reason"));
+		return;
+	}
+	printf("%s %-11s %-39s %-5s", js(e, "time"), kind, js(e, "source"), js(e, "proto"));
+	if (json_object_get(e, "dport"))
+		printf(" dport %-5lld", ji(e, "dport"));
+	printf(" rule %s verdict %s: %s\n", json_is_string(json_object_get(e, "rule")) ?
+	       js(e, "rule") : "-", js(e, "verdict"), js(e, "reason"));
+}
+
+/* `events`: prints the stream until the agent closes it, or after max
+ * events (0: no end).  Exit 0 on max reached, EXIT_UNREACHABLE if the
+ * agent went away. */
+static int stream_events(long max)
+{
+	struct timeval tv = { 0 };
+	char *buf = keep_rest, *nl;
+	size_t len = keep_rest_len, cap = keep_rest_len + 1;
+	long seen = 0;
+
+	setsockopt(keep_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		ssize_t r;
+
+		while ((nl = memchr(buf, '\n', len))) {
+			json_error_t jerr;
+			json_t *e = json_loadb(buf, (size_t)(nl - buf), 0, &jerr);
+
+			if (e) {
+				if (json_out)
+					print_json(e);
+				else
+					print_event(e);
+				fflush(stdout);
+				if (strcmp(js(e, "kind"), "lost"))
+					seen++;
+				json_decref(e);
+			}
+			len -= (size_t)(nl - buf) + 1;
+			memmove(buf, nl + 1, len);
+			if (max && seen >= max) {
+				free(buf);
+				close(keep_fd);
+				return 0;
+			}
+		}
+		if (cap - len < 4096) {
+			char *n;
+
+			if (cap > (1u << 20)) {
+				free(buf);
+				close(keep_fd);
+				return fail(EXIT_UNREACHABLE, "an event line from rlagent is too long");
+			}
+			n = realloc(buf, cap * 2 + 4096);
+			if (!n) {
+				free(buf);
+				close(keep_fd);
+				return fail(EXIT_UNREACHABLE, "out of memory");
+			}
+			buf = n;
+			cap = cap * 2 + 4096;
+		}
+		r = recv(keep_fd, buf + len, cap - len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			close(keep_fd);
+			return fail(EXIT_UNREACHABLE, "rlagent closed the event stream%s%s",
+				    r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+		}
+		len += (size_t)r;
+	}
 }
 
 static const char *js(json_t *o, const char *k)
@@ -756,6 +874,24 @@ int main(int argc, char **argv)
 			return fail(EXIT_USAGE, "out of memory");
 		sprintf(abs_file, "%s/%s", cwd, argv[2]);
 		argv[2] = abs_file;
+	}
+	if (!strcmp(argv[0], "events")) {
+		long max = argc == 3 ? strtol(argv[2], NULL, 10) : 0;
+
+		keep_conn = true;
+		ret = call_agent(sock, timeout_s, 1, argv, &resp);
+		if (ret)
+			return ret;
+		if (!json_is_true(json_object_get(resp, "ok"))) {
+			fprintf(stderr, "rlctl: %s\n", js(resp, "error"));
+			json_decref(resp);
+			free(keep_rest);
+			if (keep_fd >= 0)
+				close(keep_fd);
+			return EXIT_REFUSED;
+		}
+		json_decref(resp);
+		return stream_events(max);
 	}
 	ret = call_agent(sock, timeout_s, argc, argv, &resp);
 	free(abs_file);
