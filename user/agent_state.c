@@ -714,6 +714,8 @@ static bool model_has_mark(const struct agent_model *m)
 	return false;
 }
 
+static uint64_t model_next_expiry(const struct agent_model *m);
+
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 {
 	struct rl_rule_spec *specs = NULL;
@@ -864,6 +866,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	agent_model_free(&a->model);
 	a->model = *next;
 	agent_model_init(next);
+	a->next_expiry_ns = model_next_expiry(&a->model);
 	a->next_gen = gen;
 	a->next_prio = prio;
 	a->next_slot = slot;
@@ -1091,6 +1094,7 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	agent_model_free(&a->model);
 	a->model = m;
 	agent_model_init(&m);
+	a->next_expiry_ns = model_next_expiry(&a->model);
 	a->next_gen = max_gen >= 0xffff ? 1 : max_gen + 1;
 	a->next_prio = max_prio + 1;
 	a->next_slot = 0;
@@ -1100,18 +1104,25 @@ cleanup:
 	return ret;
 }
 
-uint64_t agent_next_expiry(const struct agent *a)
+/* The model's earliest list expiry (0: none), computed once per model:
+ * the poll loop asks every turn, and the lists may hold millions. */
+static uint64_t model_next_expiry(const struct agent_model *m)
 {
 	uint64_t t = 0;
 	int i;
 
-	for (i = 0; i < a->model.n_allow; i++)
-		if (a->model.allow[i].expires_ns && (!t || a->model.allow[i].expires_ns < t))
-			t = a->model.allow[i].expires_ns;
-	for (i = 0; i < a->model.n_block; i++)
-		if (a->model.block[i].expires_ns && (!t || a->model.block[i].expires_ns < t))
-			t = a->model.block[i].expires_ns;
+	for (i = 0; i < m->n_allow; i++)
+		if (m->allow[i].expires_ns && (!t || m->allow[i].expires_ns < t))
+			t = m->allow[i].expires_ns;
+	for (i = 0; i < m->n_block; i++)
+		if (m->block[i].expires_ns && (!t || m->block[i].expires_ns < t))
+			t = m->block[i].expires_ns;
 	return t;
+}
+
+uint64_t agent_next_expiry(const struct agent *a)
+{
+	return a->next_expiry_ns;
 }
 
 static int drop_expired(struct rl_list_entry *l, int n, uint64_t now)
