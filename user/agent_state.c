@@ -355,45 +355,175 @@ static int lst_key(struct agent *a, const struct rl_prefix *p, void *key)
 	return a->maps.lst6;
 }
 
+#define BATCH 8192
+
+/*
+ * Writes n keys (ksz bytes each) with their values (vsz bytes), or with
+ * vals NULL deletes them (a key already gone is fine), in batches: one
+ * syscall per BATCH entries instead of one each.  On failure *bad is the
+ * index of the entry that failed.
+ */
+static int batch_write(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+		       int n, int *bad)
+{
+	int done = 0;
+
+	while (done < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 cnt = (__u32)(n - done > BATCH ? BATCH : n - done);
+		const char *k = (const char *)keys + (size_t)done * ksz;
+		int r = vals ? bpf_map_update_batch(fd, k, (const char *)vals + (size_t)done * vsz,
+						    &cnt, &o)
+			     : bpf_map_delete_batch(fd, k, &cnt, &o);
+
+		if (!r) {
+			done += (int)cnt;
+			continue;
+		}
+		if (!vals && errno == ENOENT) {
+			done += (int)cnt + 1;	/* skip the missing one */
+			continue;
+		}
+		*bad = done + (int)cnt;
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * rl_lists, the agent's record of its lists, from `from` to `to`: with
+ * !del, writes entries that are new or whose expiry changed; with del,
+ * deletes those `to` lacks.  Both sorted: one merge, batched writes.
+ */
+static int sync_lists_map(struct agent *a, const struct agent_model *from,
+			  const struct agent_model *to, bool del, struct rl_err *err)
+{
+	struct rl_list_key *k = malloc(BATCH * sizeof(*k));
+	struct rl_list_val *v = malloc(BATCH * sizeof(*v));
+	const struct rl_list_entry **src = malloc(BATCH * sizeof(*src));
+	int i, j, f, n = 0, bad = 0, ret = 0;
+	char pbuf[64];
+
+	if (!k || !v || !src) {
+		agent_err(err, "out of memory writing rl_lists");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (j = 0; j < 2; j++) {
+		const struct rl_list_entry *tl = j ? to->block : to->allow;
+		const struct rl_list_entry *fl = j ? from->block : from->allow;
+		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
+		const struct rl_list_entry *walk = del ? fl : tl, *other = del ? tl : fl;
+		int wn = del ? fn : tn, on = del ? tn : fn;
+		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
+
+		for (i = 0, f = 0; i <= wn; i++) {
+			if (i < wn) {
+				int c = 1;
+				bool found;
+
+				while (f < on && (c = rl_lpfx_cmp(&other[f].pfx, &walk[i].pfx)) < 0)
+					f++;
+				found = f < on && !c;
+				if (del ? found : found && other[f].expires_ns == walk[i].expires_ns)
+					continue;
+				list_key(kind, &walk[i].pfx, &k[n]);
+				v[n].expires_ns = walk[i].expires_ns;
+				src[n++] = &walk[i];
+				if (n < BATCH)
+					continue;
+			}
+			if (!n)
+				continue;
+			ret = batch_write(a->maps.lists, k, sizeof(*k), del ? NULL : v, sizeof(*v), n,
+					  &bad);
+			if (ret) {
+				agent_err(err, "%s rl_lists entry %s: %s%s", del ? "deleting" : "writing",
+					  pfx_str(&src[bad]->pfx, pbuf, sizeof(pbuf)), strerror(-ret),
+					  ret == -E2BIG ? " (rl_lists is full)" : "");
+				goto out;
+			}
+			n = 0;
+		}
+	}
+out:
+	free(k);
+	free(v);
+	free(src);
+	return ret;
+}
+
 /*
  * The list tries from `from` to `to` (both sorted): with !del, writes the
  * entries that are new or changed; with del, deletes those `to` lacks.
+ * Batched per family, BATCH entries a syscall.
  */
 static int sync_list_tries(struct agent *a, const struct rl_lset *from,
 			   const struct rl_lset *to, bool del, struct rl_err *err)
 {
-	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
 	const struct rl_lset *walk = del ? from : to, *other = del ? to : from;
+	struct rl_lpm4 *k4 = malloc(BATCH * sizeof(*k4));
+	struct rl_lpm6 *k6 = malloc(BATCH * sizeof(*k6));
+	struct rl_lval *v4 = malloc(BATCH * sizeof(*v4)), *v6 = malloc(BATCH * sizeof(*v6));
+	int *i4 = malloc(BATCH * sizeof(*i4)), *i6 = malloc(BATCH * sizeof(*i6));
+	int i, j = 0, n4 = 0, n6 = 0, bad = 0, ret = 0, f;
 	char pbuf[64];
-	int i, j = 0, fd;
 
-	for (i = 0; i < walk->n; i++) {
-		const struct rl_lentry *e = &walk->e[i];
+	if (!k4 || !k6 || !v4 || !v6 || !i4 || !i6) {
+		agent_err(err, "out of memory writing the list tries");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i <= walk->n; i++) {
+		const struct rl_lentry *e = i < walk->n ? &walk->e[i] : NULL;
 		bool found;
 		int c = 1;
 
-		while (j < other->n && (c = rl_lpfx_cmp(&other->e[j].pfx, &e->pfx)) < 0)
-			j++;
-		found = j < other->n && !c;
-		if (del ? found : found && !memcmp(&other->e[j].v, &e->v, sizeof(e->v)))
-			continue;
-		fd = lst_key(a, &e->pfx, &key);
-		if (del) {
-			if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
-				agent_err(err, "deleting list trie entry %s: %s",
-					  pfx_str(&e->pfx, pbuf, sizeof(pbuf)), strerror(errno));
-				return -errno;
+		if (e) {
+			while (j < other->n && (c = rl_lpfx_cmp(&other->e[j].pfx, &e->pfx)) < 0)
+				j++;
+			found = j < other->n && !c;
+			if (del ? found : found && !memcmp(&other->e[j].v, &e->v, sizeof(e->v)))
+				continue;
+			if (e->pfx.family == 4) {
+				lst_key(a, &e->pfx, &k4[n4]);
+				v4[n4] = e->v;
+				i4[n4++] = i;
+			} else {
+				lst_key(a, &e->pfx, &k6[n6]);
+				v6[n6] = e->v;
+				i6[n6++] = i;
 			}
-		} else if (bpf_map_update_elem(fd, &key, &e->v, BPF_ANY)) {
-			int ret = -errno;
+		}
+		/* flush a full batch, and both at the end */
+		for (f = 4; f <= 6; f += 2) {
+			int *n = f == 4 ? &n4 : &n6;
 
-			agent_err(err, "writing list trie entry %s: %s%s",
-				  pfx_str(&e->pfx, pbuf, sizeof(pbuf)), strerror(errno),
-				  errno == ENOSPC || errno == E2BIG ? " (list trie is full)" : "");
-			return ret;
+			if (!*n || (e && *n < BATCH))
+				continue;
+			ret = f == 4 ? batch_write(a->maps.lst4, k4, sizeof(*k4), del ? NULL : v4,
+						   sizeof(*v4), n4, &bad)
+				     : batch_write(a->maps.lst6, k6, sizeof(*k6), del ? NULL : v6,
+						   sizeof(*v6), n6, &bad);
+			if (ret) {
+				const struct rl_lentry *x = &walk->e[f == 4 ? i4[bad] : i6[bad]];
+
+				agent_err(err, "%s list trie entry %s: %s%s", del ? "deleting" : "writing",
+					  pfx_str(&x->pfx, pbuf, sizeof(pbuf)), strerror(-ret),
+					  ret == -ENOSPC || ret == -E2BIG ? " (list trie is full)" : "");
+				goto out;
+			}
+			*n = 0;
 		}
 	}
-	return 0;
+out:
+	free(k4);
+	free(k6);
+	free(v4);
+	free(v6);
+	free(i4);
+	free(i6);
+	return ret;
 }
 
 /* The guard bitmaps (rl_lists.h) for `s`, stored word by word where they
@@ -446,7 +576,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	int32_t *fidx = NULL, *tidx = NULL;
 	struct rl_catalog cat, old;
 	char pbuf[64];
-	int i, j, f, ret, fd;
+	int i, j, ret, fd;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
 
 	ret = slot_index(from, &fidx);
@@ -510,33 +640,10 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 3. new and changed list entries (allow, then block). */
-	for (j = 0; j < 2; j++) {
-		const struct rl_list_entry *tl = j ? to->block : to->allow;
-		const struct rl_list_entry *fl = j ? from->block : from->allow;
-		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
-		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
-
-		for (i = 0, f = 0; i < tn; i++) {
-			struct rl_list_key k;
-			struct rl_list_val v = { .expires_ns = tl[i].expires_ns };
-			int c = 1;
-
-			/* both sorted: one merge, not a search per entry */
-			while (f < fn && (c = rl_lpfx_cmp(&fl[f].pfx, &tl[i].pfx)) < 0)
-				f++;
-			if (f < fn && !c && fl[f].expires_ns == tl[i].expires_ns)
-				continue;
-			list_key(kind, &tl[i].pfx, &k);
-			if (bpf_map_update_elem(a->maps.lists, &k, &v, BPF_ANY)) {
-				ret = -errno;
-				agent_err(err, "writing rl_lists entry %s: %s%s",
-					  pfx_str(&tl[i].pfx, pbuf, sizeof(pbuf)), strerror(errno),
-					  errno == E2BIG ? " (rl_lists is full)" : "");
-				goto cleanup;
-			}
-		}
-	}
+	/* 3. new and changed list entries (allow, then block), batched */
+	ret = sync_lists_map(a, from, to, false, err);
+	if (ret)
+		goto cleanup;
 
 	/* 3b. new and changed list trie entries, before their bitmap bits */
 	ret = sync_list_tries(a, fls, tls, false, err);
@@ -615,29 +722,9 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	}
 
 	/* 7. list entries that went away. */
-	for (j = 0; j < 2; j++) {
-		const struct rl_list_entry *tl = j ? to->block : to->allow;
-		const struct rl_list_entry *fl = j ? from->block : from->allow;
-		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
-		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
-
-		for (i = 0, f = 0; i < fn; i++) {
-			struct rl_list_key k;
-			int c = 1;
-
-			while (f < tn && (c = rl_lpfx_cmp(&tl[f].pfx, &fl[i].pfx)) < 0)
-				f++;
-			if (f < tn && !c)
-				continue;
-			list_key(kind, &fl[i].pfx, &k);
-			if (bpf_map_delete_elem(a->maps.lists, &k) && errno != ENOENT) {
-				ret = -errno;
-				agent_err(err, "deleting rl_lists entry %s: %s",
-					  pfx_str(&fl[i].pfx, pbuf, sizeof(pbuf)), strerror(errno));
-				goto cleanup;
-			}
-		}
-	}
+	ret = sync_lists_map(a, from, to, true, err);
+	if (ret)
+		goto cleanup;
 	ret = 0;
 cleanup:
 	free(fidx);
