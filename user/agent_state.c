@@ -1025,53 +1025,141 @@ static int lentry_cmp(const void *x, const void *y)
 			   &((const struct rl_lentry *)y)->pfx);
 }
 
+/*
+ * Every {key, value} of a map to cb (which returns 0 or -errno), read in
+ * batches of BATCH (a million list entries: two syscalls per entry would
+ * take seconds), or key by key where the map has no batch lookup.
+ */
+static int map_read_all(int fd, size_t ksz, size_t vsz,
+			int (*cb)(void *ctx, const void *k, const void *v), void *ctx)
+{
+	char *keys = malloc(BATCH * ksz), *vals = malloc(BATCH * vsz);
+	char in[64], out[64], key[64], prev[64];
+	bool first = true, have_prev = false;
+	int ret = 0;
+	__u32 i;
+
+	if (!keys || !vals || ksz > sizeof(in)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 cnt = BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &cnt, &o);
+		int e = r ? errno : 0;
+
+		if (r && e != ENOENT) {
+			if (first && (e == EINVAL || e == EOPNOTSUPP || e == ENOTSUP))
+				break;	/* no batch lookup: key by key below */
+			ret = -e;
+			goto out;
+		}
+		for (i = 0; i < cnt && !ret; i++)
+			ret = cb(ctx, keys + i * ksz, vals + i * vsz);
+		if (ret || r)
+			goto out;
+		memcpy(in, out, sizeof(in));
+		first = false;
+	}
+	for (;;) {
+		if (bpf_map_get_next_key(fd, have_prev ? prev : NULL, key)) {
+			if (errno != ENOENT)
+				ret = -errno;
+			goto out;
+		}
+		memcpy(prev, key, ksz);
+		have_prev = true;
+		if (bpf_map_lookup_elem(fd, key, vals))
+			continue;
+		ret = cb(ctx, key, vals);
+		if (ret)
+			goto out;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+/* One rl_lists entry into the model being adopted; junk is skipped. */
+static int adopt_list_entry(void *ctx, const void *kp, const void *vp)
+{
+	struct agent_model *m = ctx;
+	const struct rl_list_key *key = kp;
+	const struct rl_list_val *v = vp;
+	struct rl_list_entry *e;
+	bool allow = key->kind == RL_LIST_ALLOW;
+
+	if ((key->family != 4 && key->family != 6) ||
+	    key->prefixlen > (key->family == 4 ? 32u : 128u) ||
+	    (key->kind != RL_LIST_ALLOW && key->kind != RL_LIST_BLOCK) ||
+	    m->n_allow + m->n_block >= RL_MAX_LIST)
+		return 0;
+	if (agent_list_reserve(m, allow, (allow ? m->n_allow : m->n_block) + 1))
+		return -ENOMEM;
+	e = allow ? &m->allow[m->n_allow++] : &m->block[m->n_block++];
+	memset(e, 0, sizeof(*e));
+	e->pfx.family = key->family;
+	e->pfx.len = (uint8_t)key->prefixlen;
+	memcpy(e->pfx.addr, key->addr, key->family == 4 ? 4 : 16);
+	e->expires_ns = v->expires_ns;
+	return 0;
+}
+
+struct ltrie_ctx {
+	struct rl_lset *s;
+	int family, cap;
+};
+
+static int ltrie_entry(void *ctx, const void *kp, const void *vp)
+{
+	struct ltrie_ctx *c = ctx;
+	struct rl_lentry *e;
+
+	if (c->s->n >= c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		e = realloc(c->s->e, (size_t)c->cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		c->s->e = e;
+	}
+	e = &c->s->e[c->s->n];
+	memset(e, 0, sizeof(*e));
+	memcpy(&e->v, vp, sizeof(e->v));
+	e->pfx.family = (uint8_t)c->family;
+	if (c->family == 4) {
+		const struct rl_lpm4 *k = kp;
+
+		if (k->prefixlen > 32)
+			return 0;
+		e->pfx.len = (uint8_t)k->prefixlen;
+		memcpy(e->pfx.addr, &k->addr, 4);
+	} else {
+		const struct rl_lpm6 *k = kp;
+
+		if (k->prefixlen > 128)
+			return 0;
+		e->pfx.len = (uint8_t)k->prefixlen;
+		memcpy(e->pfx.addr, k->addr, 16);
+	}
+	c->s->n++;
+	return 0;
+}
+
 /* A list trie back into s (appended), as read_trie does for the rules. */
 static int read_ltrie(int fd, int family, struct rl_lset *s)
 {
-	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key, next;
-	size_t ksz = family == 4 ? sizeof(struct rl_lpm4) : sizeof(struct rl_lpm6);
-	void *prev = NULL;
-	int cap = s->n;
+	struct ltrie_ctx c = { .s = s, .family = family, .cap = s->n };
 
-	for (;;) {
-		struct rl_lentry *e;
-
-		if (bpf_map_get_next_key(fd, prev, &next)) {
-			if (errno == ENOENT)
-				return 0;
-			return -errno;
-		}
-		memcpy(&key, &next, ksz);
-		prev = &key;
-		if (s->n >= cap) {
-			cap = cap ? cap * 2 : 1024;
-			e = realloc(s->e, (size_t)cap * sizeof(*e));
-			if (!e)
-				return -ENOMEM;
-			s->e = e;
-		}
-		e = &s->e[s->n];
-		memset(e, 0, sizeof(*e));
-		if (bpf_map_lookup_elem(fd, &key, &e->v))
-			continue;
-		e->pfx.family = family;
-		if (family == 4) {
-			e->pfx.len = key.k4.prefixlen;
-			memcpy(e->pfx.addr, &key.k4.addr, 4);
-		} else {
-			e->pfx.len = key.k6.prefixlen;
-			memcpy(e->pfx.addr, key.k6.addr, 16);
-		}
-		s->n++;
-	}
+	return map_read_all(fd, family == 4 ? sizeof(struct rl_lpm4) : sizeof(struct rl_lpm6),
+			    sizeof(struct rl_lval), ltrie_entry, &c);
 }
 
 int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 {
 	struct agent_model m;
-	struct rl_list_key key, nkey;
 	uint32_t id, max_gen = 0, max_prio = 0;
-	void *prev = NULL;
 	int ret;
 
 	*had_state = false;
@@ -1108,42 +1196,11 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	}
 	qsort(m.rules, (size_t)m.n_rules, sizeof(m.rules[0]), prio_cmp);
 
-	for (;;) {
-		struct rl_list_val v;
-		struct rl_list_entry *e;
-
-		if (bpf_map_get_next_key(a->maps.lists, prev, &nkey)) {
-			if (errno == ENOENT)
-				break;
-			ret = -errno;
-			agent_err(err, "walking rl_lists: %s", strerror(errno));
-			goto cleanup;
-		}
-		key = nkey;
-		prev = &key;
-		if (bpf_map_lookup_elem(a->maps.lists, &key, &v))
-			continue;
-		if ((key.family != 4 && key.family != 6) ||
-		    key.prefixlen > (key.family == 4 ? 32u : 128u))
-			continue;
-		if ((key.kind != RL_LIST_ALLOW && key.kind != RL_LIST_BLOCK) ||
-		    m.n_allow + m.n_block >= RL_MAX_LIST)
-			continue;
-		if (agent_list_reserve(&m, key.kind == RL_LIST_ALLOW, (key.kind == RL_LIST_ALLOW ?
-					m.n_allow : m.n_block) + 1)) {
-			ret = -ENOMEM;
-			agent_err(err, "out of memory reading rl_lists");
-			goto cleanup;
-		}
-		if (key.kind == RL_LIST_ALLOW)
-			e = &m.allow[m.n_allow++];
-		else
-			e = &m.block[m.n_block++];
-		memset(e, 0, sizeof(*e));
-		e->pfx.family = key.family;
-		e->pfx.len = key.prefixlen;
-		memcpy(e->pfx.addr, key.addr, key.family == 4 ? 4 : 16);
-		e->expires_ns = v.expires_ns;
+	ret = map_read_all(a->maps.lists, sizeof(struct rl_list_key), sizeof(struct rl_list_val),
+			   adopt_list_entry, &m);
+	if (ret) {
+		agent_err(err, "reading rl_lists: %s", strerror(-ret));
+		goto cleanup;
 	}
 
 	m.n_allow = rl_list_sort(m.allow, m.n_allow);
