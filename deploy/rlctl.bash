@@ -35,7 +35,7 @@ _rlctl()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-j -p -S -t -h -V --json --pretty --help --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "rule allow block stats top status config help" -- "$cur"))
+			COMPREPLY=($(compgen -W "rule allow block stats top events status config help" -- "$cur"))
 		fi
 		return
 	fi
@@ -74,10 +74,14 @@ _rlctl()
 		esac ;;
 	allow | block)
 		if [[ ${#words[@]} -eq 1 ]]; then
-			COMPREPLY=($(compgen -W "add del list help" -- "$cur"))
-		elif [[ ${words[1]} == add && ${#words[@]} -eq 3 ]]; then
+			COMPREPLY=($(compgen -W "add del list import flush help" -- "$cur"))
+		elif [[ ${words[1]} == import && ${#words[@]} -eq 2 ]]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
+		elif [[ ( ${words[1]} == add || ${words[1]} == import ) && ${#words[@]} -eq 3 ]]; then
 			COMPREPLY=($(compgen -W "for" -- "$cur"))
 		fi ;;
+	events)
+		[[ ${#words[@]} -eq 1 ]] && COMPREPLY=($(compgen -W "-n" -- "$cur")) ;;
 	stats)
 		[[ ${#words[@]} -eq 1 ]] && COMPREPLY=($(compgen -W "$(_rlctl_rules "${sock[@]}")" -- "$cur")) ;;
 	top)

@@ -154,7 +154,8 @@ comp() {
 		"$D/usr/local/share/bash-completion/completions/rlagent" "$@"
 }
 ok=1
-[[ $(comp rlctl "") == "rule allow block stats top status config help" ]] || ok=0
+[[ $(comp rlctl "") == "rule allow block stats top events status config help" ]] || ok=0
+[[ $(comp rlctl block im) == "import" ]] || ok=0
 [[ $(comp rlctl -S /nonexistent rule add x al) == "algo" ]] || ok=0
 [[ $(comp rlctl rule add x algo sl) == "sliding-window sliding-log" ]] || ok=0
 [[ $(comp rlctl config s) == "save" ]] || ok=0
