@@ -91,18 +91,31 @@ int rl_list_read(FILE *f, const char *name, int max, struct rl_list_entry **out,
 
 	*out = NULL;
 	*n_out = 0;
-	while (fgets(line, sizeof(line), f)) {
-		size_t len = strlen(line);
+	for (;;) {
+		size_t len = 0;
+		bool nul = false;
 		char *s = line, *end, *hash;
+		int ch;
 
+		/* by hand, not fgets: a NUL byte must be seen, not end the line */
+		while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
+			if (!ch)
+				nul = true;
+			if (len <= RL_LIST_LINE_MAX)
+				line[len] = (char)ch;
+			len++;
+		}
+		if (ch == EOF && !len)
+			break;
 		lineno++;
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
+		if (len > RL_LIST_LINE_MAX) {
 			rl_errf(err, "%s: line %d: longer than %d characters", name, lineno,
 				RL_LIST_LINE_MAX);
 			goto fail;
 		}
-		if (memchr(line, 0, len) != NULL || strlen(line) != len) {
-			rl_errf(err, "%s: line %d: contains a NUL byte", name, lineno);
+		line[len] = 0;
+		if (nul) {
+			rl_errf(err, "%s: line %d: contains a NUL byte (not a text file?)", name, lineno);
 			goto fail;
 		}
 		hash = strchr(s, '#');

@@ -149,6 +149,14 @@ else
 fi
 ctl block import "$TMP/two.netset" >"$TMP/two.out" 2>&1
 if [[ $? -ne 0 ]] && grep -q 'line 1' "$TMP/two.out"; then pass two-words-refused; else fail two-words-refused "$(cat "$TMP/two.out")"; fi
+head -c 65536 /dev/urandom >"$TMP/garbage.bin"
+before_g=$(total block)
+ctl block import "$TMP/garbage.bin" >"$TMP/garbage.out" 2>&1
+if [[ $? -eq 1 ]] && grep -q 'line [0-9]' "$TMP/garbage.out" && [[ $(total block) -eq $before_g ]]; then
+	pass garbage-file-refused
+else
+	fail garbage-file-refused "$(head -c 300 "$TMP/garbage.out")"
+fi
 ctl block import "$TMP/missing.netset" >"$TMP/miss.out" 2>&1
 if [[ $? -ne 0 ]] && grep -q 'cannot open' "$TMP/miss.out"; then pass missing-file-refused; else fail missing-file-refused "$(cat "$TMP/miss.out")"; fi
 ctl block import /dev/zero >"$TMP/dev.out" 2>&1

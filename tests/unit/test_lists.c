@@ -213,6 +213,28 @@ static void test_read(void)
 	      strstr(err.msg, "longer"), "long line: %d '%s'", err.line, err.msg);
 	fclose(f);
 
+	{
+		static const char nul[] = "192.0.2.1\n192.0.2.2\0garbage\n";
+
+		f = fmemopen((void *)nul, sizeof(nul) - 1, "r");
+		CHECK(rl_list_read(f, "nul", 100, &l, &n, &err) == -EINVAL && err.line == 2 &&
+		      strstr(err.msg, "NUL"), "NUL byte: line %d '%s'", err.line, err.msg);
+		fclose(f);
+	}
+	{
+		static const char noeol[] = "# no newline at the end\n2001:db8::1";
+
+		int r;
+
+		memset(&err, 0, sizeof(err));
+		f = fmemopen((void *)noeol, sizeof(noeol) - 1, "r");
+		r = rl_list_read(f, "noeol", 100, &l, &n, &err);
+		CHECK(!r && n == 1 && l[0].pfx.family == 6,
+		      "last line without a newline: %d entries, '%s'", n, err.msg);
+		fclose(f);
+		if (!r)
+			free(l);
+	}
 	f = fmemopen((void *)good, sizeof(good) - 1, "r");
 	CHECK(rl_list_read(f, "max", 2, &l, &n, &err) == -EINVAL && err.line == 5,
 	      "max 2 entries: line %d '%s'", err.line, err.msg);
