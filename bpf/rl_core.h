@@ -403,7 +403,8 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 		     rl_clock_now(&clk) < lv->block_until_ns)) {
 			g = RL_G_BLOCKLIST;
 			res->drop = 1;
-			rl_ev_blocked(p, &clk, hook);
+			if (conf->events)
+				rl_ev_blocked(p, &clk, hook);
 			goto global;
 		}
 	}
@@ -505,7 +506,7 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 	}
 	i = rl_apply_action(r, v, res);
 	rl_stat(r->id, i, p->len);
-	if (v == RL_V_DROP)
+	if (v == RL_V_DROP && conf->events)
 		rl_ev_limit(r, p, i, &clk, hook);
 	goto out;
 

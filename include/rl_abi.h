@@ -336,7 +336,9 @@ struct rl_conf {
 	__u32 on_full;             /* enum rl_on_full                       */
 	__u32 malformed;           /* enum rl_malformed                     */
 	__u32 coarse_clock;        /* 1: admit on the coarse clock as well  */
-	__u32 _pad;
+	__u32 events;              /* 1: someone streams drop events (the
+				    * agent sets it while `rlctl events`
+				    * runs): only then are they sampled     */
 	__u64 seed;                /* hash seed of rl_st4/rl_st6, set once
 				    * at creation (random), kept with the
 				    * pins: the loader passes it to the

@@ -137,6 +137,7 @@ struct agent {
 	struct rl_compiled applied;   /* exactly what the match tries hold    */
 	struct rl_lset lapplied;      /* exactly what the list tries hold     */
 	uint64_t next_expiry_ns;      /* the model's earliest list expiry, 0: none */
+	bool events_on;               /* rl_conf.events: a client streams events */
 	uint32_t next_gen;            /* 1..0xffff, never 0                   */
 	uint32_t next_prio;
 	uint32_t next_slot;

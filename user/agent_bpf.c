@@ -413,6 +413,7 @@ int agent_bpf_write_conf(struct agent *a)
 	c.on_full = a->cfg.defaults.on_full;
 	c.malformed = a->cfg.defaults.malformed;
 	c.coarse_clock = a->cfg.defaults.coarse_clock;
+	c.events = a->events_on;
 	ret = rl_conf_write(a->maps.conf, &c);
 	if (ret)
 		log_err("writing rl_conf: %s", strerror(-ret));

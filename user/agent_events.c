@@ -135,6 +135,15 @@ void agent_events_run(struct agent *a)
 
 	if (!rb)
 		return;
+	/* the datapath samples events only while someone listens */
+	if (ctl_events_wanted() != a->events_on) {
+		a->events_on = !a->events_on;
+		if (agent_bpf_write_conf(a))
+			a->events_on = !a->events_on;	/* tried again next turn */
+		else
+			log_info("drop events %s", a->events_on ? "on: a client listens" :
+				 "off: no client listens");
+	}
 	clock_gettime(CLOCK_MONOTONIC, &m);
 	clock_gettime(CLOCK_REALTIME, &r);
 	mono_to_real_ns = ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);

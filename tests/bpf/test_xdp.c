@@ -1021,6 +1021,7 @@ static void test_events(void)
 				mkrule(31, IPPROTO_UDP, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET) };
 	struct rl_rule f = mkrule(32, IPPROTO_UDP, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET);
 	struct ring_buffer *rb;
+	struct rl_conf conf = {};
 	cpu_set_t set, old;
 	__u64 lost0, lost1;
 	__u32 len;
@@ -1037,13 +1038,23 @@ static void test_events(void)
 	if (!rb)
 		goto out;
 	ring_buffer__consume(rb);	/* what earlier tests left */
+	/* nobody listening (rl_conf.events 0): nothing is sampled */
+	n_evs = 0;
+	set_list("198.21.0.0", 16, RL_LF_BLOCK, ~0ULL, 1);
+	len = v4pkt("198.21.0.4", IPPROTO_UDP, 53, 0, 0);
+	for (i = 0; i < 128; i++)
+		run_pkt(L->prog_fd, pk.buf, len, 1);
+	ring_buffer__consume(rb);
+	CHECK(n_evs == 0, "%d events with rl_conf.events 0", n_evs);
+	CHECK(!rl_conf_read(L->fd.conf, &conf), "cannot read rl_conf");
+	conf.events = 1;
+	CHECK(!rl_conf_write(L->fd.conf, &conf), "cannot write rl_conf");
 	n_evs = 0;
 	r[0].dport_lo = r[0].dport_hi = 30;
 	r[1].dport_lo = r[1].dport_hi = 31;
 	r[1].block_ns = HOUR_NS;
 	set_match(L, "198.20.0.0", 16, 0, 0, r, 2);
 	set_match(L, "198.22.0.0", 16, 0, 0, &f, 1);
-	set_list("198.21.0.0", 16, RL_LF_BLOCK, ~0ULL, 1);
 
 	len = v4pkt("198.20.0.1", IPPROTO_UDP, 30, 0, 0);
 	for (i = 0; i < 6; i++)
@@ -1088,6 +1099,8 @@ static void test_events(void)
 	      (unsigned long long)(lost1 - lost0));
 	ring_buffer__free(rb);
 out:
+	conf.events = 0;
+	rl_conf_write(L->fd.conf, &conf);
 	clear_lists();
 	sched_setaffinity(0, sizeof(old), &old);
 	t_end("events_kinds_sampling_budget");
