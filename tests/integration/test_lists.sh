@@ -207,6 +207,33 @@ else
 	fail import-for-expires "blocklist $b0 -> $b1 -> $b2; $(ctl block list | grep "$NET" )"
 fi
 
+# --- the fail2ban action, as fail2ban runs it: its tags substituted
+f2b() {
+	python3 - "$1" "$OUT/rlctl -S $SOCK" "$2" "$3" <<'PY'
+import configparser, sys
+c = configparser.RawConfigParser()
+c.read("deploy/fail2ban/action.d/rl.conf")
+cmd = c.get("Definition", sys.argv[1])
+for tag, val in (("rlctl", sys.argv[2]), ("ip", sys.argv[3]), ("bantime", sys.argv[4])):
+    cmd = cmd.replace("<%s>" % tag, val)
+print(cmd)
+PY
+}
+sh -c "$(f2b actionban 198.18.77.1 600)" >/dev/null 2>&1 &&
+sh -c "$(f2b actionban 198.18.77.2 -1)" >/dev/null 2>&1
+ctl -j block list >"$TMP/f2b.json"
+if python3 -c '
+import json, sys
+l = {e["prefix"]: e["expires_in_s"] for e in json.load(open(sys.argv[1]))["block"]}
+sys.exit(not (0 < (l.get("198.18.77.1/32") or 0) <= 600 and "198.18.77.2/32" in l and l["198.18.77.2/32"] is None))' "$TMP/f2b.json" &&
+   sh -c "$(f2b actionunban 198.18.77.1 600)" >/dev/null 2>&1 &&
+   sh -c "$(f2b actionunban 198.18.77.1 600)" >/dev/null 2>&1 &&
+   ! ctl -j block list | grep -q '198.18.77.1/32' && sh -c "$(f2b actioncheck x 0)"; then
+	pass fail2ban-action
+else
+	fail fail2ban-action "$(grep -o '"198.18.77[^}]*' "$TMP/f2b.json")"
+fi
+
 # --- flush
 ctl block flush >"$TMP/fl.out" 2>&1
 if [[ $? -eq 0 && $(total block) -eq 0 ]] && grep -q 'removed' "$TMP/fl.out"; then
