@@ -23,7 +23,8 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libcyaml-dev \
         libyaml-dev libjansson-dev libmicrohttpd-dev pkg-config iproute2 \
         nftables iptables python3 procps prometheus ethtool \
-        libsystemd-dev pandoc man-db systemd
+        libsystemd-dev pandoc man-db systemd libxdp-dev libcap-ng-dev xdp-tools \
+        libjs-chart.js chromium libhiredis-dev redis-server
 BENCH_DEPS := nginx wrk hping3 gnuplot-nox
 
 # make install: DESTDIR/PREFIX as usual; the example config goes to
@@ -36,7 +37,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR  ?= /etc
 
-PKGS     := libbpf libcyaml yaml-0.1 jansson libmicrohttpd libsystemd
+PKGS     := libbpf libxdp libcap-ng libcyaml yaml-0.1 jansson libmicrohttpd libsystemd hiredis
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 # rlagent --version, rlctl --version, rl_build_info{version=...} on /metrics
@@ -54,7 +55,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_SRCS  := $(wildcard bpf/*.bpf.c) $(wildcard tools/*.bpf.c)
+BPF_SRCS  := $(wildcard bpf/*.bpf.c) $(wildcard tools/*.bpf.c) $(wildcard tests/bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst %.bpf.c,$(OUTPUT)/%.bpf.o,$(notdir $(BPF_SRCS)))
 SKELS     := $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS))
 
@@ -118,6 +119,11 @@ $(OUTPUT)/%.bpf.o: tools/%.bpf.c $(wildcard bpf/*.h include/*.h tools/*.h) $(OUT
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# programs the tests load beside rl (tests/bpf/*.bpf.c)
+$(OUTPUT)/%.bpf.o: tests/bpf/%.bpf.c bpf/rl_bpf.h $(OUTPUT)/vmlinux.h | $(OUTPUT)/.deps $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
@@ -132,6 +138,8 @@ $(OUTPUT)/rl_version.h: FORCE | $(OUTPUT)
 	$(Q)v='#define RL_VERSION "$(RL_VERSION)"'; \
 	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
 $(OUTPUT)/obj/agent_metrics.o $(OUTPUT)/obj/rlagent.o $(OUTPUT)/obj/rlctl.o: $(OUTPUT)/rl_version.h
+# the dashboard's page and script are built into rlagent (.incbin)
+$(OUTPUT)/obj/agent_metrics.o: user/dashboard.html user/dashboard.js
 
 $(OUTPUT)/rlagent: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
@@ -152,6 +160,16 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard include/*.h tests/*.h) 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(wildcard include/*.h tests/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools $< $(LIB_OBJS) $(LIBS) -lm -o $@
+
+# The agent's applies against in-memory maps with fault injection: the real
+# agent objects with tests/unit/fake_maps.c instead of libbpf and agent_bpf.c.
+CRASH_OBJS := $(patsubst %,$(OUTPUT)/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_save agent_explain agent_cluster) \
+              $(filter-out %/lib_loader.o %/lib_xdpdisp.o,$(LIB_OBJS))
+$(OUTPUT)/tests/test_crash: tests/unit/test_crash.c tests/unit/fake_maps.c tests/unit/fake_maps.h \
+		$(CRASH_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -Itests/unit tests/unit/test_crash.c tests/unit/fake_maps.c \
+		$(CRASH_OBJS) $(shell pkg-config --libs jansson libcyaml yaml-0.1 hiredis) -lpthread -o $@
 
 # Man pages from the docs: docs/man/*.md hold NAME, SYNOPSIS, FILES and SEE
 # ALSO and pull the rest from docs/RLCTL.md and docs/CONFIG.md
@@ -177,6 +195,7 @@ install: all
 		deploy/rlagent.service >$(DESTDIR)$(UNITDIR)/rlagent.service
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/rlagent.service
 	$(Q)install -m 0644 etc/rl.yaml $(DESTDIR)$(DOCDIR)/rl.yaml.example
+	$(Q)install -m 0644 deploy/prometheus.yml deploy/rl-rules.yml deploy/grafana/rl.json $(DESTDIR)$(DOCDIR)/
 	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml ]; then \
 		echo "  KEEP     $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml (the example is $(DOCDIR)/rl.yaml.example)"; \
 	else \
@@ -194,7 +213,8 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/rlagent.8 $(DESTDIR)$(MANDIR)/man8/rlctl.8 \
 		$(DESTDIR)$(MANDIR)/man5/rl.yaml.5 \
 		$(DESTDIR)$(BASHCOMPDIR)/rlctl $(DESTDIR)$(BASHCOMPDIR)/rlagent \
-		$(DESTDIR)$(UNITDIR)/rlagent.service $(DESTDIR)$(DOCDIR)/rl.yaml.example
+		$(DESTDIR)$(UNITDIR)/rlagent.service $(DESTDIR)$(DOCDIR)/rl.yaml.example \
+		$(DESTDIR)$(DOCDIR)/prometheus.yml $(DESTDIR)$(DOCDIR)/rl-rules.yml $(DESTDIR)$(DOCDIR)/rl.json
 	$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	$(Q)if cmp -s etc/rl.yaml $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/rl/rl.yaml; \
@@ -219,11 +239,11 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Werror
                 -std=gnu11 -Iinclude -Iuser -I$(OUTPUT) -Itests/fuzz
 FUZZ_TARGETS := fuzz_rule fuzz_config fuzz_request
 FUZZ_BINS    := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_TARGETS))
-FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c,$(LIB_SRCS)))
-FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_dir agent_gc)
+FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c user/lib_xdpdisp.c,$(LIB_SRCS)))
+FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_explain agent_cluster)
 # No comparison tracing where there are no words to guess: the per-slot
 # loops of the agent's apply and the compiler are hot and only slow it.
-FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_dir agent_gc lib_compile lib_dir)
+FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_journal agent_dir agent_gc lib_compile lib_dir)
 $(FUZZ_NOCMP): FUZZ_CFLAGS += -fno-sanitize-coverage=trace-cmp
 # executions per target, and seconds per target if FUZZ_SECONDS is set
 # (whichever comes first)
@@ -254,7 +274,7 @@ $(OUTPUT)/fuzz/fuzz_request: $(OUTPUT)/fuzz/obj/fuzz_request.o $(OUTPUT)/fuzz/ob
 		$(FUZZ_AGENT) $(FUZZ_LIB)
 	$(call msg,FUZZ-LD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wl,--wrap=rl_config_check $^ \
-		$(shell pkg-config --libs libcyaml yaml-0.1 jansson) -o $@
+		$(shell pkg-config --libs libcyaml yaml-0.1 jansson hiredis) -lpthread -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -282,6 +302,7 @@ demo-http: all bench-deps bpffs
 
 bench: all bench-deps bpffs
 	$(Q)OUTPUT=$(OUTPUT) tools/bench.sh
+	$(Q)OUTPUT=$(OUTPUT) tools/bench_cluster.sh
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

@@ -29,6 +29,7 @@
 #include "rl_bpf.h"
 #include "rl_abi.h"
 #include "rl_algo.h"
+#include "rl_rulematch.h"
 #include "rl_parse.h"
 #include "rl_state.h"
 #include "rl_evemit.h"
@@ -62,24 +63,7 @@ static __always_inline void rl_stat(__u32 rule, __u32 verdict, __u32 len)
 static __always_inline int rl_rule_matches(const struct rl_rule *r,
 					   const struct rl_pkt *p)
 {
-	__u8 fam = r->flags & (RL_RF_V4 | RL_RF_V6);
-	int any_port;
-
-	/* neither family flag: the rule is in this family's trie, so it applies */
-	if (fam && !(fam & (p->family == 4 ? RL_RF_V4 : RL_RF_V6)))
-		return 0;
-	if (r->proto && r->proto != p->proto)
-		return 0;
-	/* 0..65535 is "any"; 0..0 (a zeroed rule) is read the same way */
-	any_port = r->dport_lo == 0 &&
-		   (r->dport_hi == 0 || r->dport_hi == 0xffff);
-	if (!any_port && (!p->has_ports || p->dport < r->dport_lo ||
-			  p->dport > r->dport_hi))
-		return 0;
-	if ((r->flags & RL_RF_SYN) && (p->proto != IPPROTO_TCP || !p->syn ||
-				       !p->has_ports))
-		return 0;
-	return 1;
+	return rl_rule_takes(r, p->family, p->proto, p->has_ports, p->dport, p->syn);
 }
 
 /*
@@ -154,25 +138,8 @@ static __always_inline __u32 rl_charge_slog(const struct rl_rule *r,
 	}
 	now = rl_clock_now(clk);
 	bpf_spin_lock(&sl->lock);
-	if (sl->tag != r->tag) {
-		/* new generation (or none yet): fresh; new epoch: drained */
-		int full = !sl->tag || (sl->tag & RL_TAG_GEN) != (r->tag & RL_TAG_GEN);
-
-		rl_slog_init(&r->limit, &sl->r, now, full);
-		if (full)
-			sl->block_until_ns = 0;
-		sl->tag = r->tag;
-	}
-	if (now < sl->block_until_ns) {
-		v = RL_V_BLOCK;
-	} else if (rl_slog_admit(&r->limit, &sl->r, now)) {
-		v = RL_V_PASS;
-	} else {
-		v = RL_V_DROP;
-		if (r->block_ns)
-			sl->block_until_ns = now + r->block_ns < now ?
-					     ~0ULL : now + r->block_ns;
-	}
+	/* new generation (or none yet): fresh; new epoch: drained */
+	v = rl_slog_decide(r, &sl->tag, &sl->block_until_ns, &sl->r, now);
 	bpf_spin_unlock(&sl->lock);
 	return v;
 }

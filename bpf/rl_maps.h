@@ -256,4 +256,13 @@ struct {
 	__type(value, struct rl_evbudget);
 } rl_evbud SEC(".maps");
 
+/* The agent's apply journal (struct rl_jrec): head + two regions of redo
+ * records, used by alternate applies. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 + 2 * RL_JOURNAL_RECS);
+	__type(key, __u32);
+	__type(value, struct rl_jrec);
+} rl_journal SEC(".maps");
+
 #endif /* RL_MAPS_H */

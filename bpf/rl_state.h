@@ -50,10 +50,10 @@ enum rl_slot_res {
  * is the time of the last tick, give or take how late ticks run: `late`
  * adds max(two ticks, the lag last seen on this CPU plus a quarter) - two:
  * the next tick may land later than the quickest one jbase was learnt
- * from, and a lag measured from few reads may not show it yet.  Until
- * this CPU has read the precise clock once (no jbase yet), and with
- * rl_conf.coarse_clock (which decides on the coarse clock alone), the
- * estimate is the coarse clock itself.
+ * from, and a lag measured from few reads may not show it yet.  A CPU's
+ * first packet reads the precise clock to learn jbase (later reads lower
+ * it); with rl_conf.coarse_clock (which decides on the coarse clock
+ * alone), the estimate is the coarse clock itself.
  */
 struct rl_clock {
 	__u64 coarse;              /* the estimate: never far from now     */
@@ -71,12 +71,20 @@ static __always_inline void rl_clock_start(struct rl_clock *c, __u32 coarse_only
 	__u64 m = 2 * rl_tick_ns;
 
 	c->jiffies = bpf_jiffies64();
+	c->now = 0;
+	c->coarse_only = coarse_only;
+	if (st && !st->jset && !coarse_only) {
+		/* this CPU's first packet learns the tick's base: a CPU that
+		 * only ever denies would otherwise never read the precise
+		 * clock and pay the coarse helper on every packet */
+		c->now = bpf_ktime_get_ns();
+		st->jbase = c->now - c->jiffies * rl_tick_ns;
+		st->jset = 1;
+	}
 	if (st && st->jset && !coarse_only)
 		c->coarse = c->jiffies * rl_tick_ns + st->jbase;
 	else
 		c->coarse = bpf_ktime_get_coarse_ns();
-	c->now = 0;
-	c->coarse_only = coarse_only;
 	if (st && st->lag + (st->lag >> 2) > m)
 		m = st->lag + (st->lag >> 2);
 	c->late = coarse_only ? c->coarse : c->coarse + m;

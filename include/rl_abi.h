@@ -98,6 +98,9 @@ enum rl_malformed {
 #define RL_RF_PER_RULE   (1u << 2)  /* one shared bucket for the rule     */
 #define RL_RF_V4         (1u << 3)  /* rule applies to IPv4 sources       */
 #define RL_RF_V6         (1u << 4)  /* rule applies to IPv6 sources       */
+#define RL_RF_CLUSTER    (1u << 5)  /* limit is a cluster's; k holds this
+                                      * host's share (user/agent_cluster.c);
+                                      * the datapath ignores the flag       */
 
 /* rl_rule.mark_flags: what RL_ACT_MARK does to an over-limit packet */
 #define RL_MK_MARK       (1u << 0)  /* skb->mark = rl_rule.mark           */
@@ -383,5 +386,43 @@ _Static_assert(sizeof(struct rl_list_key) == 28, "rl_list_key ABI");
 struct rl_list_val {
 	__u64 expires_ns;          /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns), 0 = never */
 };
+
+/*
+ * Apply journal (ARRAY rl_journal), userspace-only: the redo log that
+ * makes an agent's apply crash-consistent (docs/ARCHITECTURE.md "Rule
+ * compilation and atomic updates").  Element 0 is the head: op
+ * RL_J_COMMIT with arg = n and seq = S says "the n records of apply S
+ * (from 1 + (S & 1) * RL_JOURNAL_RECS on) are complete and must all reach
+ * rl_catalog/rl_lists"; RL_J_NONE says nothing is pending.  The head is
+ * written after the records and reset after the apply, each in one map
+ * write.
+ */
+enum rl_jop {
+	RL_J_NONE = 0,
+	RL_J_COMMIT,               /* head only                              */
+	RL_J_CAT,                  /* rl_catalog[arg] = cat                  */
+	RL_J_LIST_SET,             /* rl_lists[list.key] = list.val          */
+	RL_J_LIST_DEL,             /* delete rl_lists[list.key]              */
+};
+
+/* rl_lists writes one apply may journal: a change of more entries (an
+ * import, a flush) is written in batches outside the journal. */
+#define RL_JOURNAL_LIST_RECS  (2 * 4096)
+#define RL_JOURNAL_RECS   (RL_MAX_RULES + RL_JOURNAL_LIST_RECS)
+
+struct rl_jrec {
+	__u32 op;                  /* enum rl_jop                           */
+	__u32 arg;                 /* head: records; RL_J_CAT: the slot     */
+	__u64 seq;                 /* the apply the record belongs to       */
+	union {
+		struct rl_catalog cat;
+		struct {
+			struct rl_list_key key;
+			__u32 _pad;
+			struct rl_list_val val;
+		} list;
+	};
+};
+_Static_assert(sizeof(struct rl_jrec) == 16 + 168, "rl_jrec ABI");
 
 #endif /* RL_ABI_H */

@@ -526,6 +526,35 @@ static __always_inline int rl_slog_admit(const struct rl_limit *l,
 	return 1;
 }
 
+/*
+ * One packet on a key's sliding log: its ring s, the rule tag the ring
+ * was kept for and the penalty box's end (ns, 0 = none), all updated in
+ * place.  A ring of another rule version restarts: fresh (box cleared)
+ * for a new generation, drained for a new epoch.  Returns RL_V_PASS,
+ * RL_V_DROP or RL_V_BLOCK.  The datapath calls it under the log's spin
+ * lock; `explain` on a copy.
+ */
+static __always_inline __u32 rl_slog_decide(const struct rl_rule *r, __u32 *tag,
+					    __u64 *block_until,
+					    struct rl_slog_ring *s, __u64 now_ns)
+{
+	if (*tag != r->tag) {
+		int full = !*tag || (*tag & RL_TAG_GEN) != (r->tag & RL_TAG_GEN);
+
+		rl_slog_init(&r->limit, s, now_ns, full);
+		if (full)
+			*block_until = 0;
+		*tag = r->tag;
+	}
+	if (now_ns < *block_until)
+		return RL_V_BLOCK;
+	if (rl_slog_admit(&r->limit, s, now_ns))
+		return RL_V_PASS;
+	if (r->block_ns)
+		*block_until = now_ns + r->block_ns < now_ns ? ~0ULL : now_ns + r->block_ns;
+	return RL_V_DROP;
+}
+
 /* --- userspace: per-rule constants and the range check -------------------- */
 
 #ifndef __bpf__
@@ -597,6 +626,62 @@ static inline int rl_lconst_compile(const struct rl_limit *l, int bytes,
 	slack = RL_SKEW_NS * rate_r;
 	k->aux = (k->cap > big ? k->cap : big) + slack;
 	return rounded;
+}
+
+/*
+ * A cluster rule's share (scope cluster, user/agent_cluster.c): this host
+ * admits q / RL_SHARE_ONE of the limit's rate and burst.  The scaled clock
+ * (rate_r), cap and aux stay those of the whole limit and only `unit`, the
+ * scaled cost of one packet or byte, grows as the share shrinks: a TAT
+ * keeps its meaning (how long until the bucket is full) under any share,
+ * so the agent changes a share with no new epoch and nothing is drained.
+ * aux is computed for the smallest share, so it too is the same for every
+ * share.  unit is rounded up: a share never admits more than its fraction.
+ * bank_ns > 0 lets the bucket hold that long's worth of the share when it
+ * is more than the burst's (cap = max(burst, rate x bank) in scaled time):
+ * senders that pause longer than burst/rate between bursts would
+ * otherwise waste a host's share (agent_cluster_bank_ms: 4 sync periods,
+ * at most 1 s, at least 2 periods).
+ */
+#define RL_SHARE_ONE   65536u
+#define RL_SHARE_MIN   64u            /* 1/1024 of the limit              */
+
+static inline void rl_lconst_share(const struct rl_limit *l, int bytes, __u32 q,
+				   __u64 bank_ns, struct rl_lconst *k)
+{
+	__u64 umax, big;
+	unsigned __int128 u;
+
+	rl_lconst_compile(l, bytes, k);
+	if (!k->unit || !rl_algo_is_gcra(l->algo))
+		return;
+	if (bank_ns > 60000000000ULL)
+		bank_ns = 60000000000ULL;
+	if (bank_ns * k->rate_r > k->cap)
+		k->cap = bank_ns * k->rate_r;
+	if (q < RL_SHARE_MIN)
+		q = RL_SHARE_MIN;
+	if (q > RL_SHARE_ONE)
+		q = RL_SHARE_ONE;
+	u = (unsigned __int128)k->unit * RL_SHARE_ONE;
+	umax = (__u64)((u + RL_SHARE_MIN - 1) / RL_SHARE_MIN);
+	k->unit = (__u64)((u + q - 1) / q);
+	big = umax > RL_DEBT_MAX / RL_MAX_COST ? RL_DEBT_MAX : RL_MAX_COST * umax;
+	k->aux = (k->cap > big ? k->cap : big) + RL_SKEW_NS * k->rate_r;
+}
+
+/* NULL if a limit can be shared (scope cluster), else why not. */
+static inline const char *rl_share_check(const struct rl_limit *l, int bytes)
+{
+	struct rl_lconst k;
+
+	if (!rl_algo_is_gcra(l->algo))
+		return "scope cluster needs algo token-bucket or leaky-bucket";
+	rl_lconst_share(l, bytes, RL_SHARE_MIN, 60000000000ULL, &k);
+	if (!k.unit || k.unit > RL_UNIT_MAX || k.aux >= RL_PAY_SIGN / 2)
+		return "rate is too slow or burst too large to be shared down to 1/1024 "
+		       "in the 56-bit state word (scope cluster)";
+	return 0;
 }
 
 /*

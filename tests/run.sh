@@ -4,6 +4,8 @@
 #
 # Protocol for a test (binary or script): print one line per case,
 #   PASS <name>            FAIL <name>: <why>         SKIP <name>: <why>
+#   NOTE <name>: <what>   (shown, not counted: a case this machine cannot
+#                          have, e.g. a kernel feature it lacks)
 # and exit non-zero if any case failed.  A test that exits non-zero without
 # printing a FAIL line is counted as one failure.  Under CI=true a SKIP is
 # a failure: CI has the privileges, so a skip there hides a broken test.
@@ -127,7 +129,7 @@ for t in "$@"; do
 		leakf=1
 	fi
 	rm -f "$log.before" "$log.procs" "$log.leaks"
-	grep -E '^(PASS|FAIL|SKIP) ' "$log" | sed 's/^/   /'
+	grep -E '^(PASS|FAIL|SKIP|NOTE) ' "$log" | sed 's/^/   /'
 	p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
 	if [[ $rc -ne 0 && $f -eq $leakf ]]; then
 		echo "   FAIL $name: exited $rc without a FAIL line; last output:"

@@ -86,9 +86,21 @@ for s in $SIZES; do
 	[[ $s == new ]] && continue
 	(( s > max_size )) && max_size=$s
 done
-# rl_st4/rl_st6 entries: room for the largest size (LRU maps are
-# preallocated, so this is also what the agent's start-up costs).
-STATE_ENTRIES=${BENCH_STATE_ENTRIES:-$(( max_size > 1048576 ? 16777216 : 1048576 ))}
+# rl_st4/rl_st6 entries: each size runs on the smallest of two tables that
+# holds it - the default config's 1M sources up to 1M, 16M above (and for
+# every-new when a size above 1M is measured) - and floor-lookup's hash is
+# sized the same, so neither pays at 1k sources for a table ten million
+# sources need (its page walks: docs/ARCHITECTURE.md).  BENCH_STATE_ENTRIES
+# fixes one size for every column.  The tables are preallocated, so this is
+# also what the agent's start-up costs.
+STATE_ENTRIES_MAX=$(( max_size > 1048576 ? 16777216 : 1048576 ))
+size_entries() { # SIZE: the state-entries its column runs with
+	if [[ -n ${BENCH_STATE_ENTRIES:-} ]]; then echo "$BENCH_STATE_ENTRIES"
+	elif [[ $1 == new ]]; then echo "$STATE_ENTRIES_MAX"
+	elif (( $1 > 1048576 )); then echo 16777216
+	else echo 1048576; fi
+}
+STATE_ENTRIES=$(size_entries "$(echo $SIZES | awk '{print $1}')")
 
 LAB=rb$$
 PIN=/sys/fs/bpf/rlbench$$
@@ -122,7 +134,7 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 [[ $EUID -eq 0 ]] || die "needs root (namespaces, XDP, nftables)"
-for b in rlagent rlctl rlgen rlcount xdp_floor.bpf.o xdp_floor_lookup.bpf.o xdp_pass.bpf.o; do
+for b in rlagent rlctl rlgen rlcount xdp_floor.bpf.o xdp_floor_lookup.bpf.o xdp_floor_lookup_1m.bpf.o xdp_pass.bpf.o; do
 	[[ -e $OUT/$b ]] || die "$OUT/$b is missing: run 'make' first"
 done
 for t in nft iptables bpftool python3 nsenter; do
@@ -299,7 +311,9 @@ ipt_reset() { ipt_off; dut nft delete table ip raw 2>/dev/null; return 0; }
 config_on() {
 	case $1 in
 	floor) xdp_obj "$OUT/xdp_floor.bpf.o" xdp_drop ;;
-	floor-lookup) xdp_obj "$OUT/xdp_floor_lookup.bpf.o" xdp_drop_lookup ;;
+	floor-lookup) # its hash as large as rl's tables of this column
+		if (( STATE_ENTRIES > 1048576 )); then xdp_obj "$OUT/xdp_floor_lookup.bpf.o" xdp_drop_lookup
+		else xdp_obj "$OUT/xdp_floor_lookup_1m.bpf.o" xdp_drop_lookup; fi ;;
 	xdp-pass) xdp_obj "$OUT/xdp_pass.bpf.o" xdp ;;
 	nft) xdp_obj "$OUT/xdp_pass.bpf.o" xdp; nft_on ;;
 	hashlimit) xdp_obj "$OUT/xdp_pass.bpf.o" xdp; ipt_on ;;
@@ -363,16 +377,17 @@ measure() {
 	rx1=$(rx_packets)
 	[[ $cfg == rl-* ]] && sn1=$(glob_ctr state_new)
 	[[ $mode == tput ]] && dut_sys "echo 0 > /sys/class/net/$DUT_IF/threaded"
-	python3 - "$f" "$cfg" "$size" "$rep" "$mode" "$rx0" "$rx1" "$((sn1 - sn0))" >>"$RAW" <<'PY'
+	python3 - "$f" "$cfg" "$size" "$rep" "$mode" "$rx0" "$rx1" "$((sn1 - sn0))" "$STATE_ENTRIES" >>"$RAW" <<'PY'
 import json, sys
 g = json.load(open(sys.argv[1]))
-cfg, size, rep, mode, rx0, rx1, state_new = sys.argv[2:9]
+cfg, size, rep, mode, rx0, rx1, state_new, entries = sys.argv[2:10]
 rx = int(rx1) - int(rx0)
 secs = float(g["seconds"])
 rate = g["pps"] if mode == "cost" else rx / secs
 print(json.dumps({"kind": "matrix", "config": cfg, "size": size, "rep": int(rep), "mode": mode,
                   "pps": rate, "sent": g["packets"], "seconds": secs, "rx": rx,
-                  "tx_dropped": g.get("dev_tx_dropped", 0), "state_new": int(state_new)}))
+                  "tx_dropped": g.get("dev_tx_dropped", 0), "state_new": int(state_new),
+                  "state_entries": int(entries)}))
 PY
 }
 
@@ -402,6 +417,11 @@ run_matrix() {
 	read -r -a order <<<"$CONFIGS"
 	n_cfg=${#order[@]}
 	for size in $SIZES; do
+		if [[ $(size_entries "$size") != "$STATE_ENTRIES" ]]; then
+			STATE_ENTRIES=$(size_entries "$size")
+			log "matrix: $size sources run on $STATE_ENTRIES-entry tables"
+			restart_agent_fresh
+		fi
 		nft_reset; ipt_reset; nft_setup; ipt_setup
 		for rep in $(seq 1 "$REPS"); do
 			log "matrix: $size sources, repetition $rep/$REPS"
@@ -1045,6 +1065,16 @@ w("## How the numbers were made\n")
 w("See bench/README.md. Same veth, same flood (rlgen UDP, 60-byte frames, sources from 100.0.0.0/8 in a pseudo-random permutation) "
   "for every config; each run begins with a warm-up pass touching every source once; nft and hashlimit limit 10/s burst 10 per source "
   "as rl's deny rule does.\n")
+tables = {}
+for r in raw:
+    if r.get("kind") == "matrix" and "state_entries" in r:
+        tables.setdefault(r["state_entries"], [])
+        if sname(r["size"]) not in tables[r["state_entries"]]:
+            tables[r["state_entries"]].append(sname(r["size"]))
+if tables:
+    w("Table sizes: each column ran on rl state tables (and a floor-lookup hash) of " +
+      "; ".join(f"{e:,} entries for {', '.join(c)} sources" for e, c in sorted(tables.items())) +
+      " - the smallest that holds the column's sources (tools/bench.sh size_entries).\n")
 open(f"{outdir}/results.md", "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 PY

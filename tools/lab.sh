@@ -77,8 +77,17 @@ EOF
 }
 
 down() {
-	local n=$1 ns
+	local n=$1 ns dev
 	for ns in "$n-gen" "$n-dut" "$n-cli"; do
+		[[ -e /run/netns/$ns ]] || continue
+		# libxdp's dispatcher (rl's, with --xdp-attach auto or dispatcher)
+		# keeps pins under /sys/fs/bpf/xdp that outlive the interface;
+		# libxdp's own unload removes them
+		if command -v xdp-loader >/dev/null; then
+			for dev in $(inns "$ns" ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+				[[ $dev == lo ]] || inns "$ns" xdp-loader unload -a "$dev" >/dev/null 2>&1
+			done
+		fi
 		ip netns del "$ns" 2>/dev/null
 	done
 	return 0

@@ -10,9 +10,13 @@
  */
 #include "rl_bpf.h"
 
+#ifndef FLOOR_ENTRIES
+#define FLOOR_ENTRIES 16777216   /* as rl's tables for 10M sources */
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16777216);
+	__uint(max_entries, FLOOR_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } floor_src SEC(".maps");

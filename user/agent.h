@@ -7,14 +7,20 @@
  *   agent_bpf.c    the BPF side: loader calls, map fds, per-CPU reads
  *   agent_state.c  the in-memory model (rules, allow/block) and the one
  *                  function that makes the maps equal to a model
+ *   agent_journal.c  the redo journal that makes that function
+ *                  crash-consistent
  *   agent_gc.c     the sweep of the per-source state tables and sliding
  *                  logs: idle and orphaned keys out, live keys counted
  *   agent_cmd.c    the control commands: argv in, JSON object out
  *   agent_save.c   `config save`: the running state over the config file
  *   agent_ctl.c    the control socket server (framing, limits, clients)
  *   agent_metrics.c  the Prometheus /metrics endpoint (libmicrohttpd)
+ *   agent_cluster.c  scope cluster rules: settles with Redis every sync
+ *                  period and sets this host's share of each
  *
- * Everything runs on one thread, so nothing here locks.
+ * Everything runs on one thread, so nothing here locks, except the Redis
+ * client: agent_cluster.c runs it on a thread of its own and hands
+ * requests and results over under its own mutex (struct agent_cluster).
  */
 #ifndef RL_AGENT_H
 #define RL_AGENT_H
@@ -33,6 +39,8 @@
 #define AGENT_DEFAULT_SOCK "/run/rlagent/rlagent.sock"
 #define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9471"
+/* Chart.js for the dashboard: Debian's libjs-chart.js */
+#define AGENT_DEFAULT_CHARTJS "/usr/share/javascript/chart.js/chart.min.js"
 
 /* Logging: stderr in the foreground ("<3>" priority prefixes when stderr
  * is the journal), syslog once daemonized. */
@@ -74,7 +82,7 @@ struct agent_maps {
 	int match4, match6;
 	int stats, gstats;
 	int agg, slagg;
-	int conf, catalog, lists;
+	int conf, catalog, lists, journal;
 	int st4, st6;                 /* per-source state tables              */
 	int sl4, sl6;                 /* per-source sliding logs              */
 	/* the state tables mapped shared (BPF_F_MMAPABLE), NULL if not */
@@ -107,15 +115,61 @@ struct agent_iface {
 	char name[16];
 	int ifindex;
 	char mode[16];                /* "native", "generic", "?"             */
+	bool dispatcher;              /* in libxdp's dispatcher, else own link */
+	uint32_t prio;                /* run priority there                   */
+	char note[512];               /* why it is not where configured, or "" */
+};
+
+/* What the poll loop knows of one scope cluster rule (agent_cluster.c). */
+struct agent_crule {
+	char name[RL_NAME_LEN];
+	uint32_t id, ver;             /* the slot its counters were read from  */
+	bool have_prev;
+	uint64_t prev_ns, prev_seen, prev_pass;  /* units: packets or bytes    */
+	uint64_t demand_ps, admitted_ps;         /* this host, units/s         */
+	uint64_t cl_demand_ps, cl_admitted_ps;   /* the cluster's (last sync)  */
+	uint32_t nodes;               /* nodes that reported in the last ttl   */
+	uint64_t cl_share_sum;        /* their shares, in 1/RL_SHARE_ONE       */
+	uint32_t share_min, share_max;  /* ... since the last status read     */
+	double share_sum_avg;         /* EWMA of the sum, for status           */
+};
+
+struct agent_cluster_shared;      /* agent_cluster.c: loop <-> Redis thread */
+
+struct agent_cluster {
+	struct rl_cluster cfg;        /* in effect (the config's cluster:)     */
+	struct agent_cluster_shared *sh;  /* NULL until agent_cluster_start */
+	bool can_start;               /* after the capability drop and fork    */
+	int efd;                      /* eventfd: the thread has a result      */
+	uint64_t next_ns;             /* next sync; 0 = not running            */
+	bool busy;                    /* a request is with the thread          */
+	bool up;                      /* the last sync reached Redis           */
+	bool ever_up;
+	int warm;                     /* good syncs since Redis came (back)    */
+	uint32_t last_nodes;          /* nodes seen in the last good sync      */
+	uint64_t last_latency_ns, last_ok_ns;
+	uint64_t up_real_ms;          /* CLOCK_REALTIME ms: first good sync    */
+	uint64_t settled_real_ms;     /*   and the first that set shares,     */
+	                              /*   since Redis came (back)            */
+	uint64_t syncs_ok, syncs_failed, syncs_skipped, share_updates;
+	uint64_t down_syncs;          /* syncs spent on the on-redis-down policy */
+	uint64_t redis_cmds;          /* commands sent to Redis, since start   */
+	char last_error[1024];
+	int n_rules;
+	struct agent_crule rules[RL_MAX_RULES];
 };
 
 struct agent {
 	/* options */
 	const char *config_path;
 	const char *sock_path;
+	gid_t sock_group;          /* --socket-group, or (gid_t)-1            */
 	const char *pin_dir;
 	const char *metrics_listen;   /* ADDR:PORT or "off"                   */
+	const char *chartjs_path;     /* served as /chart.js on the listener  */
 	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
+	int xdp_attach;               /* --xdp-attach: -1 unset, else as config */
+	uint32_t xdp_prio;            /* --xdp-priority: 0 unset              */
 	bool foreground, detach_on_exit;
 	uint64_t gc_interval_ns;        /* between GC passes; 0 = no GC       */
 	int n_cli_ifaces;
@@ -131,6 +185,8 @@ struct agent {
 	struct agent_iface ifaces[RL_MAX_IFACES];
 	int ncpus;
 	bool tc_on;                   /* rl_tc_in on the interfaces           */
+	char caps[128];               /* what agent_caps_drop kept: "cap_x .." */
+	bool caps_dropped;
 
 	/* what is running */
 	struct agent_model model;
@@ -142,6 +198,13 @@ struct agent {
 	uint32_t next_prio;
 	uint32_t next_slot;
 	bool adopted;
+	uint64_t jseq;                /* the last apply's rl_journal number   */
+	/* the last refused change left the maps as they were */
+	bool unchanged;
+	/* a rollback failed and the maps could not be re-read since: the
+	 * running rules may not be a->model (status, /metrics) */
+	bool degraded, resyncing;
+	char degraded_msg[RL_ERR_LEN];
 
 	/* bookkeeping for status */
 	time_t started;
@@ -156,10 +219,15 @@ struct agent {
 	struct agent_sweep sweep4, sweep6;
 	uint64_t gc_deleted, gc_passes;
 
+	struct agent_cluster cl;      /* agent_cluster.c                      */
+
 	bool stop;
 	bool reload_requested;
 	char reload_by[64];           /* who sent the SIGHUP                  */
 };
+
+/* agent_caps.c: keep only the capabilities still needed (after start-up) */
+int agent_caps_drop(struct agent *a);
 
 /* agent_bpf.c */
 int agent_bpf_open(struct agent *a);
@@ -196,11 +264,42 @@ int agent_list_reserve(struct agent_model *m, bool allow, int n);
  * moved into a->model (and emptied), on failure the maps and a->model are
  * as before and err says why. */
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err);
+/* Finishes an apply a crash left committed in rl_journal, then rebuilds
+ * the model from rl_catalog and rl_lists and reads the tries back. */
 int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err);
+/* What a start does: agent_adopt(), then re-apply the adopted model (or,
+ * with no pinned state, apply a->cfg's rules). */
+int agent_restore(struct agent *a, bool *had_state, struct rl_err *err);
+/* Memory made equal to the maps again after a failed rollback: adopt and
+ * re-apply; clears a->degraded when it succeeds. */
+int agent_resync(struct agent *a, struct rl_err *err);
+/* "; the running rules are unchanged" after a refused change, if true */
+#define AGENT_UNCHANGED(a) ((a)->unchanged ? "; the running rules are unchanged" : "")
 int agent_expire(struct agent *a, uint64_t now_ns);
 uint64_t agent_next_expiry(const struct agent *a);
 uint64_t agent_now_ns(void);
 void agent_err(struct rl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* agent_journal.c: the apply journal (rl_journal).  A jlog is an
+ * apply's records in memory; commit writes them and the head, do makes
+ * one record's write, done clears the head; recover finishes an apply
+ * the head says is committed (*redone: its records). */
+struct agent_jlog {
+	struct rl_jrec *r;
+	int n, cap;
+};
+int agent_jlog_cat(struct agent_jlog *j, uint32_t slot, const struct rl_catalog *c);
+int agent_jlog_list(struct agent_jlog *j, bool del, uint32_t kind, const struct rl_prefix *p,
+		    uint64_t expires_ns);
+void agent_jlog_free(struct agent_jlog *j);
+/* the rl_lists key of prefix p on list kind (enum rl_list_kind) */
+void agent_list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k);
+int agent_journal_commit(struct agent *a, struct agent_jlog *j, struct rl_err *err);
+int agent_journal_do(struct agent *a, const struct rl_jrec *r, struct rl_err *err);
+int agent_journal_done(struct agent *a, struct rl_err *err);
+int agent_journal_recover(struct agent *a, int *redone, struct rl_err *err);
+/* agent_state.c: rl_lists writes an apply journals; more go in batches */
+extern long agent_jlist_max;
 
 /* agent_gc.c */
 uint64_t agent_gc_next(const struct agent *a);
@@ -211,6 +310,26 @@ void agent_rule_index(const struct agent *a, int32_t *by_id);
 const struct agent_rule *agent_slot_rule(const struct agent *a, const int32_t *by_id,
 					 uint64_t kw);
 
+/* agent_cluster.c */
+/* Starts (or re-points) the Redis thread for cfg->cluster; nothing if the
+ * config has no cluster section. */
+int agent_cluster_configure(struct agent *a, const struct rl_cluster *c);
+/* The thread starts only here, once the agent has daemonized (fork keeps
+ * only the calling thread) and dropped its capabilities (they are per
+ * thread): until then a configured cluster only lets rules apply. */
+int agent_cluster_start(struct agent *a);
+void agent_cluster_stop(struct agent *a);
+int agent_cluster_fd(const struct agent *a);     /* -1 when off          */
+uint64_t agent_cluster_next(const struct agent *a);
+/* The poll loop: a result to take (fd readable) and a sync that is due. */
+void agent_cluster_step(struct agent *a, uint64_t now_ns);
+/* The share a scope cluster rule starts with before its first sync. */
+uint32_t agent_cluster_initial_share(const struct agent *a);
+/* How long a share's bucket may bank: 4 sync periods up to 1 s, at least 2. */
+uint32_t agent_cluster_bank_ms(const struct agent *a);
+json_t *agent_cluster_json(const struct agent *a);
+const struct agent_crule *agent_cluster_rule(const struct agent *a, const char *name);
+
 /* agent_cmd.c */
 /*
  * One request in, one answer out; or, for a command that takes more than
@@ -219,14 +338,21 @@ const struct agent_rule *agent_slot_rule(const struct agent *a, const int32_t *b
  * it is done (NULL until then).
  */
 struct agent_job;
-json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job);
+json_t *agent_dispatch(struct agent *a, json_t *req, uid_t uid, struct agent_job **job);
 json_t *agent_job_step(struct agent *a, struct agent_job *job);
+/* A `top -n n` scan as a job (the dashboard runs one), NULL without memory. */
+struct agent_job *agent_top_job(long n);
+/* The name `stats` gives global counter g ("packets", "blocklisted"), NULL if none. */
+const char *agent_gstat_name(int g);
 void agent_job_free(struct agent_job *job);
 json_t *agent_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *agent_rule_json(const struct agent_rule *r);
 int agent_config_reload(struct agent *a, struct rl_err *err);
 char *agent_config_dump(struct agent *a);
 int agent_check_config(const char *path, int *n_rules, struct rl_err *err);
+
+/* agent_explain.c: `explain SRC [proto P] [dport N] [syn]` (argv[0] "explain") */
+json_t *agent_explain(struct agent *a, int argc, char **argv);
 
 /* agent_save.c: writes agent_config_dump() over path (NULL: the config
  * file) atomically; `saved` gets the file written (symlinks resolved). */
@@ -243,8 +369,12 @@ extern const char *agent_peer;
  * with *job set when the answer comes later (agent_job_step).  No socket:
  * tests/fuzz/fuzz_request.c calls it directly. */
 json_t *ctl_answer(struct agent *a, const char *line, size_t len, const char *who,
-		   struct agent_job **job);
-int ctl_listen(const char *path);
+		   uid_t uid, struct agent_job **job);
+/* group: the socket's group (--socket-group), whose members may run what
+ * changes nothing; (gid_t)-1 for none: root only */
+int ctl_listen(const char *path, gid_t group);
+/* Before anything is created: the path fits and its directory is safe. */
+int ctl_check_path(const char *path);
 void ctl_close(void);
 /* Fills pfds from index 0; returns how many.  ctl_timeout_ms caps poll. */
 int ctl_pollfds(struct pollfd *pfds, int max);
@@ -270,5 +400,6 @@ void metrics_stop(void);
 bool metrics_pollfd(struct pollfd *pfd);    /* false when off           */
 int metrics_timeout_ms(void);               /* -1: no deadline          */
 void metrics_run(void);                     /* never blocks             */
+void metrics_step(struct agent *a);         /* a slice of the dashboard's top scan */
 
 #endif /* RL_AGENT_H */

@@ -203,6 +203,8 @@ int agent_bpf_open(struct agent *a)
 		.state_entries = a->cfg.defaults.state_entries,
 		.verbose = agent_log_level >= LOG_LVL_DEBUG,
 		.print = print_libbpf,
+		.xdp_attach = a->cfg.defaults.xdp_attach,
+		.xdp_prio = a->cfg.defaults.xdp_prio,
 	};
 	struct rl_loader *l = NULL;
 	char err[RL_LOADER_ERR_LEN] = "";
@@ -233,6 +235,7 @@ int agent_bpf_open(struct agent *a)
 	a->maps.lbm4 = l->fd.lbm4;
 	a->maps.lbm6 = l->fd.lbm6;
 	a->maps.events = l->fd.events;
+	a->maps.journal = l->fd.journal;
 	a->maps.st4 = l->fd.st4;
 	a->maps.st6 = l->fd.st6;
 	a->maps.sl4 = l->fd.sl4;
@@ -259,7 +262,7 @@ int agent_bpf_open(struct agent *a)
 	for (i = 0; i < a->cfg.n_ifaces; i++) {
 		struct agent_iface *ifc = &a->ifaces[a->n_ifaces];
 		const struct rl_iface *ci = &a->cfg.ifaces[i];
-		int k;
+		int k, adopted = 0;
 
 		snprintf(ifc->name, sizeof(ifc->name), "%s", ci->name);
 		snprintf(ifc->mode, sizeof(ifc->mode), "?");
@@ -269,10 +272,25 @@ int agent_bpf_open(struct agent *a)
 			log_err("attaching XDP to %s: %s", ci->name, l->err[0] ? l->err : strerror(-ret));
 			return ret;
 		}
-		for (k = 0; k < l->n_links; k++)
-			if (!strcmp(l->links[k].ifname, ci->name))
-				ifc->ifindex = l->links[k].ifindex;
-		log_info("XDP (%s mode) on %s (ifindex %d)", ifc->mode, ifc->name, ifc->ifindex);
+		if (l->note[0])
+			log_warn("%s", l->note);
+		snprintf(ifc->note, sizeof(ifc->note), "%s", l->note);
+		for (k = 0; k < l->n_links; k++) {
+			if (strcmp(l->links[k].ifname, ci->name))
+				continue;
+			ifc->ifindex = l->links[k].ifindex;
+			ifc->dispatcher = l->links[k].dispatcher;
+			ifc->prio = l->links[k].prio;
+			adopted = l->links[k].adopted;
+		}
+		if (ifc->dispatcher)
+			log_info("XDP (%s mode) on %s (ifindex %d) in libxdp's dispatcher at run priority %u%s",
+				 ifc->mode, ifc->name, ifc->ifindex, ifc->prio,
+				 adopted ? ": adopted rl's program there" : "");
+		else
+			log_info("XDP (%s mode) on %s (ifindex %d) through rl's own bpf_link%s",
+				 ifc->mode, ifc->name, ifc->ifindex,
+				 adopted ? ": adopted the pinned link" : "");
 		a->n_ifaces++;
 	}
 	/* rl_loader_attach put TC on as well; the first apply takes it off

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "agent.h"
+#include "rl_cmds.h"
 #include "rl_algo.h"
 
 #define MAX_ARGS     256
@@ -44,6 +45,11 @@ static const char *const gstat_names[__RL_G_MAX] = {
 	[RL_G_TC_UNPARSED] = "tc_unparsed",
 	[RL_G_EV_LOST]   = "events_lost",
 };
+
+const char *agent_gstat_name(int g)
+{
+	return g >= 0 && g < __RL_G_MAX ? gstat_names[g] : NULL;
+}
 
 static const char *const verdict_names[__RL_V_MAX] = {
 	[RL_V_PASS] = "pass", [RL_V_DROP] = "drop",
@@ -201,6 +207,8 @@ void rule_words(const struct rl_rule_spec *s, char *buf, size_t len)
 		format_duration(s->block_ns, t, sizeof(t));
 		W(" block-for %s", t);
 	}
+	if (s->cluster)
+		W(" scope cluster");
 #undef W
 	if (o >= len && len)
 		buf[len - 1] = 0;
@@ -251,6 +259,10 @@ json_t *agent_rule_json(const struct agent_rule *r)
 	} else {
 		json_object_set_new(o, "block_for", json_null());
 	}
+	json_object_set_new(o, "scope", json_string(s->cluster ? "cluster" : "local"));
+	if (s->cluster)
+		json_object_set_new(o, "share", json_real((double)(s->share_q ? s->share_q : RL_SHARE_ONE) /
+							  RL_SHARE_ONE));
 	json_object_set_new(o, "spec", json_string(words));
 	return o;
 }
@@ -265,7 +277,7 @@ static json_t *apply_or_refuse(struct agent *a, struct agent_model *next, json_t
 	agent_model_free(next);
 	if (ret) {
 		json_decref(okresp);
-		return agent_error("refused", "%s; the running rules are unchanged", err.msg);
+		return agent_error("refused", "%s%s", err.msg, AGENT_UNCHANGED(a));
 	}
 	return okresp;
 }
@@ -564,12 +576,8 @@ static json_t *cmd_list(struct agent *a, int argc, char **argv)
 				       : list_json(a->model.block, a->model.n_block, now),
 				 "total", allow ? a->model.n_allow : a->model.n_block);
 	}
-	if (!strcmp(verb, "import"))
-		return cmd_list_import(a, allow, argc, argv);
-	if (!strcmp(verb, "flush"))
-		return cmd_list_flush(a, allow, argc, argv);
 	if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
-		return agent_error("usage", "unknown command '%s %.*s': try add, del, list, import, flush", obj,
+		return agent_error("usage", "unknown command '%s %.*s': try add, del, list", obj,
 				   RL_CUT(verb, 64));
 	if (argc < 3)
 		return agent_error("usage", "usage: %s %s PREFIX%s", obj, verb,
@@ -713,9 +721,18 @@ static json_t *cmd_status(struct agent *a)
 	int i;
 
 	for (i = 0; i < a->n_ifaces; i++)
-		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s}", "name", a->ifaces[i].name,
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s, s:s, s:o, s:o}",
+						     "name", a->ifaces[i].name,
 						     "ifindex", a->ifaces[i].ifindex,
-						     "mode", a->ifaces[i].mode));
+						     "mode", a->ifaces[i].mode,
+						     "attach", a->ifaces[i].dispatcher ?
+								"dispatcher" : "link",
+						     "priority", a->ifaces[i].dispatcher ?
+								json_integer(a->ifaces[i].prio) :
+								json_null(),
+						     "attach_note", a->ifaces[i].note[0] ?
+								jtext(a->ifaces[i].note) :
+								json_null()));
 	if (a->have_last_reload)
 		lr = json_pack("{s:b, s:o, s:I}", "ok", a->last_reload_ok,
 			       "message", jtext(a->last_reload_msg),
@@ -735,12 +752,26 @@ static json_t *cmd_status(struct agent *a)
 				   malformed_names[a->cfg.defaults.malformed] : "?",
 		      "adopted", a->adopted, "match_entries", a->applied.n,
 		      "last_reload", lr);
+	/* a failed rollback the maps could not be re-read after */
+	json_object_set_new(o, "degraded", a->degraded ? jtext(a->degraded_msg) : json_false());
 	json_object_set_new(o, "clock", json_string(a->cfg.defaults.coarse_clock ?
 						       "coarse" : "precise"));
 	json_object_set_new(o, "direct_table", agent_dir_json(a));
+	{
+		json_t *caps = json_array();
+		char c[sizeof(a->caps)], *t, *save = NULL;
+
+		snprintf(c, sizeof(c), "%s", a->caps);
+		for (t = strtok_r(c, " ", &save); a->caps_dropped && t; t = strtok_r(NULL, " ", &save))
+			json_array_append_new(caps, json_string(t));
+		json_object_set_new(o, "capabilities", a->caps_dropped ? caps : json_null());
+		if (!a->caps_dropped)
+			json_decref(caps);
+	}
 	json_object_set_new(o, "state_maps", json_pack("{s:o, s:o}",
 						       "rl_st4", table_json(a, 4, now),
 						       "rl_st6", table_json(a, 6, now)));
+	json_object_set_new(o, "cluster", agent_cluster_json(a));
 	json_object_set_new(o, "gc", json_pack("{s:b, s:f, s:I, s:I}",
 					       "on", a->gc_interval_ns != 0,
 					       "interval_s", (double)a->gc_interval_ns / 1e9,
@@ -805,6 +836,7 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	struct agent_model next;
 	int ret, na0, nb0;
 
+	a->unchanged = true;
 	a->reloads++;
 	a->have_last_reload = true;
 	a->last_reload_time = time(NULL);
@@ -842,12 +874,23 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	keep_timed(a->model.block, a->model.n_block, &next, false, na0, nb0);
 	next.n_allow = rl_list_sort(next.allow, next.n_allow);
 	next.n_block = rl_list_sort(next.block, next.n_block);
+	/* a new cluster: section first, so that its scope cluster rules apply */
+	if (cfg.cluster.enabled && agent_cluster_configure(a, &cfg.cluster)) {
+		agent_err(err, "cluster: cannot start the Redis thread");
+		agent_model_free(&next);
+		rl_config_free(&cfg);
+		ret = -ENOMEM;
+		goto out;
+	}
 	ret = agent_apply(a, &next, err);
 	agent_model_free(&next);
 	if (ret) {
+		agent_cluster_configure(a, &a->cfg.cluster);
 		rl_config_free(&cfg);
 		goto out;
 	}
+	if (!cfg.cluster.enabled)
+		agent_cluster_configure(a, &cfg.cluster);
 	if (cfg.defaults.state_entries != a->cfg.defaults.state_entries)
 		log_warn("%s: defaults.state-entries changed but keeps its old value %u: it sizes the pinned state tables; to change it, stop rlagent, remove %s and start it again (after `rlctl config dump` if runtime changes matter)",
 			 a->config_path, a->cfg.defaults.state_entries, a->pin_dir);
@@ -860,6 +903,13 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	    memcmp(cfg.ifaces, a->cfg.ifaces, sizeof(cfg.ifaces[0]) * (size_t)cfg.n_ifaces))
 		log_warn("%s: interfaces changed; restart rlagent to attach or detach them",
 			 a->config_path);
+	if (cfg.defaults.xdp_attach != a->cfg.defaults.xdp_attach ||
+	    cfg.defaults.xdp_prio != a->cfg.defaults.xdp_prio)
+		log_warn("%s: xdp-attach or xdp-priority changed (or differs from the command line); "
+			 "it takes effect when rl attaches afresh (rlagent --detach-on-exit, then start it)",
+			 a->config_path);
+	cfg.defaults.xdp_attach = a->cfg.defaults.xdp_attach;
+	cfg.defaults.xdp_prio = a->cfg.defaults.xdp_prio;
 	/* state_entries sized the tables at load: keep the one in effect.
 	 * on_full is read per packet from rl_conf, written below. */
 	cfg.defaults.state_entries = a->cfg.defaults.state_entries;
@@ -869,6 +919,7 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	ret = agent_bpf_write_conf(a);
 	if (ret) {
 		agent_err(err, "rules applied, but writing rl_conf failed: %s", strerror(-ret));
+		a->unchanged = false;
 		goto out;
 	}
 out:
@@ -880,8 +931,7 @@ out:
 			 a->config_path, a->model.n_rules);
 	rl_utf8_sanitize(a->last_reload_msg);
 	if (ret)
-		log_err("config reload by %s refused: %s; the running rules are unchanged", who(),
-			err->msg);
+		log_err("config reload by %s refused: %s%s", who(), err->msg, AGENT_UNCHANGED(a));
 	else
 		log_info("config reload by %s: %s", who(), a->last_reload_msg);
 	/* refused or not, the old or the new rules are running: ready again */
@@ -915,7 +965,7 @@ char *agent_config_dump(struct agent *a)
 {
 	const struct rl_defaults *d = &a->cfg.defaults;
 	uint64_t now = agent_now_ns();
-	char t[128], q[160];
+	char t[128], q[600];
 	char *buf = NULL;
 	size_t sz = 0;
 	FILE *f;
@@ -952,6 +1002,9 @@ char *agent_config_dump(struct agent *a)
 		d->malformed < __RL_MALFORMED_MAX ? malformed_names[d->malformed] : "drop");
 	fprintf(f, "  state-entries: %u\n", d->state_entries);
 	fprintf(f, "  clock: %s\n", d->coarse_clock ? "coarse" : "precise");
+	fprintf(f, "  xdp-attach: %s\n", d->xdp_attach == 1 ? "dispatcher" :
+					 d->xdp_attach == 2 ? "link" : "auto");
+	fprintf(f, "  xdp-priority: %u\n", d->xdp_prio);
 	for (i = 0, k = 0; i < a->model.n_allow; i++) {
 		if (a->model.allow[i].expires_ns)
 			continue;
@@ -1040,6 +1093,25 @@ char *agent_config_dump(struct agent *a)
 			format_duration(s->block_ns, t, sizeof(t));
 			fprintf(f, "    block-for: %s\n", t);
 		}
+		if (s->cluster)
+			fprintf(f, "    scope: cluster\n");
+	}
+	if (a->cfg.cluster.enabled) {
+		const struct rl_cluster *c = &a->cfg.cluster;
+
+		fprintf(f, "cluster:\n");
+		fprintf(f, "  name: %s\n", c->name);
+		yq(q, sizeof(q), c->redis);
+		fprintf(f, "  redis: %s\n", q);
+		if (c->password_file[0]) {
+			yq(q, sizeof(q), c->password_file);
+			fprintf(f, "  password-file: %s\n", q);
+		}
+		fprintf(f, "  node: %s\n", c->node);
+		format_duration(c->sync_ns, t, sizeof(t));
+		fprintf(f, "  sync: %s\n", t);
+		fprintf(f, "  on-redis-down: %s\n",
+			c->on_down == RL_CLUSTER_DOWN_LOCAL ? "local" : "last-share");
 	}
 	if (fclose(f)) {
 		free(buf);
@@ -1057,8 +1129,8 @@ static json_t *cmd_config(struct agent *a, int argc, char **argv)
 		if (argc != 2)
 			return agent_error("usage", "usage: config reload");
 		if (agent_config_reload(a, &err))
-			return agent_error("refused", "config reload: %s; the running rules are unchanged",
-					   err.msg);
+			return agent_error("refused", "config reload: %s%s", err.msg,
+					   AGENT_UNCHANGED(a));
 		return json_pack("{s:b, s:o, s:i}", "ok", 1, "config", jtext(a->config_path),
 				 "rules", a->model.n_rules);
 	}
@@ -1244,18 +1316,27 @@ static json_t *cmd_top(struct agent *a, int argc, char **argv, struct agent_job 
 			return agent_error("usage", "usage: top [-n N]");
 		}
 	}
-	t = calloc(1, sizeof(*t));
+	(void)a;
+	t = agent_top_job(n);
+	if (!t)
+		return agent_error("refused", "out of memory");
+	*job = t;
+	return NULL;
+}
+
+struct agent_job *agent_top_job(long n)
+{
+	struct agent_job *t = calloc(1, sizeof(*t));
+
 	if (t)
 		t->rows = calloc((size_t)n, sizeof(*t->rows));
 	if (!t || !t->rows) {
 		free(t);
-		return agent_error("refused", "out of memory");
+		return NULL;
 	}
-	(void)a;
 	t->want = n;
 	t->fam = 4;
-	*job = t;
-	return NULL;
+	return t;
 }
 
 void agent_job_free(struct agent_job *t)
@@ -1313,37 +1394,65 @@ json_t *agent_job_step(struct agent *a, struct agent_job *t)
 	return resp;
 }
 
-static json_t *dispatch_argv(struct agent *a, int argc, char **argv, struct agent_job **job)
+/*
+ * The command table (user/lib_cmds.c) names the command and checks its
+ * grammar, as rlctl did; the handler parses the words again for what it
+ * needs.  A peer other than root may run only what changes nothing (the
+ * socket's group, --socket-group): `config check` reads any file the agent
+ * can, so it is root's too.
+ */
+static json_t *dispatch_argv(struct agent *a, int argc, char **argv, uid_t uid,
+			     struct agent_job **job)
 {
-	if (!strcmp(argv[0], "rule"))
+	const struct rl_cmd *c;
+	struct rl_err err = {};
+
+	if (rl_cmd_parse(argc, argv, &c, &err))
+		return agent_error("usage", "%s", err.msg);
+	if (uid != 0 && (c->flags & (RL_CMD_CHANGES | RL_CMD_LOCAL)))
+		return agent_error("refused", "only root may run `%s%s%s`; uid %u may read: rule list, "
+				   "allow list, block list, stats, top, explain, events, status, config dump",
+				   argv[0], c->verb ? " " : "", c->verb ? c->verb : "", (unsigned)uid);
+	switch (c->id) {
+	case RL_CMD_RULE_ADD:
+	case RL_CMD_RULE_CHANGE:
+	case RL_CMD_RULE_DEL:
+	case RL_CMD_RULE_LIST:
 		return cmd_rule(a, argc, argv);
-	if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "block"))
+	case RL_CMD_LIST_ADD:
+	case RL_CMD_LIST_DEL:
+	case RL_CMD_LIST_SHOW:
 		return cmd_list(a, argc, argv);
-	if (!strcmp(argv[0], "stats"))
+	case RL_CMD_LIST_IMPORT:
+		return cmd_list_import(a, !strcmp(argv[0], "allow"), argc, argv);
+	case RL_CMD_LIST_FLUSH:
+		return cmd_list_flush(a, !strcmp(argv[0], "allow"), argc, argv);
+	case RL_CMD_STATS:
 		return cmd_stats(a, argc, argv);
-	if (!strcmp(argv[0], "status")) {
-		if (argc != 1)
-			return agent_error("usage", "usage: status");
+	case RL_CMD_STATUS:
 		return cmd_status(a);
-	}
-	if (!strcmp(argv[0], "config"))
+	case RL_CMD_CONFIG_RELOAD:
+	case RL_CMD_CONFIG_DUMP:
+	case RL_CMD_CONFIG_SAVE:
+	case RL_CMD_CONFIG_CHECK:
 		return cmd_config(a, argc, argv);
-	if (!strcmp(argv[0], "top"))
+	case RL_CMD_TOP:
 		return cmd_top(a, argc, argv, job);
-	if (!strcmp(argv[0], "ping"))
+	case RL_CMD_EXPLAIN:
+		return agent_explain(a, argc, argv);
+	case RL_CMD_PING:
 		return ok();
-	if (!strcmp(argv[0], "events")) {
+	case RL_CMD_EVENTS:
 		/* agent_ctl.c turns the connection into a stream on "stream" */
-		if (argc != 1)
-			return agent_error("usage", "usage: events");
 		return json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "stream", "events",
 				 "budget_per_cpu_s", RL_EV_BUDGET, "blocklist_sample", RL_EV_SAMPLE);
+	case __RL_CMD_MAX:
+		break;
 	}
-	return agent_error("usage", "unknown object '%.*s': try rule, allow, block, stats, top, status, config, events",
-			   RL_CUT(argv[0], 64));
+	return agent_error("usage", "command '%.*s' has no handler", RL_CUT(argv[0], 64));
 }
 
-json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job)
+json_t *agent_dispatch(struct agent *a, json_t *req, uid_t uid, struct agent_job **job)
 {
 	char *argv[MAX_ARGS + 1];
 	json_t *jargv, *v, *resp;
@@ -1380,7 +1489,7 @@ json_t *agent_dispatch(struct agent *a, json_t *req, struct agent_job **job)
 		}
 	}
 	argv[argc] = NULL;
-	resp = dispatch_argv(a, (int)argc, argv, job);
+	resp = dispatch_argv(a, (int)argc, argv, uid, job);
 	for (i = 0; i < argc; i++)
 		free(argv[i]);
 	return resp;

@@ -82,32 +82,93 @@ int ctl_max_fds(void)
 	return CTL_MAX_CLIENTS + 1;
 }
 
-/* Creates the socket's directory 0700 if it is missing (a directory that
- * exists, like /tmp, is left as it is). */
-static int make_parent(const char *path)
+/*
+ * An existing socket directory must be ours (root's, or this user's) and
+ * writable by no one else unless sticky (/tmp): in a directory another
+ * user may write to, the socket could be swapped for something of theirs
+ * between its bind and its first use.  0 also when dir does not exist.
+ */
+static int check_dir(const char *dir)
 {
-	char dir[sizeof(listen_path)];
+	struct stat st;
+
+	if (stat(dir, &st))
+		return 0;
+	if (!S_ISDIR(st.st_mode)) {
+		log_err("control socket directory %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+		log_err("control socket directory %s is owned by uid %u with mode %04o: "
+			"it must be root's and writable by no one else (or sticky, like /tmp); "
+			"pick another --socket", dir, (unsigned)st.st_uid,
+			(unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The directory of path (the root directory for "/sock"); 0 if none. */
+static int dir_of(const char *path, char *dir, size_t len)
+{
 	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(dir, len, "%s", path);
 	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
+	if (!slash)
 		return 0;
-	*slash = 0;
-	if (!access(dir, F_OK))
+	if (slash == dir)
+		slash[1] = 0;
+	else
+		*slash = 0;
+	return 1;
+}
+
+int ctl_check_path(const char *path)
+{
+	char dir[sizeof(listen_path)];
+
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		log_err("control socket path %s is longer than %zu bytes; pick a shorter --socket",
+			path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	return dir_of(path, dir, sizeof(dir)) ? check_dir(dir) : 0;
+}
+
+/*
+ * Creates the socket's directory if it is missing (0700, or 0750 with the
+ * socket's group); one that exists must pass check_dir.
+ */
+static int make_parent(const char *path, gid_t group)
+{
+	char dir[sizeof(listen_path)];
+	struct stat st;
+
+	if (!dir_of(path, dir, sizeof(dir)))
 		return 0;
-	if (make_parent(dir))
+	if (!stat(dir, &st))
+		return check_dir(dir);
+	if (strcmp(dir, "/") && make_parent(dir, group))
 		return -errno;
-	if (mkdir(dir, 0700) && errno != EEXIST) {
+	if (mkdir(dir, group == (gid_t)-1 ? 0700 : 0750) && errno != EEXIST) {
 		int err = -errno;
 
 		log_err("creating the control socket directory %s: %s", dir, strerror(errno));
 		return err;
 	}
+	if (group != (gid_t)-1 && (lchown(dir, (uid_t)-1, group) || chmod(dir, 0750))) {
+		int err = -errno;
+
+		log_err("giving the control socket directory %s to group %u: %s", dir,
+			(unsigned)group, strerror(errno));
+		return err;
+	}
 	return 0;
 }
 
-int ctl_listen(const char *path)
+int ctl_listen(const char *path, gid_t group)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -120,7 +181,7 @@ int ctl_listen(const char *path)
 		return -ENAMETOOLONG;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	err = make_parent(path);
+	err = make_parent(path, group);
 	if (err)
 		return err;
 	if (!lstat(path, &st)) {
@@ -147,7 +208,9 @@ int ctl_listen(const char *path)
 		log_err("creating the control socket: %s", strerror(errno));
 		return err;
 	}
-	old = umask(0177);
+	/* the mode from the umask at bind, the group by lchown: nothing
+	 * here follows a symlink */
+	old = umask(group == (gid_t)-1 ? 0177 : 0117);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = -errno;
 		umask(old);
@@ -155,7 +218,7 @@ int ctl_listen(const char *path)
 		goto fail;
 	}
 	umask(old);
-	if (chmod(path, 0600) || listen(fd, 64)) {
+	if ((group != (gid_t)-1 && lchown(path, (uid_t)-1, group)) || listen(fd, 64)) {
 		err = -errno;
 		log_err("setting up the control socket %s: %s", path, strerror(errno));
 		unlink(path);
@@ -302,7 +365,7 @@ static bool queue_raw(struct client *c, const char *s, size_t len)
 }
 
 json_t *ctl_answer(struct agent *a, const char *line, size_t len, const char *who,
-		   struct agent_job **job)
+		   uid_t uid, struct agent_job **job)
 {
 	json_error_t jerr;
 	json_t *req, *resp;
@@ -312,7 +375,7 @@ json_t *ctl_answer(struct agent *a, const char *line, size_t len, const char *wh
 		return agent_error("usage", "request is not valid JSON (column %d: %s); send one object {\"argv\": [...]} per line",
 				   jerr.column, jerr.text);
 	agent_peer = who;	/* the log says who made each change */
-	resp = agent_dispatch(a, req, job);
+	resp = agent_dispatch(a, req, uid, job);
 	agent_peer = NULL;
 	json_decref(req);
 	return resp;
@@ -321,7 +384,7 @@ json_t *ctl_answer(struct agent *a, const char *line, size_t len, const char *wh
 /* The answer to one line, or NULL with c->job set: it comes later. */
 static json_t *handle_line(struct agent *a, struct client *c, const char *line, size_t len)
 {
-	json_t *resp = ctl_answer(a, line, len, c->who, &c->job);
+	json_t *resp = ctl_answer(a, line, len, c->who, c->uid, &c->job);
 
 	c->req_ms = now_ms();
 	return resp;

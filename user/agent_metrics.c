@@ -29,6 +29,7 @@
  * straight from the per-CPU maps at scrape time and summed over CPUs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -39,9 +40,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <microhttpd.h>
 #include "agent.h"
+#include "rl_algo.h"
 #include "rl_version.h"
 
 #define METRICS_MAX_CONN   256
@@ -53,8 +58,50 @@
 #define METRICS_LOG_WINDOW_S 60
 #define METRICS_CTYPE      "text/plain; version=0.0.4; charset=utf-8"
 
+#define DASH_MAX_RULES     50          /* rules in one dashboard answer */
+#define DASH_TOP_N         10          /* top sources in it             */
+#define DASH_TOP_EVERY_NS  1000000000ull /* one top scan a second, at most */
+#define CHARTJS_MAX        (4 << 20)   /* bytes of Chart.js served, at most */
+#define DASH_CTYPE_JSON    "application/json"
+/* dashboard.json answers within 9 times a render's own duration after it
+ * (at most a second) are that render: however many pages, or a client in
+ * a loop, poll, rendering takes at most a tenth of the agent's loop */
+#define DASH_CACHE_FACTOR  9
+#define DASH_CACHE_MAX_NS  1000000000ull
+
 static struct MHD_Daemon *mhd;
 static int mhd_epoll_fd = -1;
+
+/*
+ * The dashboard's top sources: a `top` scan (agent_cmd.c) run as a job a
+ * slice a poll turn, started by a dashboard poll when the last result is
+ * a second old, so the tables are scanned at most once a second and only
+ * while someone watches; every answer carries the last complete result.
+ */
+static struct {
+	struct agent_job *job;
+	json_t *last;              /* agent_job_step's answer, or NULL     */
+	uint64_t done_ns;          /* when `last` completed                */
+	uint64_t polled_ns;        /* the last dashboard poll              */
+} dtop;
+
+/* The last dashboard.json rendered, served again until ttl_ns after it. */
+static struct {
+	char *body;
+	size_t len;
+	uint64_t at_ns, ttl_ns;
+} dcache;
+
+/* The page and its script, built in (user/dashboard.html, .js). */
+__asm__(".section .rodata\n"
+	".global rl_dash_html\n.type rl_dash_html, @object\n"
+	"rl_dash_html:\n.incbin \"user/dashboard.html\"\n"
+	".global rl_dash_html_end\nrl_dash_html_end:\n.byte 0\n"
+	".global rl_dash_js\n.type rl_dash_js, @object\n"
+	"rl_dash_js:\n.incbin \"user/dashboard.js\"\n"
+	".global rl_dash_js_end\nrl_dash_js_end:\n.byte 0\n"
+	".previous\n");
+extern const char rl_dash_html[], rl_dash_html_end[], rl_dash_js[], rl_dash_js_end[];
 
 /* ---- text builder ---------------------------------------------------- */
 
@@ -266,6 +313,9 @@ static void agent_gauges(struct buf *b, struct agent *a)
 	family(b, "rl_agent_start_time_seconds", "gauge",
 	       "When rlagent started, in seconds since the Unix epoch.");
 	bput(b, "rl_agent_start_time_seconds %lld\n", (long long)a->started);
+	family(b, "rl_agent_degraded", "gauge",
+	       "1 while the agent cannot vouch that the maps hold its rule set (a rollback failed; `rlctl status` says why).");
+	bput(b, "rl_agent_degraded %d\n", a->degraded ? 1 : 0);
 	family(b, "rl_rules", "gauge", "Rules in the running rule set.");
 	bput(b, "rl_rules %d\n", a->model.n_rules);
 	family(b, "rl_list_entries", "gauge", "Allowlist and blocklist entries, by list.");
@@ -275,6 +325,20 @@ static void agent_gauges(struct buf *b, struct agent *a)
 	bput(b, "rl_match_entries %d\n", a->applied.n);
 	family(b, "rl_interfaces", "gauge", "Interfaces the datapath is attached to.");
 	bput(b, "rl_interfaces %d\n", a->n_ifaces);
+	family(b, "rl_xdp_attach_info", "gauge",
+	       "Always 1, per interface: how rl_xdp is on its XDP hook (attach: dispatcher = in "
+	       "libxdp's multi-program dispatcher at run priority `priority`, link = rl's own "
+	       "bpf_link) and in which XDP mode.");
+	for (int i = 0; i < a->n_ifaces; i++) {
+		char n[64];
+
+		if (a->ifaces[i].dispatcher)
+			bput(b, "rl_xdp_attach_info{interface=\"%s\",attach=\"dispatcher\",priority=\"%u\",mode=\"%s\"} 1\n",
+			     esc(a->ifaces[i].name, n, sizeof(n)), a->ifaces[i].prio, a->ifaces[i].mode);
+		else
+			bput(b, "rl_xdp_attach_info{interface=\"%s\",attach=\"link\",priority=\"\",mode=\"%s\"} 1\n",
+			     esc(a->ifaces[i].name, n, sizeof(n)), a->ifaces[i].mode);
+	}
 	family(b, "rl_config_reload_success", "gauge",
 	       "1 if the last config reload succeeded (or none was tried since start), 0 if it failed.");
 	bput(b, "rl_config_reload_success %d\n", a->have_last_reload ? (int)a->last_reload_ok : 1);
@@ -284,6 +348,270 @@ static void agent_gauges(struct buf *b, struct agent *a)
 	     (long long)(a->have_last_reload ? a->last_reload_time : a->started));
 	family(b, "rl_config_reloads_total", "counter", "Config reloads tried (SIGHUP, rlctl config reload).");
 	bput(b, "rl_config_reloads_total %d\n", a->reloads);
+}
+
+static void cluster_metrics(struct buf *b, struct agent *a)
+{
+	const struct agent_cluster *cl = &a->cl;
+	char e[128];
+	int i;
+
+	if (!cl->cfg.enabled)
+		return;
+	family(b, "rl_cluster_redis_up", "gauge",
+	       "1 if the last cluster sync reached Redis, 0 if not (on-redis-down applies).");
+	bput(b, "rl_cluster_redis_up %d\n", cl->up ? 1 : 0);
+	family(b, "rl_cluster_sync_latency_seconds", "gauge",
+	       "How long the last cluster sync with Redis took (one pipelined round trip).");
+	bput(b, "rl_cluster_sync_latency_seconds %.6f\n", (double)cl->last_latency_ns / 1e9);
+	family(b, "rl_cluster_syncs_total", "counter",
+	       "Cluster syncs by result: ok, failed (Redis down or refusing), skipped (the previous one still running).");
+	bput(b, "rl_cluster_syncs_total{result=\"ok\"} %" PRIu64 "\n", cl->syncs_ok);
+	bput(b, "rl_cluster_syncs_total{result=\"failed\"} %" PRIu64 "\n", cl->syncs_failed);
+	bput(b, "rl_cluster_syncs_total{result=\"skipped\"} %" PRIu64 "\n", cl->syncs_skipped);
+	family(b, "rl_cluster_redis_down_syncs_total", "counter",
+	       "Sync periods spent on the on-redis-down policy (the policy is the label).");
+	bput(b, "rl_cluster_redis_down_syncs_total{policy=\"%s\"} %" PRIu64 "\n",
+	     cl->cfg.on_down == RL_CLUSTER_DOWN_LOCAL ? "local" : "last-share", cl->down_syncs);
+	family(b, "rl_cluster_redis_commands_total", "counter", "Commands this agent sent to Redis.");
+	bput(b, "rl_cluster_redis_commands_total %" PRIu64 "\n", cl->redis_cmds);
+	family(b, "rl_cluster_share_updates_total", "counter",
+	       "Times this agent changed its local shares of cluster rules.");
+	bput(b, "rl_cluster_share_updates_total %" PRIu64 "\n", cl->share_updates);
+	family(b, "rl_cluster_rule_share_ratio", "gauge",
+	       "This host's share of a scope cluster rule's rate and burst (0..1).");
+	for (i = 0; i < a->model.n_rules; i++) {
+		const struct rl_rule_spec *s = &a->model.rules[i].spec;
+
+		if (s->cluster)
+			bput(b, "rl_cluster_rule_share_ratio{rule=\"%s\"} %.6f\n", esc(s->name, e, sizeof(e)),
+			     (double)(s->share_q ? s->share_q : RL_SHARE_ONE) / RL_SHARE_ONE);
+	}
+	family(b, "rl_cluster_rule_admitted_rate", "gauge",
+	       "Units (packets, or bytes for a byte rate) per second a scope cluster rule admitted on all nodes, as of the last sync.");
+	for (i = 0; i < cl->n_rules; i++)
+		bput(b, "rl_cluster_rule_admitted_rate{rule=\"%s\"} %" PRIu64 "\n",
+		     esc(cl->rules[i].name, e, sizeof(e)), cl->rules[i].cl_admitted_ps);
+	family(b, "rl_cluster_rule_demand_rate", "gauge",
+	       "Units per second offered to a scope cluster rule on all nodes, as of the last sync.");
+	for (i = 0; i < cl->n_rules; i++)
+		bput(b, "rl_cluster_rule_demand_rate{rule=\"%s\"} %" PRIu64 "\n",
+		     esc(cl->rules[i].name, e, sizeof(e)), cl->rules[i].cl_demand_ps);
+	family(b, "rl_cluster_rule_nodes", "gauge",
+	       "Nodes that reported a scope cluster rule within the last three sync periods.");
+	for (i = 0; i < cl->n_rules; i++)
+		bput(b, "rl_cluster_rule_nodes{rule=\"%s\"} %u\n",
+		     esc(cl->rules[i].name, e, sizeof(e)), cl->rules[i].nodes);
+}
+
+/* ---- the dashboard's JSON --------------------------------------------- */
+
+/*
+ * Every rule slot's counters below `nkeys` (rule id x verdict), summed
+ * over CPUs, with batched reads (BPF_MAP_LOOKUP_BATCH: one system call for
+ * thousands of keys; 10,000 rules cost 60 ms so, 140 ms key by key); NULL if the
+ * kernel cannot batch, and the caller reads key by key.
+ */
+static struct rl_ctr *stats_batch(struct agent *a, uint32_t nkeys)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t chunk, done = 0, *keys = NULL, i;
+	struct rl_ctr *vals = NULL, *sums;
+	__u32 out_batch = 0;
+	int c;
+
+	if (ncpu <= 0 || !nkeys)
+		return NULL;
+	chunk = (uint32_t)(1048576 / ((size_t)ncpu * sizeof(struct rl_ctr)));
+	if (chunk < 64)
+		chunk = 64;
+	sums = calloc(nkeys, sizeof(*sums));
+	keys = calloc(chunk, sizeof(*keys));
+	vals = calloc((size_t)chunk * (size_t)ncpu, sizeof(*vals));
+	if (!sums || !keys || !vals)
+		goto fail;
+	while (done < nkeys) {
+		__u32 count = nkeys - done < chunk ? nkeys - done : chunk;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+		/* in_batch NULL starts at the first key, then the last out_batch */
+		if (bpf_map_lookup_batch(a->maps.stats, done ? &out_batch : NULL, &out_batch,
+					 keys, vals, &count, &opts) && errno != ENOENT)
+			goto fail;
+		if (!count)
+			break;
+		for (i = 0; i < count; i++) {
+			if (keys[i] >= nkeys)
+				continue;
+			for (c = 0; c < ncpu; c++) {
+				sums[keys[i]].packets += vals[(size_t)i * ncpu + c].packets;
+				sums[keys[i]].bytes += vals[(size_t)i * ncpu + c].bytes;
+			}
+		}
+		done += count;
+		if (keys[count - 1] + 1 >= nkeys)
+			break;
+	}
+	free(keys);
+	free(vals);
+	return sums;
+fail:
+	free(sums);
+	free(keys);
+	free(vals);
+	return NULL;
+}
+
+struct dash_rule {
+	const struct agent_rule *r;
+	uint64_t pkts[__RL_V_MAX];
+	uint64_t total;
+};
+
+static int dash_rule_cmp(const void *x, const void *y)
+{
+	const struct dash_rule *a = x, *b = y;
+
+	if (a->total != b->total)
+		return a->total > b->total ? -1 : 1;
+	return strcmp(a->r->spec.name, b->r->spec.name);
+}
+
+/*
+ * One answer a poll, bounded whatever the rule set: the DASH_MAX_RULES
+ * rules with the most packets (rules_total says how many there are), the
+ * global counters, the last top scan's DASH_TOP_N rows.  Counters are
+ * cumulative, as `rlctl stats` gives them; the page turns them into rates.
+ */
+static char *render_dash(struct agent *a, size_t *len)
+{
+	json_t *o, *rules, *glob, *top;
+	struct dash_rule *dr;
+	struct timeval tv;
+	struct rl_ctr c;
+	int i, v, n = 0;
+	char *out;
+
+	uint32_t max_id = 0;
+	struct rl_ctr *all;
+
+	dr = calloc((size_t)a->model.n_rules + 1, sizeof(*dr));
+	if (!dr)
+		return NULL;
+	for (i = 0; i < a->model.n_rules; i++)
+		if (a->model.rules[i].id != AGENT_NO_SLOT && a->model.rules[i].id + 1 > max_id)
+			max_id = a->model.rules[i].id + 1;
+	all = stats_batch(a, max_id * __RL_V_MAX);
+	for (i = 0; i < a->model.n_rules; i++) {
+		const struct agent_rule *r = &a->model.rules[i];
+
+		if (r->id == AGENT_NO_SLOT)
+			continue;
+		dr[n].r = r;
+		for (v = 0; v < __RL_V_MAX; v++) {
+			uint32_t key = r->id * __RL_V_MAX + (uint32_t)v;
+
+			if (all)
+				c = all[key];
+			else if (agent_pcpu_sum(a, a->maps.stats, key, &c))
+				memset(&c, 0, sizeof(c));
+			dr[n].pkts[v] = c.packets;
+			dr[n].total += c.packets;
+		}
+		n++;
+	}
+	free(all);
+	qsort(dr, (size_t)n, sizeof(*dr), dash_rule_cmp);
+	rules = json_array();
+	for (i = 0; i < n && i < DASH_MAX_RULES; i++) {
+		json_t *ro = json_pack("{s:s, s:s}", "name", dr[i].r->spec.name,
+				       "action", rl_action_name(dr[i].r->spec.action));
+
+		for (v = 0; v < __RL_V_MAX; v++)
+			json_object_set_new(ro, verdict_label[v], json_integer((json_int_t)dr[i].pkts[v]));
+		json_array_append_new(rules, ro);
+	}
+	free(dr);
+	glob = json_object();
+	for (i = 0; i < __RL_G_MAX; i++) {
+		const char *name = agent_gstat_name(i);
+
+		if (!name || agent_pcpu_sum(a, a->maps.gstats, (uint32_t)i, &c))
+			continue;
+		json_object_set_new(glob, name, json_integer((json_int_t)c.packets));
+	}
+	gettimeofday(&tv, NULL);
+	o = json_pack("{s:I, s:I, s:i, s:o, s:b, s:o, s:i, s:i}",
+		      "time_ms", (json_int_t)tv.tv_sec * 1000 + tv.tv_usec / 1000,
+		      "started", (json_int_t)a->started, "rules_total", n, "rules", rules,
+		      "rules_truncated", n > DASH_MAX_RULES, "global", glob,
+		      "allow_entries", a->model.n_allow, "block_entries", a->model.n_block);
+	if (dtop.last) {
+		uint64_t now = agent_now_ns();
+
+		top = json_pack("{s:O, s:O, s:I}", "rows", json_object_get(dtop.last, "top"),
+				"tracked", json_object_get(dtop.last, "tracked"),
+				"age_ms", (json_int_t)((now - dtop.done_ns) / 1000000));
+	} else {
+		top = json_null();
+	}
+	json_object_set_new(o, "top", top);
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (out)
+		*len = strlen(out);
+	return out;
+}
+
+/* One dashboard.json answer, a copy of the last render if it is recent. */
+static char *dash_answer(struct agent *a, size_t *len)
+{
+	uint64_t now = agent_now_ns();
+	char *out;
+
+	if (!dcache.body || now - dcache.at_ns >= dcache.ttl_ns) {
+		free(dcache.body);
+		dcache.body = render_dash(a, &dcache.len);
+		dcache.at_ns = now;
+		dcache.ttl_ns = (agent_now_ns() - now) * DASH_CACHE_FACTOR;
+		if (dcache.ttl_ns > DASH_CACHE_MAX_NS)
+			dcache.ttl_ns = DASH_CACHE_MAX_NS;
+		if (!dcache.body)
+			return NULL;
+	}
+	out = malloc(dcache.len + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, dcache.body, dcache.len + 1);
+	*len = dcache.len;
+	return out;
+}
+
+/* A dashboard poll: start a top scan if the last one is a second old. */
+static void dash_polled(void)
+{
+	uint64_t now = agent_now_ns();
+
+	dtop.polled_ns = now;
+	if (dtop.job || (dtop.last && now - dtop.done_ns < DASH_TOP_EVERY_NS))
+		return;
+	dtop.job = agent_top_job(DASH_TOP_N);
+}
+
+void metrics_step(struct agent *a)
+{
+	json_t *resp;
+
+	if (!dtop.job)
+		return;
+	resp = agent_job_step(a, dtop.job);
+	if (!resp)
+		return;
+	agent_job_free(dtop.job);
+	dtop.job = NULL;
+	json_decref(dtop.last);
+	dtop.last = resp;
+	dtop.done_ns = agent_now_ns();
 }
 
 static char *render(struct agent *a, size_t *len)
@@ -298,6 +626,7 @@ static char *render(struct agent *a, size_t *len)
 	rule_counters(&b, a, true);
 	global_counters(&b, a);
 	state_maps(&b, a);
+	cluster_metrics(&b, a);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -327,32 +656,102 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 	return ret;
 }
 
+static enum MHD_Result reply_static(struct MHD_Connection *conn, const char *ctype,
+				   const char *body, size_t len)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body,
+								   MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	/* the page loads only what this listener serves */
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'self'; style-src 'self' 'unsafe-inline'; "
+				"img-src 'self' data:; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Chart.js from the installed file (libjs-chart.js), opened per request
+ * and sent by the kernel (sendfile): a regular file, at most CHARTJS_MAX. */
+static enum MHD_Result reply_chartjs(struct agent *a, struct MHD_Connection *conn)
+{
+	static char missing[] = "Chart.js is not installed here (Debian: apt-get install libjs-chart.js, "
+				"or rlagent --chartjs FILE); the dashboard shows its numbers without charts\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	struct stat st;
+	int fd;
+
+	fd = a->chartjs_path ? open(a->chartjs_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > CHARTJS_MAX)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", missing, sizeof(missing) - 1,
+			     MHD_RESPMEM_PERSISTENT);
+	resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);	/* owns fd */
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/javascript; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
-	static char not_found[] = "not found: the only path is /metrics\n";
+	static char not_found[] = "not found: the paths are / (dashboard), /metrics, "
+				  "/dashboard.json, /dashboard.js, /chart.js\n";
 	static char not_allowed[] = "method not allowed: use GET\n";
 	static char no_mem[] = "out of memory\n";
 	struct agent *a = cls;
 	size_t len;
 	char *body;
+	bool dash = false;
 
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
 	(void)req_cls;
-	if (strcmp(url, "/metrics"))
+	if (strcmp(url, "/metrics") && strcmp(url, "/") && strcmp(url, "/dashboard.json") &&
+	    strcmp(url, "/dashboard.js") && strcmp(url, "/chart.js"))
 		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", not_found,
 			     sizeof(not_found) - 1, MHD_RESPMEM_PERSISTENT);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", not_allowed,
 			     sizeof(not_allowed) - 1, MHD_RESPMEM_PERSISTENT);
-	body = render(a, &len);
+	if (!strcmp(url, "/"))
+		return reply_static(conn, "text/html; charset=utf-8", rl_dash_html,
+				    (size_t)(rl_dash_html_end - rl_dash_html));
+	if (!strcmp(url, "/dashboard.js"))
+		return reply_static(conn, "text/javascript; charset=utf-8", rl_dash_js,
+				    (size_t)(rl_dash_js_end - rl_dash_js));
+	if (!strcmp(url, "/chart.js"))
+		return reply_chartjs(a, conn);
+	if (!strcmp(url, "/dashboard.json")) {
+		dash = true;
+		dash_polled();
+		body = dash_answer(a, &len);
+	} else {
+		body = render(a, &len);
+	}
 	if (!body)
 		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", no_mem,
 			     sizeof(no_mem) - 1, MHD_RESPMEM_PERSISTENT);
-	return reply(conn, MHD_HTTP_OK, METRICS_CTYPE, body, len, MHD_RESPMEM_MUST_FREE);
+	return reply(conn, MHD_HTTP_OK, dash ? DASH_CTYPE_JSON : METRICS_CTYPE, body, len,
+		     MHD_RESPMEM_MUST_FREE);
 }
 
 /* libmicrohttpd logs every connection it refuses: a flood of them must not
@@ -493,7 +892,7 @@ int metrics_start(struct agent *a, const char *listen_addr)
 		return -EOPNOTSUPP;
 	}
 	mhd_epoll_fd = info->epoll_fd;
-	log_info("metrics on http://%s/metrics", listen_addr);
+	log_info("metrics on http://%s/metrics, dashboard on http://%s/", listen_addr, listen_addr);
 	if (!loopback(&ss))
 		log_warn("metrics on %s: the endpoint has no authentication and no TLS: anyone who can reach the port reads the counters and rule names; listen on 127.0.0.1 or [::1] (the default) or firewall the port",
 			 listen_addr);
@@ -506,6 +905,11 @@ void metrics_stop(void)
 		MHD_stop_daemon(mhd);	/* closes the listen socket too */
 	mhd = NULL;
 	mhd_epoll_fd = -1;
+	agent_job_free(dtop.job);
+	json_decref(dtop.last);
+	memset(&dtop, 0, sizeof(dtop));
+	free(dcache.body);
+	memset(&dcache, 0, sizeof(dcache));
 }
 
 bool metrics_pollfd(struct pollfd *pfd)
@@ -522,6 +926,8 @@ int metrics_timeout_ms(void)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	if (mhd && dtop.job)
+		return 0;	/* the dashboard's top scan goes on next turn */
 	if (!mhd || MHD_get_timeout(mhd, &ms) != MHD_YES)
 		return -1;
 	return ms > 3600000 ? 3600000 : (int)ms;

@@ -10,7 +10,9 @@
  * fresh slots are zeroed and catalog/list entries written first, then new
  * and changed match entries (each an RCU swap of a whole value), and only
  * then are stale match entries, catalog slots and list entries removed.
- * The pinned maps are the source of truth: agent_adopt() rebuilds the
+ * Catalog and list writes go through the journal (agent_journal.c), so a
+ * crash leaves the old set or the new one.  The pinned maps are the
+ * source of truth: agent_adopt() finishes a committed apply, rebuilds the
  * model from rl_catalog and rl_lists and reads the tries back, so a
  * restarted agent diffs against what is really there.
  */
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include "agent.h"
+#include "rl_algo.h"
 
 /* rl_name_index finds a rule by the name its element starts with */
 _Static_assert(offsetof(struct agent_rule, spec) == 0, "agent_rule starts with its spec");
@@ -275,6 +278,28 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	s->dscp = c->rule.dscp;
 	s->mark = c->rule.mark;
 	s->block_ns = c->rule.block_ns;
+	s->cluster = c->rule.flags & RL_RF_CLUSTER;
+	if (s->cluster) {
+		/* the share and bank the maps hold: those that give their
+		 * unit and cap */
+		struct rl_lconst full, k;
+		__u64 q0, q;
+
+		rl_lconst_compile(&s->limit, s->bytes, &full);
+		if (full.rate_r && c->rule.k.cap > full.cap)
+			s->bank_ms = (uint32_t)(c->rule.k.cap / full.rate_r / 1000000ULL);
+		q0 = c->rule.k.unit ? full.unit * (__u64)RL_SHARE_ONE / c->rule.k.unit : 0;
+		for (q = q0 ? q0 - 1 : 0; q <= q0 + 1 && !s->share_q; q++) {
+			if (q < RL_SHARE_MIN || q > RL_SHARE_ONE)
+				continue;
+			rl_lconst_share(&s->limit, s->bytes, (__u32)q,
+					(__u64)s->bank_ms * 1000000ULL, &k);
+			if (k.unit == c->rule.k.unit)
+				s->share_q = (__u32)q;
+		}
+		if (s->bank_ms > 60000)
+			s->bank_ms = 0;
+	}
 	/* The catalog does not record whether burst was typed or defaulted:
 	 * a burst equal to the default is taken as defaulted, so a later
 	 * `rule change NAME rate ...` rescales it as it would have before. */
@@ -284,15 +309,6 @@ static void rule_from_catalog(const struct rl_catalog *c, struct agent_rule *r)
 	r->ver = c->rule.ver;
 	r->prio = c->prio;
 	rl_rule_compile(s, r->id, r->ver, &r->abi);
-}
-
-static void list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->kind = kind;
-	k->prefixlen = p->len;
-	k->family = p->family;
-	memcpy(k->addr, p->addr, p->family == 4 ? 4 : 16);
 }
 
 static int match_fd_key(struct agent *a, const struct rl_prefix *p, void *key)
@@ -392,19 +408,23 @@ static int batch_write(int fd, const void *keys, size_t ksz, const void *vals, s
 
 /*
  * rl_lists, the agent's record of its lists, from `from` to `to`: with
- * !del, writes entries that are new or whose expiry changed; with del,
- * deletes those `to` lacks.  Both sorted: one merge, batched writes.
+ * !del, the entries that are new or whose expiry changed; with del, those
+ * `to` lacks.  Both sorted: one merge.  With jl, each becomes a journal
+ * record; with count, they are only counted; else they are written in
+ * batches, outside the journal (a bulk change: docs/ARCHITECTURE.md).
  */
 static int sync_lists_map(struct agent *a, const struct agent_model *from,
-			  const struct agent_model *to, bool del, struct rl_err *err)
+			  const struct agent_model *to, bool del, struct agent_jlog *jl,
+			  long *count, struct rl_err *err)
 {
-	struct rl_list_key *k = malloc(BATCH * sizeof(*k));
-	struct rl_list_val *v = malloc(BATCH * sizeof(*v));
-	const struct rl_list_entry **src = malloc(BATCH * sizeof(*src));
+	bool write = !jl && !count;
+	struct rl_list_key *k = write ? malloc(BATCH * sizeof(*k)) : NULL;
+	struct rl_list_val *v = write ? malloc(BATCH * sizeof(*v)) : NULL;
+	const struct rl_list_entry **src = write ? malloc(BATCH * sizeof(*src)) : NULL;
 	int i, j, f, n = 0, bad = 0, ret = 0;
 	char pbuf[64];
 
-	if (!k || !v || !src) {
+	if (write && (!k || !v || !src)) {
 		agent_err(err, "out of memory writing rl_lists");
 		ret = -ENOMEM;
 		goto out;
@@ -427,7 +447,18 @@ static int sync_lists_map(struct agent *a, const struct agent_model *from,
 				found = f < on && !c;
 				if (del ? found : found && other[f].expires_ns == walk[i].expires_ns)
 					continue;
-				list_key(kind, &walk[i].pfx, &k[n]);
+				if (count) {
+					++*count;
+					continue;
+				}
+				if (jl) {
+					ret = agent_jlog_list(jl, del, kind, &walk[i].pfx,
+							      del ? 0 : walk[i].expires_ns);
+					if (ret)
+						goto out;
+					continue;
+				}
+				agent_list_key(kind, &walk[i].pfx, &k[n]);
 				v[n].expires_ns = walk[i].expires_ns;
 				src[n++] = &walk[i];
 				if (n < BATCH)
@@ -564,21 +595,36 @@ static int sync_list_bitmaps(struct agent *a, const struct rl_lset *s, struct rl
 }
 
 /*
- * Make the maps go from (from, fc) to (to, tc).  Both compiled sets must
- * be sorted.  Every write is idempotent, so calling this again with the
- * roles swapped after a failure restores `from` whatever the failure left.
+ * List writes an apply puts in the journal: a change of at most this many
+ * rl_lists entries (sets and deletes) is all-or-nothing like the rules; a
+ * bigger one (an import, a flush, a reload that replaces a feed) is
+ * written in batches outside the journal.  tests/unit/test_crash.c lowers
+ * it to reach the bulk path with small lists.
+ */
+long agent_jlist_max = RL_JOURNAL_LIST_RECS;
+
+/*
+ * Make the maps go from (from, fc, fls) to (to, tc, tls).  The compiled
+ * sets must be sorted.  Every write is idempotent, so calling this again
+ * with the roles swapped after a failure restores `from` whatever the
+ * failure left.  *committed: the maps may no longer hold `from` alone.
  */
 static int sync_maps(struct agent *a, const struct agent_model *from,
 		     const struct rl_compiled *fc, const struct rl_lset *fls,
 		     const struct agent_model *to, const struct rl_compiled *tc,
-		     const struct rl_lset *tls, bool zero_new, struct rl_err *err)
+		     const struct rl_lset *tls, bool zero_new, bool *committed,
+		     struct rl_err *err)
 {
 	int32_t *fidx = NULL, *tidx = NULL;
 	struct rl_catalog cat, old;
+	struct agent_jlog jl = {};
 	char pbuf[64];
-	int i, j, ret, fd;
+	int i, j, ret, fd, early;
+	long nlist = 0;
+	bool bulk;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
 
+	*committed = false;
 	ret = slot_index(from, &fidx);
 	if (!ret)
 		ret = slot_index(to, &tidx);
@@ -588,16 +634,19 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	}
 
 	/* 1. fresh slots start from zero counters, before any match entry
-	 *    can send a packet there.  Per-rule state is zeroed too, though
-	 *    only for tidiness: a word or log of another tag is "no state"
-	 *    to the datapath, and a new rule's tag is not its slot's last. */
+	 *    can send a packet there (before the commit: no rule of the
+	 *    running set uses a fresh slot, unless this apply reuses one it
+	 *    frees).  Per-rule state is zeroed too, though only for
+	 *    tidiness: a word or log of another tag is "no state" to the
+	 *    datapath, and a new rule's tag is not its slot's last. */
 	for (i = 0; i < to->n_rules; i++) {
 		uint32_t id = to->rules[i].id;
 		__u64 zs = 0;
 		struct rl_slog zl = {};
 		int v;
 
-		if (!zero_new || fidx[id] >= 0)
+		if (!zero_new || (fidx[id] >= 0 &&
+				  from->rules[fidx[id]].ver >> 16 == to->rules[i].ver >> 16))
 			continue;
 		for (v = 0; v < __RL_V_MAX; v++) {
 			ret = agent_pcpu_zero(a, a->maps.stats, id * __RL_V_MAX + v);
@@ -614,10 +663,17 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 2. catalog entries of new and changed rules (an entry is a
-	 *    function of spec, slot, ver and prio: equal ones are skipped
-	 *    without building either). */
-	for (i = 0; i < to->n_rules; i++) {
+	/* How many rl_lists writes: few go in the journal, many in batches
+	 * outside it (each entry stands alone; a crash keeps part of them). */
+	sync_lists_map(a, from, to, false, NULL, &nlist, err);
+	sync_lists_map(a, from, to, true, NULL, &nlist, err);
+	bulk = nlist > agent_jlist_max;
+
+	/* 2. the journal: catalog entries of new and changed rules (an
+	 *    entry is a function of spec, slot, ver and prio: equal ones are
+	 *    skipped without building either) and, unless bulk, new and
+	 *    changed list entries, done before the tries ... */
+	for (i = 0; i < to->n_rules && !ret; i++) {
 		const struct agent_rule *r = &to->rules[i], *o;
 
 		if (fidx[r->id] >= 0) {
@@ -632,25 +688,63 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			if (!memcmp(&cat, &old, sizeof(cat)))
 				continue;
 		}
-		if (bpf_map_update_elem(a->maps.catalog, &r->id, &cat, BPF_ANY)) {
-			ret = -errno;
-			agent_err(err, "writing rl_catalog slot %u (rule '%s'): %s",
-				  r->id, r->spec.name, strerror(errno));
-			goto cleanup;
-		}
+		ret = agent_jlog_cat(&jl, r->id, &cat);
+	}
+	if (!ret && !bulk)
+		ret = sync_lists_map(a, from, to, false, &jl, NULL, err);
+	early = jl.n;
+	/* ... and, done after the tries, tombstones of catalog slots no rule
+	 *    uses any more (free, but remembering the last ver, so a
+	 *    restarted agent never hands out a gen still found in the state
+	 *    maps) and list entries that went away */
+	for (i = 0; i < from->n_rules && !ret; i++) {
+		uint32_t id = from->rules[i].id;
+
+		if (id >= RL_MAX_RULES || tidx[id] >= 0)
+			continue;
+		memset(&cat, 0, sizeof(cat));
+		cat.rule.id = id;
+		cat.rule.ver = from->rules[i].ver;
+		ret = agent_jlog_cat(&jl, id, &cat);
+	}
+	if (!ret && !bulk)
+		ret = sync_lists_map(a, from, to, true, &jl, NULL, err);
+	if (ret) {
+		agent_err(err, "%s building the apply journal",
+			  ret == -ENOMEM ? "out of memory" : "too many changes");
+		goto cleanup;
 	}
 
-	/* 3. new and changed list entries (allow, then block), batched */
-	ret = sync_lists_map(a, from, to, false, err);
-	if (ret)
-		goto cleanup;
+	/* 3. the commit: one write of the journal's head */
+	if (jl.n) {
+		ret = agent_journal_commit(a, &jl, err);
+		if (ret)
+			goto cleanup;
+		*committed = true;
+	}
 
-	/* 3b. new and changed list trie entries, before their bitmap bits */
+	/* 4. catalog and list entries of the new set; a bulk list change
+	 *    writes its new entries to rl_lists in batches here */
+	for (i = 0; i < early; i++) {
+		ret = agent_journal_do(a, &jl.r[i], err);
+		if (ret)
+			goto cleanup;
+	}
+	if (bulk) {
+		*committed = true;
+		ret = sync_lists_map(a, from, to, false, NULL, NULL, err);
+		if (ret)
+			goto cleanup;
+	}
+
+	/* 4b. new and changed list trie entries, before their bitmap bits */
+	if (fls->n || tls->n)
+		*committed = true;
 	ret = sync_list_tries(a, fls, tls, false, err);
 	if (ret)
 		goto cleanup;
 
-	/* 4. new and changed match entries: each is one RCU swap. */
+	/* 5. new and changed match entries: each is one RCU swap. */
 	for (i = 0, j = 0; i < tc->n; i++) {
 		const struct rl_compiled_entry *te = &tc->e[i];
 		int c = 1;
@@ -659,6 +753,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			j++;
 		if (j < fc->n && c == 0 && match_equal(&fc->e[j].m, &te->m))
 			continue;
+		*committed = true;
 		fd = match_fd_key(a, &te->pfx, &key);
 		if (bpf_map_update_elem(fd, &key, &te->m, BPF_ANY)) {
 			ret = -errno;
@@ -669,7 +764,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 5. stale match entries. */
+	/* 6. stale match entries. */
 	for (i = 0, j = 0; i < fc->n; i++) {
 		const struct rl_compiled_entry *fe = &fc->e[i];
 		int c = 1;
@@ -678,6 +773,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 			j++;
 		if (j < tc->n && c == 0)
 			continue;
+		*committed = true;
 		fd = match_fd_key(a, &fe->pfx, &key);
 		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
 			ret = -errno;
@@ -687,46 +783,37 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
-	/* 5b. the direct tables follow the tries, before any rule they may
+	/* 6b. the direct tables follow the tries, before any rule they may
 	 *     still name loses its catalog slot */
+	*committed = true;
 	ret = agent_dir_sync(a, tc, err);
 	if (ret)
 		goto cleanup;
 
-	/* 5c. the list bitmaps: set for the new entries (written above),
-	 *     cleared for the old ones (deleted below) */
+	/* 6c. the list bitmaps: set for the new entries (written above),
+	 *     cleared for the old ones, whose trie entries go next */
 	ret = sync_list_bitmaps(a, tls, err);
-	if (ret)
-		goto cleanup;
-	ret = sync_list_tries(a, fls, tls, true, err);
+	if (!ret)
+		ret = sync_list_tries(a, fls, tls, true, err);
 	if (ret)
 		goto cleanup;
 
-	/* 6. catalog slots no rule uses any more. */
-	for (i = 0; i < from->n_rules; i++) {
-		uint32_t id = from->rules[i].id;
-
-		if (id >= RL_MAX_RULES || tidx[id] >= 0)
-			continue;
-		/* A tombstone: free, but it remembers the last ver, so a
-		 * restarted agent never hands out a gen still found in the
-		 * state maps. */
-		memset(&cat, 0, sizeof(cat));
-		cat.rule.id = id;
-		cat.rule.ver = from->rules[i].ver;
-		if (bpf_map_update_elem(a->maps.catalog, &id, &cat, BPF_ANY)) {
-			ret = -errno;
-			agent_err(err, "clearing rl_catalog slot %u: %s", id, strerror(errno));
+	/* 7. tombstones and list deletions (in batches if bulk), then the
+	 *    journal is done */
+	for (i = early; i < jl.n; i++) {
+		ret = agent_journal_do(a, &jl.r[i], err);
+		if (ret)
 			goto cleanup;
-		}
 	}
-
-	/* 7. list entries that went away. */
-	ret = sync_lists_map(a, from, to, true, err);
-	if (ret)
-		goto cleanup;
-	ret = 0;
+	if (bulk) {
+		ret = sync_lists_map(a, from, to, true, NULL, NULL, err);
+		if (ret)
+			goto cleanup;
+	}
+	if (jl.n)
+		ret = agent_journal_done(a, err);
 cleanup:
+	agent_jlog_free(&jl);
 	free(fidx);
 	free(tidx);
 	return ret;
@@ -803,6 +890,70 @@ static bool model_has_mark(const struct agent_model *m)
 
 static uint64_t model_next_expiry(const struct agent_model *m);
 
+/*
+ * An apply failed and so did its rollback: the maps hold neither model
+ * for sure.  Memory is made to say what the maps hold (agent_resync), so
+ * that later applies diff against the truth, and err says so; "the
+ * running rules are unchanged" is never claimed (a->unchanged).
+ */
+static void rollback_failed(struct agent *a, struct rl_err *err, const struct rl_err *rb)
+{
+	char what[RL_ERR_LEN], how[RL_ERR_LEN];
+	struct rl_err e3 = {};
+
+	a->unchanged = false;
+	snprintf(what, sizeof(what), "%s", err->msg);
+	snprintf(how, sizeof(how), "%s", rb->msg);
+	log_err("rolling back a failed apply (%s) also failed: %s; re-reading the maps", what, how);
+	snprintf(a->degraded_msg, sizeof(a->degraded_msg), "rolling back a failed apply failed: %.400s",
+		 how);
+	rl_utf8_sanitize(a->degraded_msg);
+	a->degraded = true;
+	if (a->resyncing) {
+		agent_err(err, "%s; rolling back failed too (%s)", what, how);
+		return;
+	}
+	if (agent_resync(a, &e3))
+		agent_err(err, "%s; rolling back failed too (%s), and so did re-reading the maps (%s): the agent is degraded (`rlctl status`) and the running rules may differ from `rlctl rule list`",
+			  what, how, e3.msg);
+	else
+		agent_err(err, "%s; rolling back failed too (%s): the running rules are now the %d the maps hold (`rlctl rule list`)",
+			  what, how, a->model.n_rules);
+}
+
+int agent_resync(struct agent *a, struct rl_err *err)
+{
+	struct agent_model next;
+	bool had_state;
+	int ret;
+
+	if (a->resyncing)
+		return -EBUSY;
+	a->resyncing = true;
+	a->degraded = true;
+	ret = agent_adopt(a, &had_state, err);
+	if (!ret) {
+		ret = agent_model_dup(&a->model, &next);
+		if (ret)
+			agent_err(err, "out of memory");
+		else
+			ret = agent_apply(a, &next, err);
+		agent_model_free(&next);
+	}
+	if (ret) {
+		snprintf(a->degraded_msg, sizeof(a->degraded_msg), "re-reading the maps failed: %.400s",
+			 err->msg);
+		rl_utf8_sanitize(a->degraded_msg);
+	} else {
+		a->degraded = false;
+		a->degraded_msg[0] = 0;
+		log_info("re-read the maps: %d rules, %d allow and %d block entries", a->model.n_rules,
+			 a->model.n_allow, a->model.n_block);
+	}
+	a->resyncing = false;
+	return ret;
+}
+
 int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 {
 	struct rl_rule_spec *specs = NULL;
@@ -811,11 +962,30 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	struct rl_compiled out = {};
 	struct rl_lset lout = {};
 	struct rl_name_index old_names = {};
-	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot;
-	bool mark = model_has_mark(next), tc_was = a->tc_on;
-	int i, j, n4 = 0, n6 = 0, ret;
+	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot, fslot = 0;
+	bool mark = model_has_mark(next), tc_was = a->tc_on, committed = false;
+	int i, j, n4 = 0, n6 = 0, n_free = RL_MAX_RULES, ret;
 	struct rl_err e2;
 
+	a->unchanged = true;
+	if (a->degraded && !a->resyncing) {
+		/* `next` was made from a model the maps may not hold: re-read
+		 * them and let the client decide again on what they hold */
+		char why[RL_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", a->degraded_msg);
+		memset(&e2, 0, sizeof(e2));
+		ret = agent_resync(a, &e2);
+		if (ret) {
+			agent_err(err, "the agent is degraded (%s) and re-reading the maps failed: %s",
+				  why, e2.msg);
+			return ret;
+		}
+		a->unchanged = false;
+		agent_err(err, "the agent was degraded (%s) and has re-read the maps: the running rules are the %d rules, %d allow and %d block entries they hold; check `rlctl rule list` and repeat the change",
+			  why, a->model.n_rules, a->model.n_allow, a->model.n_block);
+		return -EAGAIN;
+	}
 	if (next->n_rules > RL_MAX_RULES) {
 		agent_err(err, "%d rules; at most %d", next->n_rules, RL_MAX_RULES);
 		return -E2BIG;
@@ -845,6 +1015,12 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 			ret = -EINVAL;
 			goto cleanup;
 		}
+		if (s->cluster && !a->cl.cfg.enabled) {
+			agent_err(err, "rule '%s': scope cluster needs a cluster: section in the config (cluster.redis names the Redis server the hosts share)",
+				  s->name);
+			ret = -EINVAL;
+			goto cleanup;
+		}
 		memset(&e2, 0, sizeof(e2));
 		ret = rl_rule_validate(s, &e2);
 		if (ret) {
@@ -859,39 +1035,72 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	for (i = 0; i < a->model.n_rules; i++)
 		rl_name_index_add(&old_names, i);
 
-	/* A slot freed by this very apply is not reused by it: old match
-	 * entries still point there until step 5 of sync_maps(). */
-	for (i = 0; i < a->model.n_rules; i++)
-		used[a->model.rules[i].id] = 1;
+	/* A slot freed by this very apply is not reused by it while another
+	 * is free: old match entries still point there until step 6 of
+	 * sync_maps().  Only a change that renames more rules than there are
+	 * free slots takes freed ones (used 1): their rules' counters restart
+	 * before the commit (sync_maps() step 1).  used 2: taken by `next`. */
+	for (i = 0; i < a->model.n_rules; i++) {
+		uint32_t id = a->model.rules[i].id;
 
+		if (id < RL_MAX_RULES && !used[id]) {
+			used[id] = 1;
+			n_free--;
+		}
+	}
 	for (i = 0; i < next->n_rules; i++) {
 		struct agent_rule *r = &next->rules[i];
 		int o = rl_name_index_find(&old_names, r->spec.name);
 		struct agent_rule *old = o >= 0 ? &a->model.rules[o] : NULL;
 
-		if (old) {
-			r->id = old->id;
-			r->prio = old->prio;
-			/* a new epoch: the datapath restarts the rule's
-			 * per-source state drained (rl_word_current) */
-			r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
-		} else {
-			for (j = 0; j < RL_MAX_RULES && used[slot]; j++)
+		/* what a share's bucket may bank; set before the version,
+		 * which depends on it */
+		r->spec.bank_ms = r->spec.cluster ? agent_cluster_bank_ms(a) : 0;
+		r->id = AGENT_NO_SLOT;
+		if (!old)
+			continue;
+		r->id = old->id;
+		r->prio = old->prio;
+		/* a reload or rule change keeps the settled share */
+		if (r->spec.cluster && !r->spec.share_q && old->spec.cluster)
+			r->spec.share_q = old->spec.share_q;
+		/* a new epoch: the datapath restarts the rule's per-source
+		 * state drained (rl_word_current) */
+		r->ver = rl_rule_next_ver(&old->spec, &r->spec, old->ver);
+		used[r->id] = 2;
+	}
+	for (i = 0; i < next->n_rules; i++) {
+		struct agent_rule *r = &next->rules[i];
+
+		if (r->id == AGENT_NO_SLOT) {
+			if (n_free > 0) {
+				for (j = 0; j < RL_MAX_RULES && used[slot]; j++)
+					slot = (slot + 1) % RL_MAX_RULES;
+				r->id = slot;
 				slot = (slot + 1) % RL_MAX_RULES;
-			if (used[slot]) {
-				agent_err(err, "no free rule slot (%d in use)", RL_MAX_RULES);
-				ret = -E2BIG;
-				goto cleanup;
+				n_free--;
+			} else {
+				while (fslot < RL_MAX_RULES && used[fslot] != 1)
+					fslot++;
+				if (fslot >= RL_MAX_RULES) {
+					agent_err(err, "no free rule slot (%d in use)", RL_MAX_RULES);
+					ret = -E2BIG;
+					goto cleanup;
+				}
+				r->id = fslot;
 			}
-			r->id = slot;
-			slot = (slot + 1) % RL_MAX_RULES;
 			r->prio = prio++;
 			gen = gen_for_slot(a, r->id, gen);
 			r->ver = gen << 16;
 			gen = gen >= 0xffff ? 1 : gen + 1;
+			used[r->id] = 2;
 		}
+		if (r->spec.cluster && !r->spec.share_q)
+			r->spec.share_q = agent_cluster_initial_share(a);
+		/* the match entries are compiled from specs[]: with the share
+		 * and bank just set, not those the rule came with */
+		specs[i] = r->spec;
 		rl_rule_compile(&r->spec, r->id, r->ver, &r->abi);
-		used[r->id] = 1;
 		ids[i] = r->id;
 		vers[i] = r->ver;
 	}
@@ -917,27 +1126,34 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	/* XDP passes a mark rule's packets on to TC: TC must be there
 	 * before the first match entry naming one, and stays until the
 	 * last is gone */
-	if (mark && !a->tc_on) {
-		ret = agent_bpf_tc(a, true, err);
-		if (ret)
-			goto cleanup;
-	}
 	ret = rl_lists_build(next->allow, next->n_allow, next->block, next->n_block,
 			     agent_now_ns(), &lout);
 	if (ret) {
 		agent_err(err, "out of memory building the list tries");
 		goto cleanup;
 	}
-	ret = sync_maps(a, &a->model, &a->applied, &a->lapplied, next, &out, &lout, true, err);
+	if (mark && !a->tc_on) {
+		ret = agent_bpf_tc(a, true, err);
+		if (ret)
+			goto cleanup;
+	}
+	ret = sync_maps(a, &a->model, &a->applied, &a->lapplied, next, &out, &lout, true,
+			&committed, err);
 	if (ret) {
 		struct rl_err rb = {};
+		bool c2;
 
+		/* the slots and generations it handed out may be in the maps
+		 * now (tombstones): never hand them out again */
+		a->next_gen = gen;
+		a->next_prio = prio;
+		a->next_slot = slot;
 		/* Put back what the failure may have half written. */
-		if (sync_maps(a, next, &out, &lout, &a->model, &a->applied, &a->lapplied, false,
-			      &rb))
-			log_err("rolling back a failed apply also failed: %s; run `rlctl config reload`",
-				rb.msg);
-		if (a->tc_on && !tc_was)
+		if (committed &&
+		    sync_maps(a, next, &out, &lout, &a->model, &a->applied, &a->lapplied, false,
+			      &c2, &rb))
+			rollback_failed(a, err, &rb);
+		if (a->tc_on && !tc_was && a->unchanged)
 			agent_bpf_tc(a, false, NULL);
 		goto cleanup;
 	}
@@ -1156,13 +1372,60 @@ static int read_ltrie(int fd, int family, struct rl_lset *s)
 			    sizeof(struct rl_lval), ltrie_entry, &c);
 }
 
+/*
+ * A prefix on both lists: the agent never makes one (add, import and the
+ * config refuse it), but a bulk change that moves entries from one list
+ * to the other writes the new entries before it deletes the old ones, so
+ * a crash between the two leaves both.  The allow entry is kept, as the
+ * list tries already treat such a source (allow beats block), and the
+ * block entry is deleted from rl_lists, so the next start finds one.
+ */
+static void adopt_on_both(struct agent *a, struct agent_model *m)
+{
+	int i = 0, j = 0, k = 0, n = 0;
+	char pbuf[64];
+
+	while (j < m->n_block) {
+		int c = i < m->n_allow ? rl_lpfx_cmp(&m->allow[i].pfx, &m->block[j].pfx) : 1;
+
+		if (c < 0) {
+			i++;
+			continue;
+		}
+		if (c == 0) {
+			struct rl_list_key key;
+
+			agent_list_key(RL_LIST_BLOCK, &m->block[j].pfx, &key);
+			log_warn("%s is on the allowlist and the blocklist (an agent stopped in the middle of a bulk list change): kept on the allowlist, as the datapath treats it",
+				 pfx_str(&m->block[j].pfx, pbuf, sizeof(pbuf)));
+			if (bpf_map_delete_elem(a->maps.lists, &key) && errno != ENOENT)
+				log_warn("deleting %s from rl_lists: %s; the next start decides again",
+					 pbuf, strerror(errno));
+			n++;
+			i++;
+			j++;
+			continue;
+		}
+		m->block[k++] = m->block[j++];
+	}
+	m->n_block = k;
+	if (n)
+		log_warn("%d prefix%s on both lists kept on the allowlist only", n, n == 1 ? "" : "es");
+}
+
 int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 {
 	struct agent_model m;
 	uint32_t id, max_gen = 0, max_prio = 0;
-	int ret;
+	int ret, redone;
 
 	*had_state = false;
+	ret = agent_journal_recover(a, &redone, err);
+	if (ret)
+		return ret;
+	if (redone)
+		log_warn("finished the apply an agent left half done: %d rl_catalog/rl_lists writes redone",
+			 redone);
 	agent_model_init(&m);
 	ret = model_alloc_lists(&m, 0, 0);
 	if (ret) {
@@ -1205,6 +1468,7 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 
 	m.n_allow = rl_list_sort(m.allow, m.n_allow);
 	m.n_block = rl_list_sort(m.block, m.n_block);
+	adopt_on_both(a, &m);
 
 	rl_lset_free(&a->lapplied);
 	ret = read_ltrie(a->maps.lst4, 4, &a->lapplied);
@@ -1245,6 +1509,56 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	ret = 0;
 cleanup:
 	agent_model_free(&m);
+	return ret;
+}
+
+/* The whole-set checks of agent_apply() on an adopted model. */
+static int model_check(const struct agent_model *m, struct rl_err *err)
+{
+	struct rl_rule_spec *specs = calloc((size_t)m->n_rules + 1, sizeof(*specs));
+	int i, ret;
+
+	if (!specs) {
+		agent_err(err, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < m->n_rules; i++)
+		specs[i] = m->rules[i].spec;
+	ret = check_set(specs, m->n_rules, err);
+	free(specs);
+	return ret;
+}
+
+int agent_restore(struct agent *a, bool *had_state, struct rl_err *err)
+{
+	struct agent_model next;
+	struct rl_err e2 = {};
+	int ret;
+
+	ret = agent_adopt(a, had_state, err);
+	if (ret)
+		return ret;
+	/* An rlagent from before the journal, killed in the middle of a
+	 * change, can leave a catalog that is no valid set (both `ssh` and
+	 * `ssh-syn` after a rename): start from the config rather than not
+	 * at all.  Rules it names keep their slots and state. */
+	if (*had_state && (ret = model_check(&a->model, &e2)) && ret != -ENOMEM) {
+		log_warn("the pinned rules are not a valid set (%s), as an rlagent from before the apply journal leaves them when killed in the middle of a change: applying %s instead",
+			 e2.msg, a->config_path ? a->config_path : "the config's rules");
+		*had_state = false;
+	}
+	a->adopted = *had_state;
+	/* Re-applying the adopted model rewrites only what differs: it
+	 * brings the tries to what the catalog says after a crash. */
+	if (*had_state)
+		ret = agent_model_dup(&a->model, &next);
+	else
+		ret = agent_model_from_config(&a->cfg, &next, err);
+	if (ret == -ENOMEM)
+		agent_err(err, "out of memory");
+	if (!ret)
+		ret = agent_apply(a, &next, err);
+	agent_model_free(&next);
 	return ret;
 }
 

@@ -57,7 +57,14 @@ void rl_rule_to_abi(const struct rl_rule_spec *spec, struct rl_rule *r)
 	r->limit.burst = rl_rule_burst(spec);
 	r->limit._pad = 0;
 	/* the datapath never divides: it needs the limit's constants */
-	rl_lconst_compile(&r->limit, spec->bytes, &r->k);
+	if (spec->cluster) {
+		r->flags |= RL_RF_CLUSTER;
+		rl_lconst_share(&r->limit, spec->bytes,
+				spec->share_q ? spec->share_q : RL_SHARE_ONE,
+				(__u64)spec->bank_ms * 1000000ULL, &r->k);
+	} else {
+		rl_lconst_compile(&r->limit, spec->bytes, &r->k);
+	}
 }
 
 void rl_rule_compile(const struct rl_rule_spec *spec, uint32_t id, uint32_t ver,
@@ -78,6 +85,7 @@ void rl_rule_compile(const struct rl_rule_spec *spec, uint32_t id, uint32_t ver,
  */
 bool rl_rule_state_changed(const struct rl_rule_spec *a, const struct rl_rule_spec *b)
 {
+	struct rl_rule_spec sa = *a, sb = *b;
 	struct rl_rule ra, rb;
 
 	if (a->limit.algo != b->limit.algo || a->limit.period_ns != b->limit.period_ns ||
@@ -85,9 +93,38 @@ bool rl_rule_state_changed(const struct rl_rule_spec *a, const struct rl_rule_sp
 		return true;
 	if (!rl_algo_is_gcra(a->limit.algo))
 		return false;
-	rl_rule_to_abi(a, &ra);
-	rl_rule_to_abi(b, &rb);
+	/* a cluster share moves only `unit`, which the TAT does not depend
+	 * on (rl_lconst_share): compared at the same share */
+	sa.share_q = sb.share_q = 0;
+	rl_rule_to_abi(&sa, &ra);
+	rl_rule_to_abi(&sb, &rb);
 	return memcmp(&ra.k, &rb.k, sizeof(ra.k)) != 0;
+}
+
+/*
+ * This node's share of a rule of rate_ps, in 1/RL_SHARE_ONE: its demand
+ * plus an equal part of the headroom while the cluster asks for less than
+ * the limit, and its demand's part of the limit when it asks for more
+ * (every offered packet then has the same chance, as behind one bucket).
+ * A node with no demand keeps a 1/32 part, so new traffic is seen and
+ * served at once.  Every node computes its own share from the sums it got,
+ * so shares add up to the limit up to the reports that moved in between.
+ */
+uint32_t rl_cluster_share(double rate_ps, double mine, double all, uint32_t nodes)
+{
+	double h, q;
+
+	if (nodes < 1)
+		nodes = 1;
+	if (all < mine)
+		all = mine;
+	h = rate_ps / (32.0 * nodes);
+	if ((rate_ps - all) / nodes > h)
+		h = (rate_ps - all) / nodes;
+	q = (mine + h) / (all + nodes * h) * RL_SHARE_ONE;
+	if (!(q >= RL_SHARE_MIN))
+		return RL_SHARE_MIN;
+	return q > RL_SHARE_ONE ? RL_SHARE_ONE : (uint32_t)q;
 }
 
 uint32_t rl_rule_next_ver(const struct rl_rule_spec *old, const struct rl_rule_spec *now,

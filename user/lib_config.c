@@ -43,6 +43,7 @@
 #include <yaml.h>
 
 #include "rl_model.h"
+#include "rl_loader.h"              /* RL_XDP_PRIO_*: no libbpf calls here */
 
 #define RL_CONFIG_MAX_BYTES  (16 << 20)  /* 16 MiB: 16384 rules fit many times */
 #define RL_CONFIG_MAX_DEPTH  16
@@ -52,12 +53,16 @@
 
 struct y_defaults {
 	char *algo, *action, *per, *on_full, *malformed;
-	char *state_entries, *clock;
+	char *state_entries, *clock, *xdp_attach, *xdp_priority;
 };
 
 struct y_rule {
 	char *name, *proto, *dport, *tcp_flags, *rate, *algo, *per, *action, *block_for;
-	char *burst, *mark_value, *dscp, *ecn;
+	char *burst, *mark_value, *dscp, *ecn, *scope;
+};
+
+struct y_cluster {
+	char *name, *redis, *password_file, *node, *sync, *on_down;
 };
 
 struct y_cfg {
@@ -69,6 +74,7 @@ struct y_cfg {
 	unsigned block_count;
 	struct y_rule *rules;
 	unsigned rules_count;
+	struct y_cluster *cluster;
 };
 
 #define OPT_STR(key, st, m) \
@@ -82,6 +88,8 @@ static const cyaml_schema_field_t defaults_fields[] = {
 	OPT_STR("malformed", struct y_defaults, malformed),
 	OPT_STR("state-entries", struct y_defaults, state_entries),
 	OPT_STR("clock", struct y_defaults, clock),
+	OPT_STR("xdp-attach", struct y_defaults, xdp_attach),
+	OPT_STR("xdp-priority", struct y_defaults, xdp_priority),
 	CYAML_FIELD_END
 };
 
@@ -100,6 +108,17 @@ static const cyaml_schema_field_t rule_fields[] = {
 	OPT_STR("mark-value", struct y_rule, mark_value),
 	OPT_STR("dscp", struct y_rule, dscp),
 	OPT_STR("ecn", struct y_rule, ecn),
+	OPT_STR("scope", struct y_rule, scope),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t cluster_fields[] = {
+	OPT_STR("name", struct y_cluster, name),
+	CYAML_FIELD_STRING_PTR("redis", CYAML_FLAG_POINTER, struct y_cluster, redis, 0, STR_MAX),
+	OPT_STR("password-file", struct y_cluster, password_file),
+	OPT_STR("node", struct y_cluster, node),
+	OPT_STR("sync", struct y_cluster, sync),
+	OPT_STR("on-redis-down", struct y_cluster, on_down),
 	CYAML_FIELD_END
 };
 
@@ -122,6 +141,8 @@ static const cyaml_schema_field_t top_fields[] = {
 			     struct y_cfg, block, &str_value, 0, RL_MAX_LIST),
 	CYAML_FIELD_SEQUENCE("rules", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 			     struct y_cfg, rules, &rule_value, 0, RL_MAX_RULES),
+	CYAML_FIELD_MAPPING_PTR("cluster", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct y_cfg, cluster, cluster_fields),
 	CYAML_FIELD_END
 };
 
@@ -546,11 +567,13 @@ static void cy_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 static const char *allowed_keys(const char *path)
 {
 	if (!*path)
-		return "version, interfaces, defaults, allowlist, blocklist, rules";
+		return "version, interfaces, defaults, allowlist, blocklist, rules, cluster";
 	if (!strcmp(path, "defaults"))
-		return "algo, action, per, on-full, malformed, state-entries, clock";
+		return "algo, action, per, on-full, malformed, state-entries, clock, xdp-attach, xdp-priority";
 	if (!strncmp(path, "rules[", 6))
-		return "name, src, proto, dport, tcp-flags, rate, burst, algo, per, action, mark-value, dscp, ecn, block-for";
+		return "name, src, proto, dport, tcp-flags, rate, burst, algo, per, action, mark-value, dscp, ecn, block-for, scope";
+	if (!strcmp(path, "cluster"))
+		return "redis, password-file, node, sync, on-redis-down, name";
 	return NULL;
 }
 
@@ -782,6 +805,129 @@ static int conv_defaults(struct loader *ld, const struct y_defaults *y, struct r
 		}
 		d->state_entries = (uint32_t)v;
 	}
+	if (y->xdp_attach) {
+		int m = rl_parse_xdp_attach(y->xdp_attach);
+
+		if (m < 0) {
+			errpath(ld, "defaults.xdp-attach", false,
+				"xdp-attach '%.*s' is unknown: expected auto, dispatcher or link",
+				RL_CUT(y->xdp_attach, 40));
+			return -EINVAL;
+		}
+		d->xdp_attach = (uint32_t)m;
+	}
+	if (y->xdp_priority) {
+		uint64_t v;
+
+		if (strict_uint(y->xdp_priority, &v) || v < 1 || v > RL_XDP_PRIO_MAX) {
+			errpath(ld, "defaults.xdp-priority", false,
+				"xdp-priority %.*s is not valid: expected a whole number 1..%u "
+				"(lower runs first)", RL_CUT(y->xdp_priority, 40), RL_XDP_PRIO_MAX);
+			return -EINVAL;
+		}
+		d->xdp_prio = (uint32_t)v;
+	}
+	return 0;
+}
+
+static bool word_ok(const char *s, size_t max)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+static int conv_cluster(struct loader *ld, const struct y_cluster *y, struct rl_cluster *c)
+{
+	char host[256];
+	struct rl_err e = {};
+	struct stat st;
+	int port, fd;
+
+	memset(c, 0, sizeof(*c));
+	if (!y)
+		return 0;
+	c->enabled = true;
+	c->sync_ns = 100000000ULL;
+	c->on_down = RL_CLUSTER_DOWN_LAST_SHARE;
+	strcpy(c->name, "rl");
+	if (parse_at(ld, "cluster.redis", rl_parse_redis_addr(y->redis, host, sizeof(host), &port, &e), &e))
+		return -EINVAL;
+	snprintf(c->redis, sizeof(c->redis), "%s", y->redis);
+	if (y->name) {
+		if (!word_ok(y->name, sizeof(c->name) - 1)) {
+			errpath(ld, "cluster.name", false,
+				"cluster name '%.*s' is invalid: use 1-31 of [A-Za-z0-9._-] (it prefixes the Redis keys)",
+				RL_CUT(y->name, 40));
+			return -EINVAL;
+		}
+		strcpy(c->name, y->name);
+	}
+	if (y->node) {
+		if (!word_ok(y->node, sizeof(c->node) - 1)) {
+			errpath(ld, "cluster.node", false,
+				"node '%.*s' is invalid: use 1-63 of [A-Za-z0-9._-]", RL_CUT(y->node, 40));
+			return -EINVAL;
+		}
+		strcpy(c->node, y->node);
+	} else {
+		char hn[256] = "";
+
+		if (gethostname(hn, sizeof(hn) - 1) || !word_ok(hn, sizeof(c->node) - 1)) {
+			errpath(ld, "cluster", true,
+				"the hostname '%.*s' cannot name this node: set cluster.node (1-63 of [A-Za-z0-9._-])",
+				RL_CUT(hn, 40));
+			return -EINVAL;
+		}
+		strcpy(c->node, hn);
+	}
+	if (y->sync) {
+		if (parse_at(ld, "cluster.sync", rl_parse_duration(y->sync, &c->sync_ns, &e), &e))
+			return -EINVAL;
+		if (c->sync_ns < 10000000ULL || c->sync_ns > 60000000000ULL) {
+			errpath(ld, "cluster.sync", false,
+				"sync '%.*s' is out of range: expected 10ms..60s", RL_CUT(y->sync, 40));
+			return -EINVAL;
+		}
+	}
+	if (y->on_down) {
+		if (!strcmp(y->on_down, "last-share")) {
+			c->on_down = RL_CLUSTER_DOWN_LAST_SHARE;
+		} else if (!strcmp(y->on_down, "local")) {
+			c->on_down = RL_CLUSTER_DOWN_LOCAL;
+		} else {
+			errpath(ld, "cluster.on-redis-down", false,
+				"on-redis-down '%.*s' is unknown: expected last-share or local",
+				RL_CUT(y->on_down, 40));
+			return -EINVAL;
+		}
+	}
+	if (y->password_file) {
+		if (strlen(y->password_file) >= sizeof(c->password_file) || y->password_file[0] != '/') {
+			errpath(ld, "cluster.password-file", false,
+				"password-file '%.*s' must be an absolute path under 256 bytes",
+				RL_CUT(y->password_file, 40));
+			return -EINVAL;
+		}
+		/* O_NONBLOCK: a FIFO is refused, never waited on */
+		fd = open(y->password_file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > 512) {
+			errpath(ld, "cluster.password-file", false,
+				"password-file '%.*s': %s", RL_CUT(y->password_file, 200),
+				fd < 0 ? strerror(errno) : "not a regular file of at most 512 bytes");
+			if (fd >= 0)
+				close(fd);
+			return -EINVAL;
+		}
+		close(fd);
+		strcpy(c->password_file, y->password_file);
+	}
 	return 0;
 }
 
@@ -897,7 +1043,7 @@ static const char *validate_key(const char *msg)
 {
 	static const char *const keys[] = {
 		"src", "proto", "dport", "tcp-flags", "burst", "algo", "per", "action",
-		"block-for", "rate", "mark-value", "dscp", "ecn",
+		"block-for", "rate", "mark-value", "dscp", "ecn", "scope",
 	};
 	size_t i, n;
 
@@ -952,6 +1098,7 @@ static int conv_rule(struct loader *ld, long idx, const struct y_rule *y,
 	CONV(per, "per", rl_parse_per(y->per, &s->per_rule, &s->plen4, &s->plen6, &e));
 	CONV(action, "action", rl_parse_action(y->action, &s->action, &e));
 	CONV(block_for, "block-for", rl_parse_duration(y->block_for, &s->block_ns, &e));
+	CONV(scope, "scope", rl_parse_scope(y->scope, &s->cluster, &e));
 	CONV(mark_value, "mark-value", rl_parse_mark(y->mark_value, &s->mark, &e));
 	if (y->mark_value)
 		s->mark_flags |= RL_MK_MARK;
@@ -1067,6 +1214,18 @@ void rl_config_defaults(struct rl_config *cfg)
 	cfg->defaults.on_full = RL_FULL_EVICT;
 	cfg->defaults.malformed = RL_MALFORMED_DROP;
 	cfg->defaults.state_entries = 1048576;
+	cfg->defaults.xdp_prio = RL_XDP_PRIO_DEFAULT;
+}
+
+int rl_parse_xdp_attach(const char *s)
+{
+	static const char *const names[] = { "auto", "dispatcher", "link" };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
 }
 
 void rl_config_free(struct rl_config *cfg)
@@ -1256,7 +1415,20 @@ int rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err)
 			goto cleanup;
 		nc.n_rules = (int)i + 1;
 	}
-	ret = check_rules(&ld, &nc);
+	ret = conv_cluster(&ld, y->cluster, &nc.cluster);
+	for (i = 0; !ret && i < (unsigned)nc.n_rules; i++) {
+		char path[48];
+
+		if (!nc.rules[i].cluster || nc.cluster.enabled)
+			continue;
+		snprintf(path, sizeof(path), "rules[%u].scope", i);
+		errpath(&ld, path, false,
+			"rules[%u] ('%s') scope: cluster needs a top-level cluster: section (cluster.redis names the Redis server the hosts share)",
+			i, nc.rules[i].name);
+		ret = -EINVAL;
+	}
+	if (!ret)
+		ret = check_rules(&ld, &nc);
 	if (ret)
 		goto cleanup;
 	*cfg = nc;

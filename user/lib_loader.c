@@ -2,7 +2,9 @@
 /*
  * lib_loader.c - implements rl_loader.h: the skeleton lifecycle of
  * build/rl_xdp.skel.h (open, size the state maps, set pin paths, load),
- * XDP attach/adopt through pinned bpf_links, the TC ingress filter beside
+ * XDP attach/adopt through libxdp's multi-program dispatcher (the
+ * dispatcher side in user/lib_xdpdisp.c) or pinned bpf_links, the TC
+ * ingress filter beside
  * it (netlink bpf_tc_* API: libbpf 1.1 has no tcx links), and per-CPU counter and
  * rl_conf helpers.  Linked into every binary and test; the only file that
  * includes the skeleton, so the object's bytes exist once per binary.
@@ -22,14 +24,13 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 
 #include "rl_loader.h"
+#include "rl_loader_int.h"
 #include "rl_xdp.skel.h"
 
-static void seterr(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *buf, size_t len, const char *fmt, ...)
+void rl_seterr(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -52,17 +53,18 @@ static const char *map_type_name(__u32 type)
 	}
 }
 
-static int libbpf_verbose;
+int rl_libbpf_verbose;
 static int (*libbpf_print_to)(int level, const char *fmt, va_list ap);
 
-static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
+int rl_print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !libbpf_verbose)
+	if (level == LIBBPF_DEBUG && !rl_libbpf_verbose)
 		return 0;
 	if (libbpf_print_to)
 		return libbpf_print_to(level, fmt, ap);
 	return vfprintf(stderr, fmt, ap);
 }
+
 
 /* mkdir -p for the pin directory; it must sit on a bpf filesystem. */
 static int make_pin_dir(const char *dir, char *err, size_t err_len)
@@ -82,7 +84,7 @@ static int make_pin_dir(const char *dir, char *err, size_t err_len)
 	if (mkdir(path, 0700) && errno != EEXIST)
 		goto fail;
 	if (statfs(path, &sfs) == 0 && sfs.f_type != BPF_FS_MAGIC) {
-		seterr(err, err_len,
+		rl_seterr(err, err_len,
 		       "pin directory %s is not on a bpf filesystem: mount -t bpf bpf /sys/fs/bpf",
 		       dir);
 		return -ENOTDIR;
@@ -92,7 +94,7 @@ fail:
 	{
 		int e = -errno;
 
-		seterr(err, err_len, "cannot create pin directory %s: %s", path,
+		rl_seterr(err, err_len, "cannot create pin directory %s: %s", path,
 		       strerror(errno));
 		return e;
 	}
@@ -116,13 +118,13 @@ static int check_pin(struct bpf_map *map, const char *path, int *existed,
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		ret = -errno;
-		seterr(err, err_len, "cannot open pinned map %s: %s%s", path,
+		rl_seterr(err, err_len, "cannot open pinned map %s: %s%s", path,
 		       strerror(-ret), ret == -EPERM ? " (needs root or CAP_BPF)" : "");
 		return ret;
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		ret = -errno;
-		seterr(err, err_len, "%s is not a BPF map (%s); remove it",
+		rl_seterr(err, err_len, "%s is not a BPF map (%s); remove it",
 		       path, strerror(-ret));
 		goto out;
 	}
@@ -132,7 +134,7 @@ static int check_pin(struct bpf_map *map, const char *path, int *existed,
 	    info.max_entries != bpf_map__max_entries(map) ||
 	    info.map_flags != bpf_map__map_flags(map)) {
 		ret = -EINVAL;
-		seterr(err, err_len,
+		rl_seterr(err, err_len,
 		       "pinned map %s is incompatible: it is %s, %u entries, key %u B, value %u B, "
 		       "flags 0x%x; this load needs %s, %u entries, key %u B, value %u B, flags 0x%x "
 		       "(state-entries changed, or the pins are from another version of rl, "
@@ -155,7 +157,7 @@ static int map_size(struct bpf_map *map, __u32 entries, char *err,
 	int ret = bpf_map__set_max_entries(map, entries);
 
 	if (ret)
-		seterr(err, err_len, "cannot size map %s: %s", bpf_map__name(map),
+		rl_seterr(err, err_len, "cannot size map %s: %s", bpf_map__name(map),
 		       strerror(-ret));
 	return ret;
 }
@@ -200,7 +202,7 @@ static int pick_seed(const char *pin_dir, __u64 *seed, char *err, size_t err_len
 	}
 	do {
 		if (getrandom(seed, sizeof(*seed), 0) != sizeof(*seed)) {
-			seterr(err, err_len, "cannot read a random hash seed: %s",
+			rl_seterr(err, err_len, "cannot read a random hash seed: %s",
 			       strerror(errno));
 			return -errno;
 		}
@@ -227,29 +229,37 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	if (opts)
 		o = *opts;
 	if (o.on_full >= __RL_FULL_MAX) {
-		seterr(err, err_len, "unknown on-full policy %u", o.on_full);
+		rl_seterr(err, err_len, "unknown on-full policy %u", o.on_full);
 		return -EINVAL;
 	}
 	if (o.pin_dir && strlen(o.pin_dir) > RL_PIN_DIR_MAX) {
-		seterr(err, err_len, "pin dir %.64s... is %zu characters long; at most %d",
+		rl_seterr(err, err_len, "pin dir %.64s... is %zu characters long; at most %d",
 		       o.pin_dir, strlen(o.pin_dir), RL_PIN_DIR_MAX);
 		return -ENAMETOOLONG;
 	}
 	l = calloc(1, sizeof(*l));
 	if (!l) {
-		seterr(err, err_len, "out of memory");
+		rl_seterr(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s",
 		 o.pin_dir ? o.pin_dir : RL_PIN_DIR_DEFAULT);
-	libbpf_verbose = o.verbose;
+	l->xdp_attach = o.xdp_attach;
+	l->xdp_prio = o.xdp_prio ? o.xdp_prio : RL_XDP_PRIO_DEFAULT;
+	if (o.xdp_attach > RL_ATTACH_LINK) {
+		rl_seterr(err, err_len, "unknown XDP attach method %u", o.xdp_attach);
+		ret = -EINVAL;
+		goto fail;
+	}
+	rl_libbpf_verbose = o.verbose;
 	libbpf_print_to = o.print;
-	libbpf_set_print(print_all);
+	libbpf_set_print(rl_print_all);
+	libxdp_set_print(rl_print_xdp);
 
 	l->skel = rl_xdp_bpf__open();
 	if (!l->skel) {
 		ret = -errno;
-		seterr(err, err_len, "cannot open the BPF object rl_xdp: %s", strerror(-ret));
+		rl_seterr(err, err_len, "cannot open the BPF object rl_xdp: %s", strerror(-ret));
 		goto fail;
 	}
 
@@ -287,7 +297,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 				ret = bpf_map__set_pin_path(map, path);
 			if (ret) {
 				if (!err || !err[0])
-					seterr(err, err_len, "cannot set pin path %s: %s",
+					rl_seterr(err, err_len, "cannot set pin path %s: %s",
 					       path, strerror(-ret));
 				goto fail;
 			}
@@ -298,11 +308,11 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	if (ret) {
 		ret = ret < 0 ? ret : -errno;
 		if (ret == -EPERM)
-			seterr(err, err_len,
+			rl_seterr(err, err_len,
 			       "loading the BPF program rl_xdp failed: %s (needs root, or CAP_BPF "
 			       "and CAP_NET_ADMIN)", strerror(-ret));
 		else
-			seterr(err, err_len,
+			rl_seterr(err, err_len,
 			       "loading the BPF program rl_xdp failed: %s (the libbpf log above "
 			       "has the details; -v shows more)", strerror(-ret));
 		goto fail;
@@ -323,6 +333,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	l->fd.conf = bpf_map__fd(l->skel->maps.rl_conf);
 	l->fd.catalog = bpf_map__fd(l->skel->maps.rl_catalog);
 	l->fd.lists = bpf_map__fd(l->skel->maps.rl_lists);
+	l->fd.journal = bpf_map__fd(l->skel->maps.rl_journal);
 	l->fd.dir4 = bpf_map__fd(l->skel->maps.rl_dir4);
 	l->fd.dir6 = bpf_map__fd(l->skel->maps.rl_dir6);
 	l->fd.mval = bpf_map__fd(l->skel->maps.rl_mval);
@@ -334,7 +345,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	l->ncpus = libbpf_num_possible_cpus();
 	if (l->ncpus <= 0) {
 		ret = l->ncpus ? l->ncpus : -EINVAL;
-		seterr(err, err_len, "cannot count possible CPUs: %s", strerror(-ret));
+		rl_seterr(err, err_len, "cannot count possible CPUs: %s", strerror(-ret));
 		goto fail;
 	}
 
@@ -346,7 +357,7 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 		ret = rl_conf_write(l->fd.conf, &conf);
 	}
 	if (ret) {
-		seterr(err, err_len, "cannot initialise map rl_conf: %s", strerror(-ret));
+		rl_seterr(err, err_len, "cannot initialise map rl_conf: %s", strerror(-ret));
 		goto fail;
 	}
 	*out = l;
@@ -365,6 +376,8 @@ void rl_loader_close(struct rl_loader *l)
 	for (i = 0; i < l->n_links; i++)
 		if (l->links[i].fd >= 0)
 			close(l->links[i].fd);
+	/* the dispatcher's pins hold rl's program there, not these fds */
+	rl_ext_close(l);
 	rl_xdp_bpf__destroy(l->skel);
 	free(l);
 }
@@ -382,7 +395,7 @@ int rl_loader_unpin(struct rl_loader *l)
 		r = bpf_map__unpin(map, NULL);
 		if (r && r != -ENOENT && !ret) {
 			ret = r;
-			seterr(l->err, sizeof(l->err), "cannot remove pin %s: %s",
+			rl_seterr(l->err, sizeof(l->err), "cannot remove pin %s: %s",
 			       bpf_map__pin_path(map), strerror(-r));
 		}
 	}
@@ -434,12 +447,12 @@ static int link_adopt(struct rl_loader *l, const char *path, int ifindex,
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s", path,
+		rl_seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s", path,
 		       strerror(-ret));
 		return ret;
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP) {
-		seterr(l->err, sizeof(l->err),
+		rl_seterr(l->err, sizeof(l->err),
 		       "%s is not an XDP link; remove it and attach again", path);
 		close(fd);
 		return -EINVAL;
@@ -453,7 +466,7 @@ static int link_adopt(struct rl_loader *l, const char *path, int ifindex,
 	}
 	if (bpf_link_update(fd, l->prog_fd, NULL)) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err),
+		rl_seterr(l->err, sizeof(l->err),
 		       "cannot swap the program of the XDP link on %s (%s): %s", ifname,
 		       path, strerror(-ret));
 		close(fd);
@@ -470,9 +483,9 @@ static int link_adopt(struct rl_loader *l, const char *path, int ifindex,
  */
 static int print_tc(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (!libbpf_verbose)
+	if (!rl_libbpf_verbose)
 		return 0;
-	return print_all(level, fmt, ap);
+	return rl_print_all(level, fmt, ap);
 }
 
 /*
@@ -492,13 +505,13 @@ static int tc_attach(struct rl_loader *l, int ifindex, const char *ifname)
 	ret = qret && qret != -EEXIST ? qret : bpf_tc_attach(&hook, &o);
 	libbpf_set_print(old);
 	if (qret && qret != -EEXIST)
-		seterr(l->err, sizeof(l->err), "cannot create the clsact qdisc on %s: %s%s",
+		rl_seterr(l->err, sizeof(l->err), "cannot create the clsact qdisc on %s: %s%s",
 		       ifname, strerror(-ret),
 		       ret == -EPERM ? " (needs CAP_NET_ADMIN)" :
 		       ret == -ENOENT || ret == -EOPNOTSUPP ?
 		       " (the kernel lacks sch_clsact: modprobe sch_ingress)" : "");
 	else if (ret)
-		seterr(l->err, sizeof(l->err),
+		rl_seterr(l->err, sizeof(l->err),
 		       "cannot attach the TC ingress program to %s (clsact prio %u handle 0x%x): %s%s",
 		       ifname, RL_TC_PRIO, RL_TC_HANDLE, strerror(-ret),
 		       ret == -EPERM ? " (needs CAP_NET_ADMIN and CAP_BPF)" :
@@ -517,46 +530,77 @@ static int tc_detach(struct rl_loader *l, int ifindex, const char *ifname)
 
 	libbpf_set_print(old);
 	if (ret && ret != -ENOENT && ret != -EINVAL) {
-		seterr(l->err, sizeof(l->err), "cannot remove the TC ingress filter from %s: %s",
+		rl_seterr(l->err, sizeof(l->err), "cannot remove the TC ingress filter from %s: %s",
 		       ifname, strerror(-ret));
 		return ret;
 	}
 	return 0;
 }
 
-int rl_loader_attach(struct rl_loader *l, const char *ifname,
-		     enum rl_xdp_mode mode, char *mode_out, size_t mode_len)
+/*
+ * The dispatcher's copy of rl_xdp (user/lib_xdpdisp.c links it): the
+ * skeleton opened a second time, rl_tc_in not loaded, every map reusing
+ * the first load's fd; libxdp loads it as BPF_PROG_TYPE_EXT.
+ */
+void rl_ext_close(struct rl_loader *l)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, lo);
-	struct rl_loader_link *lk;
-	char path[512] = "";
-	int ifindex, fd, ret, created = 0;
+	xdp_program__close(l->ext_prog);
+	rl_xdp_bpf__destroy(l->ext_skel);
+	l->ext_prog = NULL;
+	l->ext_skel = NULL;
+}
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex) {
+int rl_ext_open(struct rl_loader *l)
+{
+	struct bpf_map *m, *m1;
+	struct xdp_program *p;
+	int ret;
+
+	if (l->ext_prog)
+		return 0;
+	l->ext_skel = rl_xdp_bpf__open();
+	if (!l->ext_skel) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "interface %s: %s", ifname, strerror(-ret));
+		rl_seterr(l->err, sizeof(l->err), "cannot open the BPF object rl_xdp again: %s",
+		       strerror(-ret));
 		return ret;
 	}
-	lk = link_find(l, ifname);
-	if (lk && lk->ifindex == ifindex) {
-		mode_name(ifindex, mode_out, mode_len);
-		return 0;
+	bpf_program__set_autoload(l->ext_skel->progs.rl_tc_in, false);
+	bpf_object__for_each_map(m, l->ext_skel->obj) {
+		m1 = bpf_object__find_map_by_name(l->skel->obj, bpf_map__name(m));
+		ret = m1 ? bpf_map__reuse_fd(m, bpf_map__fd(m1)) : -ENOENT;
+		if (ret) {
+			rl_seterr(l->err, sizeof(l->err), "cannot share map %s with the dispatcher's "
+			       "copy of rl_xdp: %s", bpf_map__name(m), strerror(-ret));
+			goto fail;
+		}
 	}
-	if (!lk && l->n_links >= RL_LOADER_MAX_LINKS) {
-		seterr(l->err, sizeof(l->err), "too many interfaces (at most %d)",
-		       RL_LOADER_MAX_LINKS);
-		return -E2BIG;
+	p = xdp_program__from_bpf_obj(l->ext_skel->obj, "xdp");
+	ret = libxdp_get_error(p);
+	if (ret) {
+		rl_seterr(l->err, sizeof(l->err), "libxdp cannot use the BPF object rl_xdp: %s",
+		       strerror(-ret));
+		goto fail;
 	}
+	l->ext_prog = p;
+	/* rl passes on what it admits; what it drops goes no further */
+	if ((ret = xdp_program__set_run_prio(p, l->xdp_prio)) ||
+	    (ret = xdp_program__set_chain_call_enabled(p, XDP_PASS, true))) {
+		rl_seterr(l->err, sizeof(l->err), "cannot set rl_xdp's run priority %u: %s",
+		       l->xdp_prio, strerror(-ret));
+		goto fail;
+	}
+	return 0;
+fail:
+	rl_ext_close(l);
+	return ret;
+}
 
-	if (l->pin_dir[0]) {
-		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
-		fd = link_adopt(l, path, ifindex, ifname);
-		if (fd >= 0)
-			goto done;
-		if (fd != -ENOENT)
-			return fd;
-	}
+static int link_attach(struct rl_loader *l, const char *path, int ifindex,
+		       const char *ifname, enum rl_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	int fd, ret;
 
 	switch (mode) {
 	case RL_XDP_NATIVE:  lo.flags = XDP_FLAGS_DRV_MODE; break;
@@ -567,53 +611,128 @@ int rl_loader_attach(struct rl_loader *l, const char *ifname,
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -EBUSY || ret == -EEXIST)
-			seterr(l->err, sizeof(l->err),
+			rl_seterr(l->err, sizeof(l->err),
 			       "cannot attach XDP to %s: another XDP program is attached "
 			       "(see `ip link show %s`; remove it with `ip link set dev %s xdp off` "
-			       "if it is not needed)", ifname, ifname, ifname);
+			       "if it is not needed, or load it through libxdp (xdp-loader) so "
+			       "that rl can join its dispatcher)", ifname, ifname, ifname);
 		else if (ret == -EOPNOTSUPP && mode == RL_XDP_NATIVE)
-			seterr(l->err, sizeof(l->err),
+			rl_seterr(l->err, sizeof(l->err),
 			       "cannot attach XDP to %s in native mode: the driver has no native "
 			       "XDP; use mode auto or generic", ifname);
 		else if (ret == -EPERM)
-			seterr(l->err, sizeof(l->err),
+			rl_seterr(l->err, sizeof(l->err),
 			       "cannot attach XDP to %s: %s (needs CAP_NET_ADMIN and CAP_BPF)",
 			       ifname, strerror(-ret));
 		else
-			seterr(l->err, sizeof(l->err), "cannot attach XDP to %s: %s",
+			rl_seterr(l->err, sizeof(l->err), "cannot attach XDP to %s: %s",
 			       ifname, strerror(-ret));
 		return ret;
 	}
 	if (path[0] && bpf_obj_pin(fd, path)) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err),
+		rl_seterr(l->err, sizeof(l->err),
 		       "attached XDP to %s but cannot pin the link at %s: %s (detached again)",
 		       ifname, path, strerror(-ret));
 		bpf_link_detach(fd);
 		close(fd);
 		return ret;
 	}
+	return fd;
+}
+
+int rl_loader_attach(struct rl_loader *l, const char *ifname,
+		     enum rl_xdp_mode mode, char *mode_out, size_t mode_len)
+{
+	struct rl_loader_link *lk, nl = { .fd = -1 };
+	char path[512] = "";
+	int ifindex, fd, ret, created = 0;
+	__u32 old_id = 0;
+
+	l->note[0] = 0;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		ret = -errno;
+		rl_seterr(l->err, sizeof(l->err), "interface %s: %s", ifname, strerror(-ret));
+		return ret;
+	}
+	lk = link_find(l, ifname);
+	if (lk && lk->ifindex == ifindex) {
+		mode_name(ifindex, mode_out, mode_len);
+		return 0;
+	}
+	if (!lk && l->n_links >= RL_LOADER_MAX_LINKS) {
+		rl_seterr(l->err, sizeof(l->err), "too many interfaces (at most %d)",
+		       RL_LOADER_MAX_LINKS);
+		return -E2BIG;
+	}
+
+	/* adopt what a previous agent left, whatever it was */
+	if (l->pin_dir[0]) {
+		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
+		fd = link_adopt(l, path, ifindex, ifname);
+		if (fd >= 0) {
+			nl.fd = fd;
+			nl.adopted = 1;
+			goto done;
+		}
+		if (fd != -ENOENT)
+			return fd;
+	}
+	ret = rl_disp_adopt(l, &nl, ifindex, &old_id);
+	if (ret < 0)
+		return ret;
+	if (ret)
+		goto done;
+
+	/* another build's rl_xdp in a dispatcher is replaced there, whatever
+	 * xdp_attach says: a link could not go on beside the dispatcher */
+	if (l->xdp_attach != RL_ATTACH_LINK || old_id) {
+		ret = rl_disp_attach(l, &nl, ifindex, ifname, mode);
+		if (!ret) {
+			created = 1;
+			/* another build's rl_xdp goes once the new one runs */
+			if (old_id && rl_disp_detach(l, ifindex, ifname, old_id) && old_id)
+				rl_seterr(l->note, sizeof(l->note),
+				       "the previous rl_xdp (id %u) stays in the dispatcher on %s: %s",
+				       old_id, ifname, l->err);
+			goto done;
+		}
+		if (l->xdp_attach == RL_ATTACH_DISPATCHER || old_id)
+			return ret;
+		rl_seterr(l->note, sizeof(l->note), "%s; falling back to rl's own bpf_link, which "
+		       "holds the XDP hook of %s alone", l->err, ifname);
+		l->err[0] = 0;
+	}
+	fd = link_attach(l, path, ifindex, ifname, mode);
+	if (fd < 0)
+		return fd;
+	nl.fd = fd;
 	created = 1;
 done:
 	ret = tc_attach(l, ifindex, ifname);
 	if (ret) {
-		/* a link we just made goes again; an adopted one keeps enforcing */
-		if (created) {
-			bpf_link_detach(fd);
+		/* what we just attached goes again; an adopted one keeps enforcing */
+		if (created && nl.dispatcher) {
+			rl_disp_detach(l, ifindex, ifname, nl.prog_id);
+		} else if (created) {
+			bpf_link_detach(nl.fd);
 			if (path[0])
 				unlink(path);
 		}
-		close(fd);
+		if (nl.fd >= 0)
+			close(nl.fd);
 		return ret;
 	}
 	if (lk) {
-		close(lk->fd);
+		if (lk->fd >= 0)
+			close(lk->fd);
 	} else {
 		lk = &l->links[l->n_links++];
-		snprintf(lk->ifname, sizeof(lk->ifname), "%s", ifname);
 	}
-	lk->fd = fd;
-	lk->ifindex = ifindex;
+	snprintf(nl.ifname, sizeof(nl.ifname), "%s", ifname);
+	nl.ifindex = ifindex;
+	*lk = nl;
 	mode_name(ifindex, mode_out, mode_len);
 	return 0;
 }
@@ -624,39 +743,49 @@ int rl_loader_detach(struct rl_loader *l, const char *ifname)
 	char path[512] = "";
 	int fd = -1, ret = 0, ifindex;
 
+	ifindex = lk ? lk->ifindex : (int)if_nametoindex(ifname);
 	if (l->pin_dir[0])
 		snprintf(path, sizeof(path), "%s/link_%s", l->pin_dir, ifname);
+	if (lk && lk->dispatcher) {
+		ret = rl_disp_detach(l, ifindex, ifname, lk->prog_id);
+		if (ret == -ENOENT) {
+			/* someone took it out already: nothing of ours runs there */
+			ret = 0;
+		}
+		goto tc;
+	}
 	if (lk) {
 		fd = lk->fd;
 	} else if (path[0] && !access(path, F_OK)) {
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
 			ret = -errno;
-			seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s",
+			rl_seterr(l->err, sizeof(l->err), "cannot open pinned link %s: %s",
 			       path, strerror(-ret));
 			return ret;
 		}
 	} else {
-		ifindex = if_nametoindex(ifname);
+		if (ifindex && !rl_disp_detach(l, ifindex, ifname, 0))
+			goto tc;
 		if (ifindex)
 			tc_detach(l, ifindex, ifname);
-		seterr(l->err, sizeof(l->err), "rl is not attached to %s", ifname);
+		rl_seterr(l->err, sizeof(l->err), "rl is not attached to %s", ifname);
 		return -ENOENT;
 	}
 	/* detach even if someone else holds the link open */
 	if (bpf_link_detach(fd) && errno != ENOLINK) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "cannot detach XDP from %s: %s", ifname,
+		rl_seterr(l->err, sizeof(l->err), "cannot detach XDP from %s: %s", ifname,
 		       strerror(-ret));
 	}
 	if (path[0] && unlink(path) && errno != ENOENT && !ret) {
 		ret = -errno;
-		seterr(l->err, sizeof(l->err), "cannot remove pinned link %s: %s", path,
+		rl_seterr(l->err, sizeof(l->err), "cannot remove pinned link %s: %s", path,
 		       strerror(-ret));
 	}
 	close(fd);
+tc:
 	/* after XDP: until then TC labels what XDP defers to it */
-	ifindex = lk ? lk->ifindex : (int)if_nametoindex(ifname);
 	if (ifindex && !ret)
 		ret = tc_detach(l, ifindex, ifname);
 	else if (ifindex)

@@ -703,6 +703,67 @@ int rl_parse_onoff(const char *s, bool *on, struct rl_err *err)
 	return -EINVAL;
 }
 
+int rl_parse_scope(const char *s, bool *cluster, struct rl_err *err)
+{
+	if (s && !strcmp(s, "local")) {
+		*cluster = false;
+		return 0;
+	}
+	if (s && !strcmp(s, "cluster")) {
+		*cluster = true;
+		return 0;
+	}
+	rl_errf(err, "scope '%.*s%s' is unknown: expected local or cluster", Q(s ? s : ""));
+	return -EINVAL;
+}
+
+int rl_parse_redis_addr(const char *s, char *host, size_t len, int *port,
+			struct rl_err *err)
+{
+	const char *colon, *h = s, *hend;
+	uint64_t p;
+
+	if (!s || !*s)
+		goto bad;
+	if (!strncmp(s, "unix:", 5)) {
+		if (s[5] != '/' || strlen(s + 5) >= 108 || strlen(s + 5) >= len) {
+			rl_errf(err, "redis '%.*s%s': a unix socket is unix:/absolute/path (under 108 bytes)",
+				Q(s));
+			return -EINVAL;
+		}
+		strcpy(host, s + 5);
+		*port = 0;
+		return 0;
+	}
+	if (*s == '[') {
+		hend = strchr(s, ']');
+		if (!hend || hend[1] != ':')
+			goto bad;
+		h = s + 1;
+		colon = hend + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			goto bad;
+		hend = colon;
+	}
+	if (hend == h || (size_t)(hend - h) >= len || hend - h > 253 ||
+	    parse_uint(colon + 1, 65535, &p) || !p)
+		goto bad;
+	for (const char *c = h; c < hend; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == ':'))
+			goto bad;
+	memcpy(host, h, (size_t)(hend - h));
+	host[hend - h] = 0;
+	*port = (int)p;
+	return 0;
+bad:
+	rl_errf(err, "redis '%.*s%s' is not an address: expected HOST:PORT (127.0.0.1:6379, [::1]:6379, redis.local:6379) or unix:/path",
+		Q(s ? s : ""));
+	return -EINVAL;
+}
+
 int rl_parse_per(const char *s, bool *per_rule, uint8_t *p4, uint8_t *p6, struct rl_err *err)
 {
 	const char *lens, *comma;
@@ -949,11 +1010,11 @@ static int parse_src_word(const char *s, struct rl_rule_spec *spec, struct rl_er
 }
 
 enum { KW_SRC, KW_PROTO, KW_DPORT, KW_FLAGS, KW_RATE, KW_BURST, KW_ALGO,
-       KW_PER, KW_ACTION, KW_BLOCK, KW_MARK, KW_DSCP, KW_ECN, KW__MAX };
+       KW_PER, KW_ACTION, KW_BLOCK, KW_MARK, KW_DSCP, KW_ECN, KW_SCOPE, KW__MAX };
 
 static const char *const keywords[KW__MAX] = {
 	"src", "proto", "dport", "tcp-flags", "rate", "burst", "algo", "per",
-	"action", "block-for", "mark-value", "dscp", "ecn",
+	"action", "block-for", "mark-value", "dscp", "ecn", "scope",
 };
 
 int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
@@ -971,7 +1032,7 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			if (!strcmp(w, keywords[k]))
 				break;
 		if (k == KW__MAX) {
-			rl_errf(err, "unknown keyword '%.*s%s': expected src, proto, dport, tcp-flags, rate, burst, algo, per, action, mark-value, dscp, ecn or block-for",
+			rl_errf(err, "unknown keyword '%.*s%s': expected src, proto, dport, tcp-flags, rate, burst, algo, per, action, mark-value, dscp, ecn, block-for or scope",
 				Q(w));
 			return -EINVAL;
 		}
@@ -1039,6 +1100,9 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 		case KW_ACTION:
 			ret = rl_parse_action(val, &s.action, err);
 			break;
+		case KW_SCOPE:
+			ret = rl_parse_scope(val, &s.cluster, err);
+			break;
 		case KW_MARK:
 			s.mark_flags &= ~RL_MK_MARK;
 			s.mark = 0;
@@ -1099,6 +1163,8 @@ int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 	}
 	if (!s.burst_set)
 		s.limit.burst = rl_rule_burst(&s);
+	if (!s.cluster)
+		s.share_q = s.bank_ms = 0;
 	*spec = s;
 	return 0;
 }
@@ -1250,5 +1316,97 @@ int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err)
 		rl_errf(err, "limit: %s", why);
 		return -EINVAL;
 	}
+	if (spec->cluster) {
+		if (!spec->per_rule) {
+			rl_errf(err, "scope cluster needs per rule: a cluster shares one bucket per rule (per-source cluster limits are not built)");
+			return -EINVAL;
+		}
+		why = rl_share_check(&l, spec->bytes);
+		if (why) {
+			rl_errf(err, "%s", why);
+			return -EINVAL;
+		}
+	}
+	if (spec->share_q > RL_SHARE_ONE || spec->bank_ms > 60000 ||
+	    (!spec->cluster && (spec->share_q || spec->bank_ms))) {
+		rl_errf(err, "share %u is not 0..%u (or the rule is not scope cluster)",
+			spec->share_q, RL_SHARE_ONE);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- explain SRC [proto P] [dport N] [syn] ------------------------------ */
+
+int rl_parse_explain_words(int argc, char **argv, struct rl_explain_req *q,
+			   struct rl_err *err)
+{
+	struct rl_explain_req r = {};
+	bool seen_proto = false;
+	uint64_t v;
+	int i;
+
+	if (argc < 1 || !argv[0]) {
+		rl_errf(err, "explain: missing SRC: an IPv4 or IPv6 address");
+		return -EINVAL;
+	}
+	if (rl_parse_prefix(argv[0], &r.src, err))
+		return -EINVAL;
+	if (r.src.len != (r.src.family == 4 ? 32 : 128)) {
+		rl_errf(err, "explain: SRC '%.*s%s' is a prefix: give one address (a packet's source)",
+			Q(argv[0]));
+		return -EINVAL;
+	}
+	for (i = 1; i < argc; i++) {
+		const char *w = argv[i];
+
+		if (!strcmp(w, "proto") || !strcmp(w, "dport")) {
+			if (i + 1 >= argc) {
+				rl_errf(err, "explain: '%s' needs a value", w);
+				return -EINVAL;
+			}
+			if (!strcmp(w, "proto")) {
+				if (seen_proto) {
+					rl_errf(err, "explain: proto given twice");
+					return -EINVAL;
+				}
+				if (rl_parse_proto(argv[++i], &r.proto, err))
+					return -EINVAL;
+				seen_proto = true;
+			} else {
+				if (r.has_dport) {
+					rl_errf(err, "explain: dport given twice");
+					return -EINVAL;
+				}
+				if (parse_uint(argv[++i], 65535, &v)) {
+					rl_errf(err, "explain: dport '%.*s%s' is not a port 0..65535",
+						Q(argv[i]));
+					return -EINVAL;
+				}
+				r.dport = (uint16_t)v;
+				r.has_dport = true;
+			}
+		} else if (!strcmp(w, "syn")) {
+			if (r.syn) {
+				rl_errf(err, "explain: syn given twice");
+				return -EINVAL;
+			}
+			r.syn = true;
+		} else {
+			rl_errf(err, "explain: unexpected '%.*s%s': want proto P, dport N or syn", Q(w));
+			return -EINVAL;
+		}
+	}
+	if (r.syn && !r.proto)
+		r.proto = IPPROTO_TCP;
+	if (r.syn && r.proto != IPPROTO_TCP) {
+		rl_errf(err, "explain: syn is a TCP flag, but proto is %s", rl_proto_name(r.proto));
+		return -EINVAL;
+	}
+	if (r.has_dport && r.proto != IPPROTO_TCP && r.proto != IPPROTO_UDP) {
+		rl_errf(err, "explain: dport needs proto tcp or udp");
+		return -EINVAL;
+	}
+	*q = r;
 	return 0;
 }

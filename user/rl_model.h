@@ -52,6 +52,12 @@ struct rl_rule_spec {
 	uint8_t dscp;             /* 0..63, with RL_MK_DSCP                  */
 	uint32_t mark;            /* skb mark, with RL_MK_MARK               */
 	uint64_t block_ns;        /* block-for, 0 = none                     */
+	bool cluster;             /* scope cluster: limit is the cluster's   */
+	/* Not written by the user: this host's share of a cluster rule, in
+	 * 1/RL_SHARE_ONE (rl_algo.h), set by the agent's cluster sync; 0 =
+	 * not settled yet (agent_apply keeps the running rule's share). */
+	uint32_t share_q;
+	uint32_t bank_ms;         /* agent: cap the share's bucket may hold, ms */
 };
 
 struct rl_list_entry {
@@ -73,6 +79,21 @@ struct rl_defaults {
 	uint32_t malformed;       /* enum rl_malformed                       */
 	bool coarse_clock;        /* bpf_ktime_get_coarse_ns: cheaper, 1 tick */
 	uint32_t state_entries;   /* per-source map size, default 1048576    */
+	uint32_t xdp_attach;      /* 0 auto, 1 dispatcher, 2 link (rl_loader.h) */
+	uint32_t xdp_prio;        /* run priority in libxdp's dispatcher      */
+};
+
+/* The `cluster:` section: shared limits through Redis (agent_cluster.c). */
+#define RL_CLUSTER_DOWN_LAST_SHARE 0
+#define RL_CLUSTER_DOWN_LOCAL      1
+struct rl_cluster {
+	bool enabled;
+	char name[32];            /* Redis key prefix "rl:NAME:", default rl */
+	char redis[256];          /* "host:port", "[v6]:port", "unix:/path"  */
+	char password_file[256];  /* "" = no AUTH                            */
+	char node[64];            /* default: the hostname                   */
+	uint64_t sync_ns;         /* default 100 ms                          */
+	uint32_t on_down;         /* RL_CLUSTER_DOWN_*                       */
 };
 
 struct rl_config {
@@ -83,6 +104,7 @@ struct rl_config {
 	struct rl_list_entry *allow, *block;    /* malloc'd */
 	int n_rules;
 	struct rl_rule_spec *rules;             /* malloc'd, file order */
+	struct rl_cluster cluster;
 };
 
 /* lib_parse.c: words -> values.  Each returns 0 or -EINVAL with err set. */
@@ -103,8 +125,16 @@ int rl_parse_action(const char *s, uint8_t *action, struct rl_err *err);
 int rl_parse_mark(const char *s, uint32_t *mark, struct rl_err *err);
 int rl_parse_dscp(const char *s, uint8_t *dscp, struct rl_err *err);
 int rl_parse_onoff(const char *s, bool *on, struct rl_err *err);
+int rl_parse_scope(const char *s, bool *cluster, struct rl_err *err);
+/* "host:port", "[v6addr]:port" or "unix:/abs/path" (what `cluster.redis`
+ * takes); host gets the host (brackets removed) or the path, *port 0 for
+ * a unix socket. */
+int rl_parse_redis_addr(const char *s, char *host, size_t len, int *port,
+			struct rl_err *err);
 int rl_parse_per(const char *s, bool *per_rule, uint8_t *p4, uint8_t *p6, struct rl_err *err);
 bool rl_name_valid(const char *name);
+/* "auto", "dispatcher", "link" -> 0, 1, 2; -1 for anything else */
+int rl_parse_xdp_attach(const char *s);
 const char *rl_algo_name(uint32_t algo);
 const char *rl_action_name(uint8_t action);
 const char *rl_proto_name(uint8_t proto);
@@ -116,12 +146,26 @@ int rl_format_prefix(const struct rl_prefix *p, char *buf, size_t len);
  *   [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn] rate RATE
  *   [burst N [UNIT]] [algo A] [per source[/L4[,L6]]|per rule]
  *   [action drop|monitor|mark] [mark-value N|none] [dscp N|none]
- *   [ecn [on|off]] [block-for DUR]
+ *   [ecn [on|off]] [block-for DUR] [scope local|cluster]
  * mark-value, dscp and ecn need action mark, which needs one of them.
  * For add, `spec` starts from defaults; for change, from the existing rule.
  */
 int rl_parse_rule_words(int argc, char **argv, struct rl_rule_spec *spec,
 			bool require_rate, struct rl_err *err);
+/*
+ * `explain SRC [proto P] [dport N] [syn]`: the packet to explain.  A word
+ * left out means a packet that no rule's condition of that kind requires:
+ * no dport, no rule with ports takes it; syn implies proto tcp.
+ */
+struct rl_explain_req {
+	struct rl_prefix src;     /* a single address (/32 or /128)          */
+	uint8_t proto;            /* 0: none given                           */
+	bool has_dport, syn;
+	uint16_t dport;
+};
+int rl_parse_explain_words(int argc, char **argv, struct rl_explain_req *q,
+			   struct rl_err *err);
+
 /* Whole-rule checks (limits in range, sliding-log bound, ...). */
 int rl_rule_validate(const struct rl_rule_spec *spec, struct rl_err *err);
 /* Clears the whole spec (name too) and applies `d` (NULL: built-ins). */
@@ -266,6 +310,13 @@ void rl_rule_compile(const struct rl_rule_spec *spec, uint32_t id, uint32_t ver,
  * word).  A window algorithm keeps its counts across a rate change.
  */
 bool rl_rule_state_changed(const struct rl_rule_spec *old, const struct rl_rule_spec *now);
+/*
+ * A node's share of a scope cluster rule of rate_ps (units/s), in
+ * 1/RL_SHARE_ONE, from its demand, the cluster's (its own included) and
+ * the number of nodes that reported (agent_cluster.c; docs/ARCHITECTURE.md
+ * "Cluster-wide quotas").
+ */
+uint32_t rl_cluster_share(double rate_ps, double mine, double all, uint32_t nodes);
 /* ver with its epoch bumped if rl_rule_state_changed(), else ver. */
 uint32_t rl_rule_next_ver(const struct rl_rule_spec *old, const struct rl_rule_spec *now,
 			  uint32_t ver);

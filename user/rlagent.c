@@ -6,6 +6,7 @@
  *   rlagent [-c FILE] [-i IFNAME]... [--socket PATH] [--pin-dir DIR]
  *           [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]
  *           [--detach-on-exit] [--metrics ADDR:PORT|off]
+ *           [--xdp-attach auto|dispatcher|link] [--xdp-priority N]
  *   rlagent --check-config FILE
  *
  * It needs at least one interface (-i, or `interfaces:` in the config):
@@ -27,6 +28,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -113,16 +115,25 @@ static void usage(FILE *f)
 "usage: rlagent [-c FILE] [-i IFNAME]... [--socket PATH] [--pin-dir DIR]\n"
 "               [--xdp-mode native|generic|auto] [-v] [--foreground|--daemon]\n"
 "               [--gc-interval SECONDS] [--detach-on-exit]\n"
-"               [--metrics ADDR:PORT|off]\n"
+"               [--xdp-attach auto|dispatcher|link] [--xdp-priority N]\n"
+"               [--metrics ADDR:PORT|off] [--chartjs FILE] [--socket-group GROUP]\n"
 "       rlagent --check-config FILE\n"
 "       rlagent --version\n"
 "\n"
 "  -c, --config FILE     YAML config (interfaces, defaults, allow/block lists, rules)\n"
 "  -i, --interface IF    attach to IF as well as the config's interfaces (repeatable)\n"
 "  -S, --socket PATH     control socket (default " AGENT_DEFAULT_SOCK ")\n"
+"      --socket-group G  members of group G may use the control socket to read\n"
+"                        (list, stats, top, explain, status, config dump);\n"
+"                        only root may change anything (default: root only)\n"
 "  -p, --pin-dir DIR     bpffs directory for pinned maps and links\n"
 "                        (default " AGENT_DEFAULT_PIN ")\n"
 "  -m, --xdp-mode MODE   native, generic or auto (native, falling back to generic)\n"
+"      --xdp-attach HOW  dispatcher: share the XDP hook through libxdp's dispatcher;\n"
+"                        link: rl's own bpf_link (the hook is rl's alone); auto (the\n"
+"                        default): dispatcher, falling back to link if it cannot load\n"
+"      --xdp-priority N  rl's run priority in the dispatcher, 1..10000, lower runs\n"
+"                        first (default 10; libxdp's default for others is 50)\n"
 "  -v, --verbose         debug logging, including libbpf's\n"
 "      --foreground      stay in the foreground, log to stderr (the default)\n"
 "  -d, --daemon          detach after start-up and log to syslog\n"
@@ -132,7 +143,10 @@ static void usage(FILE *f)
 "      --detach-on-exit  on SIGTERM/SIGINT detach XDP and remove rl's pins\n"
 "                        (default: leave them, the datapath keeps enforcing)\n"
 "      --metrics A:P     serve Prometheus metrics on http://A:P/metrics\n"
+"                        and the live dashboard on http://A:P/\n"
 "                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
+"      --chartjs FILE    Chart.js the dashboard loads from the agent\n"
+"                        (default " AGENT_DEFAULT_CHARTJS ")\n"
 "      --check-config F  validate F (parse, check, compile); print OK or the error\n"
 "  -V, --version         print the version and exit\n"
 "\n"
@@ -238,7 +252,7 @@ static void handle_signal(struct agent *a, int sfd)
 
 static int run_loop(struct agent *a, int sfd)
 {
-	int maxfds = ctl_max_fds() + 3;
+	int maxfds = ctl_max_fds() + 4;	/* signals, metrics, events, cluster */
 	struct pollfd *pfds = calloc((size_t)maxfds, sizeof(*pfds));
 	uint64_t retry_expiry_ns = 0;
 
@@ -254,6 +268,8 @@ static int run_loop(struct agent *a, int sfd)
 			next = agent_gc_next(a);
 		if (agent_dir_next(a) && (!next || agent_dir_next(a) < next))
 			next = agent_dir_next(a);
+		if (agent_cluster_next(a) && (!next || agent_cluster_next(a) < next))
+			next = agent_cluster_next(a);
 		if (next) {
 			uint64_t ms = next > now ? (next - now) / 1000000ull + 1 : 0;
 
@@ -277,6 +293,12 @@ static int run_loop(struct agent *a, int sfd)
 			pfds[n].revents = 0;
 			n++;
 		}
+		if (agent_cluster_fd(a) >= 0) {
+			pfds[n].fd = agent_cluster_fd(a);
+			pfds[n].events = POLLIN;
+			pfds[n].revents = 0;
+			n++;
+		}
 		r = poll(pfds, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
 			int err = -errno;
@@ -290,6 +312,7 @@ static int run_loop(struct agent *a, int sfd)
 		ctl_handle(a, pfds + 1, r > 0 ? nctl : 0);
 		metrics_run();
 		agent_events_run(a);
+		metrics_step(a);
 		if (a->reload_requested) {
 			struct rl_err err = {};
 
@@ -308,6 +331,8 @@ static int run_loop(struct agent *a, int sfd)
 			agent_gc_step(a, now);
 		if (agent_dir_next(a) && now >= agent_dir_next(a))
 			agent_dir_retry(a);
+		if (agent_cluster_fd(a) >= 0)
+			agent_cluster_step(a, now);
 	}
 	free(pfds);
 	return 0;
@@ -328,6 +353,10 @@ int main(int argc, char **argv)
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "gc-interval", required_argument, NULL, 'G' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "xdp-attach", required_argument, NULL, 'A' },
+		{ "xdp-priority", required_argument, NULL, 'P' },
+		{ "chartjs", required_argument, NULL, 'J' },
+		{ "socket-group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -351,15 +380,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a = calloc(1, sizeof(*a));
+	if (a)
+		a->cl.efd = -1;
 	if (!a) {
 		fprintf(stderr, "rlagent: out of memory\n");
 		return 1;
 	}
 	a->sock_path = AGENT_DEFAULT_SOCK;
+	a->sock_group = (gid_t)-1;
 	a->sweep4.live = a->sweep6.live = -1;
 	a->gc_interval_ns = 60 * 1000000000ull;
 	a->pin_dir = AGENT_DEFAULT_PIN;
 	a->metrics_listen = AGENT_DEFAULT_METRICS;
+	a->xdp_attach = -1;
+	a->chartjs_path = AGENT_DEFAULT_CHARTJS;
 	while ((c = getopt_long(argc, argv, "c:i:S:p:m:vfdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -394,6 +428,25 @@ int main(int argc, char **argv)
 				goto usage_err;
 			}
 			break;
+		case 'A':
+			a->xdp_attach = rl_parse_xdp_attach(optarg);
+			if (a->xdp_attach < 0) {
+				fprintf(stderr, "rlagent: --xdp-attach %s: use auto, dispatcher or link\n", optarg);
+				goto usage_err;
+			}
+			break;
+		case 'P': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 || v > RL_XDP_PRIO_MAX) {
+				fprintf(stderr, "rlagent: --xdp-priority %s: want a whole number 1..%d (lower runs first)\n",
+					optarg, RL_XDP_PRIO_MAX);
+				goto usage_err;
+			}
+			a->xdp_prio = (uint32_t)v;
+			break;
+		}
 		case 'v':
 			agent_log_level = LOG_LVL_DEBUG;
 			break;
@@ -427,6 +480,24 @@ int main(int argc, char **argv)
 				goto usage_err;
 			}
 			a->metrics_listen = optarg;
+			break;
+		}
+		case 'J':
+			a->chartjs_path = optarg;
+			break;
+		case 'g': {
+			struct group *gr = getgrnam(optarg);
+			char *end;
+			unsigned long g = strtoul(optarg, &end, 10);
+
+			if (gr) {
+				a->sock_group = gr->gr_gid;
+			} else if (*optarg && !*end && g < (gid_t)-1) {
+				a->sock_group = (gid_t)g;
+			} else {
+				fprintf(stderr, "rlagent: --socket-group %s: no such group\n", optarg);
+				goto usage_err;
+			}
 			break;
 		}
 		case 'C':
@@ -489,6 +560,11 @@ int main(int argc, char **argv)
 	a->have_cfg = true;
 	if (merge_ifaces(a, mode_set))
 		goto out;
+	/* the command line wins over the file, as --xdp-mode does */
+	if (a->xdp_attach >= 0)
+		a->cfg.defaults.xdp_attach = (uint32_t)a->xdp_attach;
+	if (a->xdp_prio)
+		a->cfg.defaults.xdp_prio = a->xdp_prio;
 	if (!a->cfg.n_ifaces) {
 		log_err("%s lists no interfaces and no -i was given: nothing would be enforced; "
 			"add `interfaces: [IFNAME]` to it or pass -i IFNAME", a->config_path);
@@ -502,44 +578,33 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (ctl_check_path(a->sock_path))
+		goto out;
 	if (ensure_bpffs(a->pin_dir))
 		goto out;
 	if (agent_bpf_open(a))
 		goto out;
 	bpf_open = true;
+	/* before the rules: scope cluster rules need it (the thread starts
+	 * later, agent_cluster_start) */
+	if (agent_cluster_configure(a, &a->cfg.cluster))
+		goto out;
 
-	if (agent_adopt(a, &had_state, &err)) {
-		log_err("reading the pinned state in %s: %s", a->pin_dir, err.msg);
+	/* adopts the pinned rules (finishing an apply a crash cut short)
+	 * or, with none, applies the config's */
+	if (agent_restore(a, &had_state, &err)) {
+		log_err("%s: %s", a->adopted ? "re-applying the rules adopted from the pins" :
+			"reading the pins or applying the config's rules", err.msg);
 		goto out;
 	}
-	if (had_state) {
-		struct agent_model next;
-
-		a->adopted = true;
+	if (had_state)
 		log_info("adopted %d rules from pinned state in %s (%d allow, %d block entries); `rlctl config reload` applies %s",
 			 a->model.n_rules, a->pin_dir, a->model.n_allow, a->model.n_block,
 			 a->config_path ? a->config_path : "the config file");
-		/* Re-applying the adopted model rewrites only what differs:
-		 * it repairs an apply that a crash cut short. */
-		if (agent_model_dup(&a->model, &next) || agent_apply(a, &next, &err)) {
-			log_err("re-applying the adopted rules: %s", err.msg[0] ? err.msg : "out of memory");
-			agent_model_free(&next);
-			goto out;
-		}
-		agent_model_free(&next);
-	} else {
-		struct agent_model next;
-
-		if (agent_model_from_config(&a->cfg, &next, &err) || agent_apply(a, &next, &err)) {
-			log_err("applying %s: %s", a->config_path ? a->config_path : "the rules", err.msg);
-			agent_model_free(&next);
-			goto out;
-		}
-		agent_model_free(&next);
+	else
 		log_info("applied %d rules, %d allow and %d block entries from %s",
 			 a->model.n_rules, a->model.n_allow, a->model.n_block,
 			 a->config_path ? a->config_path : "no config");
-	}
 	if (agent_bpf_write_conf(a))
 		goto out;
 	if (agent_events_open(a))
@@ -547,13 +612,17 @@ int main(int argc, char **argv)
 	if (metrics_start(a, a->metrics_listen))
 		goto out;
 	metrics_on = true;
-	if (ctl_listen(a->sock_path))
+	if (ctl_listen(a->sock_path, a->sock_group))
 		goto out;
 	listening = true;
 	if (daemon_mode && daemonize()) {
 		log_err("daemonizing: %s", strerror(errno));
 		goto out;
 	}
+	if (agent_caps_drop(a))
+		goto out;
+	if (agent_cluster_start(a))
+		goto out;
 	log_info("ready: %d interface(s), %d rules, control socket %s, pins in %s",
 		 a->n_ifaces, a->model.n_rules, a->sock_path, a->pin_dir);
 	agent_notify("READY=1\nMAINPID=%lu\nSTATUS=enforcing %d rules on %d interface(s)",
@@ -566,6 +635,7 @@ int main(int argc, char **argv)
 		log_info("exiting without detaching: XDP stays attached and enforcing from the pins in %s "
 			 "(rm -r %s and `ip link set dev IF xdp off` remove it)", a->pin_dir, a->pin_dir);
 out:
+	agent_cluster_stop(a);
 	if (metrics_on)
 		metrics_stop();
 	if (listening)

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <jansson.h>
+#include "rl_cmds.h"
 #include "rl_model.h"
 #include "rl_version.h"
 
@@ -35,6 +36,8 @@
 #define MAX_RESP         (256 * 1024 * 1024)
 
 static bool json_out;
+/* completion: errors are not printed (the shell would offer them) */
+static bool silent;
 /* -j: one line (for scripts and jq); -p: indented for people, as bpftool */
 static size_t json_flags = JSON_COMPACT;
 
@@ -46,7 +49,7 @@ static void print_json(json_t *o)
 	free(s);
 }
 
-static const char usage_top[] =
+static const char usage_head[] =
 "usage: rlctl [-j|-p] [-S SOCKET] [-t SECONDS] OBJECT COMMAND [ARGS...]\n"
 "\n"
 "  -j, --json     print the agent's JSON answer instead of a table, on one line\n"
@@ -56,66 +59,24 @@ static const char usage_top[] =
 "  -h, --help     print this on stdout and exit 0 (so do `help` and `OBJECT help`)\n"
 "  -V, --version  print the version and exit 0\n"
 "\n"
-"objects and commands:\n"
-"  rule add NAME [src PREFIX] [proto tcp|udp|icmp|icmpv6|any] [dport N[-M]]\n"
-"           [tcp-flags syn] rate RATE [burst N [UNIT]] [algo ALGO]\n"
-"           [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
-"           [mark-value N] [dscp N|CLASS] [ecn] [block-for DUR]\n"
-"  rule change NAME WORDS...      change only the words given\n"
-"  rule del NAME\n"
-"  rule list [NAME]\n"
-"  allow add PREFIX [for DUR] | allow del PREFIX | allow list\n"
-"  block add PREFIX [for DUR] | block del PREFIX | block list\n"
-"  allow|block import FILE [for DUR] | allow|block flush\n"
-"  events [-n N]                  stream sampled drop events (over-limit, penalty\n"
-"                                 box, blocklist); -j: JSON lines; -n: stop after N\n"
-"  stats [RULE]                   per-rule verdict counters and global counters\n"
-"  top [-n N]                     worst sources now: blocked, then least credit\n"
-"  status                         agent, interfaces, rules, last reload\n"
-"  config reload                  re-read the agent's config file and apply it\n"
-"  config dump                    the running state in config syntax\n"
-"  config save [FILE]             write it over the agent's config file (or FILE)\n"
-"  config check FILE              validate FILE locally (the agent is not needed)\n"
-"  help | OBJECT help             (`help` later on is a word: a rule may be\n"
-"                                 named help)\n"
-"\n"
-"RATE: N/s, N/min, N/h (packets) or tc units 10mbit, 500kbit, 1mbps (bytes).\n"
-"burst: N in the rate's unit; `N packets` for a packet rate, tc sizes 15000b,\n"
-"       64kb, 1mb (1024-based) for a byte rate.\n"
-"ALGO: token-bucket, leaky-bucket, fixed-window, sliding-window, sliding-log.\n"
-"DUR:  500ms, 30s, 10m, 1h, 1d.\n"
+"objects and commands (`help` later on is a word: a rule may be named help):\n";
+
+static const char usage_tail[] =
 "\n"
 "exit codes: 0 ok, 1 refused by the agent, 2 usage error, 3 agent unreachable\n"
 "(socket missing, connection refused, or no answer within the timeout).\n";
 
-static const char usage_rule[] =
-"usage: rlctl rule add NAME [src PREFIX] [proto P] [dport N[-M]] [tcp-flags syn]\n"
-"                      rate RATE [burst N [UNIT]] [algo ALGO]\n"
-"                      [per source[/L4[,L6]]|per rule] [action drop|monitor|mark]\n"
-"                      [mark-value N] [dscp N|CLASS] [ecn [on|off]] [block-for DUR]\n"
-"       rlctl rule change NAME WORDS...   (e.g. rate 200/s, algo sliding-window)\n"
-"       rlctl rule del NAME\n"
-"       rlctl rule list [NAME]\n"
-"A rule NAME is 1-31 characters of [A-Za-z0-9._-].  `src` may be given once\n"
-"for IPv4 and once for IPv6; without it the rule covers every source.\n"
-"Changing algo, the rate's period or packets/bytes restarts the rule's\n"
-"per-source state drained (no new burst); other changes keep it.\n";
-
-static const char usage_list[] =
-"usage: rlctl %s add PREFIX [for DUR]\n"
-"       rlctl %s del PREFIX\n"
-"       rlctl %s import FILE [for DUR]   one prefix a line, '#' comments; all or nothing\n"
-"       rlctl %s flush                   empty the list\n"
-"       rlctl %s list\n";
-
-static const char usage_config[] =
-"usage: rlctl config reload        parse, validate, compile and apply the agent's\n"
-"                                  config file; on any error nothing changes\n"
-"       rlctl config dump          print the running state as a config file\n"
-"       rlctl config save [FILE]   write the running state over the agent's config\n"
-"                                  file (or FILE), atomically: runtime changes\n"
-"                                  survive a reboot\n"
-"       rlctl config check FILE    validate FILE here, without the agent\n";
+/* The help text, from the command table: everything, or one object's. */
+static void usage(FILE *f, const char *obj)
+{
+	if (obj && *obj) {
+		rl_cmd_usage(f, obj, "rlctl");
+		return;
+	}
+	fputs(usage_head, f);
+	rl_cmd_usage(f, NULL, NULL);
+	fputs(usage_tail, f);
+}
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -124,6 +85,8 @@ static int fail(int code, const char *fmt, ...)
 	char buf[1024];
 	va_list ap;
 
+	if (silent)
+		return code;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -142,9 +105,10 @@ static int fail(int code, const char *fmt, ...)
 	return code;
 }
 
-static int usage_err(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error; obj: also print that object's help ("" all of it). */
+static int usage_err(const char *obj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int usage_err(const char *usage, const char *fmt, ...)
+static int usage_err(const char *obj, const char *fmt, ...)
 {
 	char buf[768];
 	va_list ap;
@@ -152,149 +116,23 @@ static int usage_err(const char *usage, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (!json_out && usage)
-		fprintf(stderr, "%s", usage);
+	if (!json_out && obj)
+		usage(stderr, obj);
 	return fail(EXIT_USAGE, "%s", buf);
 }
 
-
-/* Local grammar check: returns 0 or the exit code of the usage error. */
-static int check_words(int argc, char **argv)
+/*
+ * Local grammar check, from the command table: 0 and *cmd, or the exit
+ * code of the usage error (a bad shape also prints the object's help).
+ */
+static int check_words(int argc, char **argv, const struct rl_cmd **cmd)
 {
-	const char *obj = argv[0], *verb = argc > 1 ? argv[1] : NULL;
 	struct rl_err err = {};
+	int r = rl_cmd_parse(argc, argv, cmd, &err);
 
-	if (!strcmp(obj, "rule")) {
-		struct rl_defaults d;
-		struct rl_config cfg;
-		struct rl_rule_spec spec;
-		bool add;
-
-		if (!verb)
-			return usage_err(usage_rule, "rule: missing command (add, change, del, list)");
-		if (!strcmp(verb, "list") || !strcmp(verb, "show"))
-			return argc <= 3 ? 0 : usage_err(usage_rule, "rule list takes at most a NAME");
-		if (!strcmp(verb, "del") || !strcmp(verb, "delete")) {
-			if (argc != 3)
-				return usage_err(usage_rule, "rule del takes exactly one NAME");
-			return 0;
-		}
-		if (strcmp(verb, "add") && strcmp(verb, "change"))
-			return usage_err(usage_rule, "rule: unknown command '%.*s' (add, change, del, list)",
-					 RL_CUT(verb, 64));
-		add = !strcmp(verb, "add");
-		if (argc < 3)
-			return usage_err(usage_rule, "rule %s: missing NAME", verb);
-		if (!rl_name_valid(argv[2]))
-			return usage_err(NULL, "rule name '%.*s' is invalid: use 1-%d characters of [A-Za-z0-9._-]",
-					 RL_CUT(argv[2], 64), RL_NAME_LEN - 1);
-		if (!add && argc < 4)
-			return usage_err(usage_rule, "rule change %s: nothing to change", argv[2]);
-		rl_config_defaults(&cfg);
-		d = cfg.defaults;
-		rl_config_free(&cfg);
-		memset(&spec, 0, sizeof(spec));
-		rl_rule_defaults(&spec, &d);
-		if (!add) {
-			/* A change edits an existing rule: give the parser a
-			 * complete one so only the grammar is judged here. */
-			spec.limit.rate = 1;
-			spec.limit.period_ns = 1000000000ull;
-			spec.limit.burst = 1;
-		}
-		if (rl_parse_rule_words(argc - 3, argv + 3, &spec, add, &err))
-			return usage_err(NULL, "rule %s %s: %s", verb, argv[2], err.msg);
+	if (!r)
 		return 0;
-	}
-	if (!strcmp(obj, "allow") || !strcmp(obj, "block")) {
-		char u[256];
-		struct rl_prefix p;
-		uint64_t ns;
-
-		snprintf(u, sizeof(u), usage_list, obj, obj, obj, obj, obj);
-		if (!verb || !strcmp(verb, "list") || !strcmp(verb, "show"))
-			return argc <= 2 ? 0 : usage_err(u, "%s list takes no arguments", obj);
-		if (!strcmp(verb, "flush"))
-			return argc == 2 ? 0 : usage_err(u, "%s flush takes no arguments", obj);
-		if (!strcmp(verb, "import")) {
-			if (argc < 3)
-				return usage_err(u, "%s import: missing FILE", obj);
-			if (argc == 5 && !strcmp(argv[3], "for")) {
-				if (rl_parse_duration(argv[4], &ns, &err))
-					return usage_err(NULL, "%s import %s for: %s", obj, argv[2], err.msg);
-				if (!ns)
-					return usage_err(NULL, "%s import %s for: the duration must be more than 0",
-							 obj, argv[2]);
-				return 0;
-			}
-			if (argc != 3)
-				return usage_err(u, "%s import: unexpected '%.*s'", obj, RL_CUT(argv[3], 64));
-			return 0;
-		}
-		if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
-			return usage_err(u, "%s: unknown command '%.*s' (add, del, list, import, flush)", obj,
-					 RL_CUT(verb, 64));
-		if (argc < 3)
-			return usage_err(u, "%s %s: missing PREFIX", obj, verb);
-		if (rl_parse_prefix(argv[2], &p, &err))
-			return usage_err(NULL, "%s %s: %s", obj, verb, err.msg);
-		if (!strcmp(verb, "add") && argc == 5 && !strcmp(argv[3], "for")) {
-			if (rl_parse_duration(argv[4], &ns, &err))
-				return usage_err(NULL, "%s add %s for: %s", obj, argv[2], err.msg);
-			if (!ns)
-				return usage_err(NULL, "%s add %s for: the duration must be more than 0",
-						 obj, argv[2]);
-			return 0;
-		}
-		if (argc != 3)
-			return usage_err(u, "%s %s: unexpected '%.*s'", obj, verb, RL_CUT(argv[3], 64));
-		return 0;
-	}
-	if (!strcmp(obj, "events")) {
-		char *end;
-		long n;
-
-		if (argc == 1)
-			return 0;
-		if (argc != 3 || strcmp(argv[1], "-n"))
-			return usage_err(usage_top, "usage: rlctl events [-n N]");
-		n = strtol(argv[2], &end, 10);
-		if (*end || end == argv[2] || n < 1 || n > 1000000000)
-			return usage_err(NULL, "events -n: '%.*s' is not a count 1..1000000000",
-					 RL_CUT(argv[2], 64));
-		return 0;
-	}
-	if (!strcmp(obj, "stats"))
-		return argc <= 2 ? 0 : usage_err(usage_top, "stats takes at most a rule NAME");
-	if (!strcmp(obj, "status"))
-		return argc == 1 ? 0 : usage_err(usage_top, "status takes no arguments");
-	if (!strcmp(obj, "top")) {
-		char *end;
-		long n;
-
-		if (argc == 1)
-			return 0;
-		if (argc != 3 || strcmp(argv[1], "-n"))
-			return usage_err(usage_top, "usage: rlctl top [-n N]");
-		n = strtol(argv[2], &end, 10);
-		if (*end || end == argv[2] || n < 1 || n > 10000)
-			return usage_err(NULL, "top -n: '%.*s' is not a count 1..10000", RL_CUT(argv[2], 64));
-		return 0;
-	}
-	if (!strcmp(obj, "config")) {
-		if (!verb)
-			return usage_err(usage_config, "config: missing command (reload, dump, save, check)");
-		if (!strcmp(verb, "reload") || !strcmp(verb, "dump"))
-			return argc == 2 ? 0 : usage_err(usage_config, "config %s takes no arguments", verb);
-		if (!strcmp(verb, "save"))
-			return argc <= 3 ? 0 : usage_err(usage_config, "config save takes at most one FILE");
-		if (!strcmp(verb, "check"))
-			return argc == 3 ? 0 : usage_err(usage_config, "config check takes one FILE");
-		return usage_err(usage_config, "config: unknown command '%.*s' (reload, dump, save, check)",
-				 RL_CUT(verb, 64));
-	}
-	return usage_err(usage_top, "unknown object '%.*s' (rule, allow, block, stats, top, events, status, config, help)",
-			 RL_CUT(obj, 64));
+	return usage_err(r == 1 ? NULL : rl_cmd_is_object(argv[0]) ? argv[0] : "", "%s", err.msg);
 }
 
 static int64_t ms_now(void)
@@ -570,7 +408,7 @@ static void print_rules(json_t *rules)
 	       "PROTO", "DPORT", "RATE", "BURST", "ALGO", "PER", "ACTION", "BLOCK-FOR");
 	json_array_foreach(rules, i, r) {
 		json_t *src = json_object_get(r, "src");
-		char sbuf[128] = "any", bb[32], act[64];
+		char sbuf[128] = "any", bb[32], act[64], per[48];
 		size_t k;
 		json_t *s;
 
@@ -583,9 +421,12 @@ static void print_rules(json_t *rules)
 		snprintf(bb, sizeof(bb), "%lld%s", ji(r, "burst"),
 			 json_is_true(json_object_get(r, "bytes")) ? "B" : "");
 		fmt_action(r, act, sizeof(act));
+		/* a scope cluster rule's rate and burst are the cluster's */
+		snprintf(per, sizeof(per), "%s%s", js(r, "per"),
+			 strcmp(js(r, "scope"), "cluster") ? "" : ",cluster");
 		printf("%-20s %-5lld %-20s %-6s %-11s %-14s %-10s %-15s %-14s %-8s %s\n",
 		       js(r, "name"), ji(r, "id"), sbuf, js(r, "proto"),
-		       js(r, "dport"), js(r, "rate"), bb, js(r, "algo"), js(r, "per"),
+		       js(r, "dport"), js(r, "rate"), bb, js(r, "algo"), per,
 		       act, js(r, "block_for"));
 	}
 }
@@ -633,6 +474,37 @@ static void print_stats(json_t *o)
 		printf("%-20s %17lld %18lld\n", k, ji(c, "packets"), ji(c, "bytes"));
 }
 
+static double jd(json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+/* status: the cluster section, if the agent has one */
+static void print_cluster(json_t *c)
+{
+	json_t *rules = json_object_get(c, "rules"), *r;
+	size_t i;
+
+	if (!json_is_object(c))
+		return;
+	printf("cluster:       '%s' node %s, Redis %s: %s; sync every %.0f ms, last took %.2f ms; "
+	       "on-redis-down %s\n", js(c, "name"), js(c, "node"), js(c, "redis"),
+	       json_is_true(json_object_get(c, "connected")) ? "connected" : "DOWN",
+	       jd(c, "sync_s") * 1e3, jd(c, "last_sync_latency_s") * 1e3, js(c, "on_redis_down"));
+	printf("               syncs %lld ok, %lld failed, %lld skipped; %lld on the down policy; "
+	       "%lld share updates; %lld Redis commands\n", ji(c, "syncs_ok"), ji(c, "syncs_failed"),
+	       ji(c, "syncs_skipped"), ji(c, "down_syncs"), ji(c, "share_updates"),
+	       ji(c, "redis_commands"));
+	if (*js(c, "last_error") && strcmp(js(c, "last_error"), "-"))
+		printf("               last error: %s\n", js(c, "last_error"));
+	json_array_foreach(rules, i, r)
+		printf("  rule %-20s share %.3f = %.0f of %.0f %s/s here; here %lld/s offered, %lld/s admitted; "
+		       "cluster %lld/s offered, %lld/s admitted, %lld nodes\n", js(r, "name"),
+		       jd(r, "share"), jd(r, "local_rate_per_s"), jd(r, "rate_per_s"), js(r, "unit"),
+		       ji(r, "demand_per_s"), ji(r, "admitted_per_s"), ji(r, "cluster_demand_per_s"),
+		       ji(r, "cluster_admitted_per_s"), ji(r, "nodes"));
+}
+
 static void print_status(json_t *o)
 {
 	json_t *ifs = json_object_get(o, "interfaces"), *i1, *lr = json_object_get(o, "last_reload");
@@ -645,12 +517,32 @@ static void print_status(json_t *o)
 	printf("config:        %s\n", js(o, "config"));
 	printf("pin dir:       %s\n", js(o, "pin_dir"));
 	printf("adopted:       %s\n", json_is_true(json_object_get(o, "adopted")) ? "yes (rules came from pinned state)" : "no");
+	if (json_is_string(json_object_get(o, "degraded")))
+		printf("DEGRADED:      %s\n", json_string_value(json_object_get(o, "degraded")));
 	printf("interfaces:   ");
 	if (!json_array_size(ifs))
 		printf(" none");
-	json_array_foreach(ifs, i, i1)
-		printf(" %s (ifindex %lld, xdp %s)", js(i1, "name"), ji(i1, "ifindex"), js(i1, "mode"));
+	json_array_foreach(ifs, i, i1) {
+		printf(" %s (ifindex %lld, xdp %s", js(i1, "name"), ji(i1, "ifindex"), js(i1, "mode"));
+		if (!strcmp(js(i1, "attach"), "dispatcher"))
+			printf(", libxdp dispatcher, priority %lld)", ji(i1, "priority"));
+		else
+			printf(", own bpf_link)");
+	}
 	printf("\n");
+	json_array_foreach(ifs, i, i1)
+		if (json_is_string(json_object_get(i1, "attach_note")))
+			printf("  %s: %s\n", js(i1, "name"), js(i1, "attach_note"));
+	if (json_is_array(json_object_get(o, "capabilities"))) {
+		json_t *c;
+
+		printf("capabilities: ");
+		if (!json_array_size(json_object_get(o, "capabilities")))
+			printf(" none");
+		json_array_foreach(json_object_get(o, "capabilities"), i, c)
+			printf(" %s", json_string_value(c));
+		printf("\n");
+	}
 	printf("rules:         %lld\n", ji(o, "rules"));
 	printf("allowlist:     %lld\n", ji(o, "allow"));
 	printf("blocklist:     %lld\n", ji(o, "block"));
@@ -688,6 +580,7 @@ static void print_status(json_t *o)
 		       js(lr, "message"));
 	else
 		printf("last reload:   none\n");
+	print_cluster(json_object_get(o, "cluster"));
 }
 
 static void print_top(json_t *o)
@@ -708,59 +601,178 @@ static void print_top(json_t *o)
 	}
 }
 
-static void print_human(int argc, char **argv, json_t *o)
+static void print_explain(json_t *o)
 {
-	const char *obj = argv[0], *verb = argc > 1 ? argv[1] : "list";
+	json_t *p = json_object_get(o, "packet"), *l, *e, *r = json_object_get(o, "rule"),
+	       *st = json_object_get(o, "state"), *v;
+	size_t i;
+
+	printf("packet:   from %s, proto %s", js(p, "source"), js(p, "proto"));
+	if (json_is_integer(json_object_get(p, "dport")))
+		printf(", dport %lld", ji(p, "dport"));
+	printf("%s\n", json_is_true(json_object_get(p, "syn")) ? ", SYN" : "");
+	printf("verdict:  %s (%s)\n", js(o, "verdict"), js(o, "reason"));
+	printf("matched:  %s\n", json_is_string(json_object_get(o, "match_prefix")) ?
+	       js(o, "match_prefix") : "no prefix (no entry covers the source)");
+	l = json_object_get(o, "lists");
+	json_array_foreach(l, i, e) {
+		printf("list:     %s %s", js(e, "list"), js(e, "prefix"));
+		if (json_is_true(json_object_get(e, "expired")))
+			printf(" (expired)");
+		else if (json_is_integer(json_object_get(e, "expires_in_s")))
+			printf(" (expires in %llds)", ji(e, "expires_in_s"));
+		printf("\n");
+	}
+	if (json_is_integer(json_object_get(o, "blocked_for_ms")))
+		printf("blocked:  %lldms left\n", ji(o, "blocked_for_ms"));
+	if (r)
+		printf("rule:     %s: %s\n", js(r, "name"), js(r, "spec"));
+	if (!st)
+		return;
+	printf("key:      %s (%s)\n", js(st, "key"),
+	       json_is_true(json_object_get(st, "tracked")) ? "tracked" :
+	       json_is_false(json_object_get(st, "tracked")) ? "not tracked yet: a new key starts full" :
+	       "state not read");
+	if (json_is_string(json_object_get(st, "note")))
+		printf("note:     %s\n", js(st, "note"));
+	if (json_is_string(json_object_get(st, "error")))
+		printf("error:    %s\n", js(st, "error"));
+	if (!json_is_integer(json_object_get(st, "credit")))
+		return;
+	printf("credit:   %lld/%lld %s\n", ji(st, "credit"), ji(st, "credit_max"), js(st, "unit"));
+	if (ji(st, "blocked_for_ms"))
+		printf("box:      penalty box, %lldms left\n", ji(st, "blocked_for_ms"));
+	v = json_object_get(st, "next_pass_in_ms");
+	if (json_is_number(v) && json_number_value(v) == 0)
+		printf("next:     a packet would pass now\n");
+	else if (json_is_number(v))
+		printf("next:     a packet would pass in %.3fms\n", json_number_value(v));
+	else
+		printf("next:     not within 52 days\n");
+}
+
+static void print_human(const struct rl_cmd *cmd, int argc, char **argv, json_t *o)
+{
+	const char *list = !strcmp(argv[0], "allow") ? "allowlist" : "blocklist";
 	json_t *r = json_object_get(o, "rule");
 
-	if (!strcmp(obj, "rule")) {
-		if (!strcmp(verb, "list") || !strcmp(verb, "show"))
-			print_rules(json_object_get(o, "rules"));
-		else if (!strcmp(verb, "add"))
-			printf("added rule %s: %s\n", js(r, "name"), js(r, "spec"));
-		else if (!strcmp(verb, "change"))
-			printf("%s rule %s: %s\n",
-			       json_is_false(json_object_get(o, "changed")) ? "unchanged" : "changed",
-			       js(r, "name"), js(r, "spec"));
-		else
-			printf("deleted rule %s\n", argv[2]);
-	} else if (!strcmp(obj, "allow") || !strcmp(obj, "block")) {
-		const char *list = !strcmp(obj, "allow") ? "allowlist" : "blocklist";
-
-		if (!strcmp(verb, "list") || !strcmp(verb, "show")) {
-			print_list(json_object_get(o, obj));
-			if ((size_t)ji(o, "total") > json_array_size(json_object_get(o, obj)))
-				fprintf(stderr, "rlctl: showing the first %zu of %lld entries\n",
-					json_array_size(json_object_get(o, obj)), ji(o, "total"));
-		} else if (!strcmp(verb, "import"))
-			printf("imported %lld entries into the %s (%lld new, %lld already there%s%s): %lld entries, %lld ms\n",
-			       ji(o, "read"), list, ji(o, "added"), ji(o, "updated"),
-			       argc == 5 ? ", for " : "", argc == 5 ? argv[4] : "", ji(o, "entries"),
-			       ji(o, "ms"));
-		else if (!strcmp(verb, "flush"))
-			printf("flushed the %s: %lld entries removed\n", list, ji(o, "removed"));
-		else if (!strcmp(verb, "add"))
-			printf("added %s to the %s%s%s\n", js(o, "prefix"), list,
-			       argc == 5 ? " for " : "", argc == 5 ? argv[4] : "");
-		else
-			printf("removed %s from the %s\n", js(o, "prefix"), list);
-	} else if (!strcmp(obj, "stats")) {
+	switch (cmd->id) {
+	case RL_CMD_RULE_LIST:
+		print_rules(json_object_get(o, "rules"));
+		break;
+	case RL_CMD_RULE_ADD:
+		printf("added rule %s: %s\n", js(r, "name"), js(r, "spec"));
+		break;
+	case RL_CMD_RULE_CHANGE:
+		printf("%s rule %s: %s\n",
+		       json_is_false(json_object_get(o, "changed")) ? "unchanged" : "changed",
+		       js(r, "name"), js(r, "spec"));
+		break;
+	case RL_CMD_RULE_DEL:
+		printf("deleted rule %s\n", argv[2]);
+		break;
+	case RL_CMD_LIST_SHOW:
+		print_list(json_object_get(o, argv[0]));
+		if ((size_t)ji(o, "total") > json_array_size(json_object_get(o, argv[0])))
+			fprintf(stderr, "rlctl: showing the first %zu of %lld entries\n",
+				json_array_size(json_object_get(o, argv[0])), ji(o, "total"));
+		break;
+	case RL_CMD_LIST_ADD:
+		printf("added %s to the %s%s%s\n", js(o, "prefix"), list,
+		       argc == 5 ? " for " : "", argc == 5 ? argv[4] : "");
+		break;
+	case RL_CMD_LIST_DEL:
+		printf("removed %s from the %s\n", js(o, "prefix"), list);
+		break;
+	case RL_CMD_LIST_IMPORT:
+		printf("imported %lld entries into the %s (%lld new, %lld already there%s%s): %lld entries, %lld ms\n",
+		       ji(o, "read"), list, ji(o, "added"), ji(o, "updated"),
+		       argc == 5 ? ", for " : "", argc == 5 ? argv[4] : "", ji(o, "entries"),
+		       ji(o, "ms"));
+		break;
+	case RL_CMD_LIST_FLUSH:
+		printf("flushed the %s: %lld entries removed\n", list, ji(o, "removed"));
+		break;
+	case RL_CMD_STATS:
 		print_stats(o);
-	} else if (!strcmp(obj, "status")) {
+		break;
+	case RL_CMD_STATUS:
 		print_status(o);
-	} else if (!strcmp(obj, "top")) {
+		break;
+	case RL_CMD_TOP:
 		print_top(o);
-	} else if (!strcmp(obj, "config")) {
-		if (!strcmp(verb, "dump"))
-			fputs(js(o, "yaml"), stdout);
-		else if (!strcmp(verb, "reload"))
-			printf("reloaded %s: %lld rules\n", js(o, "config"), ji(o, "rules"));
-		else if (!strcmp(verb, "save"))
-			printf("saved the running state to %s: %lld rules, %lld allow and %lld block entries\n",
-			       js(o, "config"), ji(o, "rules"), ji(o, "allow"), ji(o, "block"));
-		else
-			printf("%s: OK (%lld rules)\n", js(o, "config"), ji(o, "rules"));
+		break;
+	case RL_CMD_EXPLAIN:
+		print_explain(o);
+		break;
+	case RL_CMD_CONFIG_DUMP:
+		fputs(js(o, "yaml"), stdout);
+		break;
+	case RL_CMD_CONFIG_RELOAD:
+		printf("reloaded %s: %lld rules\n", js(o, "config"), ji(o, "rules"));
+		break;
+	case RL_CMD_CONFIG_SAVE:
+		printf("saved the running state to %s: %lld rules, %lld allow and %lld block entries\n",
+		       js(o, "config"), ji(o, "rules"), ji(o, "allow"), ji(o, "block"));
+		break;
+	case RL_CMD_CONFIG_CHECK:
+	case RL_CMD_EVENTS:
+	case RL_CMD_PING:
+	case __RL_CMD_MAX:
+		break;
 	}
+}
+
+/* rl_cmd_complete's words that start with cur, one a line. */
+struct comp {
+	const char *cur;
+	const char *sock;
+};
+
+static void comp_rules(const char *sock, const char *cur)
+{
+	char *av[] = { "rule", "list", NULL };
+	json_t *resp = NULL, *rules, *r;
+	size_t i;
+
+	/* the agent's rule names, if it answers within a second */
+	silent = true;
+	if (!call_agent(sock, 1, 2, av, &resp)) {
+		rules = json_object_get(resp, "rules");
+		json_array_foreach(rules, i, r) {
+			const char *n = js(r, "name");
+
+			if (!strncmp(n, cur, strlen(cur)))
+				printf("%s\n", n);
+		}
+	}
+	silent = false;
+	json_decref(resp);
+}
+
+static void comp_emit(const char *w, void *ctx)
+{
+	struct comp *c = ctx;
+
+	if (!strcmp(w, RL_COMPLETE_RULES))
+		comp_rules(c->sock, c->cur);
+	else if (!strcmp(w, RL_COMPLETE_FILES))
+		printf("%s\n", w);      /* the shell completes file names */
+	else if (!strncmp(w, c->cur, strlen(c->cur)))
+		printf("%s\n", w);
+}
+
+/*
+ * rlctl __complete WORDS... CUR: the candidates for CUR after WORDS (the
+ * words typed so far, options left out), one a line, from the command
+ * table; "@files" asks the shell for file names.  deploy/rlctl.bash.
+ */
+static int complete(const char *sock, int argc, char **argv)
+{
+	struct comp c = { .cur = argc ? argv[argc - 1] : "", .sock = sock };
+
+	rl_cmd_complete(argc ? argc - 1 : 0, argv, comp_emit, &c);
+	return 0;
 }
 
 static int config_check_local(const char *path)
@@ -792,6 +804,7 @@ int main(int argc, char **argv)
 	};
 	const char *sock = getenv("RLCTL_SOCKET");
 	char *abs_file = NULL;
+	const struct rl_cmd *cmd = NULL;
 	json_t *resp = NULL;
 	int c, ret, timeout_s = 5;
 	bool timeout_set = false;
@@ -816,54 +829,48 @@ int main(int argc, char **argv)
 			timeout_s = (int)strtol(optarg, &end, 10);
 			timeout_set = true;
 			if (*end || timeout_s < 1 || timeout_s > 3600)
-				return usage_err(usage_top, "-t %s: want seconds 1..3600", optarg);
+				return usage_err("", "-t %s: want seconds 1..3600", optarg);
 			break;
 		case 'h':
-			fputs(usage_top, stdout);
+			usage(stdout, NULL);
 			return 0;
 		case 'V':
 			printf("rlctl %s\n", RL_VERSION);
 			return 0;
 		default:
-			fputs(usage_top, stderr);
+			usage(stderr, NULL);
 			return EXIT_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		return usage_err(usage_top, "missing OBJECT");
+		return usage_err("", "missing OBJECT");
+	if (!strcmp(argv[0], "__complete"))
+		return complete(sock, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "help")) {
-		fputs(usage_top, stdout);
+		usage(stdout, NULL);
 		return 0;
 	}
 	/* `OBJECT help` only: a later "help" is a word like any other (a
 	 * rule may be named help: `rule del help` deletes it), and so is
 	 * `stats help`, whose second word is a rule name */
 	if (argc == 2 && !strcmp(argv[1], "help") && strcmp(argv[0], "stats")) {
-		if (!strcmp(argv[0], "rule"))
-			fputs(usage_rule, stdout);
-		else if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "block"))
-			printf(usage_list, argv[0], argv[0], argv[0], argv[0], argv[0]);
-		else if (!strcmp(argv[0], "config"))
-			fputs(usage_config, stdout);
-		else
-			fputs(usage_top, stdout);
+		usage(stdout, rl_cmd_is_object(argv[0]) ? argv[0] : NULL);
 		return 0;
 	}
-	ret = check_words(argc, argv);
+	ret = check_words(argc, argv, &cmd);
 	if (ret)
 		return ret;
-	if (!strcmp(argv[0], "config") && !strcmp(argv[1], "check"))
+	if (cmd->flags & RL_CMD_LOCAL)
 		return config_check_local(argv[2]);
 
 	/* an import or flush of a million lines takes seconds: unless -t says */
-	if (!timeout_set && argc >= 2 && (!strcmp(argv[1], "import") || !strcmp(argv[1], "flush")))
+	if (!timeout_set && (cmd->id == RL_CMD_LIST_IMPORT || cmd->id == RL_CMD_LIST_FLUSH))
 		timeout_s = 300;
 	/* FILE is the caller's: relative to our directory, not the agent's */
-	if (((!strcmp(argv[0], "config") && !strcmp(argv[1], "save")) ||
-	     ((!strcmp(argv[0], "allow") || !strcmp(argv[0], "block")) && !strcmp(argv[1], "import"))) &&
-	    argc >= 3 && argv[2][0] != '/') {
+	if ((cmd->id == RL_CMD_CONFIG_SAVE || cmd->id == RL_CMD_LIST_IMPORT) && argc >= 3 &&
+	    argv[2][0] != '/') {
 		char cwd[4096];
 
 		if (!getcwd(cwd, sizeof(cwd)))
@@ -875,7 +882,7 @@ int main(int argc, char **argv)
 		sprintf(abs_file, "%s/%s", cwd, argv[2]);
 		argv[2] = abs_file;
 	}
-	if (!strcmp(argv[0], "events")) {
+	if (cmd->id == RL_CMD_EVENTS) {
 		long max = argc == 3 ? strtol(argv[2], NULL, 10) : 0;
 
 		keep_conn = true;
@@ -909,7 +916,7 @@ int main(int argc, char **argv)
 	if (json_out)
 		print_json(resp);
 	else if (!ret)
-		print_human(argc, argv, resp);
+		print_human(cmd, argc, argv, resp);
 	json_decref(resp);
 	return ret;
 }

@@ -25,6 +25,8 @@ static int open_pinned(struct rl_loader **l, __u32 on_full, __u32 entries,
 		.on_full = on_full,
 		.state_entries = entries,
 		.slog_entries = 1024,
+		/* this test is about rl's own pinned links */
+		.xdp_attach = RL_ATTACH_LINK,
 	};
 
 	return rl_loader_open(&o, l, err, len);

@@ -979,6 +979,15 @@ static void test_jiffies_clock(void)
 	       (unsigned long long)c2.lag);
 	CHECK((__s64)(c2.jbase - c0.jbase) < 10000000,
 	      "jbase not lowered: %+lld ns from the first", (long long)(c2.jbase - c0.jbase));
+	/* a CPU whose packets are only ever denied learns the base too:
+	 * its first packet reads the precise clock once (before, such a
+	 * CPU paid the coarse-clock helper on every packet) */
+	c1 = (struct rl_clk){};
+	CHECK(!clk_rw(&c1, 1), "cannot write rl_clk");
+	len = v4pkt("10.12.0.1", IPPROTO_UDP, 1, 0, 0);
+	expect_rule("fresh CPU, key over its limit", len, 131, RL_V_DROP);
+	CHECK(!clk_rw(&c2, 0), "cannot read rl_clk");
+	CHECK(c2.jset == 1, "a CPU that only denied learnt no jiffies base");
 	sched_setaffinity(0, sizeof(old), &old);
 	t_end("jiffies_clock");
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/check/test_bpf_deps.sh - no BPF object may depend on a glibc header.
 #
-# Everything built with -target bpf (bpf/, tools/*.bpf.c) takes its kernel
+# Everything built with -target bpf (bpf/, tools/ and tests/bpf/*.bpf.c) takes its kernel
 # types from vmlinux.h.  A <linux/...> UAPI header such as linux/if.h pulls
 # in sys/socket.h and so glibc's gnu/stubs.h, which on x86-64 wants the
 # 32-bit stubs-32.h: a fresh machine without it cannot build rl at all, and
@@ -19,7 +19,7 @@ make -s --no-print-directory OUTPUT="$OUTPUT" "$OUTPUT/vmlinux.h" >/dev/null || 
 multiarch=$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 bad_re="/usr/include/$multiarch/|/features\\.h|gnu/stubs"
 rc=0 n=0
-for src in bpf/*.bpf.c tools/*.bpf.c; do
+for src in bpf/*.bpf.c tools/*.bpf.c tests/bpf/*.bpf.c; do
 	n=$((n + 1))
 	# -MG: a header missing on this machine is still listed, not an error
 	deps=$($flags -M -MG "$src" 2>&1) || {

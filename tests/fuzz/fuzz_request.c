@@ -364,7 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				yaml_dirty = false;
 				conf_changed = true;
 			}
-			resp = ctl_answer(&a, p, len, "uid 0 pid 1 (fuzz)", &job);
+			resp = ctl_answer(&a, p, len, "uid 0 pid 1 (fuzz)", 0, &job);
 			if (job) {
 				if (resp)
 					fuzz_die("an answer and a job for '%s'", shown);

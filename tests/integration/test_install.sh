@@ -37,6 +37,8 @@ want=(
 	"644 usr/local/share/bash-completion/completions/rlagent"
 	"644 usr/local/lib/systemd/system/rlagent.service"
 	"644 usr/local/share/doc/rl/rl.yaml.example" "644 etc/rl/rl.yaml"
+	"644 usr/local/share/doc/rl/prometheus.yml" "644 usr/local/share/doc/rl/rl-rules.yml"
+	"644 usr/local/share/doc/rl/rl.json"
 )
 missing=""
 for w in "${want[@]}"; do
@@ -154,8 +156,12 @@ comp() {
 		"$D/usr/local/share/bash-completion/completions/rlagent" "$@"
 }
 ok=1
-[[ $(comp rlctl "") == "rule allow block stats top events status config help" ]] || ok=0
+[[ $(comp rlctl "") == "rule allow block stats top explain events status config help" ]] || ok=0
 [[ $(comp rlctl block im) == "import" ]] || ok=0
+[[ $(comp rlctl events "") == "-n" ]] || ok=0
+[[ $(comp rlctl explain 192.0.2.1 "") == "proto dport syn" ]] || ok=0
+[[ $(comp rlctl explain 192.0.2.1 proto u) == "udp" ]] || ok=0
+[[ $(comp rlagent --chart) == "--chartjs" ]] || ok=0
 [[ $(comp rlctl -S /nonexistent rule add x al) == "algo" ]] || ok=0
 [[ $(comp rlctl rule add x algo sl) == "sliding-window sliding-log" ]] || ok=0
 [[ $(comp rlctl config s) == "save" ]] || ok=0

@@ -152,7 +152,10 @@ start=$(value rl_agent_start_time_seconds); now=$(date +%s)
 (( start <= now && start > now - 60 )) && pass start-time || fail start-time "$start vs now $now"
 [[ $(value 'rl_state_capacity{family="ipv4"}') -gt 0 ]] && pass state-capacity || fail state-capacity "$(value 'rl_state_capacity{family="ipv4"}')"
 labels=$(grep -o '^[a-z_]*{[^}]*}' "$TMP/m.txt" | grep -o '[a-z_]*=' | sort -u | tr -d '=\n')
-[[ $labels == "familylistruleverdictversion" ]] && pass label-set || fail label-set "labels: $labels"
+# (interface, attach, priority, mode: rl_xdp_attach_info, one series per interface)
+[[ $labels == "attachfamilyinterfacelistmodepriorityruleverdictversion" ]] && pass label-set || fail label-set "labels: $labels"
+grep -Eq '^rl_xdp_attach_info\{interface="[^"]+",attach="(dispatcher|link)",priority="[0-9]*",mode="[a-z?]+"\} 1$' "$TMP/m.txt" &&
+	pass xdp-attach-info || fail xdp-attach-info "$(grep rl_xdp_attach_info "$TMP/m.txt")"
 
 # ---- counters move, and agree with rlctl stats
 before=$(value 'rl_packets_total{rule="udp-all",verdict="pass"}')
@@ -210,7 +213,7 @@ fi
 
 # ---- paths and methods
 bad=""
-for p in / /metricsx /metrics/ /favicon.ico /nope; do
+for p in /metricsx /metrics/ /favicon.ico /nope /index.html /dashboard.json/; do
 	got=$(http GET "$p")
 	[[ $got == 404* ]] || bad="$bad $p: $got;"
 done

@@ -63,7 +63,8 @@ static void test_good(void)
 	CHECK(c.n_ifaces == 2 && !strcmp(c.ifaces[0].name, "eth0") && c.ifaces[0].xdp_mode == 0 &&
 	      !strcmp(c.ifaces[1].name, "veth1") && c.ifaces[1].xdp_mode == 2, "interfaces");
 	CHECK(c.defaults.plen4 == 32 && c.defaults.plen6 == 64 && c.defaults.on_full == RL_FULL_EVICT &&
-	      c.defaults.state_entries == 1048576 && c.defaults.coarse_clock, "defaults");
+	      c.defaults.state_entries == 1048576 && c.defaults.coarse_clock &&
+	      c.defaults.xdp_attach == 0 && c.defaults.xdp_prio == 25, "defaults");
 	CHECK(c.n_allow == 2 && c.allow[1].pfx.family == 6 && c.allow[1].pfx.len == 48, "allowlist");
 	CHECK(c.n_block == 1 && c.block[0].pfx.len == 32 && c.block[0].expires_ns == 0, "blocklist");
 	CHECK(c.n_rules == 5, "%d rules", c.n_rules);
@@ -163,6 +164,11 @@ static const struct bad bads[] = {
 	{ "bad-clock", HDR "defaults:\n  clock: atomic\n", 3, { "'atomic'", "coarse" } },
 	{ "bad-xdp-mode", HDR "interfaces:\n  - name: eth0\n    xdp-mode: turbo\n", 4, { "'turbo'" } },
 	{ "state-entries", HDR "defaults:\n  state-entries: 10\n", 3, { "state-entries 10" } },
+	{ "bad-xdp-attach", HDR "defaults:\n  xdp-attach: shared\n", 3,
+	  { "'shared'", "auto, dispatcher or link" } },
+	{ "xdp-priority-0", HDR "defaults:\n  xdp-priority: 0\n", 3, { "xdp-priority 0", "1..10000" } },
+	{ "xdp-priority-big", HDR "defaults:\n  xdp-priority: 10001\n", 3, { "xdp-priority 10001" } },
+	{ "xdp-priority-word", HDR "defaults:\n  xdp-priority: first\n", 3, { "xdp-priority first" } },
 	{ "tabs", HDR "rules:\n\t- name: a\n", 3, { "not valid YAML", "tab" } },
 	{ "garbage", HDR "rules: [a, b\n  c: : :\n", 0, { "not valid YAML" } },
 	{ "not-mapping", "- just\n- a list\n", 1, { "top level" } },
