@@ -151,7 +151,7 @@ comp() {
 	PATH=$D/usr/local/sbin:$PATH bash --norc --noprofile -c '
 		source "$1"; source "$2"; shift 2
 		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=()
-		"_$1"; echo "${COMPREPLY[*]}"' _ \
+		"_$1"; printf "%s\n" "${COMPREPLY[*]}"' _ \
 		"$D/usr/local/share/bash-completion/completions/rlctl" \
 		"$D/usr/local/share/bash-completion/completions/rlagent" "$@"
 }
