@@ -425,9 +425,7 @@ static json_t *cmd_list_import(struct agent *a, bool allow, int argc, char **arg
 	json_t *resp;
 	FILE *f;
 
-	if (argc != 3 && !(argc == 5 && !strcmp(argv[3], "for")))
-		return agent_error("usage", "usage: %s import FILE%s", obj,
-				   allow ? "" : " [for DURATION]");
+	/* the shape was checked by the command table (check_list_import) */
 	if (argc == 5) {
 		if (rl_parse_duration(argv[4], &dur, &err))
 			return agent_error("usage", "%s import: for: %s", obj, err.msg);
@@ -533,14 +531,12 @@ static json_t *cmd_list_import(struct agent *a, bool allow, int argc, char **arg
 }
 
 /* `allow|block flush`: the whole list off, at once. */
-static json_t *cmd_list_flush(struct agent *a, bool allow, int argc, char **argv)
+static json_t *cmd_list_flush(struct agent *a, bool allow, char **argv)
 {
 	struct agent_model next;
 	int n = allow ? a->model.n_allow : a->model.n_block;
 	json_t *resp;
 
-	if (argc != 2)
-		return agent_error("usage", "usage: %s flush", argv[0]);
 	if (agent_model_dup(&a->model, &next))
 		return agent_error("refused", "out of memory");
 	if (allow)
@@ -1426,7 +1422,7 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, uid_t uid,
 	case RL_CMD_LIST_IMPORT:
 		return cmd_list_import(a, !strcmp(argv[0], "allow"), argc, argv);
 	case RL_CMD_LIST_FLUSH:
-		return cmd_list_flush(a, !strcmp(argv[0], "allow"), argc, argv);
+		return cmd_list_flush(a, !strcmp(argv[0], "allow"), argv);
 	case RL_CMD_STATS:
 		return cmd_stats(a, argc, argv);
 	case RL_CMD_STATUS:
