@@ -613,7 +613,10 @@ static void print_explain(json_t *o)
 	printf("%s\n", json_is_true(json_object_get(p, "syn")) ? ", SYN" : "");
 	printf("verdict:  %s (%s)\n", js(o, "verdict"), js(o, "reason"));
 	printf("matched:  %s\n", json_is_string(json_object_get(o, "match_prefix")) ?
-	       js(o, "match_prefix") : "no prefix (no entry covers the source)");
+	       js(o, "match_prefix") :
+	       !strncmp(js(o, "reason"), "allowlisted", 11) || !strcmp(js(o, "reason"), "blocklisted") ?
+	       "a list entry (the list tries decide before the rules)" :
+	       "no prefix (no entry covers the source)");
 	l = json_object_get(o, "lists");
 	json_array_foreach(l, i, e) {
 		printf("list:     %s %s", js(e, "list"), js(e, "prefix"));
