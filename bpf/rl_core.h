@@ -32,6 +32,7 @@
 #include "rl_rulematch.h"
 #include "rl_parse.h"
 #include "rl_state.h"
+#include "rl_evemit.h"
 
 enum rl_hook {
 	RL_HOOK_XDP = 0,           /* every action but mark                 */
@@ -296,6 +297,46 @@ static __always_inline const struct rl_match *rl_match_get(const struct rl_pkt *
 }
 
 /*
+ * The source's bulk-list entry (rl_lists.h), or NULL: its guard bit, and
+ * the list trie only where the bit is set, so a source on no list pays
+ * one inlined array load.
+ */
+static __always_inline const struct rl_lval *rl_list_get(const struct rl_pkt *p)
+{
+	struct rl_lpm4 k4;
+	struct rl_lpm6 k6;
+	__u64 *w, hi;
+	__u32 bit, idx;
+
+	if (p->family == 4) {
+		bit = rl_lbm4_bit(bpf_ntohl(p->src4));
+		idx = bit / 64;
+		w = bpf_map_lookup_elem(&rl_lbm4, &idx);
+		asm volatile("%0 = %0" : "+r"(w));
+		if (!w || !((*w >> (bit % 64)) & 1))
+			return 0;
+		k4.prefixlen = 32;
+		k4.addr = p->src4;
+		return bpf_map_lookup_elem(&rl_lst4, &k4);
+	}
+	hi = bpf_be64_to_cpu(p->src6[0]);
+	bit = rl_lbm6_short_bit(hi);
+	idx = bit / 64;
+	asm volatile("%0 += 0" : "+r"(idx));
+	w = bpf_map_lookup_elem(&rl_lbm6, &idx);
+	if (!w || !((*w >> (bit % 64)) & 1)) {
+		bit = rl_lbm6_hash_bit(hi);
+		idx = RL_LBM6_SHORT + bit / 64;
+		w = bpf_map_lookup_elem(&rl_lbm6, &idx);
+		if (!w || !((*w >> (bit % 64)) & 1))
+			return 0;
+	}
+	k6.prefixlen = 128;
+	__builtin_memcpy(k6.addr, p->src6, 16);
+	return bpf_map_lookup_elem(&rl_lst6, &k6);
+}
+
+/*
  * Decide one parsed packet (RL_PARSE_OK) at `hook` (a constant, so each
  * program keeps only its own branches).  Fills *res and counts it.
  */
@@ -305,6 +346,7 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 				      struct rl_res *res)
 {
 	const struct rl_match *mt;
+	const struct rl_lval *lv;
 	const struct rl_rule *r = 0;
 	struct rl_clock clk;
 	__u32 v, i, g;
@@ -314,6 +356,25 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 
 	if (p->frag_nonfirst && hook == RL_HOOK_XDP)
 		rl_gcount1(RL_G_FRAGMENT, p->len);
+
+	/* the bulk lists first: allow beats block beats rules */
+	lv = rl_list_get(p);
+	if (lv) {
+		if (lv->flags & RL_LF_ALLOW) {
+			g = RL_G_ALLOW;
+			goto global;
+		}
+		rl_clock_start(&clk, conf->coarse_clock);
+		if ((lv->flags & RL_LF_BLOCK) &&
+		    (clk.late < lv->block_until_ns ||
+		     rl_clock_now(&clk) < lv->block_until_ns)) {
+			g = RL_G_BLOCKLIST;
+			res->drop = 1;
+			if (conf->events)
+				rl_ev_blocked(p, &clk, hook);
+			goto global;
+		}
+	}
 
 	mt = rl_match_get(p);
 	g = RL_G_UNMATCHED;
@@ -410,7 +471,10 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 		res->drop = r->action != RL_ACT_MONITOR;
 		goto global;
 	}
-	rl_stat(r->id, rl_apply_action(r, v, res), p->len);
+	i = rl_apply_action(r, v, res);
+	rl_stat(r->id, i, p->len);
+	if (v == RL_V_DROP && conf->events)
+		rl_ev_limit(r, p, i, &clk, hook);
 	goto out;
 
 global:

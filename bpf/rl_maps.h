@@ -12,6 +12,8 @@
 
 #include "rl_bpf.h"
 #include "rl_abi.h"
+#include "rl_lists.h"
+#include "rl_events.h"
 
 /*
  * Load-time constants (the loader writes them before load; the verifier
@@ -180,14 +182,79 @@ struct {
 	__type(value, struct rl_catalog);
 } rl_catalog SEC(".maps");
 
+/*
+ * Bulk allow/block lists, kept out of the rule tries (a million list
+ * prefixes there would send nearly every /16 of the direct table to the
+ * trie): list prefix -> merged flags and block expiry (rl_lists.h).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, RL_MAX_LISTED);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rl_lpm4);
+	__type(value, struct rl_lval);
+} rl_lst4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, RL_MAX_LISTED);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rl_lpm6);
+	__type(value, struct rl_lval);
+} rl_lst6 SEC(".maps");
+
+/*
+ * Guard bitmaps of the list tries (rl_lists.h): a source whose bit is
+ * clear is on no list and pays one inlined array load, not a trie walk.
+ * Written by the agent through mmap after the tries.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RL_LBM4_ELEMS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} rl_lbm4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RL_LBM6_ELEMS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} rl_lbm6 SEC(".maps");
+
 /* Allow/block list entries with expiry; the agent's memory across restarts. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * RL_MAX_PREFIXES);
+	__uint(max_entries, 2 * RL_MAX_LISTED);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct rl_list_key);
 	__type(value, struct rl_list_val);
 } rl_lists SEC(".maps");
+
+/* Sampled drop events for the agent (rl_events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RL_EV_RING_BYTES);
+} rl_events SEC(".maps");
+
+/* Per CPU: hash of {rule, source} -> (second << 32 | tag) of its last
+ * over-limit event, so a source reports once a second. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RL_EV_SEEN_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rl_evseen SEC(".maps");
+
+/* Per CPU: events reported this second, blocklist hits seen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rl_evbudget);
+} rl_evbud SEC(".maps");
 
 /* The agent's apply journal (struct rl_jrec): head + two regions of redo
  * records, used by alternate applies. */

@@ -71,6 +71,8 @@ enum rl_gstat {
 	RL_G_EVICT,                /* on-full=evict replaced a live key     */
 	RL_G_TC_UNPARSED,          /* deferred to TC, which could not parse
 				    * it: passed unlabelled (terminal)      */
+	RL_G_EV_LOST,              /* drop events not reported: per-CPU
+				    * budget spent or ring buffer full      */
 	__RL_G_MAX,
 };
 
@@ -337,7 +339,9 @@ struct rl_conf {
 	__u32 on_full;             /* enum rl_on_full                       */
 	__u32 malformed;           /* enum rl_malformed                     */
 	__u32 coarse_clock;        /* 1: admit on the coarse clock as well  */
-	__u32 _pad;
+	__u32 events;              /* 1: someone streams drop events (the
+				    * agent sets it while `rlctl events`
+				    * runs): only then are they sampled     */
 	__u64 seed;                /* hash seed of rl_st4/rl_st6, set once
 				    * at creation (random), kept with the
 				    * pins: the loader passes it to the
@@ -401,7 +405,10 @@ enum rl_jop {
 	RL_J_LIST_DEL,             /* delete rl_lists[list.key]              */
 };
 
-#define RL_JOURNAL_RECS   (RL_MAX_RULES + 2 * 4096)   /* + 2 * RL_MAX_LIST */
+/* rl_lists writes one apply may journal: a change of more entries (an
+ * import, a flush) is written in batches outside the journal. */
+#define RL_JOURNAL_LIST_RECS  (2 * 4096)
+#define RL_JOURNAL_RECS   (RL_MAX_RULES + RL_JOURNAL_LIST_RECS)
 
 struct rl_jrec {
 	__u32 op;                  /* enum rl_jop                           */

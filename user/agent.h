@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include "rl_abi.h"
 #include "rl_model.h"
+#include "rl_events.h"
 
 #define AGENT_DEFAULT_SOCK "/run/rlagent/rlagent.sock"
 #define AGENT_DEFAULT_PIN  "/sys/fs/bpf/rlagent"
@@ -70,8 +71,9 @@ struct agent_rule {
 struct agent_model {
 	int n_rules, cap_rules;
 	struct agent_rule *rules;     /* listing order (prio)                 */
-	int n_allow, n_block;
-	struct rl_list_entry *allow;  /* RL_MAX_LIST each, malloc'd           */
+	int n_allow, n_block;         /* together at most RL_MAX_LIST         */
+	int cap_allow, cap_block;
+	struct rl_list_entry *allow;  /* sorted by rl_lpfx_cmp, malloc'd      */
 	struct rl_list_entry *block;
 };
 
@@ -88,6 +90,10 @@ struct agent_maps {
 	struct rl_bkt6 *bkt6;
 	uint32_t n_bkt4, n_bkt6;      /* buckets: the maps' max_entries       */
 	int dir4, dir6, mval;         /* direct match tables (agent_dir.c)    */
+	int lst4, lst6, lbm4, lbm6;   /* bulk list tries and bitmaps          */
+	int events;                   /* rl_events ring buffer                */
+	uint64_t *lbm[2];             /* rl_lbm4, rl_lbm6 mapped shared       */
+	uint32_t n_lbm[2];            /* their 64-bit elements                */
 };
 
 /* The direct match tables, mapped, and their value slots (agent_dir.c). */
@@ -185,6 +191,9 @@ struct agent {
 	/* what is running */
 	struct agent_model model;
 	struct rl_compiled applied;   /* exactly what the match tries hold    */
+	struct rl_lset lapplied;      /* exactly what the list tries hold     */
+	uint64_t next_expiry_ns;      /* the model's earliest list expiry, 0: none */
+	bool events_on;               /* rl_conf.events: a client streams events */
 	uint32_t next_gen;            /* 1..0xffff, never 0                   */
 	uint32_t next_prio;
 	uint32_t next_slot;
@@ -247,7 +256,10 @@ int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
 struct agent_rule *agent_model_find(struct agent_model *m, const char *name);
 int agent_model_add_rule(struct agent_model *m, const struct rl_rule_spec *spec);
 void agent_model_del_rule(struct agent_model *m, const char *name);
+/* Index of p in a model list (sorted), or -1. */
 int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix *p);
+/* Room for n entries in the allow (or block) list of m. */
+int agent_list_reserve(struct agent_model *m, bool allow, int n);
 /* Validates, compiles and writes `next` to the maps; on success `next` is
  * moved into a->model (and emptied), on failure the maps and a->model are
  * as before and err says why. */
@@ -280,10 +292,14 @@ int agent_jlog_cat(struct agent_jlog *j, uint32_t slot, const struct rl_catalog 
 int agent_jlog_list(struct agent_jlog *j, bool del, uint32_t kind, const struct rl_prefix *p,
 		    uint64_t expires_ns);
 void agent_jlog_free(struct agent_jlog *j);
+/* the rl_lists key of prefix p on list kind (enum rl_list_kind) */
+void agent_list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k);
 int agent_journal_commit(struct agent *a, struct agent_jlog *j, struct rl_err *err);
 int agent_journal_do(struct agent *a, const struct rl_jrec *r, struct rl_err *err);
 int agent_journal_done(struct agent *a, struct rl_err *err);
 int agent_journal_recover(struct agent *a, int *redone, struct rl_err *err);
+/* agent_state.c: rl_lists writes an apply journals; more go in batches */
+extern long agent_jlist_max;
 
 /* agent_gc.c */
 uint64_t agent_gc_next(const struct agent *a);
@@ -365,6 +381,17 @@ int ctl_pollfds(struct pollfd *pfds, int max);
 void ctl_handle(struct agent *a, struct pollfd *pfds, int n);
 int ctl_timeout_ms(void);
 int ctl_max_fds(void);
+
+/* Streams to every `events` client (one JSON line each); a client whose
+ * queue is full misses it, and is told how many it missed later. */
+bool ctl_events_wanted(void);
+void ctl_events_send(const char *line);
+
+/* agent_events.c: the drop-event ring buffer, read in the poll loop. */
+int agent_events_open(struct agent *a);
+void agent_events_close(void);
+int agent_events_fd(void);                  /* -1: none                 */
+void agent_events_run(struct agent *a);     /* never blocks             */
 
 /* agent_metrics.c: runs inside the poll loop, on the loop's thread. */
 int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen);

@@ -155,6 +155,11 @@ static void unmap_tables(struct agent *a)
 		munmap(a->maps.bkt4, (size_t)a->maps.n_bkt4 * sizeof(*a->maps.bkt4));
 	if (a->maps.bkt6)
 		munmap(a->maps.bkt6, (size_t)a->maps.n_bkt6 * sizeof(*a->maps.bkt6));
+	if (a->maps.lbm[0])
+		munmap(a->maps.lbm[0], (size_t)a->maps.n_lbm[0] * sizeof(uint64_t));
+	if (a->maps.lbm[1])
+		munmap(a->maps.lbm[1], (size_t)a->maps.n_lbm[1] * sizeof(uint64_t));
+	a->maps.lbm[0] = a->maps.lbm[1] = NULL;
 	a->maps.bkt4 = NULL;
 	a->maps.bkt6 = NULL;
 	a->maps.n_bkt4 = a->maps.n_bkt6 = 0;
@@ -225,6 +230,11 @@ int agent_bpf_open(struct agent *a)
 	a->maps.conf = l->fd.conf;
 	a->maps.catalog = l->fd.catalog;
 	a->maps.lists = l->fd.lists;
+	a->maps.lst4 = l->fd.lst4;
+	a->maps.lst6 = l->fd.lst6;
+	a->maps.lbm4 = l->fd.lbm4;
+	a->maps.lbm6 = l->fd.lbm6;
+	a->maps.events = l->fd.events;
 	a->maps.journal = l->fd.journal;
 	a->maps.st4 = l->fd.st4;
 	a->maps.st6 = l->fd.st6;
@@ -237,6 +247,12 @@ int agent_bpf_open(struct agent *a)
 	ret = map_table(a->maps.st4, "rl_st4", sizeof(struct rl_bkt4), (void **)&a->maps.bkt4, &a->maps.n_bkt4);
 	if (!ret)
 		ret = map_table(a->maps.st6, "rl_st6", sizeof(struct rl_bkt6), (void **)&a->maps.bkt6, &a->maps.n_bkt6);
+	if (!ret)
+		ret = map_table(a->maps.lbm4, "rl_lbm4", sizeof(uint64_t), (void **)&a->maps.lbm[0],
+				&a->maps.n_lbm[0]);
+	if (!ret)
+		ret = map_table(a->maps.lbm6, "rl_lbm6", sizeof(uint64_t), (void **)&a->maps.lbm[1],
+				&a->maps.n_lbm[1]);
 	if (!ret)
 		ret = agent_dir_open(a, l->adopted);
 	if (ret)
@@ -415,6 +431,7 @@ int agent_bpf_write_conf(struct agent *a)
 	c.on_full = a->cfg.defaults.on_full;
 	c.malformed = a->cfg.defaults.malformed;
 	c.coarse_clock = a->cfg.defaults.coarse_clock;
+	c.events = a->events_on;
 	ret = rl_conf_write(a->maps.conf, &c);
 	if (ret)
 		log_err("writing rl_conf: %s", strerror(-ret));

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "agent.h"
 #include "rl_cmds.h"
@@ -41,6 +43,7 @@ static const char *const gstat_names[__RL_G_MAX] = {
 	[RL_G_TC_DEFER]  = "tc_defer",
 	[RL_G_EVICT]     = "evict",
 	[RL_G_TC_UNPARSED] = "tc_unparsed",
+	[RL_G_EV_LOST]   = "events_lost",
 };
 
 const char *agent_gstat_name(int g)
@@ -371,12 +374,18 @@ static json_t *cmd_rule(struct agent *a, int argc, char **argv)
 			   RL_CUT(verb, 64));
 }
 
+#define LIST_SHOW 100000
+
 static json_t *list_json(const struct rl_list_entry *l, int n, uint64_t now)
 {
 	json_t *arr = json_array();
 	char t[64];
 	int i;
 
+	/* the answer must fit a client's queue (agent_ctl.c): the first
+	 * LIST_SHOW entries, and "total" says how many there are */
+	if (n > LIST_SHOW)
+		n = LIST_SHOW;
 	for (i = 0; i < n; i++) {
 		json_t *o;
 
@@ -391,6 +400,155 @@ static json_t *list_json(const struct rl_list_entry *l, int n, uint64_t now)
 		json_array_append_new(arr, o);
 	}
 	return arr;
+}
+
+/* An import file larger than this is refused before it is read: 2M
+ * entries of the longest IPv6 prefix with comments fit well inside. */
+#define IMPORT_MAX_BYTES (512ull << 20)
+
+/*
+ * `allow|block import FILE [for DURATION]`: every prefix of FILE (an
+ * absolute path, opened by the agent) onto the list, all or nothing.  A
+ * prefix already there takes the import's expiry.
+ */
+static json_t *cmd_list_import(struct agent *a, bool allow, int argc, char **argv)
+{
+	const char *obj = argv[0], *path;
+	struct rl_list_entry *in = NULL, *l, *old, *merged;
+	struct agent_model next;
+	struct rl_err err = {};
+	uint64_t dur = 0, now = agent_now_ns(), t0 = now;
+	int n = 0, i, j, k, nold, added = 0, fd;
+	const struct rl_list_entry *other;
+	int n_other;
+	struct stat st;
+	json_t *resp;
+	FILE *f;
+
+	/* the shape was checked by the command table (check_list_import) */
+	if (argc == 5) {
+		if (rl_parse_duration(argv[4], &dur, &err))
+			return agent_error("usage", "%s import: for: %s", obj, err.msg);
+		if (!dur)
+			return agent_error("usage", "%s import: for: the duration must be more than 0",
+					   obj);
+	}
+	path = argv[2];
+	if (path[0] != '/')
+		return agent_error("usage", "%s import: '%.*s' is not an absolute path (rlctl makes it one)",
+				   obj, RL_CUT(path, 200));
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return agent_error("refused", "%s import: cannot open %.*s: %s", obj,
+				   RL_CUT(path, 200), strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > IMPORT_MAX_BYTES) {
+		close(fd);
+		return agent_error("refused", "%s import: %.*s is not a regular file of at most %llu MiB",
+				   obj, RL_CUT(path, 200), IMPORT_MAX_BYTES >> 20);
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return agent_error("refused", "%s import: %s", obj, strerror(errno));
+	}
+	if (rl_list_read(f, path, RL_MAX_LIST, &in, &n, &err)) {
+		fclose(f);
+		resp = agent_error("refused", "%s import: %s; nothing was changed", obj, err.msg);
+		json_object_set_new(resp, "line", json_integer(err.line));
+		return resp;
+	}
+	fclose(f);
+
+	/* a prefix on the other list is refused, as `add` refuses it */
+	other = allow ? a->model.block : a->model.allow;
+	n_other = allow ? a->model.n_block : a->model.n_allow;
+	for (i = 0; i < n; i++) {
+		if (agent_list_find(other, n_other, &in[i].pfx) >= 0) {
+			char t[64];
+			int line = (int)in[i].expires_ns;
+
+			fmt_prefix(&in[i].pfx, t, sizeof(t));
+			free(in);
+			resp = agent_error("refused", "%s import: %.*s: line %d: %s is on the %s; `rlctl %s del %s` first; nothing was changed",
+					   obj, RL_CUT(path, 200), line, t,
+					   allow ? "blocklist" : "allowlist", allow ? "block" : "allow", t);
+			json_object_set_new(resp, "line", json_integer(line));
+			return resp;
+		}
+		in[i].expires_ns = dur ? now + dur : 0;
+	}
+	n = rl_list_sort(in, n);
+
+	if (agent_model_dup(&a->model, &next)) {
+		free(in);
+		return agent_error("refused", "out of memory");
+	}
+	old = allow ? next.allow : next.block;
+	nold = allow ? next.n_allow : next.n_block;
+	merged = malloc(((size_t)nold + (size_t)n + 1) * sizeof(*merged));
+	if (!merged) {
+		free(in);
+		agent_model_free(&next);
+		return agent_error("refused", "out of memory");
+	}
+	for (i = 0, j = 0, k = 0; i < nold || j < n;) {
+		int c = i >= nold ? 1 : j >= n ? -1 : rl_lpfx_cmp(&old[i].pfx, &in[j].pfx);
+
+		if (c < 0) {
+			merged[k++] = old[i++];
+		} else {
+			added += c > 0;
+			merged[k++] = in[j++];
+			i += c == 0;
+		}
+	}
+	free(in);
+	if (k - nold + next.n_allow + next.n_block > RL_MAX_LIST) {
+		free(merged);
+		agent_model_free(&next);
+		return agent_error("refused", "%s import: %d entries would make %d allow + block entries; at most %d; nothing was changed",
+				   obj, n, k - nold + next.n_allow + next.n_block, RL_MAX_LIST);
+	}
+	l = allow ? next.allow : next.block;
+	free(l);
+	if (allow) {
+		next.allow = merged;
+		next.n_allow = next.cap_allow = k;
+	} else {
+		next.block = merged;
+		next.n_block = next.cap_block = k;
+	}
+	resp = apply_or_refuse(a, &next, json_pack("{s:b, s:s, s:i, s:i, s:i, s:i}", "ok", 1,
+						  "list", allow ? "allow" : "block", "read", n,
+						  "added", added, "updated", n - added, "entries", k));
+	agent_model_free(&next);
+	if (!json_object_get(resp, "error")) {
+		json_object_set_new(resp, "ms", json_integer((json_int_t)((agent_now_ns() - t0) / 1000000)));
+		log_info("%s import %s: %d entries (%d new)%s%s by %s", obj, path, n, added,
+			 dur ? " for " : "", dur ? argv[4] : "", who());
+	}
+	return resp;
+}
+
+/* `allow|block flush`: the whole list off, at once. */
+static json_t *cmd_list_flush(struct agent *a, bool allow, char **argv)
+{
+	struct agent_model next;
+	int n = allow ? a->model.n_allow : a->model.n_block;
+	json_t *resp;
+
+	if (agent_model_dup(&a->model, &next))
+		return agent_error("refused", "out of memory");
+	if (allow)
+		next.n_allow = 0;
+	else
+		next.n_block = 0;
+	resp = apply_or_refuse(a, &next, json_pack("{s:b, s:s, s:i}", "ok", 1, "list",
+						  allow ? "allow" : "block", "removed", n));
+	agent_model_free(&next);
+	if (!json_object_get(resp, "error"))
+		log_info("%s flush: %d entries removed by %s", argv[0], n, who());
+	return resp;
 }
 
 static json_t *cmd_list(struct agent *a, int argc, char **argv)
@@ -409,9 +567,10 @@ static json_t *cmd_list(struct agent *a, int argc, char **argv)
 	if (!strcmp(verb, "list") || !strcmp(verb, "show")) {
 		if (argc > 2)
 			return agent_error("usage", "usage: %s list", obj);
-		return json_pack("{s:b, s:o}", "ok", 1, allow ? "allow" : "block",
+		return json_pack("{s:b, s:o, s:i}", "ok", 1, allow ? "allow" : "block",
 				 allow ? list_json(a->model.allow, a->model.n_allow, now)
-				       : list_json(a->model.block, a->model.n_block, now));
+				       : list_json(a->model.block, a->model.n_block, now),
+				 "total", allow ? a->model.n_allow : a->model.n_block);
 	}
 	if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "delete"))
 		return agent_error("usage", "unknown command '%s %.*s': try add, del, list", obj,
@@ -445,15 +604,21 @@ static json_t *cmd_list(struct agent *a, int argc, char **argv)
 		return agent_error("refused", "out of memory");
 	l = allow ? next.allow : next.block;
 	n = allow ? &next.n_allow : &next.n_block;
-	idx = agent_list_find(l, *n, &p);
+	idx = rl_list_search(l, *n, &p);
 	if (!strcmp(verb, "add")) {
 		if (idx < 0) {
-			if (next.n_allow + next.n_block >= RL_MAX_LIST) {
+			if (next.n_allow + next.n_block >= RL_MAX_LIST ||
+			    agent_list_reserve(&next, allow, *n + 1)) {
 				agent_model_free(&next);
 				return agent_error("refused", "allow + block lists are full (%d entries)",
 						   RL_MAX_LIST);
 			}
-			idx = (*n)++;
+			l = allow ? next.allow : next.block;
+			/* keep the list sorted: insert where the search ended */
+			idx = -idx - 1;
+			memmove(&l[idx + 1], &l[idx], (size_t)(*n - idx) * sizeof(*l));
+			(*n)++;
+			memset(&l[idx], 0, sizeof(l[idx]));
 			l[idx].pfx = p;
 		}
 		l[idx].expires_ns = dur ? now + dur : 0;
@@ -630,8 +795,11 @@ int agent_check_config(const char *path, int *n_rules, struct rl_err *err)
 	return ret;
 }
 
-/* Carries the live timed entries of an old list into `next`. */
-static void keep_timed(const struct rl_list_entry *l, int n, struct agent_model *next, bool allow)
+/* Carries the live timed entries of an old list into `next`, whose first
+ * na0/nb0 entries (the config's, sorted) are all it searches: what this
+ * appends is sorted afterwards. */
+static void keep_timed(const struct rl_list_entry *l, int n, struct agent_model *next, bool allow,
+		       int na0, int nb0)
 {
 	uint64_t now = agent_now_ns();
 	char t[64];
@@ -641,10 +809,11 @@ static void keep_timed(const struct rl_list_entry *l, int n, struct agent_model 
 		const struct rl_list_entry *e = &l[i];
 
 		if (!e->expires_ns || e->expires_ns <= now ||
-		    agent_list_find(next->block, next->n_block, &e->pfx) >= 0 ||
-		    agent_list_find(next->allow, next->n_allow, &e->pfx) >= 0)
+		    agent_list_find(next->block, nb0, &e->pfx) >= 0 ||
+		    agent_list_find(next->allow, na0, &e->pfx) >= 0)
 			continue;
-		if (next->n_allow + next->n_block >= RL_MAX_LIST) {
+		if (next->n_allow + next->n_block >= RL_MAX_LIST ||
+		    agent_list_reserve(next, allow, (allow ? next->n_allow : next->n_block) + 1)) {
 			fmt_prefix(&e->pfx, t, sizeof(t));
 			log_warn("config reload: no room to keep the timed %s entry %s (allow + block lists are full)",
 				 allow ? "allow" : "block", t);
@@ -661,7 +830,7 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 {
 	struct rl_config cfg;
 	struct agent_model next;
-	int ret;
+	int ret, na0, nb0;
 
 	a->unchanged = true;
 	a->reloads++;
@@ -695,8 +864,12 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 	/* Timed entries added at runtime (block for 10m, allow for 1h) are
 	 * not configuration: both kinds outlive a reload and expire on their
 	 * own, unless the file now lists the prefix itself. */
-	keep_timed(a->model.allow, a->model.n_allow, &next, true);
-	keep_timed(a->model.block, a->model.n_block, &next, false);
+	na0 = next.n_allow;
+	nb0 = next.n_block;
+	keep_timed(a->model.allow, a->model.n_allow, &next, true, na0, nb0);
+	keep_timed(a->model.block, a->model.n_block, &next, false, na0, nb0);
+	next.n_allow = rl_list_sort(next.allow, next.n_allow);
+	next.n_block = rl_list_sort(next.block, next.n_block);
 	/* a new cluster: section first, so that its scope cluster rules apply */
 	if (cfg.cluster.enabled && agent_cluster_configure(a, &cfg.cluster)) {
 		agent_err(err, "cluster: cannot start the Redis thread");
@@ -1234,7 +1407,7 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, uid_t uid,
 		return agent_error("usage", "%s", err.msg);
 	if (uid != 0 && (c->flags & (RL_CMD_CHANGES | RL_CMD_LOCAL)))
 		return agent_error("refused", "only root may run `%s%s%s`; uid %u may read: rule list, "
-				   "allow list, block list, stats, top, explain, status, config dump",
+				   "allow list, block list, stats, top, explain, events, status, config dump",
 				   argv[0], c->verb ? " " : "", c->verb ? c->verb : "", (unsigned)uid);
 	switch (c->id) {
 	case RL_CMD_RULE_ADD:
@@ -1246,6 +1419,10 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, uid_t uid,
 	case RL_CMD_LIST_DEL:
 	case RL_CMD_LIST_SHOW:
 		return cmd_list(a, argc, argv);
+	case RL_CMD_LIST_IMPORT:
+		return cmd_list_import(a, !strcmp(argv[0], "allow"), argc, argv);
+	case RL_CMD_LIST_FLUSH:
+		return cmd_list_flush(a, !strcmp(argv[0], "allow"), argv);
 	case RL_CMD_STATS:
 		return cmd_stats(a, argc, argv);
 	case RL_CMD_STATUS:
@@ -1261,6 +1438,10 @@ static json_t *dispatch_argv(struct agent *a, int argc, char **argv, uid_t uid,
 		return agent_explain(a, argc, argv);
 	case RL_CMD_PING:
 		return ok();
+	case RL_CMD_EVENTS:
+		/* agent_ctl.c turns the connection into a stream on "stream" */
+		return json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "stream", "events",
+				 "budget_per_cpu_s", RL_EV_BUDGET, "blocklist_sample", RL_EV_SAMPLE);
 	case __RL_CMD_MAX:
 		break;
 	}

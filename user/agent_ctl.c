@@ -60,6 +60,8 @@ struct client {
 	bool eof;                 /* peer closed its sending side           */
 	bool closing;             /* close once `out` is flushed            */
 	struct agent_job *job;    /* a command answered over several turns  */
+	bool events;              /* `events`: streams drop events          */
+	uint64_t ev_missed;       /* events it missed, its queue being full */
 };
 
 const char *agent_peer;
@@ -268,12 +270,56 @@ static size_t out_pending(const struct client *c)
 	return c->out_len - c->out_off;
 }
 
+static bool queue_raw(struct client *c, const char *s, size_t len);
+
+bool ctl_events_wanted(void)
+{
+	int i;
+
+	for (i = 0; i < n_clients; i++)
+		if (clients[i].events && !clients[i].closing)
+			return true;
+	return false;
+}
+
+/* One event line to every streaming client; one that does not keep up
+ * (CTL_OUT_PAUSE queued) misses it and is told the count when it does. */
+void ctl_events_send(const char *line)
+{
+	size_t len = strlen(line);
+	int i;
+
+	for (i = 0; i < n_clients; i++) {
+		struct client *c = &clients[i];
+
+		if (!c->events || c->closing)
+			continue;
+		if (out_pending(c) >= CTL_OUT_PAUSE) {
+			c->ev_missed++;
+			continue;
+		}
+		if (c->ev_missed) {
+			char m[160];
+			int n = snprintf(m, sizeof(m),
+					 "{\"kind\":\"lost\",\"count\":%llu,\"reason\":\"this client read too slowly\"}",
+					 (unsigned long long)c->ev_missed);
+
+			if (!queue_raw(c, m, (size_t)n))
+				continue;
+			c->ev_missed = 0;
+		}
+		if (!queue_raw(c, line, len))
+			c->ev_missed++;
+	}
+}
+
 /* Queues one response line (NULL: one saying it could not be built);
  * false if the client's queue is over the cap. */
 static bool queue(struct client *c, json_t *resp)
 {
 	char *s = json_dumps(resp, JSON_COMPACT);
 	size_t len;
+	bool ok;
 
 	json_decref(resp);
 	/* every string in an answer is sanitized UTF-8: what is left is
@@ -283,10 +329,16 @@ static bool queue(struct client *c, json_t *resp)
 	if (!s)
 		return false;
 	len = strlen(s);
-	if (out_pending(c) + len + 1 > CTL_MAX_OUT) {
-		free(s);
+	ok = queue_raw(c, s, len);
+	free(s);
+	return ok;
+}
+
+/* Queues len bytes of s and a newline; false if over the cap or out of memory. */
+static bool queue_raw(struct client *c, const char *s, size_t len)
+{
+	if (out_pending(c) + len + 1 > CTL_MAX_OUT)
 		return false;
-	}
 	if (c->out_off && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (c->out_len + len + 1 > c->out_cap) {
@@ -301,17 +353,14 @@ static bool queue(struct client *c, json_t *resp)
 		while (cap < c->out_len + len + 1)
 			cap *= 2;
 		n = realloc(c->out, cap);
-		if (!n) {
-			free(s);
+		if (!n)
 			return false;
-		}
 		c->out = n;
 		c->out_cap = cap;
 	}
 	memcpy(c->out + c->out_len, s, len);
 	c->out[c->out_len + len] = '\n';
 	c->out_len += len + 1;
-	free(s);
 	return true;
 }
 
@@ -363,6 +412,9 @@ static bool process(struct agent *a, struct client *c)
 		if (!len)
 			continue;
 		resp = handle_line(a, c, line, len);
+		/* `events`: from now on the connection carries the stream */
+		if (resp && json_is_string(json_object_get(resp, "stream")))
+			c->events = true;
 		/* NULL without a job: queue() says the answer failed */
 		if (!c->job && !queue(c, resp))
 			return false;
@@ -388,7 +440,7 @@ static bool idle(const struct client *c)
 {
 	char b;
 
-	return !c->in_len && !out_pending(c) && !c->job && !c->closing &&
+	return !c->events && !c->in_len && !out_pending(c) && !c->job && !c->closing &&
 	       recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 
@@ -522,6 +574,9 @@ static uint64_t deadline(const struct client *c)
 {
 	if (out_pending(c))
 		return c->last_ms + CTL_STALL_MS;
+	/* a stream listener waits as long as it likes */
+	if (c->events)
+		return now_ms() + 60000;
 	return c->req_ms + CTL_IDLE_MS;
 }
 

@@ -3,8 +3,10 @@
  * agent_explain.c - `rlctl explain SRC [proto P] [dport N] [syn]`: what
  * the datapath would do with such a packet now, and why.
  *
- * It asks the maps, not the model: the match entry is the pinned trie's
- * answer for SRC (bpf_map_lookup_elem on an LPM trie is a longest-prefix
+ * It asks the maps, not the model: the allow/block verdict is the list
+ * trie's (rl_lst4/rl_lst6) answer for SRC behind its guard bit in
+ * rl_lbm4/rl_lbm6, tested as bpf/rl_core.h rl_list_get does; the match
+ * entry is the pinned rule trie's answer for SRC (bpf_map_lookup_elem on an LPM trie is a longest-prefix
  * lookup), the rule is the first candidate of that entry that takes the
  * packet (rl_rule_takes, the function bpf/rl_core.h uses), and the
  * bucket is read where the datapath keeps it (the state table slot of
@@ -15,7 +17,9 @@
  *
  * The answer is built by steps that each add one part: the list entries
  * that cover SRC (explain_lists: one function, so another source of list
- * entries adds itself there), the match entry, the rule, the state.
+ * entries adds itself there; they come from the agent's sorted lists, the
+ * record in rl_lists), the list verdict, the match entry, the rule, the
+ * state.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -73,9 +77,10 @@ static struct rl_prefix key_of(const struct rl_prefix *src, uint8_t plen)
 }
 
 /*
- * The allow and block entries covering SRC, longest first: what the
- * match entry's flags were compiled from.  Entries past their expiry are
- * listed with expired: true (the datapath no longer applies them).
+ * The allow and block entries covering SRC, longest first: what the list
+ * trie's entry for SRC was derived from.  The lists are sorted by address
+ * then length, so each prefix length costs one bisection.  Entries past
+ * their expiry are shown as expired until the agent drops them.
  */
 static json_t *explain_lists(struct agent *a, const struct rl_prefix *src, uint64_t now)
 {
@@ -84,16 +89,20 @@ static json_t *explain_lists(struct agent *a, const struct rl_prefix *src, uint6
 		{ a->model.block, a->model.n_block, "block" },
 	};
 	json_t *arr = json_array();
+	int len, i;
 	size_t k;
-	int i;
 
-	for (k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
-		for (i = 0; i < lists[k].n; i++) {
-			const struct rl_list_entry *e = &lists[k].l[i];
+	for (len = src->family == 4 ? 32 : 128; len >= 0; len--) {
+		struct rl_prefix p = key_of(src, (uint8_t)len);
+
+		for (k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
+			const struct rl_list_entry *e;
 			json_t *o;
 
-			if (!rl_prefix_contains(&e->pfx, src))
+			i = agent_list_find(lists[k].l, lists[k].n, &p);
+			if (i < 0)
 				continue;
+			e = &lists[k].l[i];
 			o = json_pack("{s:s, s:o, s:i}", "list", lists[k].name,
 				      "prefix", pfx_json(&e->pfx), "len", (int)e->pfx.len);
 			json_object_set_new(o, "expires_in_s", e->expires_ns ?
@@ -103,19 +112,53 @@ static json_t *explain_lists(struct agent *a, const struct rl_prefix *src, uint6
 			json_object_set_new(o, "expired", json_boolean(e->expires_ns && e->expires_ns <= now));
 			json_array_append_new(arr, o);
 		}
-	/* longest prefix first; few entries cover one address */
-	for (k = 1; k < json_array_size(arr); k++)
-		for (i = (int)k; i > 0; i--) {
-			json_t *x = json_array_get(arr, (size_t)i - 1), *y = json_array_get(arr, (size_t)i);
-
-			if (json_integer_value(json_object_get(x, "len")) >=
-			    json_integer_value(json_object_get(y, "len")))
-				break;
-			json_incref(x);
-			json_array_set(arr, (size_t)i - 1, y);
-			json_array_set_new(arr, (size_t)i, x);
-		}
+	}
 	return arr;
+}
+
+/*
+ * What the datapath's list check (bpf/rl_core.h rl_list_get) finds for
+ * SRC: 1 and *lv if its guard bit is set and the list trie has an entry
+ * covering it, 0 if not, -errno if a map could not be read.  Without the
+ * bitmaps mapped (no kernel) the trie alone decides.
+ */
+static int list_lookup(struct agent *a, const struct rl_prefix *src, struct rl_lval *lv)
+{
+	const uint64_t *bm = a->maps.lbm[src->family == 4 ? 0 : 1];
+	uint32_t bit;
+
+	if (src->family == 4) {
+		struct rl_lpm4 k = { .prefixlen = 32 };
+		uint32_t h = (uint32_t)src->addr[0] << 24 | (uint32_t)src->addr[1] << 16 |
+			     (uint32_t)src->addr[2] << 8 | src->addr[3];
+
+		bit = rl_lbm4_bit(h);
+		if (bm && !((__atomic_load_n(&bm[bit / 64], __ATOMIC_RELAXED) >> (bit % 64)) & 1))
+			return 0;
+		memcpy(&k.addr, src->addr, 4);
+		if (bpf_map_lookup_elem(a->maps.lst4, &k, lv))
+			return errno == ENOENT ? 0 : -errno;
+		return 1;
+	}
+	struct rl_lpm6 k6 = { .prefixlen = 128 };
+	uint64_t hi = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		hi = hi << 8 | src->addr[i];
+	if (bm) {
+		bit = rl_lbm6_short_bit(hi);
+		if (!((__atomic_load_n(&bm[bit / 64], __ATOMIC_RELAXED) >> (bit % 64)) & 1)) {
+			bit = rl_lbm6_hash_bit(hi);
+			if (!((__atomic_load_n(&bm[RL_LBM6_SHORT + bit / 64], __ATOMIC_RELAXED) >>
+			       (bit % 64)) & 1))
+				return 0;
+		}
+	}
+	memcpy(k6.addr, src->addr, 16);
+	if (bpf_map_lookup_elem(a->maps.lst6, &k6, lv))
+		return errno == ENOENT ? 0 : -errno;
+	return 1;
 }
 
 /* The compiled entry the trie returns for SRC: the longest containing it. */
@@ -408,6 +451,7 @@ json_t *agent_explain(struct agent *a, int argc, char **argv)
 	struct rl_err err = {};
 	const struct rl_prefix *mp;
 	struct rl_match m;
+	struct rl_lval lv;
 	uint64_t now = agent_now_ns();
 	json_t *o, *pkt, *cands;
 	const char *verdict, *reason;
@@ -421,6 +465,28 @@ json_t *agent_explain(struct agent *a, int argc, char **argv)
 			"dport", q.has_dport ? json_integer(q.dport) : json_null(), "syn", q.syn);
 	o = json_pack("{s:b, s:o, s:o}", "ok", 1, "packet", pkt,
 		      "lists", explain_lists(a, &q.src, now));
+
+	/* the bulk lists first, as the datapath: allow beats block beats rules */
+	ret = list_lookup(a, &q.src, &lv);
+	if (ret < 0) {
+		json_decref(o);
+		return agent_error("refused", "reading the list trie: %s", strerror(-ret));
+	}
+	if (ret > 0 && (lv.flags & RL_LF_ALLOW)) {
+		json_object_set_new(o, "match_prefix", json_null());
+		verdict = "pass";
+		reason = "allowlisted: allow beats block beats rules";
+		goto out;
+	}
+	if (ret > 0 && (lv.flags & RL_LF_BLOCK) && now < lv.block_until_ns) {
+		json_object_set_new(o, "match_prefix", json_null());
+		verdict = "drop";
+		reason = "blocklisted";
+		if (lv.block_until_ns != ~0ULL)
+			json_object_set_new(o, "blocked_for_ms", json_integer(
+				(json_int_t)((lv.block_until_ns - now) / 1000000)));
+		goto out;
+	}
 
 	ret = trie_lookup(a, &q.src, &m);
 	if (ret && ret != -ENOENT) {

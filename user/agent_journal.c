@@ -16,7 +16,7 @@
 #include <bpf/bpf.h>
 #include "agent.h"
 
-static void list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k)
+void agent_list_key(uint32_t kind, const struct rl_prefix *p, struct rl_list_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->kind = kind;
@@ -66,7 +66,7 @@ int agent_jlog_list(struct agent_jlog *j, bool del, uint32_t kind, const struct 
 	struct rl_jrec r;
 
 	memset(&r, 0, sizeof(r));
-	list_key(kind, p, &r.list.key);
+	agent_list_key(kind, p, &r.list.key);
 	r.list.val.expires_ns = expires_ns;
 	return jlog_add(j, del ? RL_J_LIST_DEL : RL_J_LIST_SET, 0, &r.list, sizeof(r.list));
 }

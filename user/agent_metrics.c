@@ -214,6 +214,8 @@ static const struct {
 	  "New per-source keys that replaced a live key because both buckets were full (on-full evict)." },
 	{ RL_G_TC_UNPARSED, "rl_tc_unparsed", true,
 	  "Packets XDP deferred to TC that TC could not parse (header past its linear pull), passed unlabelled." },
+	{ RL_G_EV_LOST, "rl_events_lost", false,
+	  "Drop events the datapath did not report: its per-CPU budget for the second was spent or the ring buffer was full." },
 };
 
 static void rule_counters(struct buf *b, struct agent *a, bool bytes)

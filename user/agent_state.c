@@ -65,13 +65,29 @@ void agent_model_free(struct agent_model *m)
 	agent_model_init(m);
 }
 
-static int model_alloc_lists(struct agent_model *m)
+int agent_list_reserve(struct agent_model *m, bool allow, int n)
 {
-	if (!m->allow)
-		m->allow = calloc(RL_MAX_LIST, sizeof(*m->allow));
-	if (!m->block)
-		m->block = calloc(RL_MAX_LIST, sizeof(*m->block));
-	return m->allow && m->block ? 0 : -ENOMEM;
+	struct rl_list_entry **l = allow ? &m->allow : &m->block, *nl;
+	int *cap = allow ? &m->cap_allow : &m->cap_block, c;
+
+	if (n <= *cap && *l)
+		return 0;
+	c = *cap > 64 ? *cap : 64;
+	while (c < n)
+		c = c > RL_MAX_LIST ? n : c * 2;
+	nl = realloc(*l, (size_t)c * sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	*l = nl;
+	*cap = c;
+	return 0;
+}
+
+static int model_alloc_lists(struct agent_model *m, int na, int nb)
+{
+	int err = agent_list_reserve(m, true, na);
+
+	return err ? err : agent_list_reserve(m, false, nb);
 }
 
 static int model_reserve(struct agent_model *m, int n)
@@ -97,7 +113,7 @@ int agent_model_dup(const struct agent_model *src, struct agent_model *dst)
 	int err;
 
 	agent_model_init(dst);
-	err = model_alloc_lists(dst);
+	err = model_alloc_lists(dst, src->n_allow, src->n_block);
 	if (!err)
 		err = model_reserve(dst, src->n_rules);
 	if (err) {
@@ -127,7 +143,7 @@ int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
 			  cfg->n_allow, cfg->n_block, RL_MAX_LIST);
 		return -E2BIG;
 	}
-	ret = model_alloc_lists(m);
+	ret = model_alloc_lists(m, cfg->n_allow, cfg->n_block);
 	if (!ret)
 		ret = model_reserve(m, cfg->n_rules);
 	if (ret) {
@@ -145,8 +161,8 @@ int agent_model_from_config(const struct rl_config *cfg, struct agent_model *m,
 		memcpy(m->allow, cfg->allow, (size_t)cfg->n_allow * sizeof(*m->allow));
 	if (cfg->n_block)
 		memcpy(m->block, cfg->block, (size_t)cfg->n_block * sizeof(*m->block));
-	m->n_allow = cfg->n_allow;
-	m->n_block = cfg->n_block;
+	m->n_allow = rl_list_sort(m->allow, cfg->n_allow);
+	m->n_block = rl_list_sort(m->block, cfg->n_block);
 	return 0;
 }
 
@@ -188,12 +204,9 @@ void agent_model_del_rule(struct agent_model *m, const char *name)
 
 int agent_list_find(const struct rl_list_entry *l, int n, const struct rl_prefix *p)
 {
-	int i;
+	int i = rl_list_search(l, n, p);
 
-	for (i = 0; i < n; i++)
-		if (!rl_prefix_cmp(&l[i].pfx, p))
-			return i;
-	return -1;
+	return i >= 0 ? i : -1;
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -340,14 +353,266 @@ static int slot_index(const struct agent_model *m, int32_t **out)
 	return 0;
 }
 
+static int lst_key(struct agent *a, const struct rl_prefix *p, void *key)
+{
+	if (p->family == 4) {
+		struct rl_lpm4 *k = key;
+
+		memset(k, 0, sizeof(*k));
+		k->prefixlen = p->len;
+		memcpy(&k->addr, p->addr, 4);
+		return a->maps.lst4;
+	}
+	struct rl_lpm6 *k6 = key;
+
+	memset(k6, 0, sizeof(*k6));
+	k6->prefixlen = p->len;
+	memcpy(k6->addr, p->addr, 16);
+	return a->maps.lst6;
+}
+
+#define BATCH 8192
+
 /*
- * Make the maps go from (from, fc) to (to, tc).  Both compiled sets must
- * be sorted.  Every write is idempotent, so calling this again with the
- * roles swapped after a failure restores `from` whatever the failure left.
+ * Writes n keys (ksz bytes each) with their values (vsz bytes), or with
+ * vals NULL deletes them (a key already gone is fine), in batches: one
+ * syscall per BATCH entries instead of one each.  On failure *bad is the
+ * index of the entry that failed.
+ */
+static int batch_write(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+		       int n, int *bad)
+{
+	int done = 0;
+
+	while (done < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 cnt = (__u32)(n - done > BATCH ? BATCH : n - done);
+		const char *k = (const char *)keys + (size_t)done * ksz;
+		int r = vals ? bpf_map_update_batch(fd, k, (const char *)vals + (size_t)done * vsz,
+						    &cnt, &o)
+			     : bpf_map_delete_batch(fd, k, &cnt, &o);
+
+		if (!r) {
+			done += (int)cnt;
+			continue;
+		}
+		if (!vals && errno == ENOENT) {
+			done += (int)cnt + 1;	/* skip the missing one */
+			continue;
+		}
+		*bad = done + (int)cnt;
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * rl_lists, the agent's record of its lists, from `from` to `to`: with
+ * !del, the entries that are new or whose expiry changed; with del, those
+ * `to` lacks.  Both sorted: one merge.  With jl, each becomes a journal
+ * record; with count, they are only counted; else they are written in
+ * batches, outside the journal (a bulk change: docs/ARCHITECTURE.md).
+ */
+static int sync_lists_map(struct agent *a, const struct agent_model *from,
+			  const struct agent_model *to, bool del, struct agent_jlog *jl,
+			  long *count, struct rl_err *err)
+{
+	bool write = !jl && !count;
+	struct rl_list_key *k = write ? malloc(BATCH * sizeof(*k)) : NULL;
+	struct rl_list_val *v = write ? malloc(BATCH * sizeof(*v)) : NULL;
+	const struct rl_list_entry **src = write ? malloc(BATCH * sizeof(*src)) : NULL;
+	int i, j, f, n = 0, bad = 0, ret = 0;
+	char pbuf[64];
+
+	if (write && (!k || !v || !src)) {
+		agent_err(err, "out of memory writing rl_lists");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (j = 0; j < 2; j++) {
+		const struct rl_list_entry *tl = j ? to->block : to->allow;
+		const struct rl_list_entry *fl = j ? from->block : from->allow;
+		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
+		const struct rl_list_entry *walk = del ? fl : tl, *other = del ? tl : fl;
+		int wn = del ? fn : tn, on = del ? tn : fn;
+		uint32_t kind = j ? RL_LIST_BLOCK : RL_LIST_ALLOW;
+
+		for (i = 0, f = 0; i <= wn; i++) {
+			if (i < wn) {
+				int c = 1;
+				bool found;
+
+				while (f < on && (c = rl_lpfx_cmp(&other[f].pfx, &walk[i].pfx)) < 0)
+					f++;
+				found = f < on && !c;
+				if (del ? found : found && other[f].expires_ns == walk[i].expires_ns)
+					continue;
+				if (count) {
+					++*count;
+					continue;
+				}
+				if (jl) {
+					ret = agent_jlog_list(jl, del, kind, &walk[i].pfx,
+							      del ? 0 : walk[i].expires_ns);
+					if (ret)
+						goto out;
+					continue;
+				}
+				agent_list_key(kind, &walk[i].pfx, &k[n]);
+				v[n].expires_ns = walk[i].expires_ns;
+				src[n++] = &walk[i];
+				if (n < BATCH)
+					continue;
+			}
+			if (!n)
+				continue;
+			ret = batch_write(a->maps.lists, k, sizeof(*k), del ? NULL : v, sizeof(*v), n,
+					  &bad);
+			if (ret) {
+				agent_err(err, "%s rl_lists entry %s: %s%s", del ? "deleting" : "writing",
+					  pfx_str(&src[bad]->pfx, pbuf, sizeof(pbuf)), strerror(-ret),
+					  ret == -E2BIG ? " (rl_lists is full)" : "");
+				goto out;
+			}
+			n = 0;
+		}
+	}
+out:
+	free(k);
+	free(v);
+	free(src);
+	return ret;
+}
+
+/*
+ * The list tries from `from` to `to` (both sorted): with !del, writes the
+ * entries that are new or changed; with del, deletes those `to` lacks.
+ * Batched per family, BATCH entries a syscall.
+ */
+static int sync_list_tries(struct agent *a, const struct rl_lset *from,
+			   const struct rl_lset *to, bool del, struct rl_err *err)
+{
+	const struct rl_lset *walk = del ? from : to, *other = del ? to : from;
+	struct rl_lpm4 *k4 = malloc(BATCH * sizeof(*k4));
+	struct rl_lpm6 *k6 = malloc(BATCH * sizeof(*k6));
+	struct rl_lval *v4 = malloc(BATCH * sizeof(*v4)), *v6 = malloc(BATCH * sizeof(*v6));
+	int *i4 = malloc(BATCH * sizeof(*i4)), *i6 = malloc(BATCH * sizeof(*i6));
+	int i, j = 0, n4 = 0, n6 = 0, bad = 0, ret = 0, f;
+	char pbuf[64];
+
+	if (!k4 || !k6 || !v4 || !v6 || !i4 || !i6) {
+		agent_err(err, "out of memory writing the list tries");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i <= walk->n; i++) {
+		const struct rl_lentry *e = i < walk->n ? &walk->e[i] : NULL;
+		bool found;
+		int c = 1;
+
+		if (e) {
+			while (j < other->n && (c = rl_lpfx_cmp(&other->e[j].pfx, &e->pfx)) < 0)
+				j++;
+			found = j < other->n && !c;
+			if (del ? found : found && !memcmp(&other->e[j].v, &e->v, sizeof(e->v)))
+				continue;
+			if (e->pfx.family == 4) {
+				lst_key(a, &e->pfx, &k4[n4]);
+				v4[n4] = e->v;
+				i4[n4++] = i;
+			} else {
+				lst_key(a, &e->pfx, &k6[n6]);
+				v6[n6] = e->v;
+				i6[n6++] = i;
+			}
+		}
+		/* flush a full batch, and both at the end */
+		for (f = 4; f <= 6; f += 2) {
+			int *n = f == 4 ? &n4 : &n6;
+
+			if (!*n || (e && *n < BATCH))
+				continue;
+			ret = f == 4 ? batch_write(a->maps.lst4, k4, sizeof(*k4), del ? NULL : v4,
+						   sizeof(*v4), n4, &bad)
+				     : batch_write(a->maps.lst6, k6, sizeof(*k6), del ? NULL : v6,
+						   sizeof(*v6), n6, &bad);
+			if (ret) {
+				const struct rl_lentry *x = &walk->e[f == 4 ? i4[bad] : i6[bad]];
+
+				agent_err(err, "%s list trie entry %s: %s%s", del ? "deleting" : "writing",
+					  pfx_str(&x->pfx, pbuf, sizeof(pbuf)), strerror(-ret),
+					  ret == -ENOSPC || ret == -E2BIG ? " (list trie is full)" : "");
+				goto out;
+			}
+			*n = 0;
+		}
+	}
+out:
+	free(k4);
+	free(k6);
+	free(v4);
+	free(v6);
+	free(i4);
+	free(i6);
+	return ret;
+}
+
+/* The guard bitmaps (rl_lists.h) for `s`, stored word by word where they
+ * differ: a word is one 8-byte store, so a packet sees it old or new. */
+static int sync_list_bitmaps(struct agent *a, const struct rl_lset *s, struct rl_err *err)
+{
+	uint64_t *bm4, *bm6;
+	uint32_t f, i;
+
+	/* not mapped: no kernel (tests/fuzz); the agent refuses to start
+	 * without them (agent_bpf_open) */
+	if (!a->maps.lbm[0] || !a->maps.lbm[1])
+		return 0;
+	if (a->maps.n_lbm[0] < RL_LBM4_ELEMS || a->maps.n_lbm[1] < RL_LBM6_ELEMS) {
+		agent_err(err, "the list bitmaps rl_lbm4/rl_lbm6 are smaller than this build's");
+		return -EINVAL;
+	}
+	bm4 = malloc((size_t)RL_LBM4_ELEMS * sizeof(*bm4));
+	bm6 = malloc((size_t)RL_LBM6_ELEMS * sizeof(*bm6));
+	if (!bm4 || !bm6) {
+		free(bm4);
+		free(bm6);
+		agent_err(err, "out of memory for the list bitmaps");
+		return -ENOMEM;
+	}
+	rl_lbm_build(s, bm4, bm6);
+	for (f = 0; f < 2; f++) {
+		uint64_t *want = f ? bm6 : bm4, *m = a->maps.lbm[f];
+		uint32_t n = f ? RL_LBM6_ELEMS : RL_LBM4_ELEMS;
+
+		for (i = 0; i < n; i++)
+			if (__atomic_load_n(&m[i], __ATOMIC_RELAXED) != want[i])
+				__atomic_store_n(&m[i], want[i], __ATOMIC_RELEASE);
+	}
+	free(bm4);
+	free(bm6);
+	return 0;
+}
+
+/*
+ * List writes an apply puts in the journal: a change of at most this many
+ * rl_lists entries (sets and deletes) is all-or-nothing like the rules; a
+ * bigger one (an import, a flush, a reload that replaces a feed) is
+ * written in batches outside the journal.  tests/unit/test_crash.c lowers
+ * it to reach the bulk path with small lists.
+ */
+long agent_jlist_max = RL_JOURNAL_LIST_RECS;
+
+/*
+ * Make the maps go from (from, fc, fls) to (to, tc, tls).  The compiled
+ * sets must be sorted.  Every write is idempotent, so calling this again
+ * with the roles swapped after a failure restores `from` whatever the
+ * failure left.  *committed: the maps may no longer hold `from` alone.
  */
 static int sync_maps(struct agent *a, const struct agent_model *from,
-		     const struct rl_compiled *fc, const struct agent_model *to,
-		     const struct rl_compiled *tc, bool zero_new, bool *committed,
+		     const struct rl_compiled *fc, const struct rl_lset *fls,
+		     const struct agent_model *to, const struct rl_compiled *tc,
+		     const struct rl_lset *tls, bool zero_new, bool *committed,
 		     struct rl_err *err)
 {
 	int32_t *fidx = NULL, *tidx = NULL;
@@ -355,6 +620,8 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	struct agent_jlog jl = {};
 	char pbuf[64];
 	int i, j, ret, fd, early;
+	long nlist = 0;
+	bool bulk;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
 
 	*committed = false;
@@ -396,10 +663,16 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 	}
 
+	/* How many rl_lists writes: few go in the journal, many in batches
+	 * outside it (each entry stands alone; a crash keeps part of them). */
+	sync_lists_map(a, from, to, false, NULL, &nlist, err);
+	sync_lists_map(a, from, to, true, NULL, &nlist, err);
+	bulk = nlist > agent_jlist_max;
+
 	/* 2. the journal: catalog entries of new and changed rules (an
 	 *    entry is a function of spec, slot, ver and prio: equal ones are
-	 *    skipped without building either) and new and changed list
-	 *    entries, done before the tries ... */
+	 *    skipped without building either) and, unless bulk, new and
+	 *    changed list entries, done before the tries ... */
 	for (i = 0; i < to->n_rules && !ret; i++) {
 		const struct agent_rule *r = &to->rules[i], *o;
 
@@ -417,20 +690,8 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		}
 		ret = agent_jlog_cat(&jl, r->id, &cat);
 	}
-	for (j = 0; j < 2 && !ret; j++) {
-		const struct rl_list_entry *tl = j ? to->block : to->allow;
-		const struct rl_list_entry *fl = j ? from->block : from->allow;
-		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
-
-		for (i = 0; i < tn && !ret; i++) {
-			int f = agent_list_find(fl, fn, &tl[i].pfx);
-
-			if (f >= 0 && fl[f].expires_ns == tl[i].expires_ns)
-				continue;
-			ret = agent_jlog_list(&jl, false, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
-					&tl[i].pfx, tl[i].expires_ns);
-		}
-	}
+	if (!ret && !bulk)
+		ret = sync_lists_map(a, from, to, false, &jl, NULL, err);
 	early = jl.n;
 	/* ... and, done after the tries, tombstones of catalog slots no rule
 	 *    uses any more (free, but remembering the last ver, so a
@@ -446,16 +707,8 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		cat.rule.ver = from->rules[i].ver;
 		ret = agent_jlog_cat(&jl, id, &cat);
 	}
-	for (j = 0; j < 2 && !ret; j++) {
-		const struct rl_list_entry *tl = j ? to->block : to->allow;
-		const struct rl_list_entry *fl = j ? from->block : from->allow;
-		int tn = j ? to->n_block : to->n_allow, fn = j ? from->n_block : from->n_allow;
-
-		for (i = 0; i < fn && !ret; i++)
-			if (agent_list_find(tl, tn, &fl[i].pfx) < 0)
-				ret = agent_jlog_list(&jl, true, j ? RL_LIST_BLOCK : RL_LIST_ALLOW,
-						&fl[i].pfx, 0);
-	}
+	if (!ret && !bulk)
+		ret = sync_lists_map(a, from, to, true, &jl, NULL, err);
 	if (ret) {
 		agent_err(err, "%s building the apply journal",
 			  ret == -ENOMEM ? "out of memory" : "too many changes");
@@ -470,12 +723,26 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 		*committed = true;
 	}
 
-	/* 4. catalog and list entries of the new set */
+	/* 4. catalog and list entries of the new set; a bulk list change
+	 *    writes its new entries to rl_lists in batches here */
 	for (i = 0; i < early; i++) {
 		ret = agent_journal_do(a, &jl.r[i], err);
 		if (ret)
 			goto cleanup;
 	}
+	if (bulk) {
+		*committed = true;
+		ret = sync_lists_map(a, from, to, false, NULL, NULL, err);
+		if (ret)
+			goto cleanup;
+	}
+
+	/* 4b. new and changed list trie entries, before their bitmap bits */
+	if (fls->n || tls->n)
+		*committed = true;
+	ret = sync_list_tries(a, fls, tls, false, err);
+	if (ret)
+		goto cleanup;
 
 	/* 5. new and changed match entries: each is one RCU swap. */
 	for (i = 0, j = 0; i < tc->n; i++) {
@@ -523,9 +790,23 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	if (ret)
 		goto cleanup;
 
-	/* 7. tombstones and list deletions, then the journal is done */
+	/* 6c. the list bitmaps: set for the new entries (written above),
+	 *     cleared for the old ones, whose trie entries go next */
+	ret = sync_list_bitmaps(a, tls, err);
+	if (!ret)
+		ret = sync_list_tries(a, fls, tls, true, err);
+	if (ret)
+		goto cleanup;
+
+	/* 7. tombstones and list deletions (in batches if bulk), then the
+	 *    journal is done */
 	for (i = early; i < jl.n; i++) {
 		ret = agent_journal_do(a, &jl.r[i], err);
+		if (ret)
+			goto cleanup;
+	}
+	if (bulk) {
+		ret = sync_lists_map(a, from, to, true, NULL, NULL, err);
 		if (ret)
 			goto cleanup;
 	}
@@ -607,6 +888,8 @@ static bool model_has_mark(const struct agent_model *m)
 	return false;
 }
 
+static uint64_t model_next_expiry(const struct agent_model *m);
+
 /*
  * An apply failed and so did its rollback: the maps hold neither model
  * for sure.  Memory is made to say what the maps hold (agent_resync), so
@@ -677,6 +960,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	uint32_t *ids = NULL, *vers = NULL;
 	uint8_t *used = NULL;
 	struct rl_compiled out = {};
+	struct rl_lset lout = {};
 	struct rl_name_index old_names = {};
 	uint32_t gen = a->next_gen, prio = a->next_prio, slot = a->next_slot, fslot = 0;
 	bool mark = model_has_mark(next), tc_was = a->tc_on, committed = false;
@@ -822,8 +1106,9 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	}
 
 	memset(&e2, 0, sizeof(e2));
-	ret = rl_compile(specs, ids, vers, next->n_rules, next->allow, next->n_allow,
-			 next->block, next->n_block, agent_now_ns(), &out, &e2);
+	/* the lists go to their own tries (rl_lst4/6), not the rule tries */
+	ret = rl_compile(specs, ids, vers, next->n_rules, NULL, 0, NULL, 0, agent_now_ns(),
+			 &out, &e2);
 	if (ret) {
 		agent_err(err, "compile: %s", e2.msg[0] ? e2.msg : strerror(-ret));
 		goto cleanup;
@@ -841,12 +1126,19 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	/* XDP passes a mark rule's packets on to TC: TC must be there
 	 * before the first match entry naming one, and stays until the
 	 * last is gone */
+	ret = rl_lists_build(next->allow, next->n_allow, next->block, next->n_block,
+			     agent_now_ns(), &lout);
+	if (ret) {
+		agent_err(err, "out of memory building the list tries");
+		goto cleanup;
+	}
 	if (mark && !a->tc_on) {
 		ret = agent_bpf_tc(a, true, err);
 		if (ret)
 			goto cleanup;
 	}
-	ret = sync_maps(a, &a->model, &a->applied, next, &out, true, &committed, err);
+	ret = sync_maps(a, &a->model, &a->applied, &a->lapplied, next, &out, &lout, true,
+			&committed, err);
 	if (ret) {
 		struct rl_err rb = {};
 		bool c2;
@@ -858,7 +1150,8 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 		a->next_slot = slot;
 		/* Put back what the failure may have half written. */
 		if (committed &&
-		    sync_maps(a, next, &out, &a->model, &a->applied, false, &c2, &rb))
+		    sync_maps(a, next, &out, &lout, &a->model, &a->applied, &a->lapplied, false,
+			      &c2, &rb))
 			rollback_failed(a, err, &rb);
 		if (a->tc_on && !tc_was && a->unchanged)
 			agent_bpf_tc(a, false, NULL);
@@ -870,15 +1163,20 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 	rl_compiled_free(&a->applied);
 	a->applied = out;
 	memset(&out, 0, sizeof(out));
+	rl_lset_free(&a->lapplied);
+	a->lapplied = lout;
+	memset(&lout, 0, sizeof(lout));
 	agent_model_free(&a->model);
 	a->model = *next;
 	agent_model_init(next);
+	a->next_expiry_ns = model_next_expiry(&a->model);
 	a->next_gen = gen;
 	a->next_prio = prio;
 	a->next_slot = slot;
 cleanup:
 	rl_name_index_free(&old_names);
 	rl_compiled_free(&out);
+	rl_lset_free(&lout);
 	free(specs);
 	free(ids);
 	free(vers);
@@ -937,12 +1235,188 @@ static int read_trie(int fd, int family, struct rl_compiled *c)
 	}
 }
 
+static int lentry_cmp(const void *x, const void *y)
+{
+	return rl_lpfx_cmp(&((const struct rl_lentry *)x)->pfx,
+			   &((const struct rl_lentry *)y)->pfx);
+}
+
+/*
+ * Every {key, value} of a map to cb (which returns 0 or -errno), read in
+ * batches of BATCH (a million list entries: two syscalls per entry would
+ * take seconds), or key by key where the map has no batch lookup.
+ */
+static int map_read_all(int fd, size_t ksz, size_t vsz,
+			int (*cb)(void *ctx, const void *k, const void *v), void *ctx)
+{
+	char *keys = malloc(BATCH * ksz), *vals = malloc(BATCH * vsz);
+	char in[64], out[64], key[64], prev[64];
+	bool first = true, have_prev = false;
+	int ret = 0;
+	__u32 i;
+
+	if (!keys || !vals || ksz > sizeof(in)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 cnt = BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &cnt, &o);
+		int e = r ? errno : 0;
+
+		if (r && e != ENOENT) {
+			if (first && (e == EINVAL || e == EOPNOTSUPP || e == ENOTSUP))
+				break;	/* no batch lookup: key by key below */
+			ret = -e;
+			goto out;
+		}
+		for (i = 0; i < cnt && !ret; i++)
+			ret = cb(ctx, keys + i * ksz, vals + i * vsz);
+		if (ret || r)
+			goto out;
+		memcpy(in, out, sizeof(in));
+		first = false;
+	}
+	for (;;) {
+		if (bpf_map_get_next_key(fd, have_prev ? prev : NULL, key)) {
+			if (errno != ENOENT)
+				ret = -errno;
+			goto out;
+		}
+		memcpy(prev, key, ksz);
+		have_prev = true;
+		if (bpf_map_lookup_elem(fd, key, vals))
+			continue;
+		ret = cb(ctx, key, vals);
+		if (ret)
+			goto out;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+/* One rl_lists entry into the model being adopted; junk is skipped. */
+static int adopt_list_entry(void *ctx, const void *kp, const void *vp)
+{
+	struct agent_model *m = ctx;
+	const struct rl_list_key *key = kp;
+	const struct rl_list_val *v = vp;
+	struct rl_list_entry *e;
+	bool allow = key->kind == RL_LIST_ALLOW;
+
+	if ((key->family != 4 && key->family != 6) ||
+	    key->prefixlen > (key->family == 4 ? 32u : 128u) ||
+	    (key->kind != RL_LIST_ALLOW && key->kind != RL_LIST_BLOCK) ||
+	    m->n_allow + m->n_block >= RL_MAX_LIST)
+		return 0;
+	if (agent_list_reserve(m, allow, (allow ? m->n_allow : m->n_block) + 1))
+		return -ENOMEM;
+	e = allow ? &m->allow[m->n_allow++] : &m->block[m->n_block++];
+	memset(e, 0, sizeof(*e));
+	e->pfx.family = key->family;
+	e->pfx.len = (uint8_t)key->prefixlen;
+	memcpy(e->pfx.addr, key->addr, key->family == 4 ? 4 : 16);
+	e->expires_ns = v->expires_ns;
+	return 0;
+}
+
+struct ltrie_ctx {
+	struct rl_lset *s;
+	int family, cap;
+};
+
+static int ltrie_entry(void *ctx, const void *kp, const void *vp)
+{
+	struct ltrie_ctx *c = ctx;
+	struct rl_lentry *e;
+
+	if (c->s->n >= c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		e = realloc(c->s->e, (size_t)c->cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		c->s->e = e;
+	}
+	e = &c->s->e[c->s->n];
+	memset(e, 0, sizeof(*e));
+	memcpy(&e->v, vp, sizeof(e->v));
+	e->pfx.family = (uint8_t)c->family;
+	if (c->family == 4) {
+		const struct rl_lpm4 *k = kp;
+
+		if (k->prefixlen > 32)
+			return 0;
+		e->pfx.len = (uint8_t)k->prefixlen;
+		memcpy(e->pfx.addr, &k->addr, 4);
+	} else {
+		const struct rl_lpm6 *k = kp;
+
+		if (k->prefixlen > 128)
+			return 0;
+		e->pfx.len = (uint8_t)k->prefixlen;
+		memcpy(e->pfx.addr, k->addr, 16);
+	}
+	c->s->n++;
+	return 0;
+}
+
+/* A list trie back into s (appended), as read_trie does for the rules. */
+static int read_ltrie(int fd, int family, struct rl_lset *s)
+{
+	struct ltrie_ctx c = { .s = s, .family = family, .cap = s->n };
+
+	return map_read_all(fd, family == 4 ? sizeof(struct rl_lpm4) : sizeof(struct rl_lpm6),
+			    sizeof(struct rl_lval), ltrie_entry, &c);
+}
+
+/*
+ * A prefix on both lists: the agent never makes one (add, import and the
+ * config refuse it), but a bulk change that moves entries from one list
+ * to the other writes the new entries before it deletes the old ones, so
+ * a crash between the two leaves both.  The allow entry is kept, as the
+ * list tries already treat such a source (allow beats block), and the
+ * block entry is deleted from rl_lists, so the next start finds one.
+ */
+static void adopt_on_both(struct agent *a, struct agent_model *m)
+{
+	int i = 0, j = 0, k = 0, n = 0;
+	char pbuf[64];
+
+	while (j < m->n_block) {
+		int c = i < m->n_allow ? rl_lpfx_cmp(&m->allow[i].pfx, &m->block[j].pfx) : 1;
+
+		if (c < 0) {
+			i++;
+			continue;
+		}
+		if (c == 0) {
+			struct rl_list_key key;
+
+			agent_list_key(RL_LIST_BLOCK, &m->block[j].pfx, &key);
+			log_warn("%s is on the allowlist and the blocklist (an agent stopped in the middle of a bulk list change): kept on the allowlist, as the datapath treats it",
+				 pfx_str(&m->block[j].pfx, pbuf, sizeof(pbuf)));
+			if (bpf_map_delete_elem(a->maps.lists, &key) && errno != ENOENT)
+				log_warn("deleting %s from rl_lists: %s; the next start decides again",
+					 pbuf, strerror(errno));
+			n++;
+			i++;
+			j++;
+			continue;
+		}
+		m->block[k++] = m->block[j++];
+	}
+	m->n_block = k;
+	if (n)
+		log_warn("%d prefix%s on both lists kept on the allowlist only", n, n == 1 ? "" : "es");
+}
+
 int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 {
 	struct agent_model m;
-	struct rl_list_key key, nkey;
 	uint32_t id, max_gen = 0, max_prio = 0;
-	void *prev = NULL;
 	int ret, redone;
 
 	*had_state = false;
@@ -953,7 +1427,7 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 		log_warn("finished the apply an agent left half done: %d rl_catalog/rl_lists writes redone",
 			 redone);
 	agent_model_init(&m);
-	ret = model_alloc_lists(&m);
+	ret = model_alloc_lists(&m, 0, 0);
 	if (ret) {
 		agent_err(err, "out of memory");
 		return ret;
@@ -985,36 +1459,30 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	}
 	qsort(m.rules, (size_t)m.n_rules, sizeof(m.rules[0]), prio_cmp);
 
-	for (;;) {
-		struct rl_list_val v;
-		struct rl_list_entry *e;
-
-		if (bpf_map_get_next_key(a->maps.lists, prev, &nkey)) {
-			if (errno == ENOENT)
-				break;
-			ret = -errno;
-			agent_err(err, "walking rl_lists: %s", strerror(errno));
-			goto cleanup;
-		}
-		key = nkey;
-		prev = &key;
-		if (bpf_map_lookup_elem(a->maps.lists, &key, &v))
-			continue;
-		if ((key.family != 4 && key.family != 6) ||
-		    key.prefixlen > (key.family == 4 ? 32u : 128u))
-			continue;
-		if (key.kind == RL_LIST_ALLOW && m.n_allow + m.n_block < RL_MAX_LIST)
-			e = &m.allow[m.n_allow++];
-		else if (key.kind == RL_LIST_BLOCK && m.n_allow + m.n_block < RL_MAX_LIST)
-			e = &m.block[m.n_block++];
-		else
-			continue;
-		memset(e, 0, sizeof(*e));
-		e->pfx.family = key.family;
-		e->pfx.len = key.prefixlen;
-		memcpy(e->pfx.addr, key.addr, key.family == 4 ? 4 : 16);
-		e->expires_ns = v.expires_ns;
+	ret = map_read_all(a->maps.lists, sizeof(struct rl_list_key), sizeof(struct rl_list_val),
+			   adopt_list_entry, &m);
+	if (ret) {
+		agent_err(err, "reading rl_lists: %s", strerror(-ret));
+		goto cleanup;
 	}
+
+	m.n_allow = rl_list_sort(m.allow, m.n_allow);
+	m.n_block = rl_list_sort(m.block, m.n_block);
+	adopt_on_both(a, &m);
+
+	rl_lset_free(&a->lapplied);
+	ret = read_ltrie(a->maps.lst4, 4, &a->lapplied);
+	if (!ret)
+		ret = read_ltrie(a->maps.lst6, 6, &a->lapplied);
+	if (ret) {
+		agent_err(err, "reading the list tries back: %s", strerror(-ret));
+		goto cleanup;
+	}
+	qsort(a->lapplied.e, (size_t)a->lapplied.n, sizeof(a->lapplied.e[0]), lentry_cmp);
+	/* a crash mid-sync may have left bits unset: derive them again */
+	ret = sync_list_bitmaps(a, &a->lapplied, err);
+	if (ret)
+		goto cleanup;
 
 	rl_compiled_free(&a->applied);
 	ret = read_trie(a->maps.match4, 4, &a->applied);
@@ -1034,6 +1502,7 @@ int agent_adopt(struct agent *a, bool *had_state, struct rl_err *err)
 	agent_model_free(&a->model);
 	a->model = m;
 	agent_model_init(&m);
+	a->next_expiry_ns = model_next_expiry(&a->model);
 	a->next_gen = max_gen >= 0xffff ? 1 : max_gen + 1;
 	a->next_prio = max_prio + 1;
 	a->next_slot = 0;
@@ -1093,18 +1562,25 @@ int agent_restore(struct agent *a, bool *had_state, struct rl_err *err)
 	return ret;
 }
 
-uint64_t agent_next_expiry(const struct agent *a)
+/* The model's earliest list expiry (0: none), computed once per model:
+ * the poll loop asks every turn, and the lists may hold millions. */
+static uint64_t model_next_expiry(const struct agent_model *m)
 {
 	uint64_t t = 0;
 	int i;
 
-	for (i = 0; i < a->model.n_allow; i++)
-		if (a->model.allow[i].expires_ns && (!t || a->model.allow[i].expires_ns < t))
-			t = a->model.allow[i].expires_ns;
-	for (i = 0; i < a->model.n_block; i++)
-		if (a->model.block[i].expires_ns && (!t || a->model.block[i].expires_ns < t))
-			t = a->model.block[i].expires_ns;
+	for (i = 0; i < m->n_allow; i++)
+		if (m->allow[i].expires_ns && (!t || m->allow[i].expires_ns < t))
+			t = m->allow[i].expires_ns;
+	for (i = 0; i < m->n_block; i++)
+		if (m->block[i].expires_ns && (!t || m->block[i].expires_ns < t))
+			t = m->block[i].expires_ns;
 	return t;
+}
+
+uint64_t agent_next_expiry(const struct agent *a)
+{
+	return a->next_expiry_ns;
 }
 
 static int drop_expired(struct rl_list_entry *l, int n, uint64_t now)

@@ -112,6 +112,56 @@ static int check_list_show(const struct rl_cmd *c, int argc, char **argv, struct
 	return argc <= 2 ? 0 : shape(err, "%s list takes no arguments", argv[0]);
 }
 
+static int check_list_import(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
+{
+	struct rl_err e = {};
+	uint64_t ns;
+
+	(void)c;
+	if (argc < 3)
+		return shape(err, "%s import: missing FILE", argv[0]);
+	if (argc == 5 && !strcmp(argv[3], "for")) {
+		if (rl_parse_duration(argv[4], &ns, &e)) {
+			rl_errf(err, "%s import %.*s for: %s", argv[0], RL_CUT(argv[2], 200), e.msg);
+			return 1;
+		}
+		if (!ns) {
+			rl_errf(err, "%s import %.*s for: the duration must be more than 0", argv[0],
+				RL_CUT(argv[2], 200));
+			return 1;
+		}
+		return 0;
+	}
+	if (argc != 3)
+		return shape(err, "%s import: unexpected '%.*s'", argv[0], RL_CUT(argv[3], 64));
+	return 0;
+}
+
+static int check_list_flush(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
+{
+	(void)c;
+	return argc == 2 ? 0 : shape(err, "%s flush takes no arguments", argv[0]);
+}
+
+/* `events [-n N]`: rlctl stops after N events; the agent gets `events`. */
+static int check_events(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
+{
+	char *end;
+	long n;
+
+	(void)c;
+	if (argc == 1)
+		return 0;
+	if (argc != 3 || strcmp(argv[1], "-n"))
+		return shape(err, "usage: rlctl events [-n N]");
+	n = strtol(argv[2], &end, 10);
+	if (*end || end == argv[2] || n < 1 || n > 1000000000) {
+		rl_errf(err, "events -n: '%.*s' is not a count 1..1000000000", RL_CUT(argv[2], 64));
+		return 1;
+	}
+	return 0;
+}
+
 static int check_stats(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
 {
 	(void)c;
@@ -198,6 +248,12 @@ const struct rl_cmd rl_cmds[] = {
 	  RL_CMD_LIST_DEL, RL_CMD_CHANGES, NULL, NULL, check_list_prefix },
 	{ "allow|block", "list", "show", "", "the entries (also without `list`)",
 	  RL_CMD_LIST_SHOW, RL_CMD_DEFAULT, NULL, NULL, check_list_show },
+	{ "allow|block", "import", NULL, "FILE [for DUR]",
+	  "add every prefix of FILE (one a line, '#' comments), all or nothing;\n"
+	  "a prefix already there takes the import's expiry",
+	  RL_CMD_LIST_IMPORT, RL_CMD_CHANGES, RL_COMPLETE_FILES, "for", check_list_import },
+	{ "allow|block", "flush", NULL, "", "empty the list",
+	  RL_CMD_LIST_FLUSH, RL_CMD_CHANGES, NULL, NULL, check_list_flush },
 	{ "stats", NULL, NULL, "[RULE]", "per-rule verdict counters and global counters",
 	  RL_CMD_STATS, 0, RL_COMPLETE_RULES, NULL, check_stats },
 	{ "top", NULL, NULL, "[-n N]", "worst sources now: blocked, then least credit",
@@ -205,6 +261,9 @@ const struct rl_cmd rl_cmds[] = {
 	{ "explain", NULL, NULL, "SRC [proto P] [dport N] [syn]",
 	  "which list entry or rule applies to such a packet, and the state of its\n"
 	  "bucket now", RL_CMD_EXPLAIN, 0, NULL, "proto dport syn", check_explain },
+	{ "events", NULL, NULL, "[-n N]",
+	  "stream sampled drop events (over-limit, penalty box, blocklist);\n"
+	  "-j: JSON lines; -n: stop after N", RL_CMD_EVENTS, 0, "-n", NULL, check_events },
 	{ "status", NULL, NULL, "", "agent, interfaces, rules, last reload",
 	  RL_CMD_STATUS, 0, NULL, NULL, check_none },
 	{ "config", "reload", NULL, "", "re-read the agent's config file and apply it",

@@ -337,6 +337,11 @@ int rl_loader_open(const struct rl_loader_opts *opts, struct rl_loader **out,
 	l->fd.dir4 = bpf_map__fd(l->skel->maps.rl_dir4);
 	l->fd.dir6 = bpf_map__fd(l->skel->maps.rl_dir6);
 	l->fd.mval = bpf_map__fd(l->skel->maps.rl_mval);
+	l->fd.lst4 = bpf_map__fd(l->skel->maps.rl_lst4);
+	l->fd.lst6 = bpf_map__fd(l->skel->maps.rl_lst6);
+	l->fd.lbm4 = bpf_map__fd(l->skel->maps.rl_lbm4);
+	l->fd.lbm6 = bpf_map__fd(l->skel->maps.rl_lbm6);
+	l->fd.events = bpf_map__fd(l->skel->maps.rl_events);
 	l->ncpus = libbpf_num_possible_cpus();
 	if (l->ncpus <= 0) {
 		ret = l->ncpus ? l->ncpus : -EINVAL;

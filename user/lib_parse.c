@@ -447,7 +447,7 @@ int rl_parse_burst(const char *s, bool bytes, uint64_t *burst, struct rl_err *er
 	return 0;
 }
 
-static void prefix_mask(struct rl_prefix *p)
+void rl_prefix_mask(struct rl_prefix *p)
 {
 	int bytes = p->family == 4 ? 4 : 16, i;
 
@@ -499,7 +499,7 @@ int rl_parse_prefix(const char *s, struct rl_prefix *p, struct rl_err *err)
 	}
 	r.len = (uint8_t)len;
 	/* 10.1.2.3/8 means 10.0.0.0/8, as in ip-route(8): mask, don't refuse */
-	prefix_mask(&r);
+	rl_prefix_mask(&r);
 	*p = r;
 	return 0;
 }

@@ -21,6 +21,9 @@ enum rl_cmd_id {
 	RL_CMD_LIST_ADD,          /* allow and block share these             */
 	RL_CMD_LIST_DEL,
 	RL_CMD_LIST_SHOW,
+	RL_CMD_LIST_IMPORT,
+	RL_CMD_LIST_FLUSH,
+	RL_CMD_EVENTS,
 	RL_CMD_STATS,
 	RL_CMD_TOP,
 	RL_CMD_EXPLAIN,

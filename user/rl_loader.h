@@ -86,6 +86,8 @@ struct rl_loader_fds {
 	int stats, gstats;
 	int conf, catalog, lists, journal;
 	int dir4, dir6, mval;      /* direct match tables and their values  */
+	int lst4, lst6, lbm4, lbm6; /* bulk list tries and their bitmaps    */
+	int events;                /* drop-event ring buffer                */
 };
 
 struct rl_loader_link {

@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "rl_abi.h"
+#include "rl_lists.h"
 
 #define RL_MAX_IFACES   8
-#define RL_MAX_LIST     4096      /* allow + block entries (RL_JOURNAL_RECS) */
-_Static_assert(RL_JOURNAL_RECS == RL_MAX_RULES + 2 * RL_MAX_LIST, "rl_journal holds an apply");
+#define RL_MAX_LIST     ((int)RL_MAX_LISTED)  /* allow + block entries */
 #define RL_ERR_LEN      512
 
 struct rl_err {
@@ -116,6 +116,8 @@ int rl_parse_burst(const char *s, bool bytes, uint64_t *burst, struct rl_err *er
 /* w is a burst unit (packets, kb, ...): the CLI's `burst 5 packets`. */
 bool rl_burst_unit_word(const char *w);
 int rl_parse_prefix(const char *s, struct rl_prefix *p, struct rl_err *err);
+/* Zeroes the host bits of p (and the bytes past its family's address). */
+void rl_prefix_mask(struct rl_prefix *p);
 int rl_parse_proto(const char *s, uint8_t *proto, struct rl_err *err);
 int rl_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, struct rl_err *err);
 int rl_parse_algo(const char *s, uint32_t *algo, struct rl_err *err);
@@ -318,5 +320,29 @@ uint32_t rl_cluster_share(double rate_ps, double mine, double all, uint32_t node
 /* ver with its epoch bumped if rl_rule_state_changed(), else ver. */
 uint32_t rl_rule_next_ver(const struct rl_rule_spec *old, const struct rl_rule_spec *now,
 			  uint32_t ver);
+
+/* lib_lists.c: the bulk allow/block lists (include/rl_lists.h). */
+struct rl_lentry {
+	struct rl_prefix pfx;
+	struct rl_lval v;         /* what the list trie holds for pfx         */
+};
+struct rl_lset {
+	int n;
+	struct rl_lentry *e;      /* sorted by rl_lpfx_cmp                    */
+};
+/* Address, then length: the order the agent keeps its lists in. */
+int rl_lpfx_cmp(const struct rl_prefix *a, const struct rl_prefix *b);
+int rl_list_sort(struct rl_list_entry *l, int n);
+int rl_list_search(const struct rl_list_entry *l, int n, const struct rl_prefix *p);
+#ifdef EOF
+int rl_list_read(FILE *f, const char *name, int max, struct rl_list_entry **out, int *n_out,
+		 struct rl_err *err);
+#endif
+int rl_lists_build(const struct rl_list_entry *allow, int na,
+		   const struct rl_list_entry *block, int nb, uint64_t now,
+		   struct rl_lset *out);
+void rl_lset_free(struct rl_lset *s);
+void rl_lbm_build(const struct rl_lset *s, uint64_t *bm4, uint64_t *bm6);
+const struct rl_lentry *rl_lset_lookup(const struct rl_lset *s, const struct rl_prefix *src);
 
 #endif /* RL_MODEL_H */

@@ -252,7 +252,7 @@ static void handle_signal(struct agent *a, int sfd)
 
 static int run_loop(struct agent *a, int sfd)
 {
-	int maxfds = ctl_max_fds() + 3;
+	int maxfds = ctl_max_fds() + 4;	/* signals, metrics, events, cluster */
 	struct pollfd *pfds = calloc((size_t)maxfds, sizeof(*pfds));
 	uint64_t retry_expiry_ns = 0;
 
@@ -287,6 +287,12 @@ static int run_loop(struct agent *a, int sfd)
 		n = 1 + nctl;
 		if (metrics_pollfd(&pfds[n]))
 			n++;
+		if (agent_events_fd() >= 0) {
+			pfds[n].fd = agent_events_fd();
+			pfds[n].events = POLLIN;
+			pfds[n].revents = 0;
+			n++;
+		}
 		if (agent_cluster_fd(a) >= 0) {
 			pfds[n].fd = agent_cluster_fd(a);
 			pfds[n].events = POLLIN;
@@ -305,6 +311,7 @@ static int run_loop(struct agent *a, int sfd)
 			handle_signal(a, sfd);
 		ctl_handle(a, pfds + 1, r > 0 ? nctl : 0);
 		metrics_run();
+		agent_events_run(a);
 		metrics_step(a);
 		if (a->reload_requested) {
 			struct rl_err err = {};
@@ -600,6 +607,8 @@ int main(int argc, char **argv)
 			 a->config_path ? a->config_path : "no config");
 	if (agent_bpf_write_conf(a))
 		goto out;
+	if (agent_events_open(a))
+		goto out;
 	if (metrics_start(a, a->metrics_listen))
 		goto out;
 	metrics_on = true;
@@ -631,12 +640,14 @@ out:
 		metrics_stop();
 	if (listening)
 		ctl_close();
+	agent_events_close();
 	if (bpf_open)
 		agent_bpf_close(a, a->detach_on_exit && !ret);
 	if (sfd >= 0)
 		close(sfd);
 	agent_model_free(&a->model);
 	rl_compiled_free(&a->applied);
+	rl_lset_free(&a->lapplied);
 	rl_config_free(&a->cfg);
 out_free:
 	free(config_abs);

@@ -143,6 +143,13 @@ static int64_t ms_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* With keep_conn, call_agent leaves the connection open for a stream
+ * (`events`): its fd, and what arrived after the first answer line. */
+static bool keep_conn;
+static int keep_fd = -1;
+static char *keep_rest;
+static size_t keep_rest_len;
+
 /* Sends the words and waits for one answer line.  Returns 0, or an exit
  * code with the message already printed. */
 static int call_agent(const char *path, int timeout_s, int argc, char **argv, json_t **resp)
@@ -253,12 +260,107 @@ static int call_agent(const char *path, int timeout_s, int argc, char **argv, js
 		goto cleanup;
 	}
 	ret = 0;
+	if (keep_conn) {
+		keep_rest_len = off - (size_t)(nl - buf) - 1;
+		keep_rest = malloc(keep_rest_len + 1);
+		if (keep_rest) {
+			memcpy(keep_rest, nl + 1, keep_rest_len);
+			keep_fd = fd;
+			fd = -1;
+		}
+	}
 cleanup:
 	if (fd >= 0)
 		close(fd);
 	free(line);
 	free(buf);
 	return ret;
+}
+
+static const char *js(json_t *o, const char *k);
+static long long ji(json_t *o, const char *k);
+static void print_json(json_t *o);
+
+/* One streamed event line, human-readable. */
+static void print_event(json_t *e)
+{
+	const char *kind = js(e, "kind");
+
+	if (!strcmp(kind, "lost")) {
+		printf("lost %lld events: %s\n", ji(e, "count"), js(e, "reason"));
+		return;
+	}
+	printf("%s %-11s %-39s %-5s", js(e, "time"), kind, js(e, "source"), js(e, "proto"));
+	if (json_object_get(e, "dport"))
+		printf(" dport %-5lld", ji(e, "dport"));
+	printf(" rule %s verdict %s: %s\n", json_is_string(json_object_get(e, "rule")) ?
+	       js(e, "rule") : "-", js(e, "verdict"), js(e, "reason"));
+}
+
+/* `events`: prints the stream until the agent closes it, or after max
+ * events (0: no end).  Exit 0 on max reached, EXIT_UNREACHABLE if the
+ * agent went away. */
+static int stream_events(long max)
+{
+	struct timeval tv = { 0 };
+	char *buf = keep_rest, *nl;
+	size_t len = keep_rest_len, cap = keep_rest_len + 1;
+	long seen = 0;
+
+	setsockopt(keep_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		ssize_t r;
+
+		while ((nl = memchr(buf, '\n', len))) {
+			json_error_t jerr;
+			json_t *e = json_loadb(buf, (size_t)(nl - buf), 0, &jerr);
+
+			if (e) {
+				if (json_out)
+					print_json(e);
+				else
+					print_event(e);
+				fflush(stdout);
+				if (strcmp(js(e, "kind"), "lost"))
+					seen++;
+				json_decref(e);
+			}
+			len -= (size_t)(nl - buf) + 1;
+			memmove(buf, nl + 1, len);
+			if (max && seen >= max) {
+				free(buf);
+				close(keep_fd);
+				return 0;
+			}
+		}
+		if (cap - len < 4096) {
+			char *n;
+
+			if (cap > (1u << 20)) {
+				free(buf);
+				close(keep_fd);
+				return fail(EXIT_UNREACHABLE, "an event line from rlagent is too long");
+			}
+			n = realloc(buf, cap * 2 + 4096);
+			if (!n) {
+				free(buf);
+				close(keep_fd);
+				return fail(EXIT_UNREACHABLE, "out of memory");
+			}
+			buf = n;
+			cap = cap * 2 + 4096;
+		}
+		r = recv(keep_fd, buf + len, cap - len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			close(keep_fd);
+			return fail(EXIT_UNREACHABLE, "rlagent closed the event stream%s%s",
+				    r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+		}
+		len += (size_t)r;
+	}
 }
 
 static const char *js(json_t *o, const char *k)
@@ -511,7 +613,10 @@ static void print_explain(json_t *o)
 	printf("%s\n", json_is_true(json_object_get(p, "syn")) ? ", SYN" : "");
 	printf("verdict:  %s (%s)\n", js(o, "verdict"), js(o, "reason"));
 	printf("matched:  %s\n", json_is_string(json_object_get(o, "match_prefix")) ?
-	       js(o, "match_prefix") : "no prefix (no entry covers the source)");
+	       js(o, "match_prefix") :
+	       !strncmp(js(o, "reason"), "allowlisted", 11) || !strcmp(js(o, "reason"), "blocklisted") ?
+	       "a list entry (the list tries decide before the rules)" :
+	       "no prefix (no entry covers the source)");
 	l = json_object_get(o, "lists");
 	json_array_foreach(l, i, e) {
 		printf("list:     %s %s", js(e, "list"), js(e, "prefix"));
@@ -571,6 +676,9 @@ static void print_human(const struct rl_cmd *cmd, int argc, char **argv, json_t 
 		break;
 	case RL_CMD_LIST_SHOW:
 		print_list(json_object_get(o, argv[0]));
+		if ((size_t)ji(o, "total") > json_array_size(json_object_get(o, argv[0])))
+			fprintf(stderr, "rlctl: showing the first %zu of %lld entries\n",
+				json_array_size(json_object_get(o, argv[0])), ji(o, "total"));
 		break;
 	case RL_CMD_LIST_ADD:
 		printf("added %s to the %s%s%s\n", js(o, "prefix"), list,
@@ -578,6 +686,15 @@ static void print_human(const struct rl_cmd *cmd, int argc, char **argv, json_t 
 		break;
 	case RL_CMD_LIST_DEL:
 		printf("removed %s from the %s\n", js(o, "prefix"), list);
+		break;
+	case RL_CMD_LIST_IMPORT:
+		printf("imported %lld entries into the %s (%lld new, %lld already there%s%s): %lld entries, %lld ms\n",
+		       ji(o, "read"), list, ji(o, "added"), ji(o, "updated"),
+		       argc == 5 ? ", for " : "", argc == 5 ? argv[4] : "", ji(o, "entries"),
+		       ji(o, "ms"));
+		break;
+	case RL_CMD_LIST_FLUSH:
+		printf("flushed the %s: %lld entries removed\n", list, ji(o, "removed"));
 		break;
 	case RL_CMD_STATS:
 		print_stats(o);
@@ -602,6 +719,7 @@ static void print_human(const struct rl_cmd *cmd, int argc, char **argv, json_t 
 		       js(o, "config"), ji(o, "rules"), ji(o, "allow"), ji(o, "block"));
 		break;
 	case RL_CMD_CONFIG_CHECK:
+	case RL_CMD_EVENTS:
 	case RL_CMD_PING:
 	case __RL_CMD_MAX:
 		break;
@@ -692,6 +810,7 @@ int main(int argc, char **argv)
 	const struct rl_cmd *cmd = NULL;
 	json_t *resp = NULL;
 	int c, ret, timeout_s = 5;
+	bool timeout_set = false;
 	char *end;
 
 	if (!sock || !*sock)
@@ -711,6 +830,7 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			timeout_s = (int)strtol(optarg, &end, 10);
+			timeout_set = true;
 			if (*end || timeout_s < 1 || timeout_s > 3600)
 				return usage_err("", "-t %s: want seconds 1..3600", optarg);
 			break;
@@ -748,18 +868,40 @@ int main(int argc, char **argv)
 	if (cmd->flags & RL_CMD_LOCAL)
 		return config_check_local(argv[2]);
 
+	/* an import or flush of a million lines takes seconds: unless -t says */
+	if (!timeout_set && (cmd->id == RL_CMD_LIST_IMPORT || cmd->id == RL_CMD_LIST_FLUSH))
+		timeout_s = 300;
 	/* FILE is the caller's: relative to our directory, not the agent's */
-	if (cmd->id == RL_CMD_CONFIG_SAVE && argc == 3 && argv[2][0] != '/') {
+	if ((cmd->id == RL_CMD_CONFIG_SAVE || cmd->id == RL_CMD_LIST_IMPORT) && argc >= 3 &&
+	    argv[2][0] != '/') {
 		char cwd[4096];
 
 		if (!getcwd(cwd, sizeof(cwd)))
-			return fail(EXIT_USAGE, "config save %s: cannot tell the current directory: %s",
-				    argv[2], strerror(errno));
+			return fail(EXIT_USAGE, "%s %s %s: cannot tell the current directory: %s",
+				    argv[0], argv[1], argv[2], strerror(errno));
 		abs_file = malloc(strlen(cwd) + strlen(argv[2]) + 2);
 		if (!abs_file)
 			return fail(EXIT_USAGE, "out of memory");
 		sprintf(abs_file, "%s/%s", cwd, argv[2]);
 		argv[2] = abs_file;
+	}
+	if (cmd->id == RL_CMD_EVENTS) {
+		long max = argc == 3 ? strtol(argv[2], NULL, 10) : 0;
+
+		keep_conn = true;
+		ret = call_agent(sock, timeout_s, 1, argv, &resp);
+		if (ret)
+			return ret;
+		if (!json_is_true(json_object_get(resp, "ok"))) {
+			fprintf(stderr, "rlctl: %s\n", js(resp, "error"));
+			json_decref(resp);
+			free(keep_rest);
+			if (keep_fd >= 0)
+				close(keep_fd);
+			return EXIT_REFUSED;
+		}
+		json_decref(resp);
+		return stream_events(max);
 	}
 	ret = call_agent(sock, timeout_s, argc, argv, &resp);
 	free(abs_file);

@@ -21,6 +21,8 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include "rl_testlib.h"
+#include "rl_lists.h"
+#include "rl_events.h"
 #include "rl_xdp.skel.h"
 
 static struct rl_loader *L;
@@ -390,6 +392,117 @@ static void test_lists(void)
 	len = v4pkt("192.0.4.9", IPPROTO_UDP, 53, 0, 0);
 	expect_rule("expired block: rules apply", len, 20, RL_V_PASS);
 	t_end("allow_beats_block_beats_rules");
+}
+
+/* A bulk-list entry (rl_lst4/6), and the guard bit of its first address
+ * unless !guard (the agent sets every bit a prefix meets). */
+static void set_list(const char *pfx, int plen, __u32 flags, __u64 until, int guard)
+{
+	struct rl_lval v = { .flags = flags, .block_until_ns = until };
+	__u32 idx, b;
+	__u64 w;
+
+	if (strchr(pfx, ':')) {
+		struct rl_lpm6 k = { .prefixlen = plen };
+		__u64 hi = 0;
+		int i;
+
+		inet_pton(AF_INET6, pfx, k.addr);
+		bpf_map_update_elem(L->fd.lst6, &k, &v, BPF_ANY);
+		for (i = 0; i < 8; i++)
+			hi = hi << 8 | k.addr[i];
+		if (plen >= RL_LBM6_HASH_LEN) {
+			b = rl_lbm6_hash_bit(hi);
+			idx = RL_LBM6_SHORT + b / 64;
+		} else {
+			b = rl_lbm6_short_bit(hi);
+			idx = b / 64;
+		}
+		if (guard && !bpf_map_lookup_elem(L->fd.lbm6, &idx, &w)) {
+			w |= 1ULL << (b % 64);
+			bpf_map_update_elem(L->fd.lbm6, &idx, &w, BPF_ANY);
+		}
+	} else {
+		struct rl_lpm4 k = { .prefixlen = plen };
+
+		inet_pton(AF_INET, pfx, &k.addr);
+		bpf_map_update_elem(L->fd.lst4, &k, &v, BPF_ANY);
+		b = rl_lbm4_bit(ntohl(k.addr));
+		idx = b / 64;
+		if (guard && !bpf_map_lookup_elem(L->fd.lbm4, &idx, &w)) {
+			w |= 1ULL << (b % 64);
+			bpf_map_update_elem(L->fd.lbm4, &idx, &w, BPF_ANY);
+		}
+	}
+}
+
+/*
+ * The bulk lists, written as the agent writes them (a trie entry and its
+ * guard bit): listed, unlisted beside a listed one (its /24's bit is set:
+ * the trie says no), expired, and an entry whose bit is clear (the
+ * datapath never looks: the bitmap is what keeps the trie off the path).
+ */
+/* Empties the list tries and zeroes their bitmaps: later tests share L. */
+static void clear_lists(void)
+{
+	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } k;
+	int fds[2] = { L->fd.lst4, L->fd.lst6 }, f;
+	__u64 zero = 0;
+	__u32 i;
+
+	for (f = 0; f < 2; f++)
+		while (!bpf_map_get_next_key(fds[f], NULL, &k))
+			if (bpf_map_delete_elem(fds[f], &k))
+				break;
+	for (i = 0; i < RL_LBM4_ELEMS; i++)
+		bpf_map_update_elem(L->fd.lbm4, &i, &zero, BPF_ANY);
+	for (i = 0; i < RL_LBM6_ELEMS; i++)
+		bpf_map_update_elem(L->fd.lbm6, &i, &zero, BPF_ANY);
+}
+
+static void test_bulk_lists(void)
+{
+	struct rl_rule r = mkrule_open(21, 0);
+	struct expect allow = EG(RL_G_ALLOW, XDP_PASS);
+	struct expect block = EG(RL_G_BLOCKLIST, XDP_DROP);
+	__u32 len;
+
+	t_begin();
+	set_match(L, "198.18.0.0", 15, 0, 0, &r, 1);
+	set_match(L, "2001:db8:ab00::", 40, 0, 0, &r, 1);
+	set_list("198.18.1.7", 32, RL_LF_BLOCK, ~0ULL, 1);
+	set_list("198.18.2.0", 24, RL_LF_BLOCK | RL_LF_ALLOW, ~0ULL, 1);
+	set_list("198.18.3.0", 24, RL_LF_BLOCK, 1, 1);
+	set_list("198.18.4.0", 24, RL_LF_BLOCK, mono_ns() + HOUR_NS, 1);
+	set_list("198.18.5.5", 32, RL_LF_BLOCK, ~0ULL, 0);
+	set_list("2001:db8:ab01:2::", 64, RL_LF_BLOCK, ~0ULL, 1);
+	set_list("2001:db8:ab02::", 47, RL_LF_BLOCK, ~0ULL, 1);
+	set_list("2001:db8:ab04::", 48, RL_LF_ALLOW, 0, 1);
+
+	len = v4pkt("198.18.1.7", IPPROTO_UDP, 53, 0, 0);
+	run_expect("listed /32: blocked", pk.buf, len, &block);
+	len = v4pkt("198.18.1.8", IPPROTO_UDP, 53, 0, 0);
+	expect_rule("unlisted, same /24: rules apply", len, 21, RL_V_PASS);
+	len = v4pkt("198.18.2.200", IPPROTO_UDP, 53, 0, 0);
+	run_expect("allow+block /24: allow wins", pk.buf, len, &allow);
+	len = v4pkt("198.18.3.1", IPPROTO_UDP, 53, 0, 0);
+	expect_rule("expired block: rules apply", len, 21, RL_V_PASS);
+	len = v4pkt("198.18.4.1", IPPROTO_TCP, 80, 1, 0);
+	run_expect("block for an hour", pk.buf, len, &block);
+	len = v4pkt("198.18.5.5", IPPROTO_UDP, 53, 0, 0);
+	expect_rule("entry without its guard bit: not looked up", len, 21, RL_V_PASS);
+	len = v4pkt("198.19.0.1", IPPROTO_UDP, 53, 0, 0);
+	expect_rule("unlisted: rules apply", len, 21, RL_V_PASS);
+	len = v6pkt("2001:db8:ab01:2::99", IPPROTO_UDP, 53);
+	run_expect("IPv6 /64 (hashed bit): blocked", pk.buf, len, &block);
+	len = v6pkt("2001:db8:ab01:3::99", IPPROTO_UDP, 53);
+	expect_rule("IPv6 next /64: rules apply", len, 21, RL_V_PASS);
+	len = v6pkt("2001:db8:ab04:1::1", IPPROTO_UDP, 53);
+	run_expect("IPv6 /48 allow", pk.buf, len, &allow);
+	len = v6pkt("2001:db8:ab03:ffff::1", IPPROTO_UDP, 53);
+	run_expect("IPv6 /47 (short-prefix bit): blocked", pk.buf, len, &block);
+	t_end("bulk_lists_listed_unlisted_expired");
+	clear_lists();
 }
 
 static void test_candidates(void)
@@ -879,6 +992,129 @@ static void test_jiffies_clock(void)
 	t_end("jiffies_clock");
 }
 
+/* ---- drop events: what the ring buffer rl_events received */
+static struct rl_event evs[4096];
+static int n_evs;
+
+static int ev_cb(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size == sizeof(struct rl_event) && n_evs < (int)(sizeof(evs) / sizeof(evs[0])))
+		memcpy(&evs[n_evs], data, sizeof(evs[0]));
+	n_evs++;
+	return 0;
+}
+
+static int ev_count(int kind, __u32 rule, const char *src)
+{
+	__u8 a[16] = {};
+	int i, n = 0;
+
+	inet_pton(AF_INET, src, a);
+	for (i = 0; i < n_evs && i < (int)(sizeof(evs) / sizeof(evs[0])); i++)
+		if (evs[i].kind == kind && evs[i].rule == rule && !memcmp(evs[i].src, a, 16))
+			n++;
+	return n;
+}
+
+/*
+ * The three kinds, each bounded: the first over-limit packet of a source
+ * in a second (not the next ones), a penalty-box start (not the packets
+ * in the box), 1 in 64 blocklist hits; and a flood of new over-limit
+ * sources on one CPU: every attempt is either reported or counted lost,
+ * and the per-CPU budget holds.
+ */
+static void test_events(void)
+{
+	struct rl_rule r[2] = { mkrule(30, IPPROTO_UDP, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET),
+				mkrule(31, IPPROTO_UDP, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET) };
+	struct rl_rule f = mkrule(32, IPPROTO_UDP, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET);
+	struct ring_buffer *rb;
+	struct rl_conf conf = {};
+	cpu_set_t set, old;
+	__u64 lost0, lost1;
+	__u32 len;
+	int i, got, flood = 2500;
+	char src[32];
+
+	t_begin();
+	sched_getaffinity(0, sizeof(old), &old);
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	rb = ring_buffer__new(L->fd.events, ev_cb, NULL, NULL);
+	CHECK(rb, "cannot open the ring buffer rl_events: %s", strerror(errno));
+	if (!rb)
+		goto out;
+	ring_buffer__consume(rb);	/* what earlier tests left */
+	/* nobody listening (rl_conf.events 0): nothing is sampled */
+	n_evs = 0;
+	set_list("198.21.0.0", 16, RL_LF_BLOCK, ~0ULL, 1);
+	len = v4pkt("198.21.0.4", IPPROTO_UDP, 53, 0, 0);
+	for (i = 0; i < 128; i++)
+		run_pkt(L->prog_fd, pk.buf, len, 1);
+	ring_buffer__consume(rb);
+	CHECK(n_evs == 0, "%d events with rl_conf.events 0", n_evs);
+	CHECK(!rl_conf_read(L->fd.conf, &conf), "cannot read rl_conf");
+	conf.events = 1;
+	CHECK(!rl_conf_write(L->fd.conf, &conf), "cannot write rl_conf");
+	n_evs = 0;
+	r[0].dport_lo = r[0].dport_hi = 30;
+	r[1].dport_lo = r[1].dport_hi = 31;
+	r[1].block_ns = HOUR_NS;
+	set_match(L, "198.20.0.0", 16, 0, 0, r, 2);
+	set_match(L, "198.22.0.0", 16, 0, 0, &f, 1);
+
+	len = v4pkt("198.20.0.1", IPPROTO_UDP, 30, 0, 0);
+	for (i = 0; i < 6; i++)
+		run_pkt(L->prog_fd, pk.buf, len, 1);
+	len = v4pkt("198.20.0.2", IPPROTO_UDP, 31, 0, 0);
+	for (i = 0; i < 6; i++)
+		run_pkt(L->prog_fd, pk.buf, len, 1);
+	len = v4pkt("198.21.0.4", IPPROTO_UDP, 53, 0, 0);
+	for (i = 0; i < 128; i++)
+		run_pkt(L->prog_fd, pk.buf, len, 1);
+	ring_buffer__consume(rb);
+	got = ev_count(RL_EV_OVER_LIMIT, 30, "198.20.0.1");
+	CHECK(got >= 1 && got <= 2, "over-limit: %d events for 5 drops, want 1 (2 across a second)", got);
+	CHECK(ev_count(RL_EV_PENALTY, 31, "198.20.0.2") == 1,
+	      "penalty box: %d start events, want 1", ev_count(RL_EV_PENALTY, 31, "198.20.0.2"));
+	CHECK(ev_count(RL_EV_OVER_LIMIT, 31, "198.20.0.2") == 0, "boxed packets reported");
+	CHECK(ev_count(RL_EV_BLOCKLIST, RL_EV_NO_RULE, "198.21.0.4") == 2,
+	      "blocklist: %d events for 128 hits, want 2", ev_count(RL_EV_BLOCKLIST, RL_EV_NO_RULE, "198.21.0.4"));
+	for (i = 0; i < n_evs && i < 1; i++)
+		CHECK(evs[i].family == 4 && evs[i].proto == IPPROTO_UDP && evs[i].time_ns > 0 &&
+		      (evs[i].kind != RL_EV_BLOCKLIST || evs[i].verdict == RL_V_DROP),
+		      "event fields: family %u proto %u time %llu", evs[i].family, evs[i].proto,
+		      (unsigned long long)evs[i].time_ns);
+
+	/* a flood of new sources, each over its limit once */
+	lost0 = gstat(L, RL_G_EV_LOST);
+	n_evs = 0;
+	for (i = 0; i < flood; i++) {
+		snprintf(src, sizeof(src), "198.22.%d.%d", i / 250, i % 250 + 1);
+		len = v4pkt(src, IPPROTO_UDP, 9, 0, 0);
+		run_pkt(L->prog_fd, pk.buf, len, 1);
+		run_pkt(L->prog_fd, pk.buf, len, 1);
+	}
+	ring_buffer__consume(rb);
+	lost1 = gstat(L, RL_G_EV_LOST);
+	printf("    flood of %d over-limit sources on one CPU: %d reported, %llu lost\n", flood,
+	       n_evs, (unsigned long long)(lost1 - lost0));
+	CHECK((__u64)n_evs + (lost1 - lost0) == (__u64)flood,
+	      "%d reported + %llu lost != %d attempts", n_evs, (unsigned long long)(lost1 - lost0), flood);
+	CHECK(n_evs <= 2 * RL_EV_BUDGET, "%d reported: over two seconds' budget", n_evs);
+	CHECK(lost1 - lost0 >= (__u64)(flood - 2 * RL_EV_BUDGET), "only %llu lost",
+	      (unsigned long long)(lost1 - lost0));
+	ring_buffer__free(rb);
+out:
+	conf.events = 0;
+	rl_conf_write(L->fd.conf, &conf);
+	clear_lists();
+	sched_setaffinity(0, sizeof(old), &old);
+	t_end("events_kinds_sampling_budget");
+}
+
 /* Set one cell of rl_dir4/rl_dir6 (family 4 or 6), keeping its neighbours. */
 static void dir_cell(int family, __u32 cell, __u64 v)
 {
@@ -1210,6 +1446,8 @@ int main(void)
 	test_parse_truncated();
 	test_unmatched();
 	test_lists();
+	test_bulk_lists();
+	test_events();
 	test_candidates();
 	test_masking();
 	test_per_rule();

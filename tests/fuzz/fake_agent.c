@@ -122,6 +122,31 @@ int bpf_map_delete_elem(int fd, const void *key)
 	return write_ok() ? 0 : -errno;
 }
 
+/* One write per entry, as the kernel's generic batch does: a planned
+ * failure stops the batch there, *count saying how many went in. */
+int bpf_map_update_batch(int fd, const void *keys, const void *values, __u32 *count,
+			 const struct bpf_map_batch_opts *opts)
+{
+	__u32 i;
+
+	(void)fd;
+	(void)keys;
+	(void)values;
+	(void)opts;
+	for (i = 0; i < *count; i++)
+		if (!write_ok()) {
+			*count = i;
+			return -errno;
+		}
+	return 0;
+}
+
+int bpf_map_delete_batch(int fd, const void *keys, __u32 *count,
+			 const struct bpf_map_batch_opts *opts)
+{
+	return bpf_map_update_batch(fd, keys, NULL, count, opts);
+}
+
 int bpf_map_lookup_elem(int fd, const void *key, void *value)
 {
 	(void)fd;
@@ -142,6 +167,21 @@ int bpf_map_get_next_key(int fd, const void *key, void *next_key)
 	(void)fd;
 	(void)key;
 	(void)next_key;
+	errno = ENOENT;
+	return -ENOENT;
+}
+
+/* Maps hold nothing: a batch lookup finds no entry. */
+int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values,
+			 __u32 *count, const struct bpf_map_batch_opts *opts)
+{
+	(void)fd;
+	(void)in_batch;
+	(void)out_batch;
+	(void)keys;
+	(void)values;
+	(void)opts;
+	*count = 0;
 	errno = ENOENT;
 	return -ENOENT;
 }

@@ -27,11 +27,48 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The same bytes as a `block import` file (lib_lists.c): all or nothing,
+ * a bad line named by number, every entry a valid prefix in file order. */
+static void list_file(const uint8_t *data, size_t size)
+{
+	struct rl_list_entry *l = NULL;
+	struct rl_err e = {};
+	int n = -1, i, ret;
+	FILE *f;
+
+	if (!size)
+		return;
+	f = fmemopen((void *)data, size, "r");
+	if (!f)
+		return;
+	ret = rl_list_read(f, "fuzz.netset", 1000, &l, &n, &e);
+	fclose(f);
+	if (ret) {
+		if (e.line < 1 || l || n)
+			fuzz_die("list read failed with line %d, %d entries left", e.line, n);
+		fuzz_check_msg("list file", e.msg);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if ((l[i].pfx.family != 4 && l[i].pfx.family != 6) ||
+		    l[i].pfx.len > (l[i].pfx.family == 4 ? 32 : 128) ||
+		    (i && l[i].expires_ns <= l[i - 1].expires_ns))
+			fuzz_die("list entry %d: family %u len %u line %llu", i, l[i].pfx.family,
+				 l[i].pfx.len, (unsigned long long)l[i].expires_ns);
+	n = rl_list_sort(l, n);
+	for (i = 1; i < n; i++)
+		if (rl_lpfx_cmp(&l[i - 1].pfx, &l[i].pfx) >= 0)
+			fuzz_die("list not sorted and unique at %d", i);
+	free(l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rl_config cfg;
 	struct rl_err e = {};
 	int i, n = -1, ret;
+
+	list_file(data, size);
 
 	fuzz_file_set(&file, data, size);
 	ret = rl_config_check(file.path, &n, &e);

@@ -245,6 +245,10 @@ static void agent_start(struct agent *a)
 	if (!c->e || agent_model_dup(&base_agent.model, &a->model))
 		fuzz_die("out of memory");
 	memcpy(c->e, base_agent.applied.e, (size_t)c->n * sizeof(*c->e));
+	a->lapplied.e = malloc(((size_t)a->lapplied.n + 1) * sizeof(*a->lapplied.e));
+	if (!a->lapplied.e)
+		fuzz_die("out of memory");
+	memcpy(a->lapplied.e, base_agent.lapplied.e, (size_t)a->lapplied.n * sizeof(*a->lapplied.e));
 }
 
 static void base_start(struct agent *a)
@@ -281,6 +285,7 @@ static void agent_stop(struct agent *a)
 {
 	agent_model_free(&a->model);
 	rl_compiled_free(&a->applied);
+	rl_lset_free(&a->lapplied);
 	rl_config_free(&a->cfg);
 }
 

@@ -11,7 +11,9 @@
 # exactly the old or the new rules and allowlist (main before the journal
 # failed this at the first kill: "rule 'ssh-syn' overlaps rule 'ssh'");
 # some restarts must have finished a half-done apply; pins without
-# rl_journal (an older rl) are adopted; and at the end the agent must
+# rl_journal (an older rl) are adopted; kills during a block import or
+# flush of 50,000 entries (bulk: outside the journal) leave the rules as
+# they were and part of the feed; and at the end the agent must
 # still cut a bounded UDP flood to its rate.  Runs inside a network
 # namespace and veth it creates.  Protocol: tests/run.sh.
 set -u
@@ -180,6 +182,72 @@ if ((kills >= 20 && bad == 0 && mid > 0)); then
 else
 	fail kills "$kills kills, $bad bad restarts, $mid killed in the middle of an apply"
 fi
+
+# Bulk list changes: an import or flush of 50,000 entries (more than the
+# 8,192 list writes an apply journals) is written in batches outside the
+# journal.  Killed at a random point of one, the next agent must start,
+# list the same rules and allowlist, and a blocklist of entries of the
+# feed (the import starts from an empty list, the flush from the full
+# feed: anything else would be an entry from nowhere); some kills must
+# have left part of it.
+python3 -c '
+for i in range(50000):
+    print("172.%d.%d.%d" % (16 + i // 65536, (i // 256) % 256, i % 256))' >"$TMP/feed.netset"
+t0=$(date +%s%N)
+ctl -t 60 block import "$TMP/feed.netset" >/dev/null
+ctl -t 60 block flush >/dev/null
+bulk_us=$((($(date +%s%N) - t0) / 2000))
+echo "   one import or flush of 50,000 entries: $((bulk_us / 1000)) ms"
+# the blocklist: "n" entries, or "bad" if one is not from the feed
+blocked() {
+	ctl -t 20 -j block list | python3 -c '
+import json, sys
+feed = set(l.strip() for l in open(sys.argv[1]))
+got = [e["prefix"].removesuffix("/32") for e in json.load(sys.stdin)["block"]]
+print(len(got) if all(g in feed for g in got) else "bad")' "$TMP/feed.netset" 2>/dev/null || echo none
+}
+partial=0 bulk_bad=0 bulk_kills=0
+# at least 6 kills, and up to 12 until one has landed inside the writes
+for round in $(seq 12); do
+	((round > 6 && partial > 0)) && break
+	before=$(listed_set)
+	if ((round % 2)); then
+		op=import
+		ctl -t 60 block flush >/dev/null 2>&1
+		ctl -t 60 block import "$TMP/feed.netset" >/dev/null 2>&1 &
+	else
+		op=flush
+		ctl -t 60 block import "$TMP/feed.netset" >/dev/null 2>&1
+		ctl -t 60 block flush >/dev/null 2>&1 &
+	fi
+	rl_pid=$!
+	# 10-100 % of its time: the file is read and checked first
+	us=$((bulk_us / 10 + RANDOM * bulk_us * 9 / 10 / 32768))
+	sleep "$((us / 1000000)).$(printf '%06d' $((us % 1000000)))"
+	kill -9 "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	wait "$rl_pid" 2>/dev/null
+	AGENT_PID=""
+	bulk_kills=$((bulk_kills + 1))
+	if ! start_agent; then
+		fail "bulk-restart-$round" "the agent does not start after a kill during a block $op: $(tail -3 "$TMP/agent.log")"
+		bulk_bad=$((bulk_bad + 1))
+		break
+	fi
+	n=$(blocked)
+	if [[ $(listed_set) != "$before" || ! $n =~ ^[0-9]+$ ]] || ((n > 50000)); then
+		fail "bulk-$round" "after a kill during a block $op: rules/allowlist $(listed_set) (was $before), blocklist $n"
+		bulk_bad=$((bulk_bad + 1))
+		continue
+	fi
+	((n > 0 && n < 50000)) && partial=$((partial + 1))
+done
+if ((bulk_bad == 0 && partial > 0)); then
+	pass "bulk: $bulk_kills kills during block import/flush, each restart with the same rules and part of the feed ($partial of them partial)"
+elif ((bulk_bad == 0)); then
+	fail bulk "no kill landed inside an import or flush (import/flush ${bulk_us}us)"
+fi
+ctl -t 60 block flush >/dev/null 2>&1
 
 # Pins left by an rl from before rl_journal: the map is created, the
 # rules adopted.

@@ -231,10 +231,20 @@ dir_cell() {
 	bpftool map lookup pinned "$PIN/rl_dir$1" key $((e & 255)) $((e >> 8)) 0 0 -j 2>/dev/null |
 		jget "j['formatted']['value'] >> ($2 % 4 * 16) & 0xffff"
 }
+# The bulk lists' guard bitmap rl_lbm4 (rl_lists.h): the bit of A.B.C.0/24.
+lbm4_bit() {
+	local b=$(( ($1 << 16) | ($2 << 8) | $3 )) e
+	e=$((b / 64))
+	bpftool map lookup pinned "$PIN/rl_lbm4" key $((e & 255)) $(((e >> 8) & 255)) $((e >> 16)) 0 -j 2>/dev/null |
+		jget "j['formatted']['value'] >> ($b % 64) & 1"
+}
+# the allowlist has its own trie now: 10.99/16 shares the rules' cell,
+# and its /24s' guard bits are set
 c_all=$(dir_cell 4 0x0ae7) c_allow=$(dir_cell 4 0x0a63) c_v6=$(dir_cell 6 0x2001)
-[[ $c_all -ge 1 && $c_all -le 1024 && $c_allow -ge 1 && $c_allow -le 1024 && $c_allow != "$c_all" &&
-   $c_v6 -ge 1 && $c_v6 -le 1024 ]] && pass dir-table-follows-config ||
-	fail dir-table-follows-config "cells 10.231/16=$c_all 10.99/16=$c_allow 2001::/16=$c_v6"
+[[ $c_all -ge 1 && $c_all -le 1024 && $c_allow == "$c_all" &&
+   $c_v6 -ge 1 && $c_v6 -le 1024 && $(lbm4_bit 10 99 0) == 1 && $(lbm4_bit 10 99 255) == 1 &&
+   $(lbm4_bit 10 100 0) == 0 ]] && pass dir-table-follows-config ||
+	fail dir-table-follows-config "cells 10.231/16=$c_all 10.99/16=$c_allow 2001::/16=$c_v6 bits $(lbm4_bit 10 99 0) $(lbm4_bit 10 99 255) $(lbm4_bit 10 100 0)"
 
 # ---- rules
 rc rule-add 0 ctl rule add ssh-syn proto tcp dport 22 tcp-flags syn rate 10/s burst 20 action drop block-for 60s
@@ -287,10 +297,13 @@ ctl -j rule list | jget '"help" in [r["name"] for r in j["rules"]]' | grep -qx F
 rc allow-add 0 ctl allow add 192.0.2.0/24
 rc allow-add-v6 0 ctl allow add 2001:db8:1::/48
 ctl allow list | grep -q 192.0.2.0/24 && pass allow-listed || fail allow-listed "$(ctl allow list)"
-[[ $(dir_cell 4 0xc000) == 0 && $(dir_cell 4 0xc001) == "$(dir_cell 4 0x0ae7)" ]] &&
-	pass dir-table-longer-prefix-asks-trie ||
-	fail dir-table-longer-prefix-asks-trie "cells 192.0/16=$(dir_cell 4 0xc000) 192.1/16=$(dir_cell 4 0xc001)"
-[[ $(ctl -j status | jget 'j["direct_table"]["ipv4"]["trie"] >= 1 and j["direct_table"]["ipv4"]["table"] >= 60000 and j["direct_table"]["slots_used"] >= 2') == True ]] &&
+# a list entry leaves the rule path alone: 192.0/16 keeps the rules' cell
+# (it used to ask the trie), and the /24's guard bit says "look it up"
+[[ $(dir_cell 4 0xc000) == "$(dir_cell 4 0x0ae7)" && $(dir_cell 4 0xc001) == "$(dir_cell 4 0x0ae7)" &&
+   $(lbm4_bit 192 0 2) == 1 && $(lbm4_bit 192 0 3) == 0 ]] &&
+	pass list-entry-leaves-dir-table ||
+	fail list-entry-leaves-dir-table "cells 192.0/16=$(dir_cell 4 0xc000) 192.1/16=$(dir_cell 4 0xc001) bits $(lbm4_bit 192 0 2) $(lbm4_bit 192 0 3)"
+[[ $(ctl -j status | jget 'j["direct_table"]["ipv4"]["table"] >= 60000 and j["direct_table"]["slots_used"] >= 1') == True ]] &&
 	ctl status | grep -q '^match table: ' && pass status-direct-table ||
 	fail status-direct-table "$(ctl -j status | jget 'j.get("direct_table")')"
 rc allow-del 0 ctl allow del 2001:db8:1::/48

@@ -203,6 +203,20 @@ ctl rule change udp-slow action drop >/dev/null
 ctl block add 10.233.7.0/24 for 10m >/dev/null
 ex timed-block 'j["verdict"]=="drop" and 590 <= j["lists"][0]["expires_in_s"] <= 600 and j["blocked_for_ms"] > 590000' 10.233.7.1 proto udp
 
+# ---- IPv6 list entries: the list trie behind each kind of guard bit (a
+# /16 bit for a short prefix, a hashed /48 bit for a long one); an allow
+# inside a block wins, as in the datapath; a source beside them is unlisted
+ctl block add fd00:777::/32 >/dev/null
+ctl block add fd00:233:5::/48 >/dev/null
+ctl allow add fd00:777:1::/64 >/dev/null
+ex ipv6-block-short 'j["verdict"]=="drop" and j["reason"]=="blocklisted" and j["lists"][0]["prefix"]=="fd00:777::/32"' fd00:777:9::1 proto udp
+ex ipv6-block-48 'j["verdict"]=="drop" and j["reason"]=="blocklisted" and j["lists"][0]["prefix"]=="fd00:233:5::/48"' fd00:233:5::7 proto udp
+ex ipv6-allow-in-block 'j["verdict"]=="pass" and j["reason"].startswith("allowlisted") and [e["list"] for e in j["lists"]]==["allow","block"]' fd00:777:1::5 proto udp
+human=$(ctl explain fd00:233:5::7)
+grep -q '^verdict:  drop (blocklisted)' <<<"$human" && grep -q '^matched:  a list entry' <<<"$human" &&
+	grep -q '^list:     block fd00:233:5::/48$' <<<"$human" && pass human-list || fail human-list "$human"
+ex ipv6-unlisted 'j["lists"]==[] and not j["reason"].startswith(("allowlisted","blocklisted"))' fd00:233:6::7 proto udp
+
 # ---- bad input: usage errors (exit 2) from rlctl, refusals from the agent,
 # nothing changes
 before=$(ctl -j rule list; ctl -j block list; ctl -j allow list)

@@ -151,12 +151,14 @@ comp() {
 	PATH=$D/usr/local/sbin:$PATH bash --norc --noprofile -c '
 		source "$1"; source "$2"; shift 2
 		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=()
-		"_$1"; echo "${COMPREPLY[*]}"' _ \
+		"_$1"; printf "%s\n" "${COMPREPLY[*]}"' _ \
 		"$D/usr/local/share/bash-completion/completions/rlctl" \
 		"$D/usr/local/share/bash-completion/completions/rlagent" "$@"
 }
 ok=1
-[[ $(comp rlctl "") == "rule allow block stats top explain status config help" ]] || ok=0
+[[ $(comp rlctl "") == "rule allow block stats top explain events status config help" ]] || ok=0
+[[ $(comp rlctl block im) == "import" ]] || ok=0
+[[ $(comp rlctl events "") == "-n" ]] || ok=0
 [[ $(comp rlctl explain 192.0.2.1 "") == "proto dport syn" ]] || ok=0
 [[ $(comp rlctl explain 192.0.2.1 proto u) == "udp" ]] || ok=0
 [[ $(comp rlagent --chart) == "--chartjs" ]] || ok=0

@@ -184,7 +184,7 @@ scrape >/dev/null
 [[ $(value 'rl_state_entries{family="ipv4"}') -ge 1 ]] && pass state-entries || fail state-entries "$(value 'rl_state_entries{family="ipv4"}')"
 age=$(value 'rl_state_sweep_age_seconds{family="ipv4"}')
 python3 -c "import sys; sys.exit(0 if 0 <= float('$age') < 3 else 1)" 2>/dev/null && pass state-sweep-age || fail state-sweep-age "$age"
-for m in rl_evict_packets_total rl_tc_unparsed_packets_total rl_tc_unparsed_bytes_total; do
+for m in rl_evict_packets_total rl_tc_unparsed_packets_total rl_tc_unparsed_bytes_total rl_events_lost_packets_total; do
 	[[ $(value $m) =~ ^[0-9]+$ ]] || absent2="${absent2:-} $m"
 done
 [[ -z ${absent2:-} ]] && pass new-global-counters || fail new-global-counters "missing:$absent2"

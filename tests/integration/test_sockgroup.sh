@@ -110,10 +110,16 @@ if start_agent --socket-group "$GID"; then
 		nobody $cmd >/dev/null 2>"$TMP/err" || { ok=0; bad+="[$cmd: $(cat "$TMP/err")] "; }
 	done
 	[[ $ok == 1 ]] && pass member-reads || fail member-reads "$bad"
+	# events is a read: the stream opens (and runs until timeout stops it)
+	out=$(timeout 2 setpriv --reuid=65534 --regid="$GID" --clear-groups "$OUT/rlctl" -S "$SOCK" events 2>&1)
+	rc=$?
+	[[ $rc -eq 124 && $out != *"only root"* ]] && pass member-events ||
+		fail member-events "exit $rc: $out"
 	ok=1 bad=""
 	for cmd in "rule add x proto udp rate 1/s" "rule change udp9 rate 9/s" "rule del udp9" \
 		   "allow add 192.0.2.1" "block add 192.0.2.2 for 1m" "block del 192.0.2.2" \
-		   "config reload" "config save /tmp/rlsg-nope.yaml"; do
+		   "config reload" "config save /tmp/rlsg-nope.yaml" "block import /etc/hosts" \
+		   "allow import /etc/hosts for 1m" "block flush" "allow flush"; do
 		# shellcheck disable=SC2086
 		out=$(nobody $cmd 2>&1)
 		rc=$?

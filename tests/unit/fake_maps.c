@@ -9,8 +9,9 @@
  * A map is a file descriptor number from fake_map_new(): ARRAY maps are
  * dense (a missing index reads as zeros, as in the kernel), the others
  * (HASH, LPM_TRIE) are hash tables of key bytes walked in insertion order.
- * Every bpf_map_update_elem, bpf_map_delete_elem, per-CPU zeroing, TC
- * attach and rl_conf write counts as one write; fake_fault() picks the one
+ * Every bpf_map_update_elem, bpf_map_delete_elem, element of a batch
+ * update or delete, per-CPU zeroing, TC attach and rl_conf write counts as
+ * one write; fake_fault() picks the one
  * that fails (errno EIO; FAKE_FAIL_FROM: it and every later one) or that
  * crashes (FAKE_CRASH: longjmp to fake_crash_jmp without doing it, the
  * maps kept as they are, like a kill -9 between two syscalls).
@@ -346,6 +347,70 @@ int bpf_map_get_next_key(int fd, const void *key, void *next_key)
 		}
 	errno = ENOENT;
 	return -errno;
+}
+
+/* Batches are written element by element, each one write of its own
+ * (a fault may land inside a batch: *count says how many were done). */
+int bpf_map_update_batch(int fd, const void *keys, const void *values, __u32 *count,
+			 const struct bpf_map_batch_opts *opts)
+{
+	struct fmap *m = get(fd);
+	__u32 i;
+
+	(void)opts;
+	for (i = 0; i < *count; i++)
+		if (bpf_map_update_elem(fd, (const uint8_t *)keys + (size_t)i * m->ksz,
+					(const uint8_t *)values + (size_t)i * m->vsz, BPF_ANY)) {
+			*count = i;
+			return -errno;
+		}
+	return 0;
+}
+
+int bpf_map_delete_batch(int fd, const void *keys, __u32 *count,
+			 const struct bpf_map_batch_opts *opts)
+{
+	struct fmap *m = get(fd);
+	__u32 i;
+
+	(void)opts;
+	for (i = 0; i < *count; i++)
+		if (bpf_map_delete_elem(fd, (const uint8_t *)keys + (size_t)i * m->ksz)) {
+			*count = i;
+			return -errno;
+		}
+	return 0;
+}
+
+/* HASH maps walk in insertion order, the batch token being the position;
+ * LPM tries have no batch lookup (as in the kernel): EINVAL. */
+int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values,
+			 __u32 *count, const struct bpf_map_batch_opts *opts)
+{
+	struct fmap *m = get(fd);
+	uint32_t pos = 0, n = 0;
+
+	(void)opts;
+	if (m->type != BPF_MAP_TYPE_HASH) {
+		errno = EINVAL;
+		return -errno;
+	}
+	if (in_batch)
+		memcpy(&pos, in_batch, sizeof(pos));
+	for (; pos < m->n && n < *count; pos++) {
+		if (!m->e[pos].live)
+			continue;
+		memcpy((uint8_t *)keys + (size_t)n * m->ksz, m->e[pos].k, m->ksz);
+		memcpy((uint8_t *)values + (size_t)n * m->vsz, m->e[pos].v, m->vsz);
+		n++;
+	}
+	*count = n;
+	memcpy(out_batch, &pos, sizeof(pos));
+	if (pos >= m->n) {
+		errno = ENOENT;
+		return -errno;
+	}
+	return 0;
 }
 
 /* Live entries of a keyed map, i-th in walk order: 0, or -ENOENT past the end. */

@@ -28,7 +28,7 @@
 #include "fake_maps.h"
 
 static int fails, passes, resyncs;
-static char conf_path[64];
+static char conf_path[64], list_path[64];
 static struct agent_maps fds;
 
 #define FAIL(...) do { fails++; printf("FAIL " __VA_ARGS__); printf("\n"); } while (0)
@@ -44,12 +44,18 @@ static void maps_create(void)
 	fds.catalog = fake_map_new(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rl_catalog), RL_MAX_RULES);
 	fds.lists = fake_map_new(BPF_MAP_TYPE_HASH, sizeof(struct rl_list_key),
 				 sizeof(struct rl_list_val), 2 * RL_MAX_PREFIXES);
+	fds.lst4 = fake_map_new(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct rl_lpm4),
+				sizeof(struct rl_lval), RL_MAX_LISTED);
+	fds.lst6 = fake_map_new(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct rl_lpm6),
+				sizeof(struct rl_lval), RL_MAX_LISTED);
 	fds.journal = fake_map_new(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rl_jrec),
 				   1 + 2 * RL_JOURNAL_RECS);
 	fds.conf = fake_map_new(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rl_conf), 1);
 	/* read only through agent_pcpu_*, which fake_maps.c stands in for */
 	fds.stats = fds.gstats = -1;
 	fds.st4 = fds.st6 = fds.sl4 = fds.sl6 = fds.dir4 = fds.dir6 = fds.mval = -1;
+	/* the guard bitmaps are mmapped by the real agent: left unmapped */
+	fds.lbm4 = fds.lbm6 = fds.events = -1;
 }
 
 /* A fresh agent on the maps, as rlagent.c's main() leaves it before
@@ -79,6 +85,7 @@ static void agent_free(struct agent *a)
 {
 	agent_model_free(&a->model);
 	rl_compiled_free(&a->applied);
+	rl_lset_free(&a->lapplied);
 	rl_config_free(&a->cfg);
 	free(a);
 }
@@ -147,8 +154,54 @@ static char *canon(const struct agent *a)
 	return sort_lines(buf);
 }
 
+/* The list tries hold exactly what a's lists build to (rl_lists_build),
+ * and so does a->lapplied. */
+static int check_list_tries(struct agent *a, const char *what)
+{
+	struct rl_lset l = {};
+	int i, bad = 0;
+
+	if (rl_lists_build(a->model.allow, a->model.n_allow, a->model.block, a->model.n_block,
+			   agent_now_ns(), &l)) {
+		FAIL("test_crash: %s: the lists do not build", what);
+		return 1;
+	}
+	if (l.n != a->lapplied.n ||
+	    (int)(fake_map_count(fds.lst4) + fake_map_count(fds.lst6)) != l.n) {
+		FAIL("test_crash: %s: %d list trie entries built, agent holds %d, tries %u + %u",
+		     what, l.n, a->lapplied.n, fake_map_count(fds.lst4), fake_map_count(fds.lst6));
+		bad = 1;
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		union { struct rl_lpm4 k4; struct rl_lpm6 k6; } k = {};
+		struct rl_lval v;
+		int fd;
+
+		if (l.e[i].pfx.family == 4) {
+			k.k4.prefixlen = l.e[i].pfx.len;
+			memcpy(&k.k4.addr, l.e[i].pfx.addr, 4);
+			fd = fds.lst4;
+		} else {
+			k.k6.prefixlen = l.e[i].pfx.len;
+			memcpy(k.k6.addr, l.e[i].pfx.addr, 16);
+			fd = fds.lst6;
+		}
+		if (bpf_map_lookup_elem(fd, &k, &v) || v.flags != l.e[i].v.flags ||
+		    v.block_until_ns != l.e[i].v.block_until_ns) {
+			FAIL("test_crash: %s: list trie entry %d is not what the lists build to", what, i);
+			bad = 1;
+			goto out;
+		}
+	}
+out:
+	rl_lset_free(&l);
+	return bad;
+}
+
 /* The tries hold exactly a->applied, and a->applied is what a's model
- * compiles to: the datapath enforces the agent's rule set. */
+ * compiles to: the datapath enforces the agent's rule set (the rules in
+ * the rule tries, the lists in the list tries). */
 static int check_tries(struct agent *a, const char *what)
 {
 	struct rl_compiled c = {};
@@ -162,8 +215,10 @@ static int check_tries(struct agent *a, const char *what)
 		ids[i] = a->model.rules[i].id;
 		vers[i] = a->model.rules[i].ver;
 	}
-	if (rl_compile(specs, ids, vers, a->model.n_rules, a->model.allow, a->model.n_allow,
-		       a->model.block, a->model.n_block, agent_now_ns(), &c, &e)) {
+	if (check_list_tries(a, what))
+		bad = 1;
+	if (rl_compile(specs, ids, vers, a->model.n_rules, NULL, 0, NULL, 0, agent_now_ns(), &c,
+		       &e)) {
 		FAIL("test_crash: %s: the rule set does not compile: %s", what, e.msg);
 		bad = 1;
 		goto out;
@@ -257,7 +312,7 @@ static json_t *run(struct agent *a, const char *words)
 	json_t *resp;
 
 	for (p = strtok_r(dup, " ", &sp); p; p = strtok_r(NULL, " ", &sp))
-		json_array_append_new(argv, json_string(p));
+		json_array_append_new(argv, json_string(strcmp(p, "@LIST") ? p : list_path));
 	req = json_pack("{s:o}", "argv", argv);
 	line = json_dumps(req, JSON_COMPACT);
 	resp = ctl_answer(a, line, strlen(line), "test", 0, &job);
@@ -286,6 +341,9 @@ struct scen {
 	const char *op;               /* the command under test, or NULL:      */
 	const char *reload_conf;      /*   config reload to this file, or NULL: */
 	                              /*   the first start itself              */
+	long jlist;                   /* agent_jlist_max for it (0: the build's):
+				       * 1 makes its list change a bulk one,
+				       * written outside the journal          */
 };
 
 static const char conf_a[] =
@@ -311,16 +369,44 @@ static const char conf_b[] =
 	"  - {name: dns, src: \"2001:db8:2::/48\", proto: udp, dport: 53, rate: 20/s, algo: sliding-log}\n"
 	"  - {name: new, src: 203.0.113.0/24, rate: 5/s, per: rule}\n";
 
+/* reload_rename's change, and 10.0.0.0/8 moved to the blocklist, a feed
+ * of four entries replaced by another: a bulk change in both directions */
+static const char conf_c[] =
+	"version: 1\n"
+	"interfaces: [eth0]\n"
+	"allowlist: [192.0.2.7, \"2001:db8:a::/48\"]\n"
+	"blocklist: [10.0.0.0/8, 198.18.0.0/15, 203.0.113.64/26, \"2001:db8:b::/48\"]\n"
+	"rules:\n"
+	"  - {name: ssh-syn, proto: tcp, dport: 22, rate: 10/s, burst: 20}\n"
+	"  - {name: web, src: 198.51.100.0/24, proto: tcp, dport: 80-443, rate: 10mbit}\n"
+	"  - {name: dns, src: \"2001:db8:2::/48\", proto: udp, dport: 53, rate: 6000/min, algo: gcra}\n"
+	"  - {name: mark, proto: udp, dport: 5000, rate: 1/s, action: mark, mark-value: 16}\n";
+
+static const char conf_feed[] =
+	"version: 1\n"
+	"interfaces: [eth0]\n"
+	"allowlist: [10.0.0.0/8]\n"
+	"blocklist: [192.0.2.7, 100.64.0.0/10, 203.0.113.0/25, \"2001:db8:c::/48\", \"2001:db8:d::1\"]\n"
+	"rules:\n"
+	"  - {name: ssh, proto: tcp, dport: 22, rate: 10/s, burst: 20}\n";
+
 static const struct scen scens[] = {
-	{ "first start", conf_a, {}, NULL, NULL },
-	{ "rule add", conf_a, {}, "rule add x src 203.0.113.0/24 proto tcp dport 443 rate 50/s", NULL },
-	{ "rule change", conf_a, {}, "rule change web rate 20mbit algo gcra", NULL },
-	{ "rule del", conf_a, {}, "rule del web", NULL },
-	{ "allow add", conf_a, {}, "allow add 2001:db8:9::/48", NULL },
-	{ "block add for", conf_a, {}, "block add 203.0.113.9 for 10m", NULL },
-	{ "allow del", conf_a, {}, "allow del 10.0.0.0/8", NULL },
-	{ "block del", conf_a, { "block add 203.0.113.0/24" }, "block del 203.0.113.0/24", NULL },
-	{ "reload rename", conf_a, { "allow add 198.51.100.9 for 1h" }, NULL, conf_b },
+	{ "first start", conf_a, {}, NULL, NULL, 0 },
+	{ "rule add", conf_a, {}, "rule add x src 203.0.113.0/24 proto tcp dport 443 rate 50/s", NULL, 0 },
+	{ "rule change", conf_a, {}, "rule change web rate 20mbit algo gcra", NULL, 0 },
+	{ "rule del", conf_a, {}, "rule del web", NULL, 0 },
+	{ "allow add", conf_a, {}, "allow add 2001:db8:9::/48", NULL, 0 },
+	{ "block add for", conf_a, {}, "block add 203.0.113.9 for 10m", NULL, 0 },
+	{ "allow del", conf_a, {}, "allow del 10.0.0.0/8", NULL, 0 },
+	{ "block del", conf_a, { "block add 203.0.113.0/24" }, "block del 203.0.113.0/24", NULL, 0 },
+	{ "reload rename", conf_a, { "allow add 198.51.100.9 for 1h" }, NULL, conf_b, 0 },
+	/* bulk list changes: each list entry stands alone, so a crash may
+	 * keep part of them (the rules stay old or new exactly) */
+	{ "block import (bulk)", conf_a, {}, "block import @LIST for 1h", NULL, 1 },
+	{ "block flush (bulk)", conf_a, { "block add 203.0.113.0/24", "block add 2001:db8:7::/48" },
+	  "block flush", NULL, 1 },
+	{ "reload moving entries (bulk)", conf_feed, { "allow add 198.51.100.9 for 1h" }, NULL,
+	  conf_c, 1 },
 };
 
 static void setup(const struct scen *s, struct agent **out)
@@ -389,13 +475,109 @@ static bool crash_at(const struct scen *s, long n, long fail_at)
 	return false;
 }
 
+/* The lines of text starting with "rule " (rules) or not (lists). */
+static char *part(const char *text, bool rules)
+{
+	char *out = calloc(strlen(text) + 1, 1);
+	const char *p = text;
+
+	while (*p) {
+		size_t n = strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
+
+		if (!strncmp(p, "rule ", 5) == rules)
+			strncat(out, p, n);
+		p += n;
+	}
+	return out;
+}
+
+/* Whether line (with its newline) is one of text's lines. */
+static bool has_line(const char *text, const char *line, size_t n)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t m = strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
+
+		if (m == n && !strncmp(p, line, n))
+			return true;
+		p += m;
+	}
+	return false;
+}
+
+/* Prefixes rl_lists holds on both lists (a bulk move cut short). */
+static int on_both(void)
+{
+	struct rl_list_key k, k2;
+	struct rl_list_val v;
+	uint32_t i;
+	int n = 0;
+
+	for (i = 0; !fake_map_entry(fds.lists, i, &k, &v); i++) {
+		if (k.kind != RL_LIST_ALLOW)
+			continue;
+		k2 = k;
+		k2.kind = RL_LIST_BLOCK;
+		n += !bpf_map_lookup_elem(fds.lists, &k2, &v);
+	}
+	return n;
+}
+
+/*
+ * Whether a restarted agent's set `got` is allowed after an operation from
+ * `before` to `after`: one of them exactly, or with bulk lists, the rules
+ * of one of them exactly and lists between the two: every entry in one of
+ * them, every entry both have kept.
+ */
+static bool holds(const char *got, const char *before, const char *after, bool bulk)
+{
+	char *gr, *br, *ar, *gl, *bl, *al;
+	const char *p;
+	bool ok;
+
+	if (!strcmp(got, before) || !strcmp(got, after))
+		return true;
+	if (!bulk)
+		return false;
+	gr = part(got, true);
+	br = part(before, true);
+	ar = part(after, true);
+	gl = part(got, false);
+	bl = part(before, false);
+	al = part(after, false);
+	ok = !strcmp(gr, br) || !strcmp(gr, ar);
+	for (p = gl; ok && *p;) {
+		size_t n = strcspn(p, "\n") + 1;
+
+		ok = has_line(bl, p, n) || has_line(al, p, n);
+		p += n;
+	}
+	for (p = bl; ok && *p;) {
+		size_t n = strcspn(p, "\n") + 1;
+
+		ok = !has_line(al, p, n) || has_line(gl, p, n);
+		p += n;
+	}
+	free(gr);
+	free(br);
+	free(ar);
+	free(gl);
+	free(bl);
+	free(al);
+	return ok;
+}
+
 static void scenario(const struct scen *s)
 {
 	struct agent *a;
 	json_t *resp;
 	char *before = NULL, *after = NULL, *got, what[160];
 	long n, total;
-	int crashes = 0, fails_before = fails;
+	int crashes = 0, fails_before = fails, both = 0;
+	bool bulk = s->jlist != 0;
+
+	agent_jlist_max = s->jlist ? s->jlist : RL_JOURNAL_LIST_RECS;
 
 	/* the old and the new set, as a start on the maps reads them */
 	setup(s, &a);
@@ -431,8 +613,9 @@ static void scenario(const struct scen *s)
 			continue;
 		}
 		crashes++;
+		both += on_both() > 0;
 		got = restart(what);
-		if (got && strcmp(got, before) && strcmp(got, after))
+		if (got && !holds(got, before, after, bulk))
 			FAIL("test_crash: %s: the next agent holds neither set:\n%s--- old:\n%s--- new:\n%s",
 			     what, got, before, after);
 		free(got);
@@ -448,7 +631,7 @@ static void scenario(const struct scen *s)
 			if (!crash_at(s, m, n))
 				break;	/* done before write m */
 			got = restart(what);
-			if (got && strcmp(got, before) && strcmp(got, after))
+			if (got && !holds(got, before, after, bulk))
 				FAIL("test_crash: %s: the next agent holds neither set", what);
 			free(got);
 		}
@@ -483,7 +666,7 @@ static void scenario(const struct scen *s)
 			if (strcmp(mem, before) || (got && strcmp(got, before)))
 				FAIL("test_crash: %s: '%s', but the %s hold another set", what,
 				     resp_msg(resp), strcmp(mem, before) ? "agent's rules" : "maps");
-		} else if (got && (strcmp(mem, got) || (strcmp(got, before) && strcmp(got, after)))) {
+		} else if (got && (strcmp(mem, got) || !holds(got, before, after, bulk))) {
 			FAIL("test_crash: %s: '%s', and the agent and the maps disagree or hold neither set",
 			     what, resp_msg(resp));
 		}
@@ -517,7 +700,7 @@ static void scenario(const struct scen *s)
 		fake_fault(FAKE_NONE, 0);
 		/* killed now, the next agent starts with one set or the other */
 		got = restart(what);
-		if (got && strcmp(got, before) && strcmp(got, after))
+		if (got && !holds(got, before, after, bulk))
 			FAIL("test_crash: %s: killed then, the next agent holds neither set:\n%s",
 			     what, got);
 		free(got);
@@ -548,6 +731,11 @@ static void scenario(const struct scen *s)
 		json_decref(resp);
 		agent_free(a);
 	}
+	agent_jlist_max = RL_JOURNAL_LIST_RECS;
+	/* a move between the lists, cut short, leaves a prefix on both: the
+	 * restarts above adopted such pins (one entry kept, the other gone) */
+	if (s->reload_conf == conf_c && !both)
+		FAIL("test_crash: %s: no crash left a prefix on both lists", s->name);
 	if (fails == fails_before) {
 		printf("PASS test_crash: %s (%ld writes, each crashed, failed, and failed with a crash in the rollback)\n",
 		       s->name, total);
@@ -692,6 +880,7 @@ static void big_rename(void)
 static void remove_conf(void)
 {
 	unlink(conf_path);
+	unlink(list_path);
 }
 
 int main(void)
@@ -699,7 +888,17 @@ int main(void)
 	size_t i;
 
 	snprintf(conf_path, sizeof(conf_path), "/tmp/rl_test_crash_%d.yaml", (int)getpid());
+	snprintf(list_path, sizeof(list_path), "/tmp/rl_test_crash_%d.list", (int)getpid());
 	atexit(remove_conf);
+	{
+		FILE *f = fopen(list_path, "w");
+
+		if (!f || fputs("# a feed\n203.0.113.1\n203.0.113.2\n2001:db8:5::/48\n"
+				"198.18.0.0/15\n192.0.2.7\n100.64.0.0/10\n", f) < 0 || fclose(f)) {
+			printf("FAIL test_crash: writing %s\n", list_path);
+			return 1;
+		}
+	}
 	agent_log_level = getenv("V") ? LOG_LVL_DEBUG : -1;
 	maps_create();
 	for (i = 0; i < sizeof(scens) / sizeof(scens[0]); i++)
