@@ -1547,6 +1547,16 @@ int agent_restore(struct agent *a, bool *had_state, struct rl_err *err)
 			 e2.msg, a->config_path ? a->config_path : "the config's rules");
 		*had_state = false;
 	}
+	/* An apply has completed on these pins (the journal head keeps its
+	 * number): what they hold is the running set even when it is empty -
+	 * every rule deleted at run time must stay deleted after a restart,
+	 * not come back from the config file. */
+	if (!*had_state && a->jseq > 0 && !ret) {
+		log_info("the pinned state holds no rules and no list entries after %llu applies: "
+			 "keeping it empty (`rlctl config reload` applies %s)",
+			 (unsigned long long)a->jseq, a->config_path ? a->config_path : "the config");
+		*had_state = true;
+	}
 	a->adopted = *had_state;
 	/* Re-applying the adopted model rewrites only what differs: it
 	 * brings the tries to what the catalog says after a crash. */

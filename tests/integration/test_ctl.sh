@@ -934,5 +934,28 @@ else
 	fail config-save-survives-reboot "agent did not start from $TMP/saved.yaml"
 fi
 
+# ---- every rule and list entry deleted at run time stays deleted after a
+# restart: the pins are the running set, even empty (not the config again)
+if start_agent_args --detach-on-exit; then
+	for r in $(ctl -j rule list | jget '" ".join(r["name"] for r in j["rules"])'); do
+		ctl rule del "$r" >/dev/null
+	done
+	ctl allow flush >/dev/null; ctl block flush >/dev/null
+	n=$(ctl -j rule list | jget 'len(j["rules"])')
+	kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+	if start_agent_args --detach-on-exit; then
+		m=$(ctl -j rule list | jget 'len(j["rules"])')
+		a=$(ctl -j allow list | jget 'len(j["allow"])')
+		[[ $n == 0 && $m == 0 && $a == 0 ]] && ctl -j status | jget 'j["adopted"]' | grep -q True &&
+			pass empty-set-survives-restart ||
+			fail empty-set-survives-restart "before $n rules, after restart $m rules, $a allow entries: $(tail -3 "$TMP/agent.log")"
+		kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+	else
+		fail empty-set-survives-restart "agent did not restart"
+	fi
+else
+	fail empty-set-survives-restart "agent did not start"
+fi
+
 echo "ctl: $fails failure(s)"
 [[ $fails -eq 0 ]]
