@@ -8,9 +8,10 @@
 # 10%; on a loaded 2-core machine it sends less and more evenly, several
 # times the limit in all: the checks use what the agents saw).  Checks:
 #   cluster/accuracy     the three agents' admitted packets over 10 s are
-#                        at most 5% above burst + rate*t and at most 10%
+#                        at most 5% above burst + rate*t and at most 5%
 #                        below it (below: of what the flood offered, where
-#                        a stalled generator offered less; see check()),
+#                        a stalled generator offered less; see check(); a
+#                        run short on the low side alone runs once more),
 #                        and no interval between two samples (0.25 s
 #                        apart) is above burst + rate*t + the documented
 #                        bound (docs/ARCHITECTURE.md "Cluster-wide quotas")
@@ -250,12 +251,13 @@ flood() {
 
 # check LABEL NAME TOLERANCE FROM TO: admissions between the samples
 # nearest FROM and TO seconds (the generators all running) at most
-# TOLERANCE above BURST + RATE*t, and at most LOW_TOL (10%) below it (below:
-# against what the flood offered where it fell under the limit).  Why 10%
-# and not 5% below: on the loaded 2-core development VM the generators
-# deliver in bursts, and a host whose burst lags leaves its share idle
-# while the others are held to theirs; measured -3% to -9% over many runs
-# (docs/ARCHITECTURE.md "Cluster-wide quotas").  And over every interval between two
+# TOLERANCE above BURST + RATE*t, and at most LOW_TOL (5%) below it (below:
+# against what the flood offered where it fell under the limit).  On a
+# loaded 2-core machine the generators deliver in bursts, and a host whose
+# burst lags leaves its share idle while the others are held to theirs
+# (measured -3% to -9% at a load average of 7-11, -2% at 2): a run short on
+# the low side alone is flooded once more (docs/ARCHITECTURE.md
+# "Cluster-wide quotas").  And over every interval between two
 # samples of the whole run, never above BURST + RATE*t + the documented
 # bound (docs/ARCHITECTURE.md "Cluster-wide quotas": the credit the hosts'
 # buckets can bank beyond the burst, plus one sync period of the whole
@@ -300,7 +302,7 @@ if t < 0.8 * (t_to - t_from): bad.append(f"only {t:.2f} s sampled")
 if sides == "both" and sat < 0.5 * t:
     bad.append(f"the flood was above the limit only {sat:.1f} of {t:.1f} s (machine too loaded)")
 if adm > allowed * (1 + tol): bad.append(f"admitted {adm:.0f} > {allowed:.0f} + {tol * 100:.0f}%")
-low_tol = 0.10
+low_tol = 0.05
 if sides == "both" and adm < (ideal + burst) * (1 - low_tol):
     bad.append(f"admitted {adm:.0f} < {ideal + burst:.0f} - {low_tol * 100:.0f}%")
 bank = max(2 * sync, min(4 * sync, 1.0))
@@ -320,6 +322,14 @@ tc0=$(date +%s%N)
 cmds0=$(for i in 1 2 3; do cl_json $i; done | python3 -c 'import json,sys; print(sum(json.loads(l)["redis_commands"] for l in sys.stdin))')
 flood 12 acc
 check acc cluster/accuracy 0.05 1.5 11.5 >"$TMP/acc.check"; rc=$?
+# One more flood only when the first fell short on the low side alone
+# (a loaded machine's generators stalling: see check()); a run above the
+# limit is never retried.
+if ((rc)) && grep -q "^FAIL" "$TMP/acc.check" && ! grep -qE "^FAIL .*(> |bound)" "$TMP/acc.check"; then
+	sed 's/^FAIL /first run: /' "$TMP/acc.check"
+	flood 12 acc
+	check acc cluster/accuracy 0.05 1.5 11.5 >"$TMP/acc.check"; rc=$?
+fi
 cat "$TMP/acc.check"
 ((rc)) && fails=$((fails + 1))
 cmds1=$(for i in 1 2 3; do cl_json $i; done | python3 -c 'import json,sys; print(sum(json.loads(l)["redis_commands"] for l in sys.stdin))')
