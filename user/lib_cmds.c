@@ -143,23 +143,29 @@ static int check_list_flush(const struct rl_cmd *c, int argc, char **argv, struc
 	return argc == 2 ? 0 : shape(err, "%s flush takes no arguments", argv[0]);
 }
 
-/* `events [-n N]`: rlctl stops after N events; the agent gets `events`. */
-static int check_events(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
+/* `OBJ [-n N]` with 1 <= N <= max (top, events). */
+static int check_count(int argc, char **argv, long max, struct rl_err *err)
 {
 	char *end;
 	long n;
 
-	(void)c;
 	if (argc == 1)
 		return 0;
 	if (argc != 3 || strcmp(argv[1], "-n"))
-		return shape(err, "usage: rlctl events [-n N]");
+		return shape(err, "usage: rlctl %s [-n N]", argv[0]);
 	n = strtol(argv[2], &end, 10);
-	if (*end || end == argv[2] || n < 1 || n > 1000000000) {
-		rl_errf(err, "events -n: '%.*s' is not a count 1..1000000000", RL_CUT(argv[2], 64));
+	if (*end || end == argv[2] || n < 1 || n > max) {
+		rl_errf(err, "%s -n: '%.*s' is not a count 1..%ld", argv[0], RL_CUT(argv[2], 64), max);
 		return 1;
 	}
 	return 0;
+}
+
+/* `events [-n N]`: rlctl stops after N events; the agent gets `events`. */
+static int check_events(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
+{
+	(void)c;
+	return check_count(argc, argv, 1000000000, err);
 }
 
 static int check_stats(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
@@ -179,20 +185,8 @@ static int check_none(const struct rl_cmd *c, int argc, char **argv, struct rl_e
 
 static int check_top(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
 {
-	char *end;
-	long n;
-
 	(void)c;
-	if (argc == 1)
-		return 0;
-	if (argc != 3 || strcmp(argv[1], "-n"))
-		return shape(err, "usage: rlctl top [-n N]");
-	n = strtol(argv[2], &end, 10);
-	if (*end || end == argv[2] || n < 1 || n > 10000) {
-		rl_errf(err, "top -n: '%.*s' is not a count 1..10000", RL_CUT(argv[2], 64));
-		return 1;
-	}
-	return 0;
+	return check_count(argc, argv, 10000, err);
 }
 
 static int check_explain(const struct rl_cmd *c, int argc, char **argv, struct rl_err *err)
