@@ -405,6 +405,11 @@ enum rl_jop {
 	RL_J_LIST_DEL,             /* delete rl_lists[list.key]              */
 };
 
+/* In the head's arg: the set the maps hold once the apply is done (or, on
+ * RL_J_NONE, hold now) is one a successful apply made - not an apply's
+ * rollback to nothing - so a restart adopts it even when it is empty. */
+#define RL_J_APPLIED  (1u << 31)
+
 /* rl_lists writes one apply may journal: a change of more entries (an
  * import, a flush) is written in batches outside the journal. */
 #define RL_JOURNAL_LIST_RECS  (2 * 4096)

@@ -199,6 +199,11 @@ struct agent {
 	uint32_t next_slot;
 	bool adopted;
 	uint64_t jseq;                /* the last apply's rl_journal number   */
+	bool jfwd;                    /* the apply being journaled is a forward
+				       * one, not a rollback                  */
+	bool japplied;                /* the maps hold a set a successful apply
+				       * made (RL_J_APPLIED, kept in the head) */
+	bool jflag;                   /* japplied once the pending apply is done */
 	/* the last refused change left the maps as they were */
 	bool unchanged;
 	/* a rollback failed and the maps could not be re-read since: the

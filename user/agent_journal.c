@@ -133,7 +133,11 @@ static int journal_head(struct agent *a, uint32_t op, uint32_t n, uint64_t seq,
 
 int agent_journal_done(struct agent *a, struct rl_err *err)
 {
-	return journal_head(a, RL_J_NONE, 0, a->jseq, err);
+	int ret = journal_head(a, RL_J_NONE, a->jflag ? RL_J_APPLIED : 0, a->jseq, err);
+
+	if (!ret)
+		a->japplied = a->jflag;
+	return ret;
 }
 
 /* Where record i (from 0) of apply seq lives: applies alternate between
@@ -163,7 +167,10 @@ int agent_journal_commit(struct agent *a, struct agent_jlog *j, struct rl_err *e
 			return -errno;
 		}
 	}
-	ret = journal_head(a, RL_J_COMMIT, (uint32_t)j->n, seq, err);
+	/* a forward apply leaves a set the user made; a rollback leaves
+	 * the one before it, flagged as that one was */
+	a->jflag = a->jfwd || a->japplied;
+	ret = journal_head(a, RL_J_COMMIT, (uint32_t)j->n | (a->jflag ? RL_J_APPLIED : 0), seq, err);
 	if (!ret)
 		a->jseq = seq;
 	return ret;
@@ -187,6 +194,8 @@ int agent_journal_recover(struct agent *a, int *redone, struct rl_err *err)
 	}
 	if (h.seq > a->jseq)
 		a->jseq = h.seq;
+	a->jflag = a->japplied = !!(h.arg & RL_J_APPLIED);
+	h.arg &= ~RL_J_APPLIED;
 	if (h.op == RL_J_NONE)
 		return 0;
 	if (h.op != RL_J_COMMIT || h.arg > RL_JOURNAL_RECS) {
@@ -210,5 +219,5 @@ int agent_journal_recover(struct agent *a, int *redone, struct rl_err *err)
 			return ret;
 	}
 	*redone = (int)h.arg;
-	return journal_head(a, RL_J_NONE, 0, h.seq, err);
+	return journal_head(a, RL_J_NONE, a->japplied ? RL_J_APPLIED : 0, h.seq, err);
 }

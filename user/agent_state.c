@@ -624,6 +624,8 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	bool bulk;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
 
+	a->jfwd = zero_new;   /* a rollback runs with zero_new false */
+
 	*committed = false;
 	ret = slot_index(from, &fidx);
 	if (!ret)
@@ -1547,14 +1549,15 @@ int agent_restore(struct agent *a, bool *had_state, struct rl_err *err)
 			 e2.msg, a->config_path ? a->config_path : "the config's rules");
 		*had_state = false;
 	}
-	/* An apply has completed on these pins (the journal head keeps its
-	 * number): what they hold is the running set even when it is empty -
+	/* A successful apply made what these pins hold (RL_J_APPLIED in the
+	 * journal head; not a rollback to nothing after a failed first start):
+	 * it is the running set even when it is empty -
 	 * every rule deleted at run time must stay deleted after a restart,
 	 * not come back from the config file. */
-	if (!*had_state && a->jseq > 0 && !ret) {
-		log_info("the pinned state holds no rules and no list entries after %llu applies: "
-			 "keeping it empty (`rlctl config reload` applies %s)",
-			 (unsigned long long)a->jseq, a->config_path ? a->config_path : "the config");
+	if (!*had_state && a->japplied && !ret) {
+		log_info("the pinned state holds no rules and no list entries, as a change "
+			 "made it: keeping it empty (`rlctl config reload` applies %s)",
+			 a->config_path ? a->config_path : "the config");
 		*had_state = true;
 	}
 	a->adopted = *had_state;
