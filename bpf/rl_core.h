@@ -18,8 +18,9 @@
  *   RL_G_TC_UNPARSED when TC cannot parse what XDP could (a header past
  *   TC's linear pull).
  *
- * RL_G_FRAGMENT, RL_G_STATE_NEW, RL_G_MAP_FULL, RL_G_FULL_AGG, RL_G_EVICT
- * and RL_G_TC_DEFER are additional.  Packets that never met a limit (full
+ * RL_G_FRAGMENT, RL_G_STATE_NEW, RL_G_MAP_FULL, RL_G_FULL_AGG, RL_G_EVICT,
+ * RL_G_TC_DEFER and RL_G_EV_LOST (drop events not reported; it counts
+ * events, not packets) are additional.  Packets that never met a limit (full
  * map with fail-open or fail-closed, contention) are not in rl_stats: its
  * verdicts mean "what the limit said".
  */

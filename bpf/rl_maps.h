@@ -189,7 +189,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, RL_MAX_LISTED);
+	__uint(max_entries, RL_LST_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct rl_lpm4);
 	__type(value, struct rl_lval);
@@ -197,7 +197,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, RL_MAX_LISTED);
+	__uint(max_entries, RL_LST_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct rl_lpm6);
 	__type(value, struct rl_lval);

@@ -21,6 +21,10 @@
 #include "rl_hash.h"
 
 #define RL_MAX_LISTED     (1u << 21)  /* entries in each list trie (2M)     */
+/* Each list trie's capacity: an apply writes the new entries before it
+ * deletes the old (rl_lists.h, docs/ARCHITECTURE.md), so a change that
+ * replaces a full list holds both for a moment; not preallocated. */
+#define RL_LST_ENTRIES    (2 * RL_MAX_LISTED)
 #define RL_LBM_BITS       24          /* bits of a bitmap region: 2^24      */
 #define RL_LBM4_ELEMS     (1u << (RL_LBM_BITS - 6))
 #define RL_LBM6_SHORT     1024u       /* 65,536 bits: one per IPv6 /16      */

@@ -641,6 +641,13 @@ out:
 	if (listening)
 		ctl_close();
 	agent_events_close();
+	/* the listeners are gone with the agent: the datapath left enforcing
+	 * from the pins must not go on sampling into a ring nobody reads */
+	if (bpf_open && a->events_on) {
+		a->events_on = false;
+		if (agent_bpf_write_conf(a))
+			log_warn("drop events stay on in the pinned rl_conf until the next start");
+	}
 	if (bpf_open)
 		agent_bpf_close(a, a->detach_on_exit && !ret);
 	if (sfd >= 0)

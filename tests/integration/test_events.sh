@@ -189,5 +189,30 @@ send 200 $NET.3 11 1
 wait $again
 grep -q '"kind":"blocklist"' "$TMP/again.json" && pass stream-again || fail stream-again "$(cat "$TMP/again.json")"
 
+# an agent that exits (without detaching) while a client streams leaves
+# the datapath enforcing from the pins, but not sampling events nobody reads
+kill -9 "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null
+nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
+	--pin-dir "$PIN" --xdp-mode generic --metrics off --foreground >>"$TMP/agent2.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+timeout 20 "$OUT/rlctl" -S "$SOCK" events >/dev/null 2>&1 &
+EV_PID=$!
+conf_events() {
+	bpftool -j map lookup pinned "$PIN/rl_conf" key 0 0 0 0 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["formatted"]["value"]["events"])' 2>/dev/null
+}
+for _ in $(seq 50); do [[ $(conf_events) == 1 ]] && break; sleep 0.1; done
+on=$(conf_events)
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+off=$(conf_events)
+kill "$EV_PID" 2>/dev/null; wait "$EV_PID" 2>/dev/null; EV_PID=""
+if [[ $on == 1 && $off == 0 ]]; then
+	pass exit-clears-events
+else
+	fail exit-clears-events "rl_conf.events while streaming '$on', after the agent exited '$off'; $(tail -3 "$TMP/agent2.log")"
+fi
+ip -n "$NS" link set dev "$DUT_IF" xdpgeneric off 2>/dev/null
+
 if (( fails )); then echo "---- agent log (tail)"; tail -20 "$TMP/agent.log"; fi
 exit $((fails > 0))

@@ -463,6 +463,59 @@ static void test_lists_disjoint(void)
 	report("config/lists-disjoint", failed);
 }
 
+/* Big lists load in n log n; the first entry listed twice (in file order)
+ * is the one named, and a bad entry after it does not hide it. */
+static void test_big_lists(void)
+{
+	static const char dup[] = HDR
+		"blocklist:\n  - 10.0.0.3\n  - 10.0.0.1\n  - 10.0.0.2\n  - 10.0.0.1\n"
+		"  - 10.0.0.3\n  - 10.0.0.300\n";
+	static const char bad_first[] = HDR
+		"blocklist:\n  - 10.0.0.1\n  - 10.0.0.300\n  - 10.0.0.1\n";
+	const int n = 300000;
+	size_t cap = (size_t)n * 24 + 4096, o;
+	char *y = malloc(cap);
+	int failed = 0, i, r;
+	struct rl_config c;
+	struct rl_err e = {};
+	const char *path;
+	double t0, dt;
+
+	path = write_tmp("dup.yaml", dup, strlen(dup));
+	r = rl_config_load(path, &c, &e);
+	CHECK(r == -EINVAL && strstr(e.msg, "blocklist[3]: '10.0.0.1' is listed twice (also blocklist[1])"),
+	      "dup: %s", e.msg);
+	path = write_tmp("dup.yaml", bad_first, strlen(bad_first));
+	memset(&e, 0, sizeof(e));
+	r = rl_config_load(path, &c, &e);
+	CHECK(r == -EINVAL && strstr(e.msg, "blocklist[1]") && strstr(e.msg, "10.0.0.300"),
+	      "bad entry before the repeat: %s", e.msg);
+
+	if (!y) {
+		CHECK(0, "out of memory");
+		report("config/big-lists", failed);
+		return;
+	}
+	o = (size_t)snprintf(y, cap, HDR "allowlist:\n");
+	for (i = 0; i < n / 2; i++)
+		o += (size_t)snprintf(y + o, cap - o, "  - 100.%d.%d.%d\n", 64 + (i >> 16), (i >> 8) & 255, i & 255);
+	o += (size_t)snprintf(y + o, cap - o, "blocklist:\n");
+	for (i = 0; i < n / 2; i++)
+		o += (size_t)snprintf(y + o, cap - o, "  - 101.%d.%d.%d\n", 64 + (i >> 16), (i >> 8) & 255, i & 255);
+	path = write_tmp("big.yaml", y, o);
+	memset(&e, 0, sizeof(e));
+	t0 = cpu_s();
+	r = rl_config_load(path, &c, &e);
+	dt = cpu_s() - t0;
+	CHECK(!r && c.n_allow == n / 2 && c.n_block == n / 2, "%d entries: %d %s", n, r, e.msg);
+	CHECK(dt < 20.0, "%d list entries took %.2f s of CPU", n, dt);
+	printf("    %d list entries loaded: %.3f s of CPU\n", n, dt);
+	if (!r)
+		rl_config_free(&c);
+	free(y);
+	report("config/big-lists", failed);
+}
+
 /* burst with units in the file: "64kb" for a byte rate, "5 packets" */
 static void test_burst_units(void)
 {
@@ -556,6 +609,7 @@ int main(void)
 	test_mark();
 	test_burst_units();
 	test_lists_disjoint();
+	test_big_lists();
 	{
 		char cmd[300];
 

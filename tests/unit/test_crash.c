@@ -45,9 +45,9 @@ static void maps_create(void)
 	fds.lists = fake_map_new(BPF_MAP_TYPE_HASH, sizeof(struct rl_list_key),
 				 sizeof(struct rl_list_val), 2 * RL_MAX_PREFIXES);
 	fds.lst4 = fake_map_new(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct rl_lpm4),
-				sizeof(struct rl_lval), RL_MAX_LISTED);
+				sizeof(struct rl_lval), RL_LST_ENTRIES);
 	fds.lst6 = fake_map_new(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct rl_lpm6),
-				sizeof(struct rl_lval), RL_MAX_LISTED);
+				sizeof(struct rl_lval), RL_LST_ENTRIES);
 	fds.journal = fake_map_new(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rl_jrec),
 				   1 + 2 * RL_JOURNAL_RECS);
 	fds.conf = fake_map_new(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rl_conf), 1);
