@@ -273,7 +273,7 @@ $(OUTPUT)/fuzz/fuzz_config: $(OUTPUT)/fuzz/obj/fuzz_config.o $(FUZZ_LIB)
 $(OUTPUT)/fuzz/fuzz_request: $(OUTPUT)/fuzz/obj/fuzz_request.o $(OUTPUT)/fuzz/obj/fake_agent.o \
 		$(FUZZ_AGENT) $(FUZZ_LIB)
 	$(call msg,FUZZ-LD,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wl,--wrap=rl_config_check $^ \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wl,--wrap=rl_config_check -Wl,--wrap=rl_config_load $^ \
 		$(shell pkg-config --libs libcyaml yaml-0.1 jansson hiredis) -lpthread -o $@
 
 fuzz-build: $(FUZZ_BINS)

@@ -88,12 +88,180 @@ static struct fuzz_file conf_file, save_file;
 static struct rl_config base_cfg;
 
 int __real_rl_config_check(const char *path, int *n_rules, struct rl_err *err);
+int __real_rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err);
+
+/*
+ * The loader's answers, remembered by the file's text.  The files read
+ * here (`config reload`, `config check`, `config save`'s dump and the one
+ * at the end of an input) are nearly always a text loaded before: the
+ * base config, or the dump of a state that many inputs reach.  Parsing
+ * it again (three YAML passes under ASan) was most of an input's time
+ * and finds nothing new: rl_config_load and rl_config_check depend on
+ * the text alone (a path is part of it: the messages name it), so a text
+ * seen before gets the same return, error and config (a copy) without
+ * the parse; a text not seen before is parsed by the real loader.  What
+ * the agent does with the answer is run every time, and fuzz_config
+ * fuzzes the loader itself.
+ */
+#define MEMO_SLOTS 256
+#define MEMO_MAX   (64 * 1024)    /* longer texts are always parsed    */
+
+struct memo {
+	bool used, check;
+	char path[64];
+	char *text;
+	size_t len;
+	int ret, n_rules;
+	struct rl_err err;
+	struct rl_config cfg;     /* rl_config_load's, if it returned 0 */
+};
+static struct memo memo[MEMO_SLOTS];
+
+/* The text of one of the fuzzer's files (NULL: not one of them). */
+static char *memo_read(const char *path, size_t *len)
+{
+	static char buf[MEMO_MAX + 1];
+	const struct fuzz_file *f = !strcmp(path, conf_file.path) ? &conf_file :
+				    !strcmp(path, save_file.path) ? &save_file : NULL;
+	ssize_t n;
+
+	if (!f)
+		return NULL;
+	n = pread(f->fd, buf, sizeof(buf), 0);
+	if (n < 0 || n > MEMO_MAX)
+		return NULL;
+	*len = (size_t)n;
+	return buf;
+}
+
+static struct memo *memo_slot(bool check, const char *path, const char *text, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+	for (i = 0; path[i]; i++)
+		h = (h ^ (unsigned char)path[i]) * 1099511628211ull;
+	h ^= check;
+	return &memo[h % MEMO_SLOTS];
+}
+
+static bool memo_hit(const struct memo *m, bool check, const char *path, const char *text,
+		     size_t len)
+{
+	return m->used && m->check == check && m->len == len && !strcmp(m->path, path) &&
+	       !memcmp(m->text, text, len);
+}
+
+static void *memo_copy(const void *p, size_t n, size_t size)
+{
+	void *q;
+
+	if (!p)
+		return NULL;
+	q = malloc((n ? n : 1) * size);
+	if (!q)
+		fuzz_die("out of memory");
+	memcpy(q, p, n * size);
+	return q;
+}
+
+static void cfg_copy(struct rl_config *dst, const struct rl_config *src)
+{
+	*dst = *src;
+	dst->allow = memo_copy(src->allow, (size_t)src->n_allow, sizeof(*src->allow));
+	dst->block = memo_copy(src->block, (size_t)src->n_block, sizeof(*src->block));
+	dst->rules = memo_copy(src->rules, (size_t)src->n_rules, sizeof(*src->rules));
+}
+
+static struct memo *memo_store(struct memo *m, bool check, const char *path, const char *text,
+			       size_t len)
+{
+	if (m->used) {
+		free(m->text);
+		rl_config_free(&m->cfg);
+	}
+	memset(m, 0, sizeof(*m));
+	if (strlen(path) >= sizeof(m->path))
+		return NULL;
+	m->text = memo_copy(text, len, 1);
+	m->len = len;
+	m->check = check;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	return m;
+}
+
+int __wrap_rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err)
+{
+	size_t len;
+	char *text = memo_read(path, &len);
+	struct memo *m;
+	struct rl_err e = {};
+	int ret;
+
+	if (!text)
+		return __real_rl_config_load(path, cfg, err);
+	m = memo_slot(false, path, text, len);
+	if (!memo_hit(m, false, path, text, len)) {
+		struct rl_config c;
+
+		rl_config_defaults(&c);
+		ret = __real_rl_config_load(path, &c, &e);
+		m = memo_store(m, false, path, text, len);
+		if (!m) {
+			if (err)
+				*err = e;
+			if (!ret)
+				*cfg = c;
+			return ret;
+		}
+		m->ret = ret;
+		m->err = e;
+		if (!ret)
+			m->cfg = c;
+		m->used = true;
+	}
+	if (err)
+		*err = m->err;
+	if (!m->ret)
+		cfg_copy(cfg, &m->cfg);
+	return m->ret;
+}
 
 /* `config check FILE` checks the agent's config file, whatever FILE is. */
 int __wrap_rl_config_check(const char *path, int *n_rules, struct rl_err *err)
 {
+	size_t len;
+	char *text = memo_read(conf_file.path, &len);
+	struct memo *m;
+
 	(void)path;
-	return __real_rl_config_check(conf_file.path, n_rules, err);
+	if (!text)
+		return __real_rl_config_check(conf_file.path, n_rules, err);
+	m = memo_slot(true, conf_file.path, text, len);
+	if (!memo_hit(m, true, conf_file.path, text, len)) {
+		struct rl_err e = {};
+		int n = 0, ret = __real_rl_config_check(conf_file.path, &n, &e);
+
+		m = memo_store(m, true, conf_file.path, text, len);
+		if (!m) {
+			if (!ret && n_rules)
+				*n_rules = n;
+			if (err)
+				*err = e;
+			return ret;
+		}
+		m->ret = ret;
+		m->n_rules = n;
+		m->err = e;
+		m->used = true;
+	}
+	if (!m->ret && n_rules)
+		*n_rules = m->n_rules;
+	if (err)
+		*err = m->err;
+	return m->ret;
 }
 
 /* Two specs say the same rule: a per-rule rule's key lengths mean nothing. */
