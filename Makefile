@@ -240,7 +240,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Werror
 FUZZ_TARGETS := fuzz_rule fuzz_config fuzz_request
 FUZZ_BINS    := $(addprefix $(OUTPUT)/fuzz/,$(FUZZ_TARGETS))
 FUZZ_LIB     := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out user/lib_loader.c user/lib_xdpdisp.c,$(LIB_SRCS)))
-FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state agent_journal agent_dir agent_gc agent_explain agent_cluster)
+FUZZ_AGENT   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_cmd agent_ctl agent_state.pool agent_journal agent_dir agent_gc agent_explain agent_cluster)
 # No comparison tracing where there are no words to guess: the per-slot
 # loops of the agent's apply and the compiler are hot and only slow it.
 FUZZ_NOCMP   := $(patsubst %,$(OUTPUT)/fuzz/obj/%.o,agent_state agent_journal agent_dir agent_gc lib_compile lib_dir)
@@ -267,6 +267,12 @@ $(OUTPUT)/fuzz/fuzz_rule: $(OUTPUT)/fuzz/obj/fuzz_rule.o $(FUZZ_LIB)
 $(OUTPUT)/fuzz/fuzz_config: $(OUTPUT)/fuzz/obj/fuzz_config.o $(FUZZ_LIB)
 	$(call msg,FUZZ-LD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $^ $(shell pkg-config --libs libcyaml yaml-0.1) -o $@
+
+# agent_state.c's calloc and free are fake_agent.c's (a pool for the
+# model lists; tests/fuzz/fake_agent.c)
+$(OUTPUT)/fuzz/obj/agent_state.pool.o: $(OUTPUT)/fuzz/obj/agent_state.o
+	$(call msg,OBJCOPY,$@)
+	$(Q)objcopy --redefine-sym calloc=fake_calloc --redefine-sym free=fake_free $< $@
 
 # rl_config_check is wrapped: `config check FILE` must not read what the
 # fuzzer names

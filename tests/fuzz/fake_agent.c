@@ -9,9 +9,22 @@
  * fake_fail_write(n) makes the n-th map write from then on fail (E2BIG),
  * so that the fuzzer reaches agent_apply's rollback; fake_writes() counts
  * the writes that went through.
+ *
+ * fake_calloc and fake_free stand in for calloc and free in agent_state.c
+ * (the Makefile renames its references with objcopy): a model's allow
+ * and block lists, RL_MAX_LIST entries (128 KB) each, are ASan "large"
+ * chunks, each one an mmap, 32 page faults and a munmap, and a model is
+ * copied for every change.  Lists of that size come from a pool instead:
+ * zeroed on the way out like calloc's, poisoned (ASan) while free, a
+ * poisoned gap after each, reused oldest-freed first; a free of a list
+ * not handed out, or twice, is a finding.  fake_pool_used() counts the
+ * lists out, so that the fuzzer checks none leaks (LeakSanitizer does
+ * not see the pool).  When it is empty, calloc.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <sanitizer/asan_interface.h>
 #include <stdio.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -144,4 +157,69 @@ int bpf_map_get_next_key(int fd, const void *key, void *next_key)
 	(void)next_key;
 	errno = ENOENT;
 	return -ENOENT;
+}
+
+#define POOL_N    64
+#define POOL_SIZE ((size_t)RL_MAX_LIST * sizeof(struct rl_list_entry))
+#define POOL_GAP  4096
+
+static char pool[POOL_N][POOL_SIZE + POOL_GAP] __attribute__((aligned(4096)));
+static bool pool_out[POOL_N];
+static int pool_ring[POOL_N];     /* free slots, oldest-freed first */
+static int pool_head, pool_n = -1, pool_used;
+
+static void pool_init(void)
+{
+	int i;
+
+	for (i = 0; i < POOL_N; i++) {
+		pool_ring[i] = i;
+		ASAN_POISON_MEMORY_REGION(pool[i], sizeof(pool[i]));
+	}
+	pool_n = POOL_N;
+}
+
+int fake_pool_used(void)
+{
+	return pool_used;
+}
+
+void *fake_calloc(size_t n, size_t size)
+{
+	int i;
+
+	if (pool_n < 0)
+		pool_init();
+	if (!n || size != sizeof(struct rl_list_entry) || n != RL_MAX_LIST || !pool_n)
+		return calloc(n, size);
+	i = pool_ring[pool_head];
+	pool_head = (pool_head + 1) % POOL_N;
+	pool_n--;
+	pool_out[i] = true;
+	pool_used++;
+	ASAN_UNPOISON_MEMORY_REGION(pool[i], POOL_SIZE);
+	memset(pool[i], 0, POOL_SIZE);
+	return pool[i];
+}
+
+void fake_free(void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)pool;
+	int i;
+
+	if ((uintptr_t)p < (uintptr_t)pool || off >= sizeof(pool)) {
+		free(p);
+		return;
+	}
+	i = (int)(off / sizeof(pool[0]));
+	if (p != pool[i] || !pool_out[i]) {
+		fprintf(stderr, "FUZZ FINDING: free of a model list %p not handed out (pool slot %d)\n",
+			p, i);
+		abort();
+	}
+	pool_out[i] = false;
+	pool_used--;
+	ASAN_POISON_MEMORY_REGION(pool[i], POOL_SIZE);
+	pool_ring[(pool_head + pool_n) % POOL_N] = i;
+	pool_n++;
 }

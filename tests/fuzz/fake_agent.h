@@ -10,5 +10,7 @@
 void fake_fail_write(long n);
 void fake_writes_reset(void);
 long fake_writes(void);
+/* the model lists agent_state.c holds from fake_calloc's pool */
+int fake_pool_used(void);
 
 #endif /* RL_FAKE_AGENT_H */

@@ -523,12 +523,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct agent a;
 	const char *p = (const char *)data, *end = p + size;
 	bool yaml_seen = false;
+	int lists;
 
 	if (conf_changed) {
 		fuzz_file_set(&conf_file, base_yaml, sizeof(base_yaml) - 1);
 		conf_changed = false;
 	}
 	fake_fail_write(0);
+	lists = fake_pool_used();
 	agent_start(&a);
 	fake_writes_reset();
 	while (p < end) {
@@ -570,5 +572,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fake_writes())
 		check_dump(&a);
 	agent_stop(&a);
+	if (fake_pool_used() != lists)
+		fuzz_die("%d model lists (agent_state.c) not freed", fake_pool_used() - lists);
 	return 0;
 }
