@@ -117,17 +117,12 @@ struct memo {
 };
 static struct memo memo[MEMO_SLOTS];
 
-/* The text of one of the fuzzer's files (NULL: not one of them). */
-static char *memo_read(const char *path, size_t *len)
+/* The text file f holds (NULL: too long to remember). */
+static char *memo_read(const struct fuzz_file *f, size_t *len)
 {
 	static char buf[MEMO_MAX + 1];
-	const struct fuzz_file *f = !strcmp(path, conf_file.path) ? &conf_file :
-				    !strcmp(path, save_file.path) ? &save_file : NULL;
-	ssize_t n;
+	ssize_t n = pread(f->fd, buf, sizeof(buf), 0);
 
-	if (!f)
-		return NULL;
-	n = pread(f->fd, buf, sizeof(buf), 0);
 	if (n < 0 || n > MEMO_MAX)
 		return NULL;
 	*len = (size_t)n;
@@ -192,23 +187,22 @@ static struct memo *memo_store(struct memo *m, bool check, const char *path, con
 	return m;
 }
 
-int __wrap_rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err)
+/* rl_config_load of `text`, which file f holds or (f_set) is given */
+static int memo_load(struct fuzz_file *f, bool f_set, const char *text, size_t len,
+		     struct rl_config *cfg, struct rl_err *err)
 {
-	size_t len;
-	char *text = memo_read(path, &len);
-	struct memo *m;
+	struct memo *m = memo_slot(false, f->path, text, len);
 	struct rl_err e = {};
 	int ret;
 
-	if (!text)
-		return __real_rl_config_load(path, cfg, err);
-	m = memo_slot(false, path, text, len);
-	if (!memo_hit(m, false, path, text, len)) {
+	if (!memo_hit(m, false, f->path, text, len)) {
 		struct rl_config c;
 
+		if (!f_set)
+			fuzz_file_set(f, text, len);
 		rl_config_defaults(&c);
-		ret = __real_rl_config_load(path, &c, &e);
-		m = memo_store(m, false, path, text, len);
+		ret = __real_rl_config_load(f->path, &c, &e);
+		m = memo_store(m, false, f->path, text, len);
 		if (!m) {
 			if (err)
 				*err = e;
@@ -229,11 +223,23 @@ int __wrap_rl_config_load(const char *path, struct rl_config *cfg, struct rl_err
 	return m->ret;
 }
 
+int __wrap_rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err)
+{
+	struct fuzz_file *f = !strcmp(path, conf_file.path) ? &conf_file :
+			      !strcmp(path, save_file.path) ? &save_file : NULL;
+	size_t len;
+	char *text = f ? memo_read(f, &len) : NULL;
+
+	if (!text)
+		return __real_rl_config_load(path, cfg, err);
+	return memo_load(f, true, text, len, cfg, err);
+}
+
 /* `config check FILE` checks the agent's config file, whatever FILE is. */
 int __wrap_rl_config_check(const char *path, int *n_rules, struct rl_err *err)
 {
 	size_t len;
-	char *text = memo_read(conf_file.path, &len);
+	char *text = memo_read(&conf_file, &len);
 	struct memo *m;
 
 	(void)path;
@@ -286,9 +292,12 @@ static void check_dump(struct agent *a)
 
 	if (!y)
 		fuzz_die("config dump: out of memory");
-	fuzz_file_set(&save_file, y, strlen(y));
+	/* as rl_config_load(save_file.path) once save_file holds y */
 	rl_config_defaults(&cfg);
-	if (rl_config_load(save_file.path, &cfg, &e))
+	if (strlen(y) > MEMO_MAX)
+		fuzz_file_set(&save_file, y, strlen(y));
+	if (strlen(y) > MEMO_MAX ? rl_config_load(save_file.path, &cfg, &e) :
+	    memo_load(&save_file, false, y, strlen(y), &cfg, &e))
 		fuzz_die("the running state's dump does not load back: %s\n%s", e.msg, y);
 	for (i = 0; i < a->model.n_allow; i++)
 		na += !a->model.allow[i].expires_ns;
