@@ -275,7 +275,8 @@ $(OUTPUT)/fuzz/obj/agent_state.pool.o: $(OUTPUT)/fuzz/obj/agent_state.o
 	$(Q)objcopy --redefine-sym calloc=fake_calloc --redefine-sym free=fake_free $< $@
 
 # rl_config_check is wrapped: `config check FILE` must not read what the
-# fuzzer names
+# fuzzer names; it and rl_config_load remember their answer to a text
+# (tests/fuzz/fuzz_request.c)
 $(OUTPUT)/fuzz/fuzz_request: $(OUTPUT)/fuzz/obj/fuzz_request.o $(OUTPUT)/fuzz/obj/fake_agent.o \
 		$(FUZZ_AGENT) $(FUZZ_LIB)
 	$(call msg,FUZZ-LD,$@)
