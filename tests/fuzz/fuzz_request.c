@@ -109,7 +109,9 @@ int __real_rl_config_load(const char *path, struct rl_config *cfg, struct rl_err
 struct memo {
 	bool used, check;
 	char path[64];
-	char *text;
+	void *mem;                /* mmap'd: text, then cfg's arrays  */
+	size_t mem_len;
+	const char *text;
 	size_t len;
 	int ret, n_rules;
 	struct rl_err err;
@@ -162,6 +164,7 @@ static void *memo_copy(const void *p, size_t n, size_t size)
 	return q;
 }
 
+/* A config as the loader gives it: arrays of their own (malloc'd). */
 static void cfg_copy(struct rl_config *dst, const struct rl_config *src)
 {
 	*dst = *src;
@@ -170,21 +173,61 @@ static void cfg_copy(struct rl_config *dst, const struct rl_config *src)
 	dst->rules = memo_copy(src->rules, (size_t)src->n_rules, sizeof(*src->rules));
 }
 
-static struct memo *memo_store(struct memo *m, bool check, const char *path, const char *text,
-			       size_t len)
+#define MEMO_ALIGN(n) (((n) + 15) & ~(size_t)15)
+
+/* p (n elements of size) copied to mem at *off; NULL stays NULL */
+static void *memo_put(char *mem, size_t *off, const void *p, size_t n, size_t size)
 {
-	if (m->used) {
-		free(m->text);
-		rl_config_free(&m->cfg);
-	}
+	void *q = mem + *off;
+
+	if (!p)
+		return NULL;
+	memcpy(q, p, n * size);
+	*off += MEMO_ALIGN(n * size);
+	return q;
+}
+
+/*
+ * Remembers an answer in slot m.  Its memory is mmap'd, not malloc'd: an
+ * input that adds to the memory then mallocs no more than it frees, else
+ * libFuzzer would run it a second time to look for a leak.
+ */
+static bool memo_store(struct memo *m, bool check, const char *path, const char *text,
+		       size_t len, int ret, const struct rl_err *e, int n_rules,
+		       const struct rl_config *c)
+{
+	size_t need = MEMO_ALIGN(len + 1), off = 0;
+	char *mem;
+
+	if (m->used)
+		munmap(m->mem, m->mem_len);
 	memset(m, 0, sizeof(*m));
 	if (strlen(path) >= sizeof(m->path))
-		return NULL;
-	m->text = memo_copy(text, len, 1);
+		return false;
+	if (c)
+		need += MEMO_ALIGN((size_t)c->n_allow * sizeof(*c->allow)) +
+			MEMO_ALIGN((size_t)c->n_block * sizeof(*c->block)) +
+			MEMO_ALIGN((size_t)c->n_rules * sizeof(*c->rules));
+	mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		fuzz_die("mmap: %m");
+	m->mem = mem;
+	m->mem_len = need;
+	m->text = memo_put(mem, &off, text, len, 1);
 	m->len = len;
+	if (c) {
+		m->cfg = *c;
+		m->cfg.allow = memo_put(mem, &off, c->allow, (size_t)c->n_allow, sizeof(*c->allow));
+		m->cfg.block = memo_put(mem, &off, c->block, (size_t)c->n_block, sizeof(*c->block));
+		m->cfg.rules = memo_put(mem, &off, c->rules, (size_t)c->n_rules, sizeof(*c->rules));
+	}
 	m->check = check;
 	snprintf(m->path, sizeof(m->path), "%s", path);
-	return m;
+	m->ret = ret;
+	m->err = *e;
+	m->n_rules = n_rules;
+	m->used = true;
+	return true;
 }
 
 /* rl_config_load of `text`, which file f holds or (f_set) is given */
@@ -192,29 +235,25 @@ static int memo_load(struct fuzz_file *f, bool f_set, const char *text, size_t l
 		     struct rl_config *cfg, struct rl_err *err)
 {
 	struct memo *m = memo_slot(false, f->path, text, len);
-	struct rl_err e = {};
-	int ret;
 
 	if (!memo_hit(m, false, f->path, text, len)) {
+		struct rl_err e = {};
 		struct rl_config c;
+		int ret;
 
 		if (!f_set)
 			fuzz_file_set(f, text, len);
 		rl_config_defaults(&c);
 		ret = __real_rl_config_load(f->path, &c, &e);
-		m = memo_store(m, false, f->path, text, len);
-		if (!m) {
+		if (!memo_store(m, false, f->path, text, len, ret, &e, 0, ret ? NULL : &c)) {
 			if (err)
 				*err = e;
 			if (!ret)
 				*cfg = c;
 			return ret;
 		}
-		m->ret = ret;
-		m->err = e;
 		if (!ret)
-			m->cfg = c;
-		m->used = true;
+			rl_config_free(&c);
 	}
 	if (err)
 		*err = m->err;
@@ -250,18 +289,13 @@ int __wrap_rl_config_check(const char *path, int *n_rules, struct rl_err *err)
 		struct rl_err e = {};
 		int n = 0, ret = __real_rl_config_check(conf_file.path, &n, &e);
 
-		m = memo_store(m, true, conf_file.path, text, len);
-		if (!m) {
+		if (!memo_store(m, true, conf_file.path, text, len, ret, &e, n, NULL)) {
 			if (!ret && n_rules)
 				*n_rules = n;
 			if (err)
 				*err = e;
 			return ret;
 		}
-		m->ret = ret;
-		m->n_rules = n;
-		m->err = e;
-		m->used = true;
 	}
 	if (!m->ret && n_rules)
 		*n_rules = m->n_rules;
