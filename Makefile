@@ -269,11 +269,12 @@ $(OUTPUT)/fuzz/fuzz_config: $(OUTPUT)/fuzz/obj/fuzz_config.o $(FUZZ_LIB)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $^ $(shell pkg-config --libs libcyaml yaml-0.1) -o $@
 
 # rl_config_check is wrapped: `config check FILE` must not read what the
-# fuzzer names
+# fuzzer names; it and rl_config_load remember their answer to a text
+# (tests/fuzz/fuzz_request.c)
 $(OUTPUT)/fuzz/fuzz_request: $(OUTPUT)/fuzz/obj/fuzz_request.o $(OUTPUT)/fuzz/obj/fake_agent.o \
 		$(FUZZ_AGENT) $(FUZZ_LIB)
 	$(call msg,FUZZ-LD,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wl,--wrap=rl_config_check $^ \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wl,--wrap=rl_config_check -Wl,--wrap=rl_config_load $^ \
 		$(shell pkg-config --libs libcyaml yaml-0.1 jansson hiredis) -lpthread -o $@
 
 fuzz-build: $(FUZZ_BINS)

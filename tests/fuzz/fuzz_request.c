@@ -34,6 +34,7 @@
 #include "fuzz_util.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 
 #include "agent.h"
@@ -87,12 +88,220 @@ static struct fuzz_file conf_file, save_file;
 static struct rl_config base_cfg;
 
 int __real_rl_config_check(const char *path, int *n_rules, struct rl_err *err);
+int __real_rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err);
+
+/*
+ * The loader's answers, remembered by the file's text.  The files read
+ * here (`config reload`, `config check`, `config save`'s dump and the one
+ * at the end of an input) are nearly always a text loaded before: the
+ * base config, or the dump of a state that many inputs reach.  Parsing
+ * it again (three YAML passes under ASan) was most of an input's time
+ * and finds nothing new: rl_config_load and rl_config_check depend on
+ * the text alone (a path is part of it: the messages name it), so a text
+ * seen before gets the same return, error and config (a copy) without
+ * the parse; a text not seen before is parsed by the real loader.  What
+ * the agent does with the answer is run every time, and fuzz_config
+ * fuzzes the loader itself.
+ */
+#define MEMO_SLOTS 256
+#define MEMO_MAX   (64 * 1024)    /* longer texts are always parsed    */
+
+struct memo {
+	bool used, check;
+	char path[64];
+	void *mem;                /* mmap'd: text, then cfg's arrays  */
+	size_t mem_len;
+	const char *text;
+	size_t len;
+	int ret, n_rules;
+	struct rl_err err;
+	struct rl_config cfg;     /* rl_config_load's, if it returned 0 */
+};
+static struct memo memo[MEMO_SLOTS];
+
+/* The text file f holds (NULL: too long to remember). */
+static char *memo_read(const struct fuzz_file *f, size_t *len)
+{
+	static char buf[MEMO_MAX + 1];
+	ssize_t n = pread(f->fd, buf, sizeof(buf), 0);
+
+	if (n < 0 || n > MEMO_MAX)
+		return NULL;
+	*len = (size_t)n;
+	return buf;
+}
+
+static struct memo *memo_slot(bool check, const char *path, const char *text, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+	for (i = 0; path[i]; i++)
+		h = (h ^ (unsigned char)path[i]) * 1099511628211ull;
+	h ^= check;
+	return &memo[h % MEMO_SLOTS];
+}
+
+static bool memo_hit(const struct memo *m, bool check, const char *path, const char *text,
+		     size_t len)
+{
+	return m->used && m->check == check && m->len == len && !strcmp(m->path, path) &&
+	       !memcmp(m->text, text, len);
+}
+
+static void *memo_copy(const void *p, size_t n, size_t size)
+{
+	void *q;
+
+	if (!p)
+		return NULL;
+	q = malloc((n ? n : 1) * size);
+	if (!q)
+		fuzz_die("out of memory");
+	memcpy(q, p, n * size);
+	return q;
+}
+
+/* A config as the loader gives it: arrays of their own (malloc'd). */
+static void cfg_copy(struct rl_config *dst, const struct rl_config *src)
+{
+	*dst = *src;
+	dst->allow = memo_copy(src->allow, (size_t)src->n_allow, sizeof(*src->allow));
+	dst->block = memo_copy(src->block, (size_t)src->n_block, sizeof(*src->block));
+	dst->rules = memo_copy(src->rules, (size_t)src->n_rules, sizeof(*src->rules));
+}
+
+#define MEMO_ALIGN(n) (((n) + 15) & ~(size_t)15)
+
+/* p (n elements of size) copied to mem at *off; NULL stays NULL */
+static void *memo_put(char *mem, size_t *off, const void *p, size_t n, size_t size)
+{
+	void *q = mem + *off;
+
+	if (!p)
+		return NULL;
+	memcpy(q, p, n * size);
+	*off += MEMO_ALIGN(n * size);
+	return q;
+}
+
+/*
+ * Remembers an answer in slot m.  Its memory is mmap'd, not malloc'd: an
+ * input that adds to the memory then mallocs no more than it frees, else
+ * libFuzzer would run it a second time to look for a leak.
+ */
+static bool memo_store(struct memo *m, bool check, const char *path, const char *text,
+		       size_t len, int ret, const struct rl_err *e, int n_rules,
+		       const struct rl_config *c)
+{
+	size_t need = MEMO_ALIGN(len + 1), off = 0;
+	char *mem;
+
+	if (m->used)
+		munmap(m->mem, m->mem_len);
+	memset(m, 0, sizeof(*m));
+	if (strlen(path) >= sizeof(m->path))
+		return false;
+	if (c)
+		need += MEMO_ALIGN((size_t)c->n_allow * sizeof(*c->allow)) +
+			MEMO_ALIGN((size_t)c->n_block * sizeof(*c->block)) +
+			MEMO_ALIGN((size_t)c->n_rules * sizeof(*c->rules));
+	mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		fuzz_die("mmap: %m");
+	m->mem = mem;
+	m->mem_len = need;
+	m->text = memo_put(mem, &off, text, len, 1);
+	m->len = len;
+	if (c) {
+		m->cfg = *c;
+		m->cfg.allow = memo_put(mem, &off, c->allow, (size_t)c->n_allow, sizeof(*c->allow));
+		m->cfg.block = memo_put(mem, &off, c->block, (size_t)c->n_block, sizeof(*c->block));
+		m->cfg.rules = memo_put(mem, &off, c->rules, (size_t)c->n_rules, sizeof(*c->rules));
+	}
+	m->check = check;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	m->ret = ret;
+	m->err = *e;
+	m->n_rules = n_rules;
+	m->used = true;
+	return true;
+}
+
+/* rl_config_load of `text`, which file f holds or (f_set) is given */
+static int memo_load(struct fuzz_file *f, bool f_set, const char *text, size_t len,
+		     struct rl_config *cfg, struct rl_err *err)
+{
+	struct memo *m = memo_slot(false, f->path, text, len);
+
+	if (!memo_hit(m, false, f->path, text, len)) {
+		struct rl_err e = {};
+		struct rl_config c;
+		int ret;
+
+		if (!f_set)
+			fuzz_file_set(f, text, len);
+		rl_config_defaults(&c);
+		ret = __real_rl_config_load(f->path, &c, &e);
+		if (!memo_store(m, false, f->path, text, len, ret, &e, 0, ret ? NULL : &c)) {
+			if (err)
+				*err = e;
+			if (!ret)
+				*cfg = c;
+			return ret;
+		}
+		if (!ret)
+			rl_config_free(&c);
+	}
+	if (err)
+		*err = m->err;
+	if (!m->ret)
+		cfg_copy(cfg, &m->cfg);
+	return m->ret;
+}
+
+int __wrap_rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err)
+{
+	struct fuzz_file *f = !strcmp(path, conf_file.path) ? &conf_file :
+			      !strcmp(path, save_file.path) ? &save_file : NULL;
+	size_t len;
+	char *text = f ? memo_read(f, &len) : NULL;
+
+	if (!text)
+		return __real_rl_config_load(path, cfg, err);
+	return memo_load(f, true, text, len, cfg, err);
+}
 
 /* `config check FILE` checks the agent's config file, whatever FILE is. */
 int __wrap_rl_config_check(const char *path, int *n_rules, struct rl_err *err)
 {
+	size_t len;
+	char *text = memo_read(&conf_file, &len);
+	struct memo *m;
+
 	(void)path;
-	return __real_rl_config_check(conf_file.path, n_rules, err);
+	if (!text)
+		return __real_rl_config_check(conf_file.path, n_rules, err);
+	m = memo_slot(true, conf_file.path, text, len);
+	if (!memo_hit(m, true, conf_file.path, text, len)) {
+		struct rl_err e = {};
+		int n = 0, ret = __real_rl_config_check(conf_file.path, &n, &e);
+
+		if (!memo_store(m, true, conf_file.path, text, len, ret, &e, n, NULL)) {
+			if (!ret && n_rules)
+				*n_rules = n;
+			if (err)
+				*err = e;
+			return ret;
+		}
+	}
+	if (!m->ret && n_rules)
+		*n_rules = m->n_rules;
+	if (err)
+		*err = m->err;
+	return m->ret;
 }
 
 /* Two specs say the same rule: a per-rule rule's key lengths mean nothing. */
@@ -117,9 +326,12 @@ static void check_dump(struct agent *a)
 
 	if (!y)
 		fuzz_die("config dump: out of memory");
-	fuzz_file_set(&save_file, y, strlen(y));
+	/* as rl_config_load(save_file.path) once save_file holds y */
 	rl_config_defaults(&cfg);
-	if (rl_config_load(save_file.path, &cfg, &e))
+	if (strlen(y) > MEMO_MAX)
+		fuzz_file_set(&save_file, y, strlen(y));
+	if (strlen(y) > MEMO_MAX ? rl_config_load(save_file.path, &cfg, &e) :
+	    memo_load(&save_file, false, y, strlen(y), &cfg, &e))
 		fuzz_die("the running state's dump does not load back: %s\n%s", e.msg, y);
 	for (i = 0; i < a->model.n_allow; i++)
 		na += !a->model.allow[i].expires_ns;
@@ -231,11 +443,36 @@ static void check_answer(struct agent *a, json_t *resp, const char *line)
 /* The agent every input starts from: base_yaml applied, once. */
 static struct agent base_agent;
 
+/*
+ * *a made base_agent again.  struct agent is 2.2 MB, nearly all of it
+ * a->cl.rules (RL_MAX_RULES cluster rules), which only the poll loop's
+ * agent_cluster_step writes, never a request: copying it whole for each
+ * input was most of the time of a short one.  So a is static (no 2.2 MB
+ * stack frame to poison and unpoison either) and everything but that
+ * table is copied, and of the table the entries below the highest count
+ * an input left (cl_dirty), zeroed if base_agent has none there.
+ */
+static int cl_dirty;
+
+static void agent_copy_base(struct agent *a)
+{
+	const size_t tab = offsetof(struct agent, cl.rules);
+	const size_t tab_end = tab + sizeof(a->cl.rules);
+	int n = base_agent.cl.n_rules;
+
+	memcpy(a, &base_agent, tab);
+	memcpy((char *)a + tab_end, (const char *)&base_agent + tab_end, sizeof(*a) - tab_end);
+	memcpy(a->cl.rules, base_agent.cl.rules, (size_t)n * sizeof(a->cl.rules[0]));
+	if (cl_dirty > n)
+		memset(&a->cl.rules[n], 0, (size_t)(cl_dirty - n) * sizeof(a->cl.rules[0]));
+	cl_dirty = n;
+}
+
 static void agent_start(struct agent *a)
 {
 	struct rl_compiled *c = &a->applied;
 
-	*a = base_agent;
+	agent_copy_base(a);
 	a->started = time(NULL);
 	rl_config_defaults(&a->cfg);
 	a->cfg.n_ifaces = base_cfg.n_ifaces;
@@ -283,6 +520,8 @@ static void base_start(struct agent *a)
 
 static void agent_stop(struct agent *a)
 {
+	if (a->cl.n_rules > cl_dirty)
+		cl_dirty = a->cl.n_rules;
 	agent_model_free(&a->model);
 	rl_compiled_free(&a->applied);
 	rl_lset_free(&a->lapplied);
@@ -329,7 +568,7 @@ static void yaml_line(const char *s, size_t len, bool first)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct agent a;
+	static struct agent a;
 	const char *p = (const char *)data, *end = p + size;
 	bool yaml_seen = false;
 
