@@ -113,6 +113,7 @@ PIN=/sys/fs/bpf/rlbench$$
 BPIN=/sys/fs/bpf/rlbenchp$$              # our own pins (bpffs allows no dots)
 RLPROG=$BPIN/rl_xdp
 TRPROG=$BPIN/testrun
+FLPROG=$BPIN/floor_lookup                # floor-lookup, loaded once per size
 TMP=$(mktemp -d /tmp/rlbench.XXXXXX)
 RAW=$TMP/raw.jsonl
 AGENT_PID=""
@@ -278,11 +279,14 @@ xdp_rl() { xdp_off; dut ip link set dev "$DUT_IF" xdpdrv pinned "$RLPROG" || die
 # added and removed (nft: the base chain; iptables: the PREROUTING base
 # chain with its jump), so other configs never pay for an empty hook and
 # the baselines are warmed once per size, as rl (whose maps persist) is.
+# Their garbage collectors are held off for the run (gc-interval 1h): by
+# default each scans its whole table every second or so from a kworker,
+# which at 10M entries took most of a CPU from whatever config ran next.
 nft_setup() {
 	dut nft -f - <<EOF || die "loading the nftables baseline"
 table netdev rlbench {
 	set src4 {
-		type ipv4_addr; size 16777216; flags dynamic,timeout; timeout 30m;
+		type ipv4_addr; size 16777216; flags dynamic,timeout; timeout 30m; gc-interval 1h;
 	}
 }
 EOF
@@ -303,7 +307,8 @@ ipt_setup() {
 	dut iptables -t raw -N RLB && dut iptables -t raw -A RLB -p udp -m hashlimit \
 		"${IPT_DENY[@]}" --hashlimit-mode srcip \
 		--hashlimit-name rlbench --hashlimit-htable-size 1048576 \
-		--hashlimit-htable-max 16777216 --hashlimit-htable-expire 1800000 -j DROP ||
+		--hashlimit-htable-max 16777216 --hashlimit-htable-expire 1800000 \
+		--hashlimit-htable-gcinterval 3600000 -j DROP ||
 		die "loading the hashlimit baseline"
 }
 ipt_on() { dut iptables -t raw -A PREROUTING -j RLB || die "hooking the hashlimit baseline"; }
@@ -317,9 +322,16 @@ ipt_reset() { ipt_off; dut nft delete table ip raw 2>/dev/null; return 0; }
 config_on() {
 	case $1 in
 	floor) xdp_obj "$OUT/xdp_floor.bpf.o" xdp_drop ;;
-	floor-lookup) # its hash as large as rl's tables of this column
-		if (( STATE_ENTRIES > 1048576 )); then xdp_obj "$OUT/xdp_floor_lookup.bpf.o" xdp_drop_lookup
-		else xdp_obj "$OUT/xdp_floor_lookup_1m.bpf.o" xdp_drop_lookup; fi ;;
+	floor-lookup) # its hash as large as rl's tables of this column; the
+		# program (and so its hash) is pinned for the whole size, so that it
+		# is warmed like rl's state and measures lookups, not inserts
+		if [[ ! -e $FLPROG ]]; then
+			local o=$OUT/xdp_floor_lookup_1m.bpf.o
+			(( STATE_ENTRIES > 1048576 )) && o=$OUT/xdp_floor_lookup.bpf.o
+			mkdir -p "$BPIN" && bpftool prog load "$o" "$FLPROG" type xdp >/dev/null ||
+				die "loading $o"
+		fi
+		xdp_off; dut ip link set dev "$DUT_IF" xdpdrv pinned "$FLPROG" || die "attaching floor-lookup" ;;
 	xdp-pass) xdp_obj "$OUT/xdp_pass.bpf.o" xdp ;;
 	nft) xdp_obj "$OUT/xdp_pass.bpf.o" xdp; nft_on ;;
 	hashlimit) xdp_obj "$OUT/xdp_pass.bpf.o" xdp; ipt_on ;;
@@ -404,12 +416,20 @@ declare -A WARMED=()
 warm() {
 	local cfg=$1 size=$2 owner
 	[[ $size == new ]] && return 0
-	case $cfg in nft|hashlimit) owner=$cfg ;; rl-*) owner=rl ;; *) return 0 ;; esac
+	case $cfg in nft|hashlimit|floor-lookup) owner=$cfg ;; rl-*) owner=rl ;; *) return 0 ;; esac
 	[[ -n ${WARMED[$owner:$size]:-} ]] && return 0
 	WARMED[$owner:$size]=1
+	# every new source passes (its first packet is within the burst) and
+	# goes up the stack: ~0.1-0.3 Mpps, so 10M sources need well over
+	# 30 s; both CPUs send, and the cap grows with the size
+	local cap=$(( size / 40000 + 10 ))
+	(( cap > WARM_SECS )) || cap=$WARM_SECS
 	# shellcheck disable=SC2046
-	rlgen_run "$TMP/warm.json" $(src_args "$size") --count "$size" --duration "$WARM_SECS" --cpus 0 ||
+	rlgen_run "$TMP/warm.json" $(src_args "$size") --count "$size" --duration "$cap" --cpus 0,1 ||
 		log "warm-up failed: $(tail -2 "$TMP/warm.json.err")"
+	python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); sys.exit(g["packets"] < int(sys.argv[2]))' \
+		"$TMP/warm.json" "$size" 2>/dev/null ||
+		log "warm-up of $cfg at $size sources stopped after ${cap}s before touching every source"
 	python3 - "$TMP/warm.json" "$cfg" "$size" >>"$RAW" <<'PY'
 import json, sys
 g = json.load(open(sys.argv[1]))
@@ -429,6 +449,7 @@ run_matrix() {
 			restart_agent_fresh
 		fi
 		nft_reset; ipt_reset; nft_setup; ipt_setup
+		rm -f "$FLPROG"   # a fresh floor-lookup hash for each size
 		for rep in $(seq 1 "$REPS"); do
 			log "matrix: $size sources, repetition $rep/$REPS"
 			# rotate the order every repetition: no config always runs first
@@ -456,6 +477,16 @@ run_matrix() {
 #   exact  the algorithm replayed on the offered arrivals (paced, uniform)
 #          - what an exact implementation admits; only this one is fair
 #          to the window algorithms when the offered load is only 2x.
+rule_seen() { # RULE: packets that met the rule's limit (every verdict)
+	ctl -j stats 2>/dev/null | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("rules", []):
+    if r.get("name") == sys.argv[1]:
+        print(sum(r[v]["packets"] for v in ("pass", "drop", "monitor", "block", "mark") if v in r)); break
+else:
+    print(0)' "$1" 2>/dev/null || echo 0
+}
+
 glob_ctr() { # NAME: a global counter's packets from rlctl -j stats
 	ctl -j stats 2>/dev/null | python3 -c '
 import json, sys
@@ -464,7 +495,7 @@ print(v.get("packets", 0) if isinstance(v, dict) else v)' "$1" 2>/dev/null || ec
 }
 
 run_accuracy() {
-	local algo k cpus rep rate burst nsrc=100 i=0 name total cnt cpid f a lb0 lb1 t0 t1 startup=0.01
+	local algo k cpus rep rate burst nsrc=100 i=0 name total cnt cpid f a lb0 lb1 seen t0 t1 startup=0.01
 	for rep in $(seq 1 "$ACC_REPS"); do
 	for algo in $ALGOS; do
 		if [[ $algo == sl ]]; then rate=30; burst=30; else rate=1000; burst=100; fi
@@ -506,7 +537,7 @@ t0 = time.monotonic()
 with open(out, "w") as o, open(out + ".err", "w") as e:
     subprocess.run(["nsenter", f"--net=/run/netns/{ns}", "--", rlgen, "-j", "-i", gif, "--dst-mac", dmac,
                     "--src-mac", smac, "-4", "--dst", dst, "--proto", "udp", "--dport", "9",
-                    "-n", nsrc, "--src-base", "198.18.0.0/16", "--rate", total, "--count", cnt,
+                    "-n", nsrc, "--src-base", "198.18.0.0/16", "--rate", total, "--pace-ms", "50", "--count", cnt,
                     "--duration", str(float(secs) + 2), "--cpus", cpus], stdout=o, stderr=e)
 print(t0, time.monotonic())
 PY
@@ -517,14 +548,16 @@ PY
 				wait "$cpid"
 				xdp_off
 				lb1=$(glob_ctr lock_busy)
+				seen=$(rule_seen "$name")
 				startup=$(python3 -c "import json; g=json.load(open('$f.gen.json')); print(max(0.002, min(0.8, $t1 - $t0 - g['seconds'] - 0.002)))" 2>/dev/null || echo 0.01)
 				python3 - "$f.count.json" "$f.gen.json" "$algo" "$k" "$cpus" "$rate" "$burst" \
-					"$t0" "$t1" "$rep" "$nsrc" "$lb0" "$lb1" >>"$RAW" <<'PY'
+					"$t0" "$t1" "$rep" "$nsrc" "$lb0" "$lb1" "$seen" >>"$RAW" <<'PY'
 import json, math, sys
 cnt = json.load(open(sys.argv[1])); gen = json.load(open(sys.argv[2]))
 algo, k, cpus = sys.argv[3], int(sys.argv[4]), sys.argv[5]
 rate, burst, t0, t1, rep, nsrc = int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8]), float(sys.argv[9]), int(sys.argv[10]), int(sys.argv[11])
 lock_busy = int(sys.argv[13]) - int(sys.argv[12])
+seen = int(sys.argv[14])       # packets that reached rl's rule (every verdict)
 t = float(gen["seconds"])
 ncpu = len(cpus.split(","))
 per = [s["packets"] for s in cnt.get("per_source", []) if s["src"].startswith("198.18.")]
@@ -539,39 +572,76 @@ if algo in ("tb", "lb"):
 else:
     bound = rate * windows
     bound_ref = "rate * windows touched"
-# exact replay: one source, arrivals evenly spaced over [start, end)
+def replay(start, n, gap):
+    """What an exact limiter admits of n arrivals gap s apart from start."""
+    P = 1.0
+    adm = 0
+    tok = float(burst); last = start
+    cur_w = None; cnt_w = 0; prev_w = 0; log = []
+    for j in range(n):
+        now = start + j * gap
+        if algo in ("tb", "lb"):
+            tok = min(float(burst), tok + (now - last) * rate); last = now
+            if tok >= 1 - 1e-9: tok -= 1; adm += 1
+        elif algo == "fw":
+            w = math.floor(now / P)
+            if w != cur_w: cur_w, cnt_w = w, 0
+            if cnt_w < rate: cnt_w += 1; adm += 1
+        elif algo == "sw":
+            w = math.floor(now / P)
+            if cur_w is None: cur_w = w
+            if w == cur_w + 1: prev_w, cnt_w, cur_w = cnt_w, 0, w
+            elif w > cur_w + 1: prev_w, cnt_w, cur_w = 0, 0, w
+            weight = (P - (now - w * P)) / P
+            if prev_w * weight + cnt_w + 1 <= rate: cnt_w += 1; adm += 1
+        elif algo == "sl":
+            log = [x for x in log if x > now - P]
+            if len(log) < rate: log.append(now); adm += 1
+    return adm
+# exact replay on the generator's timing: one source, arrivals evenly
+# spaced over [start, end) - off by the generator's start-up and by
+# whatever the veth dropped before rl
 n = int(round(offered)); gap = t / n if n else 1
-P = 1.0
-adm = 0
-tok = float(burst); last = start
-cur_w = None; cnt_w = 0; prev_w = 0; log = []
-for j in range(n):
-    now = start + j * gap
-    if algo in ("tb", "lb"):
-        tok = min(float(burst), tok + (now - last) * rate); last = now
-        if tok >= 1 - 1e-9: tok -= 1; adm += 1
-    elif algo == "fw":
-        w = math.floor(now / P)
-        if w != cur_w: cur_w, cnt_w = w, 0
-        if cnt_w < rate: cnt_w += 1; adm += 1
-    elif algo == "sw":
-        w = math.floor(now / P)
-        if cur_w is None: cur_w = w
-        if w == cur_w + 1: prev_w, cnt_w, cur_w = cnt_w, 0, w
-        elif w > cur_w + 1: prev_w, cnt_w, cur_w = 0, 0, w
-        weight = (P - (now - w * P)) / P
-        if prev_w * weight + cnt_w + 1 <= rate: cnt_w += 1; adm += 1
-    elif algo == "sl":
-        log = [x for x in log if x > now - P]
-        if len(log) < rate: log.append(now); adm += 1
-exact = min(adm, offered)
+exact_gen = min(replay(start, n, gap), offered)
+# exact replay on what rl saw: each source's arrivals at the rate they
+# reached rl (the rule's own packet count over the flood: the generator
+# may send less than asked, and the veth drops what overflows its ring),
+# from its first admitted packet (the first always passes: a new rule)
+# to its latest, stamped by rlcount (CLOCK_MONOTONIC, as rl's clock)
+srcs = [s for s in cnt.get("per_source", []) if s["src"].startswith("198.18.")]
+arr = seen / nsrc / t if t > 0 else 0
+if srcs and arr > 0 and all(s.get("first_ns") for s in srcs):
+    ex = 0
+    g = 1.0 / arr
+    for s in srcs:
+        a, b = s["first_ns"] / 1e9, s["last_ns"] / 1e9
+        if arr >= 1.5 * rate and algo in ("tb", "lb"):
+            # over the limit all along: an exact bucket admits its burst,
+            # then one packet per 1/rate, whatever the arrivals' pattern
+            ex += burst + math.floor(rate * (b - a))
+        elif arr >= 1.5 * rate and algo == "fw" and windows == math.floor(b) - math.floor(a) + 1:
+            # every window got more than its limit (the first and last
+            # hold >= 0.3 s of flood): an exact window admits its limit
+            ex += rate * windows
+        else:
+            # the generator sends in 50 ms bursts: this replay of evenly
+            # spaced arrivals is what the sliding algorithms are held to
+            ex += replay(a, int((b - a) / g) + 1, g)
+    exact = ex / len(srcs)
+    exact_ref = "seen"
+else:
+    exact = exact_gen
+    exact_ref = "generator"
 admitted = sum(per)
 print(json.dumps({"kind": "accuracy", "algo": algo, "offered_x": k, "cpus": ncpu, "rep": rep,
                   "sources": nsrc, "sources_seen": len(per), "rate": rate, "burst": burst,
                   "seconds": t, "start_frac": start % 1.0, "windows": windows,
                   "bound_ref": bound_ref, "bound_per_source": bound, "exact_per_source": exact,
-                  "offered_per_source": offered, "admitted": admitted,
-                  "ratio_exact": admitted / (exact * nsrc) if exact else None,
+                  "offered_per_source": offered, "admitted": admitted, "exact_ref": exact_ref,
+                  "seen_by_rl": seen, "arrival_pps_per_source": arr,
+                  "exact_gen_per_source": exact_gen,
+                  "ratio_exact": admitted / (exact * len(per)) if exact and per else None,
+                  "ratio_exact_gen": admitted / (exact_gen * nsrc) if exact_gen else None,
                   "ratio_bound": admitted / (bound * nsrc) if bound else None,
                   "max_excess_bound": max((p - bound for p in per), default=0),
                   "per_source_min": min(per, default=0), "per_source_max": max(per, default=0),
@@ -882,6 +952,7 @@ for (a, k, n), rs in sorted(acc.items(), key=lambda x: (list(ALGO).index(x[0][0]
     accuracy.append({"algo": a, "offered_x": k, "cpus": n, "n": len(rs),
                      "ratio_exact_median": med(re_), "ratio_exact_min": min(re_, default=None), "ratio_exact_max": max(re_, default=None),
                      "ratio_bound_median": med(rb),
+                     "ratio_exact_gen_median": med([x["ratio_exact_gen"] for x in rs if x.get("ratio_exact_gen") is not None]),
                      "max_excess_bound": max(x["max_excess_bound"] for x in rs), "burst": rs[0]["burst"],
                      "rate": rs[0]["rate"], "bound_ref": rs[0]["bound_ref"],
                      "lock_busy": sum(x["lock_busy"] for x in rs),
@@ -1024,17 +1095,23 @@ if tr:
 w("## Accuracy (admitted / allowed)\n")
 w("100 sources, each offered 2x or 10x its limit for ~%s s (paced by the generator, on CPU 0 or on CPUs 0 and 1 at once, "
   "so two CPUs hit every key together); admitted packets counted per source behind rl at TC ingress (tools/rlcount). "
-  "`exact`: the algorithm replayed in Python on the offered arrivals (evenly spaced over the generator's measured interval, "
-  "aligned to CLOCK_MONOTONIC windows) - what an exact limiter admits. `bound`: token/leaky bucket burst + rate*t, "
+  "`exact`: per source, over the time from its first admitted packet to its latest (stamped by rlcount with CLOCK_MONOTONIC, "
+  "the clock rl's windows are aligned to), what an exact limiter admits: for token and leaky buckets offered at least 1.5x, "
+  "burst + rate*that time; for fixed windows so offered, rate * windows; otherwise the algorithm replayed in Python on "
+  "evenly spaced arrivals at the rate they reached rl (the rule's own count of packets over the flood's time, over the "
+  "sources; the generator sends 50 ms bursts, so the sliding algorithms' rows carry that model's error too). "
+  "`exact (gen)`: the replay over the generator's measured interval at the rate it sent, "
+  "which also charges rl for the generator's start-up and for frames the generator did not send or the veth dropped before rl. `bound`: token/leaky bucket burst + rate*t, "
   "windows rate * windows touched. Excess = max over sources of admitted - bound (<= 0: never over-admitted). "
   "lock_busy = packets dropped as contended: compare-and-swap retries ran out, or a new key was being inserted by another CPU (fail closed).\n" % (fmt(accuracy[0]["seconds"]) if accuracy else "?"))
 if accuracy:
-    w("| algorithm | limit | offered | CPUs | admitted/exact median (min-max) | admitted/bound | max excess | lock_busy | sources seen |")
-    w("|---|---|---|---|---|---|---|---|---|")
+    w("| algorithm | limit | offered | CPUs | admitted/exact median (min-max) | admitted/exact (gen) | admitted/bound | max excess | lock_busy | sources seen |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for a in accuracy:
         lim = f"{a['rate']}/s burst {a['burst']}" if a["algo"] in ("tb", "lb") else f"{a['rate']}/s"
         w(f"| {ALGO[a['algo']]} | {lim} | {a['offered_x']}x | {a['cpus']} | {fmt(a['ratio_exact_median'], '{:.4f}')} "
-          f"({fmt(a['ratio_exact_min'], '{:.4f}')}-{fmt(a['ratio_exact_max'], '{:.4f}')}) | {fmt(a['ratio_bound_median'], '{:.4f}')} | "
+          f"({fmt(a['ratio_exact_min'], '{:.4f}')}-{fmt(a['ratio_exact_max'], '{:.4f}')}) | {fmt(a.get('ratio_exact_gen_median'), '{:.4f}')} | "
+          f"{fmt(a['ratio_bound_median'], '{:.4f}')} | "
           f"{a['max_excess_bound']:+.1f} | {a['lock_busy']} | {a['sources_seen_min']}/{a['sources']} |")
     w("")
 w("## Rule updates, memory\n")

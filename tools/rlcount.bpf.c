@@ -61,7 +61,8 @@ int rlc_ingress(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct rlc_key key = {};
-	struct rlc_val one, *v;
+	struct rlc_val one = {}, *v;
+	__u64 now;
 	__u64 len = skb->len;
 	void *l3;
 	__u16 proto;
@@ -116,19 +117,27 @@ int rlc_ingress(struct __sk_buff *skb)
 		}
 	}
 	glob_add(RLC_G_IP, len);
+	now = bpf_ktime_get_ns();
 	v = bpf_map_lookup_elem(&rlc_src, &key);
 	if (v) {
 		__sync_fetch_and_add(&v->packets, 1);
 		__sync_fetch_and_add(&v->bytes, len);
+		/* two CPUs may race here: the stamp is off by at most
+		 * the other's packet, which is as late */
+		if (now > v->last_ns)
+			v->last_ns = now;
 	} else {
 		one.packets = 1;
 		one.bytes = len;
+		one.first_ns = one.last_ns = now;
 		if (bpf_map_update_elem(&rlc_src, &key, &one, BPF_NOEXIST)) {
 			/* another CPU inserted it first, or the map is full */
 			v = bpf_map_lookup_elem(&rlc_src, &key);
 			if (v) {
 				__sync_fetch_and_add(&v->packets, 1);
 				__sync_fetch_and_add(&v->bytes, len);
+				if (now > v->last_ns)
+					v->last_ns = now;
 			} else {
 				glob_add(RLC_G_FULL, len);
 			}

@@ -61,7 +61,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: rlcount -i IFNAME [options]\n"
 "Counts packets per source address at TC ingress of IFNAME (after XDP)\n"
-"and prints a JSON summary when done.\n"
+"and prints a JSON summary when done: per source its packets, bytes and the\n"
+"CLOCK_MONOTONIC times (ns) of its first and latest packet.\n"
 "  -i IFNAME            device to count on (in the current netns)\n"
 "  --duration SECONDS   count this long (default: until SIGINT/SIGTERM)\n"
 "  --drop               drop packets after counting (spares the stack)\n"
@@ -318,9 +319,10 @@ static void print_entry(const struct rlc_entry *e, bool comma)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	printf("%s{\"src\":\"%s\",\"packets\":%llu,\"bytes\":%llu}", comma ? "," : "",
-	       key_str(&e->key, a, sizeof(a)), (unsigned long long)e->val.packets,
-	       (unsigned long long)e->val.bytes);
+	printf("%s{\"src\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"first_ns\":%llu,\"last_ns\":%llu}",
+	       comma ? "," : "", key_str(&e->key, a, sizeof(a)), (unsigned long long)e->val.packets,
+	       (unsigned long long)e->val.bytes, (unsigned long long)e->val.first_ns,
+	       (unsigned long long)e->val.last_ns);
 }
 
 /* Nearest-rank percentile of the packet counts; ents sorted descending. */

@@ -20,8 +20,10 @@ _Static_assert(sizeof(struct rlc_key) == 20, "rlc_key ABI");
 struct rlc_val {
 	__u64 packets;
 	__u64 bytes;
+	__u64 first_ns;            /* bpf_ktime_get_ns of the first packet  */
+	__u64 last_ns;             /* and of the latest (CLOCK_MONOTONIC)   */
 };
-_Static_assert(sizeof(struct rlc_val) == 16, "rlc_val ABI");
+_Static_assert(sizeof(struct rlc_val) == 32, "rlc_val ABI");
 
 enum rlc_glob {
 	RLC_G_ALL = 0,             /* every packet seen                     */

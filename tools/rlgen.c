@@ -78,6 +78,7 @@ struct rlg_opts {
 	int cpus[RLG_MAX_CPUS];
 	int ncpus;
 	int batch;
+	int pace_ms;                      /* --pace-ms                      */
 	bool json, verbose;
 };
 
@@ -91,6 +92,7 @@ struct rlg_worker {
 	double rate_pps;                  /* 0: unpaced                     */
 	double deadline;                  /* CLOCK_MONOTONIC seconds        */
 	int batch;
+	int pace_ms;
 	uint64_t sent;
 	double seconds;
 	int err;                          /* 0 or -errno                    */
@@ -121,6 +123,10 @@ static void usage(FILE *f)
 "  --count PACKETS      total packets over all threads (required)\n"
 "  --duration SECONDS   stop after this long (default 10)\n"
 "  --rate PPS           total rate cap, split evenly over the threads\n"
+"  --pace-ms MS         with --rate: send MS ms worth of packets per kernel\n"
+"                       call, then sleep to the schedule (default 5; each\n"
+"                       call costs a fixed ~25 ms on some kernels, so short\n"
+"                       periods send less than asked: check \"pps\")\n"
 "  --cpus LIST          CPUs to send from, one pinned thread each (default 0)\n"
 "  --batch N            frames per kernel batch, 1..256 (default 64)\n"
 "  -j                   JSON output\n"
@@ -422,8 +428,8 @@ static void *worker_main(void *arg)
 		);
 
 		if (w->rate_pps > 0) {
-			/* 5 ms worth per call, then sleep to the schedule */
-			double per = w->rate_pps / 200;
+			/* pace_ms worth per call, then sleep to the schedule */
+			double per = w->rate_pps * w->pace_ms / 1000;
 			double due = t0 + w->sent / w->rate_pps;
 
 			t = now_s();
@@ -515,7 +521,7 @@ static uint64_t splitmix64(uint64_t *s)
 enum {
 	OPT_DST_MAC = 256, OPT_SRC_MAC, OPT_DST, OPT_SRC_BASE, OPT_SRC_SHIFT,
 	OPT_EVERY_NEW, OPT_PROTO, OPT_DPORT, OPT_SPORT, OPT_SIZE, OPT_COUNT,
-	OPT_DURATION, OPT_RATE, OPT_CPUS, OPT_BATCH,
+	OPT_DURATION, OPT_RATE, OPT_CPUS, OPT_BATCH, OPT_PACE,
 };
 
 static const struct option long_opts[] = {
@@ -534,6 +540,7 @@ static const struct option long_opts[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "pace-ms", required_argument, NULL, OPT_PACE },
 	{ "json", no_argument, NULL, 'j' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -554,6 +561,7 @@ static int parse_args(int argc, char **argv, struct rlg_opts *o)
 	o->cpus[0] = 0;
 	o->ncpus = 1;
 	o->batch = 64;
+	o->pace_ms = 5;
 
 	while ((c = getopt_long(argc, argv, "i:n:46jvh", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -656,6 +664,11 @@ static int parse_args(int argc, char **argv, struct rlg_opts *o)
 			if (parse_u64(optarg, 1, 256, &v))
 				goto bad;
 			o->batch = v;
+			break;
+		case OPT_PACE:
+			if (parse_u64(optarg, 1, 1000, &v))
+				goto bad;
+			o->pace_ms = v;
 			break;
 		default:
 			usage(stderr);
@@ -893,6 +906,7 @@ int main(int argc, char **argv)
 		w->rate_pps = o.rate_pps / o.ncpus;
 		w->deadline = deadline;
 		w->batch = o.batch;
+		w->pace_ms = o.pace_ms;
 		err = pthread_create(&w->tid, NULL, worker_main, w);
 		if (err) {
 			fprintf(stderr, "rlgen: starting thread for CPU %d: %s\n", w->cpu, strerror(err));
