@@ -418,9 +418,14 @@ static int sync_lists_map(struct agent *a, const struct agent_model *from,
 			  long *count, struct rl_err *err)
 {
 	bool write = !jl && !count;
-	struct rl_list_key *k = write ? malloc(BATCH * sizeof(*k)) : NULL;
-	struct rl_list_val *v = write ? malloc(BATCH * sizeof(*v)) : NULL;
-	const struct rl_list_entry **src = write ? malloc(BATCH * sizeof(*src)) : NULL;
+	/* a batch holds at most BATCH entries, and at most the longest list
+	 * walked (+1: never 0) */
+	size_t most = (size_t)(del ? (from->n_allow > from->n_block ? from->n_allow : from->n_block)
+				   : (to->n_allow > to->n_block ? to->n_allow : to->n_block)),
+	       cap = most < BATCH ? most + 1 : BATCH;
+	struct rl_list_key *k = write ? malloc(cap * sizeof(*k)) : NULL;
+	struct rl_list_val *v = write ? malloc(cap * sizeof(*v)) : NULL;
+	const struct rl_list_entry **src = write ? malloc(cap * sizeof(*src)) : NULL;
 	int i, j, f, n = 0, bad = 0, ret = 0;
 	char pbuf[64];
 
@@ -493,10 +498,12 @@ static int sync_list_tries(struct agent *a, const struct rl_lset *from,
 			   const struct rl_lset *to, bool del, struct rl_err *err)
 {
 	const struct rl_lset *walk = del ? from : to, *other = del ? to : from;
-	struct rl_lpm4 *k4 = malloc(BATCH * sizeof(*k4));
-	struct rl_lpm6 *k6 = malloc(BATCH * sizeof(*k6));
-	struct rl_lval *v4 = malloc(BATCH * sizeof(*v4)), *v6 = malloc(BATCH * sizeof(*v6));
-	int *i4 = malloc(BATCH * sizeof(*i4)), *i6 = malloc(BATCH * sizeof(*i6));
+	/* a batch holds at most BATCH entries, and at most walk's (+1: never 0) */
+	size_t cap = (size_t)walk->n < BATCH ? (size_t)walk->n + 1 : BATCH;
+	struct rl_lpm4 *k4 = malloc(cap * sizeof(*k4));
+	struct rl_lpm6 *k6 = malloc(cap * sizeof(*k6));
+	struct rl_lval *v4 = malloc(cap * sizeof(*v4)), *v6 = malloc(cap * sizeof(*v6));
+	int *i4 = malloc(cap * sizeof(*i4)), *i6 = malloc(cap * sizeof(*i6));
 	int i, j = 0, n4 = 0, n6 = 0, bad = 0, ret = 0, f;
 	char pbuf[64];
 
