@@ -336,18 +336,34 @@ static const char *pfx_str(const struct rl_prefix *p, char *buf, size_t len)
 	return buf;
 }
 
-/* Slots used by a model, and the index of the rule in each used slot. */
-static int slot_index(const struct agent_model *m, int32_t **out)
+/* The slots below which both models' rules sit (at least 1): the length
+ * of their slot_index arrays, instead of RL_MAX_RULES each apply. */
+static int slot_span(const struct agent_model *x, const struct agent_model *y)
 {
-	int32_t *idx = malloc(RL_MAX_RULES * sizeof(*idx));
+	uint32_t n = 1;
+	int i;
+
+	for (i = 0; i < x->n_rules; i++)
+		if (x->rules[i].id < RL_MAX_RULES && x->rules[i].id >= n)
+			n = x->rules[i].id + 1;
+	for (i = 0; i < y->n_rules; i++)
+		if (y->rules[i].id < RL_MAX_RULES && y->rules[i].id >= n)
+			n = y->rules[i].id + 1;
+	return (int)n;
+}
+
+/* Slots used by a model, and the index of the rule in each used slot
+ * below n (slot_span). */
+static int slot_index(const struct agent_model *m, int n, int32_t **out)
+{
+	int32_t *idx = malloc((size_t)n * sizeof(*idx));
 	int i;
 
 	if (!idx)
 		return -ENOMEM;
-	for (i = 0; i < RL_MAX_RULES; i++)
-		idx[i] = -1;
+	memset(idx, 0xff, (size_t)n * sizeof(*idx));   /* all -1 */
 	for (i = 0; i < m->n_rules; i++)
-		if (m->rules[i].id < RL_MAX_RULES)
+		if (m->rules[i].id < (uint32_t)n)
 			idx[m->rules[i].id] = i;
 	*out = idx;
 	return 0;
@@ -626,7 +642,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	struct rl_catalog cat, old;
 	struct agent_jlog jl = {};
 	char pbuf[64];
-	int i, j, ret, fd, early;
+	int i, j, ret, fd, early, span;
 	long nlist = 0;
 	bool bulk;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
@@ -634,9 +650,10 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	a->jfwd = zero_new;   /* a rollback runs with zero_new false */
 
 	*committed = false;
-	ret = slot_index(from, &fidx);
+	span = slot_span(from, to);
+	ret = slot_index(from, span, &fidx);
 	if (!ret)
-		ret = slot_index(to, &tidx);
+		ret = slot_index(to, span, &tidx);
 	if (ret) {
 		agent_err(err, "out of memory");
 		goto cleanup;
@@ -709,7 +726,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	for (i = 0; i < from->n_rules && !ret; i++) {
 		uint32_t id = from->rules[i].id;
 
-		if (id >= RL_MAX_RULES || tidx[id] >= 0)
+		if (id >= (uint32_t)span || tidx[id] >= 0)
 			continue;
 		memset(&cat, 0, sizeof(cat));
 		cat.rule.id = id;
