@@ -336,18 +336,34 @@ static const char *pfx_str(const struct rl_prefix *p, char *buf, size_t len)
 	return buf;
 }
 
-/* Slots used by a model, and the index of the rule in each used slot. */
-static int slot_index(const struct agent_model *m, int32_t **out)
+/* The slots below which both models' rules sit (at least 1): the length
+ * of their slot_index arrays, instead of RL_MAX_RULES each apply. */
+static int slot_span(const struct agent_model *x, const struct agent_model *y)
 {
-	int32_t *idx = malloc(RL_MAX_RULES * sizeof(*idx));
+	uint32_t n = 1;
+	int i;
+
+	for (i = 0; i < x->n_rules; i++)
+		if (x->rules[i].id < RL_MAX_RULES && x->rules[i].id >= n)
+			n = x->rules[i].id + 1;
+	for (i = 0; i < y->n_rules; i++)
+		if (y->rules[i].id < RL_MAX_RULES && y->rules[i].id >= n)
+			n = y->rules[i].id + 1;
+	return (int)n;
+}
+
+/* Slots used by a model, and the index of the rule in each used slot
+ * below n (slot_span). */
+static int slot_index(const struct agent_model *m, int n, int32_t **out)
+{
+	int32_t *idx = malloc((size_t)n * sizeof(*idx));
 	int i;
 
 	if (!idx)
 		return -ENOMEM;
-	for (i = 0; i < RL_MAX_RULES; i++)
-		idx[i] = -1;
+	memset(idx, 0xff, (size_t)n * sizeof(*idx));   /* all -1 */
 	for (i = 0; i < m->n_rules; i++)
-		if (m->rules[i].id < RL_MAX_RULES)
+		if (m->rules[i].id < (uint32_t)n)
 			idx[m->rules[i].id] = i;
 	*out = idx;
 	return 0;
@@ -418,9 +434,14 @@ static int sync_lists_map(struct agent *a, const struct agent_model *from,
 			  long *count, struct rl_err *err)
 {
 	bool write = !jl && !count;
-	struct rl_list_key *k = write ? malloc(BATCH * sizeof(*k)) : NULL;
-	struct rl_list_val *v = write ? malloc(BATCH * sizeof(*v)) : NULL;
-	const struct rl_list_entry **src = write ? malloc(BATCH * sizeof(*src)) : NULL;
+	/* a batch holds at most BATCH entries, and at most the longest list
+	 * walked (+1: never 0) */
+	size_t most = (size_t)(del ? (from->n_allow > from->n_block ? from->n_allow : from->n_block)
+				   : (to->n_allow > to->n_block ? to->n_allow : to->n_block)),
+	       cap = most < BATCH ? most + 1 : BATCH;
+	struct rl_list_key *k = write ? malloc(cap * sizeof(*k)) : NULL;
+	struct rl_list_val *v = write ? malloc(cap * sizeof(*v)) : NULL;
+	const struct rl_list_entry **src = write ? malloc(cap * sizeof(*src)) : NULL;
 	int i, j, f, n = 0, bad = 0, ret = 0;
 	char pbuf[64];
 
@@ -493,10 +514,12 @@ static int sync_list_tries(struct agent *a, const struct rl_lset *from,
 			   const struct rl_lset *to, bool del, struct rl_err *err)
 {
 	const struct rl_lset *walk = del ? from : to, *other = del ? to : from;
-	struct rl_lpm4 *k4 = malloc(BATCH * sizeof(*k4));
-	struct rl_lpm6 *k6 = malloc(BATCH * sizeof(*k6));
-	struct rl_lval *v4 = malloc(BATCH * sizeof(*v4)), *v6 = malloc(BATCH * sizeof(*v6));
-	int *i4 = malloc(BATCH * sizeof(*i4)), *i6 = malloc(BATCH * sizeof(*i6));
+	/* a batch holds at most BATCH entries, and at most walk's (+1: never 0) */
+	size_t cap = (size_t)walk->n < BATCH ? (size_t)walk->n + 1 : BATCH;
+	struct rl_lpm4 *k4 = malloc(cap * sizeof(*k4));
+	struct rl_lpm6 *k6 = malloc(cap * sizeof(*k6));
+	struct rl_lval *v4 = malloc(cap * sizeof(*v4)), *v6 = malloc(cap * sizeof(*v6));
+	int *i4 = malloc(cap * sizeof(*i4)), *i6 = malloc(cap * sizeof(*i6));
 	int i, j = 0, n4 = 0, n6 = 0, bad = 0, ret = 0, f;
 	char pbuf[64];
 
@@ -619,7 +642,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	struct rl_catalog cat, old;
 	struct agent_jlog jl = {};
 	char pbuf[64];
-	int i, j, ret, fd, early;
+	int i, j, ret, fd, early, span;
 	long nlist = 0;
 	bool bulk;
 	union { struct rl_lpm4 k4; struct rl_lpm6 k6; } key;
@@ -627,9 +650,10 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	a->jfwd = zero_new;   /* a rollback runs with zero_new false */
 
 	*committed = false;
-	ret = slot_index(from, &fidx);
+	span = slot_span(from, to);
+	ret = slot_index(from, span, &fidx);
 	if (!ret)
-		ret = slot_index(to, &tidx);
+		ret = slot_index(to, span, &tidx);
 	if (ret) {
 		agent_err(err, "out of memory");
 		goto cleanup;
@@ -702,7 +726,7 @@ static int sync_maps(struct agent *a, const struct agent_model *from,
 	for (i = 0; i < from->n_rules && !ret; i++) {
 		uint32_t id = from->rules[i].id;
 
-		if (id >= RL_MAX_RULES || tidx[id] >= 0)
+		if (id >= (uint32_t)span || tidx[id] >= 0)
 			continue;
 		memset(&cat, 0, sizeof(cat));
 		cat.rule.id = id;
