@@ -424,9 +424,18 @@ rewarm() {
 	[[ $cfg == rl-* && $size != new ]] || return 0
 	(( size >= 65536 )) || return 0
 	[[ $JUST_WARMED == 1 ]] && return 0   # warm() just touched every source
+	touch_all "$TMP/rewarm.json" "$size" 0 || log "re-warm failed: $(tail -2 "$TMP/rewarm.json.err")"
+}
+
+# touch_all OUT SIZE MIN_SECS: one packet from each of SIZE sources, from
+# both CPUs.  Every new source passes (its first packet is within the
+# burst) and goes up the stack: ~0.1-0.3 Mpps, so 10M sources need well
+# over 30 s; the time cap grows with the size (at least MIN_SECS).
+touch_all() {
+	local out=$1 size=$2 cap=$(( $2 / 40000 + 10 ))
+	(( cap > $3 )) || cap=$3
 	# shellcheck disable=SC2046
-	rlgen_run "$TMP/rewarm.json" $(src_args "$size") --count "$size" --duration $(( size / 40000 + 10 )) --cpus 0,1 ||
-		log "re-warm failed: $(tail -2 "$TMP/rewarm.json.err")"
+	rlgen_run "$out" $(src_args "$size") --count "$size" --duration "$cap" --cpus 0,1
 }
 
 # warm CONFIG SIZE: once per size and state owner (rl's maps, the nft set,
@@ -440,17 +449,10 @@ warm() {
 	[[ -n ${WARMED[$owner:$size]:-} ]] && return 0
 	WARMED[$owner:$size]=1
 	JUST_WARMED=1
-	# every new source passes (its first packet is within the burst) and
-	# goes up the stack: ~0.1-0.3 Mpps, so 10M sources need well over
-	# 30 s; both CPUs send, and the cap grows with the size
-	local cap=$(( size / 40000 + 10 ))
-	(( cap > WARM_SECS )) || cap=$WARM_SECS
-	# shellcheck disable=SC2046
-	rlgen_run "$TMP/warm.json" $(src_args "$size") --count "$size" --duration "$cap" --cpus 0,1 ||
-		log "warm-up failed: $(tail -2 "$TMP/warm.json.err")"
+	touch_all "$TMP/warm.json" "$size" "$WARM_SECS" || log "warm-up failed: $(tail -2 "$TMP/warm.json.err")"
 	python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); sys.exit(g["packets"] < int(sys.argv[2]))' \
 		"$TMP/warm.json" "$size" 2>/dev/null ||
-		log "warm-up of $cfg at $size sources stopped after ${cap}s before touching every source"
+		log "warm-up of $cfg at $size sources stopped at its time cap before touching every source"
 	python3 - "$TMP/warm.json" "$cfg" "$size" >>"$RAW" <<'PY'
 import json, sys
 g = json.load(open(sys.argv[1]))

@@ -44,6 +44,16 @@ struct rlc_vlan_hdr {
 	__be16 proto;
 };
 
+/* One more packet of a tracked source, seen at now.  Two CPUs may race on
+ * last_ns: the stamp is then the other's packet, which is as late. */
+static __always_inline void count(struct rlc_val *v, __u64 len, __u64 now)
+{
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, len);
+	if (now > v->last_ns)
+		v->last_ns = now;
+}
+
 static __always_inline void glob_add(__u32 i, __u64 bytes)
 {
 	struct rlc_val *v = bpf_map_lookup_elem(&rlc_glob, &i);
@@ -120,12 +130,7 @@ int rlc_ingress(struct __sk_buff *skb)
 	now = bpf_ktime_get_ns();
 	v = bpf_map_lookup_elem(&rlc_src, &key);
 	if (v) {
-		__sync_fetch_and_add(&v->packets, 1);
-		__sync_fetch_and_add(&v->bytes, len);
-		/* two CPUs may race here: the stamp is off by at most
-		 * the other's packet, which is as late */
-		if (now > v->last_ns)
-			v->last_ns = now;
+		count(v, len, now);
 	} else {
 		one.packets = 1;
 		one.bytes = len;
@@ -133,14 +138,10 @@ int rlc_ingress(struct __sk_buff *skb)
 		if (bpf_map_update_elem(&rlc_src, &key, &one, BPF_NOEXIST)) {
 			/* another CPU inserted it first, or the map is full */
 			v = bpf_map_lookup_elem(&rlc_src, &key);
-			if (v) {
-				__sync_fetch_and_add(&v->packets, 1);
-				__sync_fetch_and_add(&v->bytes, len);
-				if (now > v->last_ns)
-					v->last_ns = now;
-			} else {
+			if (v)
+				count(v, len, now);
+			else
 				glob_add(RLC_G_FULL, len);
-			}
 		}
 	}
 	return cfg_drop ? TC_ACT_SHOT : TC_ACT_UNSPEC;
