@@ -249,6 +249,7 @@ $(FUZZ_NOCMP): FUZZ_CFLAGS += -fno-sanitize-coverage=trace-cmp
 # (whichever comes first)
 FUZZ_RUNS    ?= 10000000
 FUZZ_SECONDS ?=
+FUZZ_JOBS    ?= 1
 
 $(OUTPUT)/fuzz/obj/%.o: user/%.c $(wildcard user/*.h include/*.h) | $(OUTPUT)/.deps
 	$(call msg,FUZZ-CC,$@)
@@ -285,7 +286,7 @@ fuzz-merge: fuzz-build
 	$(Q)OUTPUT=$(OUTPUT) tests/fuzz/merge.sh $(FUZZ_TARGETS)
 
 fuzz: fuzz-build
-	$(Q)OUTPUT=$(OUTPUT) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	$(Q)OUTPUT=$(OUTPUT) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
 		tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 test: all $(UNIT_BINS) $(BPFT_BINS) $(OUTPUT)/tests/subreaper bpffs fuzz-build
