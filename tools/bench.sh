@@ -417,14 +417,21 @@ PY
 # on, a measured pass visits most sources once or not at all, so it would
 # measure that one-off transition instead of the steady state: touch every
 # source once more after each change (not measured; nft and hashlimit
-# never change their rule).
+# never change their rule).  A window algorithm's drained state lasts
+# until its window ends, at any size: its pass configs re-warm at every
+# size and then wait two windows (of 1 s), or their pass row would measure
+# denials.
 JUST_WARMED=0
 rewarm() {
 	local cfg=$1 size=$2
 	[[ $cfg == rl-* && $size != new ]] || return 0
-	(( size >= 65536 )) || return 0
+	(( size >= 65536 )) || [[ $cfg == rl-fw-pass || $cfg == rl-sw-pass ]] || return 0
 	[[ $JUST_WARMED == 1 ]] && return 0   # warm() just touched every source
 	touch_all "$TMP/rewarm.json" "$size" 0 || log "re-warm failed: $(tail -2 "$TMP/rewarm.json.err")"
+}
+window_roll() {
+	[[ $2 != new ]] || return 0   # every-new sources start fresh
+	case $1 in rl-fw-pass|rl-sw-pass) sleep 2.1 ;; esac
 }
 
 # touch_all OUT SIZE MIN_SECS: one packet from each of SIZE sources, from
@@ -482,6 +489,7 @@ run_matrix() {
 				JUST_WARMED=0
 				warm "$cfg" "$size"
 				rewarm "$cfg" "$size"
+				window_roll "$cfg" "$size"
 				measure "$cfg" "$size" "$rep" cost
 				measure "$cfg" "$size" "$rep" tput
 				config_off "$cfg"
