@@ -381,19 +381,7 @@ static __always_inline void rl_decide(const struct rl_conf *conf,
 	g = RL_G_UNMATCHED;
 	if (!mt)
 		goto global;
-	/* allow beats block beats rules */
-	if (mt->flags & RL_MF_ALLOW) {
-		g = RL_G_ALLOW;
-		goto global;
-	}
 	rl_clock_start(&clk, conf->coarse_clock);
-	if ((mt->flags & RL_MF_BLOCK) &&
-	    (clk.late < mt->block_until_ns ||
-	     rl_clock_now(&clk) < mt->block_until_ns)) {
-		g = RL_G_BLOCKLIST;
-		res->drop = 1;
-		goto global;
-	}
 
 	/* the most specific candidate usually matches: test it inline, and
 	 * pay the call into the sixteen-candidate loop only when it does not

@@ -175,21 +175,18 @@ struct rl_rule {
 };
 _Static_assert(sizeof(struct rl_rule) == 96, "rl_rule ABI");
 
-/* rl_match.flags */
-#define RL_MF_ALLOW      (1u << 0)  /* a covering prefix is allowlisted   */
-#define RL_MF_BLOCK      (1u << 1)  /* a covering prefix is blocklisted   */
-
 /*
  * Value of the match tries rl_match4/rl_match6.  The entry for prefix P
- * holds everything that applies to a source whose longest covering entry
- * is P: allow/block state and every rule whose source prefix contains P,
- * most specific first.  Userspace replaces whole values; the kernel swaps
- * LPM nodes under RCU, so a packet sees an old or a new entry, never a mix.
+ * holds every rule whose source prefix contains P, most specific first:
+ * everything that applies to a source whose longest covering entry is P
+ * (the allow/block lists have tries of their own, rl_lst4/rl_lst6).
+ * Userspace replaces whole values; the kernel swaps LPM nodes under RCU,
+ * so a packet sees an old or a new entry, never a mix.
  */
 struct rl_match {
 	__u32 n;                   /* rules in use, <= RL_MAX_CAND          */
-	__u32 flags;               /* RL_MF_*                               */
-	__u64 block_until_ns;      /* RL_MF_BLOCK expiry, ~0ULL = forever   */
+	__u32 flags;               /* 0 (once allow/block; kept for the ABI) */
+	__u64 block_until_ns;      /* 0 (likewise)                          */
 	struct rl_rule rule[RL_MAX_CAND];
 };
 _Static_assert(sizeof(struct rl_match) == 16 + 96 * RL_MAX_CAND, "rl_match ABI");

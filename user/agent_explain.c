@@ -497,20 +497,7 @@ json_t *agent_explain(struct agent *a, int argc, char **argv)
 	json_object_set_new(o, "match_prefix", mp ? pfx_json(mp) : json_null());
 	if (ret) {
 		verdict = "pass";
-		reason = "unmatched: no rule, allowlist or blocklist entry covers the source";
-		goto out;
-	}
-	if (m.flags & RL_MF_ALLOW) {
-		verdict = "pass";
-		reason = "allowlisted: allow beats block beats rules";
-		goto out;
-	}
-	if ((m.flags & RL_MF_BLOCK) && now < m.block_until_ns) {
-		verdict = "drop";
-		reason = "blocklisted";
-		if (m.block_until_ns != ~0ULL)
-			json_object_set_new(o, "blocked_for_ms", json_integer(
-				(json_int_t)((m.block_until_ns - now) / 1000000)));
+		reason = "unmatched: no rule covers the source";
 		goto out;
 	}
 	cands = json_array();

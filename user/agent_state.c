@@ -1133,8 +1133,7 @@ int agent_apply(struct agent *a, struct agent_model *next, struct rl_err *err)
 
 	memset(&e2, 0, sizeof(e2));
 	/* the lists go to their own tries (rl_lst4/6), not the rule tries */
-	ret = rl_compile(specs, ids, vers, next->n_rules, NULL, 0, NULL, 0, agent_now_ns(),
-			 &out, &e2);
+	ret = rl_compile(specs, ids, vers, next->n_rules, &out, &e2);
 	if (ret) {
 		agent_err(err, "compile: %s", e2.msg[0] ? e2.msg : strerror(-ret));
 		goto cleanup;

@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * lib_compile.c - a rule set plus allow/block lists to the datapath's match
- * trie entries (rl_match4/rl_match6, struct rl_match in rl_abi.h).
- * Declared in rl_model.h; used by rlagent (agent_apply) and the tests.
+ * lib_compile.c - a rule set to the datapath's match trie entries
+ * (rl_match4/rl_match6, struct rl_match in rl_abi.h).  Declared in
+ * rl_model.h; used by rlagent (agent_apply), the config check and the
+ * tests.  The allow/block lists are not here: they have tries of their own
+ * (rl_lst4/rl_lst6, lib_lists.c).
  *
- * One entry per distinct prefix among rule sources and list prefixes (a
- * rule without a source of a family it covers contributes 0.0.0.0/0 or
- * ::/0).  The entry for P holds the flags of every list prefix containing
- * P and a copy of every rule whose source contains P, most specific first.
+ * One entry per distinct prefix among rule sources (a rule without a
+ * source of a family it covers contributes 0.0.0.0/0 or ::/0).  The entry
+ * for P holds a copy of every rule whose source contains P, most specific
+ * first.
  * Because every containing prefix is itself an entry, the longest match
  * for an address carries everything that applies to it; see "Rule
  * compilation" in docs/ARCHITECTURE.md.
  *
  * The ancestors of P are found by masking P to each shorter length and
  * looking that up in a hash of the distinct prefixes: O(entries x 129),
- * not O(entries x rules), so 16k rules and 4k list entries compile fast.
+ * not O(entries x rules), so 16k rules compile fast.
  */
 #define _GNU_SOURCE  /* qsort_r */
 #include <errno.h>
@@ -139,8 +141,6 @@ uint32_t rl_rule_next_ver(const struct rl_rule_spec *old, const struct rl_rule_s
 struct node {
 	struct rl_prefix pfx;
 	int first_rule;           /* head of a list through rule_next[], -1 */
-	bool allow, block;
-	uint64_t block_until;     /* ~0ULL: permanent */
 };
 
 struct ctx {
@@ -274,11 +274,6 @@ static int cand_cmp(const void *x, const void *y, void *arg)
 	return i < j ? -1 : i > j;
 }
 
-static bool list_live(const struct rl_list_entry *e, uint64_t now_ns)
-{
-	return !e->expires_ns || e->expires_ns > now_ns;
-}
-
 void rl_compiled_free(struct rl_compiled *c)
 {
 	if (!c)
@@ -289,10 +284,8 @@ void rl_compiled_free(struct rl_compiled *c)
 }
 
 int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
-	       const uint32_t *vers, int n_rules,
-	       const struct rl_list_entry *allow, int n_allow,
-	       const struct rl_list_entry *block, int n_block,
-	       uint64_t now_ns, struct rl_compiled *out, struct rl_err *err)
+	       const uint32_t *vers, int n_rules, struct rl_compiled *out,
+	       struct rl_err *err)
 {
 	struct ctx c = {};
 	struct rl_compiled res = {};
@@ -301,14 +294,12 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 	int i, fam, ret = 0;
 	size_t want;
 
-	if (n_rules < 0 || n_allow < 0 || n_block < 0 ||
-	    (n_rules && (!rules || !ids || !vers)) || (n_allow && !allow) ||
-	    (n_block && !block)) {
+	if (n_rules < 0 || (n_rules && (!rules || !ids || !vers))) {
 		rl_errf(err, "rl_compile: bad arguments");
 		return -EINVAL;
 	}
-	/* at most two prefixes per rule, one per list entry */
-	c.cap = 2 * n_rules + n_allow + n_block;
+	/* at most two prefixes per rule */
+	c.cap = 2 * n_rules;
 	for (c.nslots = 16; c.nslots < (size_t)c.cap * 2; c.nslots <<= 1)
 		;
 	c.nodes = calloc((size_t)c.cap + 1, sizeof(*c.nodes));
@@ -335,22 +326,6 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 			nd->first_rule = i;
 		}
 	}
-	for (i = 0; i < n_allow; i++)
-		if (list_live(&allow[i], now_ns))
-			get(&c, &allow[i].pfx)->allow = true;
-	for (i = 0; i < n_block; i++) {
-		struct node *nd;
-		uint64_t until;
-
-		if (!list_live(&block[i], now_ns))
-			continue;
-		nd = get(&c, &block[i].pfx);
-		until = block[i].expires_ns ? block[i].expires_ns : ~0ULL;
-		if (!nd->block || until > nd->block_until)
-			nd->block_until = until;
-		nd->block = true;
-	}
-
 	want = (size_t)c.n;
 	res.e = calloc(want ? want : 1, sizeof(*res.e));
 	order = calloc(want ? want : 1, sizeof(*order));
@@ -385,13 +360,6 @@ int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
 			if (idx < 0)
 				continue;
 			an = &c.nodes[idx];
-			if (an->allow)
-				e->m.flags |= RL_MF_ALLOW;
-			if (an->block) {
-				if (!(e->m.flags & RL_MF_BLOCK) || an->block_until > e->m.block_until_ns)
-					e->m.block_until_ns = an->block_until;
-				e->m.flags |= RL_MF_BLOCK;
-			}
 			for (r = an->first_rule; r >= 0; r = c.rule_next[nd->pfx.family == 6][r])
 				cand[nc++] = r;
 		}

@@ -1570,8 +1570,7 @@ int rl_config_check(const char *path, int *n_rules, struct rl_err *err)
 	{
 		struct rl_err e2 = {};
 
-		ret = rl_compile(cfg.rules, ids, vers, cfg.n_rules, cfg.allow, cfg.n_allow,
-				 cfg.block, cfg.n_block, 0, &out, &e2);
+		ret = rl_compile(cfg.rules, ids, vers, cfg.n_rules, &out, &e2);
 		if (ret) {
 			rl_errf(err, "%s: %s", path, e2.msg);
 			goto cleanup;

@@ -211,10 +211,8 @@ struct rl_compiled {
  * if some prefix is covered by more than RL_MAX_CAND rules.
  */
 int rl_compile(const struct rl_rule_spec *rules, const uint32_t *ids,
-	       const uint32_t *vers, int n_rules,
-	       const struct rl_list_entry *allow, int n_allow,
-	       const struct rl_list_entry *block, int n_block,
-	       uint64_t now_ns, struct rl_compiled *out, struct rl_err *err);
+	       const uint32_t *vers, int n_rules, struct rl_compiled *out,
+	       struct rl_err *err);
 void rl_compiled_free(struct rl_compiled *c);
 /*
  * lib_dir.c: the direct match tables (rl_abi.h "Direct match table").

@@ -30,6 +30,7 @@
 #include "rl_algo.h"
 #include "rl_loader.h"
 #include "rl_hash.h"
+#include "rl_lists.h"
 
 #define NS_PER_SEC   1000000000ULL
 #define HOUR_NS      (3600ULL * NS_PER_SEC)
@@ -362,15 +363,12 @@ static inline int t_catalog(struct rl_loader *l, const struct rl_rule *r)
 }
 
 static inline int set_match(struct rl_loader *l, const char *pfx, int plen,
-			    __u32 flags, __u64 block_until,
 			    const struct rl_rule *rules, int n)
 {
 	struct rl_match m = {};
 	int i;
 
 	m.n = n;
-	m.flags = flags;
-	m.block_until_ns = block_until;
 	for (i = 0; i < n && i < RL_MAX_CAND; i++) {
 		m.rule[i] = rules[i];
 		t_rule_fix(&m.rule[i]);
@@ -387,6 +385,57 @@ static inline int set_match(struct rl_loader *l, const char *pfx, int plen,
 
 		inet_pton(AF_INET, pfx, &k.addr);
 		return bpf_map_update_elem(l->fd.match4, &k, &m, BPF_ANY) ? -errno : 0;
+	}
+}
+
+/*
+ * A bulk-list entry (rl_lst4/6) with flags RL_LF_* and a block expiry, and
+ * unless !guard its guard bits: for IPv4 every /24 the prefix meets (as the
+ * agent sets them; prefixes of /8 or longer), for IPv6 the bit of its first
+ * address.
+ */
+static inline void set_list(struct rl_loader *l, const char *pfx, int plen,
+			    __u32 flags, __u64 until, int guard)
+{
+	struct rl_lval v = { .flags = flags, .block_until_ns = until };
+	__u32 idx, b, n = 1, j;
+	__u64 w;
+
+	if (strchr(pfx, ':')) {
+		struct rl_lpm6 k = { .prefixlen = plen };
+		__u64 hi = 0;
+		int i;
+
+		inet_pton(AF_INET6, pfx, k.addr);
+		bpf_map_update_elem(l->fd.lst6, &k, &v, BPF_ANY);
+		for (i = 0; i < 8; i++)
+			hi = hi << 8 | k.addr[i];
+		if (plen >= RL_LBM6_HASH_LEN) {
+			b = rl_lbm6_hash_bit(hi);
+			idx = RL_LBM6_SHORT + b / 64;
+		} else {
+			b = rl_lbm6_short_bit(hi);
+			idx = b / 64;
+		}
+		if (guard && !bpf_map_lookup_elem(l->fd.lbm6, &idx, &w)) {
+			w |= 1ULL << (b % 64);
+			bpf_map_update_elem(l->fd.lbm6, &idx, &w, BPF_ANY);
+		}
+		return;
+	}
+	struct rl_lpm4 k = { .prefixlen = plen };
+
+	inet_pton(AF_INET, pfx, &k.addr);
+	bpf_map_update_elem(l->fd.lst4, &k, &v, BPF_ANY);
+	if (plen >= 8 && plen < RL_LBM_BITS)
+		n = 1u << (RL_LBM_BITS - plen);
+	for (j = 0; guard && j < n; j++) {
+		b = rl_lbm4_bit(ntohl(k.addr)) + j;
+		idx = b / 64;
+		if (!bpf_map_lookup_elem(l->fd.lbm4, &idx, &w)) {
+			w |= 1ULL << (b % 64);
+			bpf_map_update_elem(l->fd.lbm4, &idx, &w, BPF_ANY);
+		}
 	}
 }
 

@@ -231,8 +231,8 @@ static int setup_catch_all(void)
 	r4[5] = mkrule_open(P_ANY, 0);
 	memcpy(r6, r4, sizeof(r6));
 	r6[4] = mkrule_open(P_ICMP6, 58);
-	ret = set_match(L, "0.0.0.0", 0, 0, 0, r4, 6);
-	return ret ? ret : set_match(L, "::", 0, 0, 0, r6, 6);
+	ret = set_match(L, "0.0.0.0", 0, r4, 6);
+	return ret ? ret : set_match(L, "::", 0, r6, 6);
 }
 
 static void test_differential(void)
@@ -322,12 +322,12 @@ static void setup_tight(void)
 	r[1].limit.burst = 3000;
 	r[4].flags = RL_RF_PER_RULE;
 	r[5] = mkrule(305, 0, 5, HOUR_NS, 5, RL_ALGO_TOKEN_BUCKET);
-	set_match(L, "0.0.0.0", 0, 0, 0, r, 6);
-	set_match(L, "::", 0, 0, 0, r, 6);
-	set_match(L, "10.1.0.0", 16, RL_MF_ALLOW, 0, r, 6);
-	set_match(L, "10.2.0.0", 16, RL_MF_BLOCK, ~0ULL, r, 6);
-	set_match(L, "10.3.2.0", 24, RL_MF_BLOCK, 1, r, 6);
-	set_match(L, "2001:db8:1::", 48, RL_MF_BLOCK, ~0ULL, r, 6);
+	set_match(L, "0.0.0.0", 0, r, 6);
+	set_match(L, "::", 0, r, 6);
+	set_list(L, "10.1.0.0", 16, RL_LF_ALLOW, 0, 1);
+	set_list(L, "10.2.0.0", 16, RL_LF_BLOCK, ~0ULL, 1);
+	set_list(L, "10.3.2.0", 24, RL_LF_BLOCK, 1, 1);
+	set_list(L, "2001:db8:1::", 48, RL_LF_BLOCK, ~0ULL, 1);
 }
 
 static void test_accounting(__u32 on_full, const char *name)

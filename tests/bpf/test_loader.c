@@ -102,7 +102,7 @@ static void test_pin_adopt(void)
 	seed0 = c.seed;
 	c.malformed = RL_MALFORMED_PASS;
 	rl_conf_write(l->fd.conf, &c);
-	set_match(l, "10.50.0.0", 16, 0, 0, &r, 1);
+	set_match(l, "10.50.0.0", 16, &r, 1);
 	build_pkt(&s, &b);
 	CHECK(run_pkt(l->prog_fd, b.buf, b.len, 1) == XDP_PASS, "first packet");
 	CHECK(run_pkt(l->prog_fd, b.buf, b.len, 1) == XDP_DROP, "second packet");

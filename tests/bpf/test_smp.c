@@ -73,7 +73,7 @@ static void run_case(__u32 id, const struct smp_case *c)
 	if (c->per_rule)
 		r.flags = RL_RF_PER_RULE;
 	snprintf(pfx, sizeof(pfx), "10.20.%u.0", id);
-	CHECK(!set_match(L, pfx, 24, 0, 0, &r, 1), "set_match: %s", strerror(errno));
+	CHECK(!set_match(L, pfx, 24, &r, 1), "set_match: %s", strerror(errno));
 	for (i = 0; i < 2; i++) {
 		char src[32];
 
@@ -186,7 +186,7 @@ static void run_insert_race(__u32 id)
 	int i;
 
 	t_begin();
-	CHECK(!set_match(L, "10.30.0.0", 16, 0, 0, &r, 1), "set_match: %s", strerror(errno));
+	CHECK(!set_match(L, "10.30.0.0", 16, &r, 1), "set_match: %s", strerror(errno));
 	for (i = 0; i < RACE_SRCS; i++) {
 		snprintf(src, sizeof(src), "10.30.%d.%d", i >> 8, i & 0xff);
 		s.src = src;

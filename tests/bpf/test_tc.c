@@ -190,7 +190,7 @@ static void test_mark_table(void)
 			snprintf(pfx, sizeof(pfx), "10.20.%u.0", i);
 		else
 			snprintf(pfx, sizeof(pfx), "2001:db8:20:%x::", i);
-		CHECK(!set_match(L, pfx, c->family == 4 ? 24 : 64, 0, 0, &r, 1),
+		CHECK(!set_match(L, pfx, c->family == 4 ? 24 : 64, &r, 1),
 		      "set_match %s", pfx);
 		case_pkt(c, (int)i, &b);
 
@@ -277,7 +277,7 @@ static void test_xdp_defers(void)
 	int i, act;
 
 	t_begin();
-	set_match(L, "10.30.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.30.0.0", 16, &r, 1);
 	v4("10.30.0.1", &b);
 	snap_take(L, &a);
 	for (i = 0; i < 5; i++) {
@@ -308,7 +308,7 @@ static void test_tc_ignores(void)
 	int i;
 
 	t_begin();
-	set_match(L, "10.31.0.0", 16, 0, 0, &d, 1);
+	set_match(L, "10.31.0.0", 16, &d, 1);
 	v4("10.31.0.1", &b);
 	CHECK(run_pkt(L->prog_fd, b.buf, b.len, 1) == XDP_PASS, "drop rule: first passes");
 	CHECK(run_pkt(L->prog_fd, b.buf, b.len, 1) == XDP_DROP, "drop rule: then XDP drops");
@@ -322,7 +322,8 @@ static void test_tc_ignores(void)
 	CHECK(rule_total(310) == before, "TC counted a drop rule's packet");
 
 	/* an allowlisted source under a mark rule: allow wins, TC ignores it */
-	set_match(L, "10.32.0.0", 16, RL_MF_ALLOW, 0, &m, 1);
+	set_match(L, "10.32.0.0", 16, &m, 1);
+	set_list(L, "10.32.0.0", 16, RL_LF_ALLOW, 0, 1);
 	v4("10.32.0.1", &b);
 	for (i = 0; i < 3; i++) {
 		run_tc(b.buf, b.len, 0, &o);
@@ -358,7 +359,7 @@ static void test_both_hooks(void)
 	int i;
 
 	t_begin();
-	set_match(L, "10.33.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.33.0.0", 16, &r, 1);
 	v4("10.33.0.1", &b);
 	snap_take(L, &a);
 	for (i = 0; i < 3; i++) {
@@ -388,7 +389,7 @@ static void test_gro_segs(void)
 	struct built b;
 
 	t_begin();
-	set_match(L, "10.34.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.34.0.0", 16, &r, 1);
 	v4("10.34.0.1", &b);
 	run_tc(b.buf, b.len, 3, &o);
 	CHECK(o.ret == TC_ACT_UNSPEC && o.mark == MARK_IN, "3 segments, 4 credits: labelled (%#x)",
@@ -434,7 +435,7 @@ static void test_lock_busy_labels(void)
 	int n, j;
 
 	t_begin();
-	set_match(L, "10.35.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.35.0.0", 16, &r, 1);
 	v4("10.35.0.1", &b);
 	st4_buckets_of(L, t_kw4(340, "10.35.0.1"), &i[0], &i[1]);
 	/* a claim in an empty slot of each of the key's buckets */
@@ -485,7 +486,7 @@ static void test_tc_unparsed(void)
 	int i, act;
 
 	t_begin();
-	set_match(L, "2001:db8:35::", 48, 0, 0, &r, 1);
+	set_match(L, "2001:db8:35::", 48, &r, 1);
 	build_pkt(&s, &b);
 	CHECK(b.hdr_end == 270, "headers end at %u, want 270", b.hdr_end);
 	snap_take(L, &a);
@@ -537,7 +538,7 @@ static void test_tc_totlen0(void)
 	int i;
 
 	t_begin();
-	set_match(L, "10.36.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.36.0.0", 16, &r, 1);
 	v4("10.36.0.1", &b);
 	b.buf[b.ip_off + 2] = b.buf[b.ip_off + 3] = 0;
 	snap_take(L, &a);

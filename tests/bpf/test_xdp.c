@@ -133,9 +133,9 @@ static int setup_parse_rules(void)
 	r4[5] = mkrule_open(P_ANY, 0);
 	memcpy(r6, r4, sizeof(r6));
 	r6[4] = mkrule_open(P_ICMP6, 58);
-	ret = set_match(L, "0.0.0.0", 0, 0, 0, r4, 6);
+	ret = set_match(L, "0.0.0.0", 0, r4, 6);
 	if (!ret)
-		ret = set_match(L, "::", 0, 0, 0, r6, 6);
+		ret = set_match(L, "::", 0, r6, 6);
 	return ret;
 }
 
@@ -371,71 +371,6 @@ static void expect_rule(const char *what, __u32 len, __u32 id, __u32 v)
 	run_expect(what, pk.buf, len, &e);
 }
 
-static void test_lists(void)
-{
-	struct rl_rule r = mkrule_open(20, 0);
-	struct expect allow = EG(RL_G_ALLOW, XDP_PASS);
-	struct expect block = EG(RL_G_BLOCKLIST, XDP_DROP);
-	__u32 len;
-
-	t_begin();
-	set_match(L, "192.0.2.0", 24, RL_MF_ALLOW | RL_MF_BLOCK, ~0ULL, &r, 1);
-	set_match(L, "192.0.3.0", 24, RL_MF_BLOCK, ~0ULL, &r, 1);
-	set_match(L, "192.0.4.0", 24, RL_MF_BLOCK, 1, &r, 1);
-	set_match(L, "192.0.5.0", 24, RL_MF_BLOCK, mono_ns() + HOUR_NS, &r, 1);
-	len = v4pkt("192.0.2.9", IPPROTO_UDP, 53, 0, 0);
-	run_expect("allow+block: allow wins", pk.buf, len, &allow);
-	len = v4pkt("192.0.3.9", IPPROTO_UDP, 53, 0, 0);
-	run_expect("block forever beats rules", pk.buf, len, &block);
-	len = v4pkt("192.0.5.9", IPPROTO_TCP, 80, 1, 0);
-	run_expect("block for an hour", pk.buf, len, &block);
-	len = v4pkt("192.0.4.9", IPPROTO_UDP, 53, 0, 0);
-	expect_rule("expired block: rules apply", len, 20, RL_V_PASS);
-	t_end("allow_beats_block_beats_rules");
-}
-
-/* A bulk-list entry (rl_lst4/6), and the guard bit of its first address
- * unless !guard (the agent sets every bit a prefix meets). */
-static void set_list(const char *pfx, int plen, __u32 flags, __u64 until, int guard)
-{
-	struct rl_lval v = { .flags = flags, .block_until_ns = until };
-	__u32 idx, b;
-	__u64 w;
-
-	if (strchr(pfx, ':')) {
-		struct rl_lpm6 k = { .prefixlen = plen };
-		__u64 hi = 0;
-		int i;
-
-		inet_pton(AF_INET6, pfx, k.addr);
-		bpf_map_update_elem(L->fd.lst6, &k, &v, BPF_ANY);
-		for (i = 0; i < 8; i++)
-			hi = hi << 8 | k.addr[i];
-		if (plen >= RL_LBM6_HASH_LEN) {
-			b = rl_lbm6_hash_bit(hi);
-			idx = RL_LBM6_SHORT + b / 64;
-		} else {
-			b = rl_lbm6_short_bit(hi);
-			idx = b / 64;
-		}
-		if (guard && !bpf_map_lookup_elem(L->fd.lbm6, &idx, &w)) {
-			w |= 1ULL << (b % 64);
-			bpf_map_update_elem(L->fd.lbm6, &idx, &w, BPF_ANY);
-		}
-	} else {
-		struct rl_lpm4 k = { .prefixlen = plen };
-
-		inet_pton(AF_INET, pfx, &k.addr);
-		bpf_map_update_elem(L->fd.lst4, &k, &v, BPF_ANY);
-		b = rl_lbm4_bit(ntohl(k.addr));
-		idx = b / 64;
-		if (guard && !bpf_map_lookup_elem(L->fd.lbm4, &idx, &w)) {
-			w |= 1ULL << (b % 64);
-			bpf_map_update_elem(L->fd.lbm4, &idx, &w, BPF_ANY);
-		}
-	}
-}
-
 /*
  * The bulk lists, written as the agent writes them (a trie entry and its
  * guard bit): listed, unlisted beside a listed one (its /24's bit is set:
@@ -468,16 +403,16 @@ static void test_bulk_lists(void)
 	__u32 len;
 
 	t_begin();
-	set_match(L, "198.18.0.0", 15, 0, 0, &r, 1);
-	set_match(L, "2001:db8:ab00::", 40, 0, 0, &r, 1);
-	set_list("198.18.1.7", 32, RL_LF_BLOCK, ~0ULL, 1);
-	set_list("198.18.2.0", 24, RL_LF_BLOCK | RL_LF_ALLOW, ~0ULL, 1);
-	set_list("198.18.3.0", 24, RL_LF_BLOCK, 1, 1);
-	set_list("198.18.4.0", 24, RL_LF_BLOCK, mono_ns() + HOUR_NS, 1);
-	set_list("198.18.5.5", 32, RL_LF_BLOCK, ~0ULL, 0);
-	set_list("2001:db8:ab01:2::", 64, RL_LF_BLOCK, ~0ULL, 1);
-	set_list("2001:db8:ab02::", 47, RL_LF_BLOCK, ~0ULL, 1);
-	set_list("2001:db8:ab04::", 48, RL_LF_ALLOW, 0, 1);
+	set_match(L, "198.18.0.0", 15, &r, 1);
+	set_match(L, "2001:db8:ab00::", 40, &r, 1);
+	set_list(L, "198.18.1.7", 32, RL_LF_BLOCK, ~0ULL, 1);
+	set_list(L, "198.18.2.0", 24, RL_LF_BLOCK | RL_LF_ALLOW, ~0ULL, 1);
+	set_list(L, "198.18.3.0", 24, RL_LF_BLOCK, 1, 1);
+	set_list(L, "198.18.4.0", 24, RL_LF_BLOCK, mono_ns() + HOUR_NS, 1);
+	set_list(L, "198.18.5.5", 32, RL_LF_BLOCK, ~0ULL, 0);
+	set_list(L, "2001:db8:ab01:2::", 64, RL_LF_BLOCK, ~0ULL, 1);
+	set_list(L, "2001:db8:ab02::", 47, RL_LF_BLOCK, ~0ULL, 1);
+	set_list(L, "2001:db8:ab04::", 48, RL_LF_ALLOW, 0, 1);
 
 	len = v4pkt("198.18.1.7", IPPROTO_UDP, 53, 0, 0);
 	run_expect("listed /32: blocked", pk.buf, len, &block);
@@ -519,7 +454,7 @@ static void test_candidates(void)
 	r[2] = mkrule_open(32, IPPROTO_TCP);
 	r[2].flags = RL_RF_SYN;
 	r[3] = mkrule_open(33, 0);
-	set_match(L, "198.51.100.0", 24, 0, 0, r, 4);
+	set_match(L, "198.51.100.0", 24, r, 4);
 
 	len = v4pkt("198.51.100.1", IPPROTO_TCP, 22, 0, 1);
 	expect_rule("most specific: tcp :22", len, 30, RL_V_PASS);
@@ -546,12 +481,12 @@ static void test_candidates(void)
 	r[0].flags = RL_RF_V6;
 	r[1] = mkrule_open(35, 0);
 	r[1].flags = RL_RF_V4;
-	set_match(L, "198.51.101.0", 24, 0, 0, r, 2);
+	set_match(L, "198.51.101.0", 24, r, 2);
 	len = v4pkt("198.51.101.1", IPPROTO_UDP, 5, 0, 0);
 	expect_rule("v6-only rule skipped for v4", len, 35, RL_V_PASS);
 
 	/* n = 0 with a rule in the value: unmatched */
-	set_match(L, "198.51.102.0", 24, 0, 0, r, 0);
+	set_match(L, "198.51.102.0", 24, r, 0);
 	len = v4pkt("198.51.102.1", IPPROTO_UDP, 5, 0, 0);
 	{
 		struct expect un = EG(RL_G_UNMATCHED, XDP_PASS);
@@ -589,8 +524,8 @@ static void test_masking(void)
 	t_begin();
 	r.plen4 = 24;
 	r.plen6 = 64;
-	set_match(L, "10.1.0.0", 16, 0, 0, &r, 1);
-	set_match(L, "2001:db8:1::", 48, 0, 0, &r, 1);
+	set_match(L, "10.1.0.0", 16, &r, 1);
+	set_match(L, "2001:db8:1::", 48, &r, 1);
 
 	len = v4pkt("10.1.2.3", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("/24: first host", len, 40, RL_V_PASS);
@@ -622,8 +557,8 @@ static void test_masking(void)
 	r.id = 41;
 	r.plen4 = 20;
 	r.plen6 = 57;
-	set_match(L, "10.2.0.0", 16, 0, 0, &r, 1);
-	set_match(L, "2001:db8:2::", 48, 0, 0, &r, 1);
+	set_match(L, "10.2.0.0", 16, &r, 1);
+	set_match(L, "2001:db8:2::", 48, &r, 1);
 	len = v4pkt("10.2.16.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("/20: 10.2.16.1", len, 41, RL_V_PASS);
 	len = v4pkt("10.2.31.255", IPPROTO_UDP, 1, 0, 0);
@@ -653,8 +588,8 @@ static void test_per_rule(void)
 	t_begin();
 	r.flags = RL_RF_PER_RULE;
 	r.ver = (7u << 16) | 3;
-	set_match(L, "10.3.0.0", 16, 0, 0, &r, 1);
-	set_match(L, "2001:db8:3::", 48, 0, 0, &r, 1);
+	set_match(L, "10.3.0.0", 16, &r, 1);
+	set_match(L, "2001:db8:3::", 48, &r, 1);
 	len = v4pkt("10.3.0.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("per rule: source A", len, 50, RL_V_PASS);
 	len = v6pkt("2001:db8:3::77", IPPROTO_UDP, 1);
@@ -677,7 +612,7 @@ static void test_monitor(void)
 
 	t_begin();
 	r.action = RL_ACT_MONITOR;
-	set_match(L, "10.4.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.4.0.0", 16, &r, 1);
 	len = v4pkt("10.4.0.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("monitor: within limit", len, 60, RL_V_PASS);
 	for (i = 0; i < 3; i++)
@@ -690,7 +625,7 @@ static void test_monitor(void)
 	/* monitor with block-for: would-block is counted as monitor too */
 	r.id = 61;
 	r.block_ns = HOUR_NS;
-	set_match(L, "10.4.1.0", 24, 0, 0, &r, 1);
+	set_match(L, "10.4.1.0", 24, &r, 1);
 	len = v4pkt("10.4.1.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("monitor+block: pass", len, 61, RL_V_PASS);
 	expect_rule("monitor+block: over", len, 61, RL_V_MONITOR);
@@ -713,7 +648,7 @@ static void test_block_for(void)
 
 	t_begin();
 	r.block_ns = 60 * NS_PER_SEC;
-	set_match(L, "10.5.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.5.0.0", 16, &r, 1);
 	t_rule_fix(&r);
 	len = v4pkt("10.5.0.1", IPPROTO_UDP, 1, 0, 0);
 	t0 = mono_ns();
@@ -755,7 +690,7 @@ static void test_versions(void)
 	t_begin();
 	/* a key with a full bucket written under epoch 1 ... */
 	r.ver = (5u << 16) | 1;
-	set_match(L, "10.6.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.6.0.0", 16, &r, 1);
 	len = v4pkt("10.6.0.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("epoch 1: key created", len, 80, RL_V_PASS);
 	old = r;
@@ -763,7 +698,7 @@ static void test_versions(void)
 	CHECK(!state4_put(L, 80, "10.6.0.1", rl_word_init(&old, mono_ns(), 1)), "put");
 	/* ... and the rule is at epoch 2 of the same generation: drained */
 	r.ver = (5u << 16) | 2;
-	set_match(L, "10.6.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.6.0.0", 16, &r, 1);
 	t_rule_fix(&r);
 	expect_rule("epoch switch: drained, no burst", len, 80, RL_V_DROP);
 	CHECK(!state4(L, 80, "10.6.0.1", &w) && rl_word_tag(w) == r.tag,
@@ -771,21 +706,21 @@ static void test_versions(void)
 
 	/* same key, new generation (a new rule in the slot): full credit */
 	r.ver = (6u << 16) | 2;
-	set_match(L, "10.6.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.6.0.0", 16, &r, 1);
 	expect_rule("new generation: full", len, 80, RL_V_PASS);
 	expect_rule("new generation: burst 2", len, 80, RL_V_PASS);
 
 	/* switch the algorithm to a fixed window: drained for this window */
 	r.ver = (6u << 16) | 3;
 	r.limit.algo = RL_ALGO_FIXED_WINDOW;
-	set_match(L, "10.6.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.6.0.0", 16, &r, 1);
 	expect_rule("to fixed window: drained", len, 80, RL_V_DROP);
 
 	/* and to a sliding log: its state is a different map, a fresh one */
 	r.ver = (6u << 16) | 4;
 	r.limit.algo = RL_ALGO_SLIDING_LOG;
 	r.limit.rate = 3;
-	set_match(L, "10.6.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.6.0.0", 16, &r, 1);
 	t_rule_fix(&r);
 	expect_rule("to sliding log: new key in rl_sl4 passes", len, 80, RL_V_PASS);
 	{
@@ -815,7 +750,7 @@ static void test_algorithms(void)
 		char src[32];
 
 		snprintf(src, sizeof(src), "10.7.%u.1", algo);
-		set_match(L, src, 32, 0, 0, &r, 1);
+		set_match(L, src, 32, &r, 1);
 		len = v4pkt(src, IPPROTO_UDP, 1, 0, 0);
 		for (i = 0; i < 8; i++) {
 			snprintf(what, sizeof(what), "%s packet %d", names[algo], i + 1);
@@ -834,7 +769,7 @@ static void test_bytes(void)
 
 	t_begin();
 	r.flags = RL_RF_BYTES;
-	set_match(L, "10.8.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.8.0.0", 16, &r, 1);
 	len = build_pkt(&s, &pk);
 	CHECK(len == 600, "frame %u bytes", len);
 	expect_rule("bytes: 600 of 1514", len, 100, RL_V_PASS);
@@ -861,7 +796,7 @@ static void test_oversize(void)
 
 	t_begin();
 	r.flags = RL_RF_BYTES;
-	set_match(L, "10.8.1.0", 24, 0, 0, &r, 1);
+	set_match(L, "10.8.1.0", 24, &r, 1);
 	len = build_pkt(&big, &pk);
 	CHECK(len == 2040, "frame %u bytes", len);
 	expect_rule("oversize: 2040 > burst 2000 on a full bucket passes", len, 101, RL_V_PASS);
@@ -899,7 +834,7 @@ static void test_last_token(void)
 
 	t_begin();
 	rl_conf_read(L->fd.conf, &c);
-	set_match(L, "10.11.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.11.0.0", 16, &r, 1);
 	for (i = 0; i < 50; i++) {
 		snprintf(src, sizeof(src), "10.11.0.%d", i + 1);
 		len = v4pkt(src, IPPROTO_UDP, 1, 0, 0);
@@ -960,7 +895,7 @@ static void test_jiffies_clock(void)
 	CPU_ZERO(&set);
 	CPU_SET(0, &set);
 	sched_setaffinity(0, sizeof(set), &set);
-	set_match(L, "10.12.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.12.0.0", 16, &r, 1);
 	len = v4pkt("10.12.0.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("learn: first packet", len, 131, RL_V_PASS);
 	CHECK(!clk_rw(&c0, 0), "cannot read rl_clk");
@@ -1049,7 +984,7 @@ static void test_events(void)
 	ring_buffer__consume(rb);	/* what earlier tests left */
 	/* nobody listening (rl_conf.events 0): nothing is sampled */
 	n_evs = 0;
-	set_list("198.21.0.0", 16, RL_LF_BLOCK, ~0ULL, 1);
+	set_list(L, "198.21.0.0", 16, RL_LF_BLOCK, ~0ULL, 1);
 	len = v4pkt("198.21.0.4", IPPROTO_UDP, 53, 0, 0);
 	for (i = 0; i < 128; i++)
 		run_pkt(L->prog_fd, pk.buf, len, 1);
@@ -1062,8 +997,8 @@ static void test_events(void)
 	r[0].dport_lo = r[0].dport_hi = 30;
 	r[1].dport_lo = r[1].dport_hi = 31;
 	r[1].block_ns = HOUR_NS;
-	set_match(L, "198.20.0.0", 16, 0, 0, r, 2);
-	set_match(L, "198.22.0.0", 16, 0, 0, &f, 1);
+	set_match(L, "198.20.0.0", 16, r, 2);
+	set_match(L, "198.22.0.0", 16, &f, 1);
 
 	len = v4pkt("198.20.0.1", IPPROTO_UDP, 30, 0, 0);
 	for (i = 0; i < 6; i++)
@@ -1148,8 +1083,8 @@ static void test_dir_table(void)
 	t_rule_fix(&m.rule[0]);
 	t_catalog(L, &m.rule[0]);
 	CHECK(!bpf_map_update_elem(L->fd.mval, &slot, &m, BPF_ANY), "cannot write rl_mval");
-	set_match(L, "10.13.0.0", 16, 0, 0, &rt, 1);
-	set_match(L, "fd13::", 16, 0, 0, &rt, 1);
+	set_match(L, "10.13.0.0", 16, &rt, 1);
+	set_match(L, "fd13::", 16, &rt, 1);
 	for (fam = 4; fam <= 6; fam += 2) {
 		__u32 cell = fam == 4 ? 0x0a0d : 0xfd13;
 
@@ -1184,7 +1119,7 @@ static void test_coarse_clock(void)
 
 	t_begin();
 	r.block_ns = HOUR_NS;
-	set_match(L, "10.10.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.10.0.0", 16, &r, 1);
 	rl_conf_read(L->fd.conf, &c);
 	c.coarse_clock = 1;
 	rl_conf_write(L->fd.conf, &c);
@@ -1284,7 +1219,7 @@ static void test_on_full(__u32 on_full, const char *name)
 		return;
 	}
 	nslots = t_map_entries(L->fd.st4) * RL_BKT4_SLOTS;
-	set_match(L, "10.9.0.0", 16, 0, 0, &r, 1);
+	set_match(L, "10.9.0.0", 16, &r, 1);
 	for (i = 1; i <= 40; i++) {
 		snprintf(src, sizeof(src), "10.9.0.%u", i);
 		len = v4pkt(src, IPPROTO_UDP, 1, 0, 0);
@@ -1406,7 +1341,7 @@ static void test_slog_full_evict(void)
 	t_begin();
 	if (!l)
 		goto out;
-	CHECK(!set_match(l, "0.0.0.0", 0, 0, 0, &r, 1), "set_match: %s", strerror(errno));
+	CHECK(!set_match(l, "0.0.0.0", 0, &r, 1), "set_match: %s", strerror(errno));
 	for (i = 0; i < n; i++) {
 		struct pkt_spec s = { .family = 4, .src = src, .proto = IPPROTO_UDP, .dport = 53 };
 		struct built b;
@@ -1445,7 +1380,6 @@ int main(void)
 	test_parse_malformed();
 	test_parse_truncated();
 	test_unmatched();
-	test_lists();
 	test_bulk_lists();
 	test_events();
 	test_candidates();

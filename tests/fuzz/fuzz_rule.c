@@ -206,7 +206,7 @@ static void rule_cmd(const char *name, bool add, int argc, char **argv)
 		fuzz_check_msg("rule validate", e.msg);
 		return;
 	}
-	ret = rl_compile(&spec, &id, &ver, 1, NULL, 0, NULL, 0, 0, &out, &e);
+	ret = rl_compile(&spec, &id, &ver, 1, &out, &e);
 	if (ret)
 		fuzz_die("rule %s validates but does not compile: %s", spec.name, e.msg);
 	if (out.n < 1)

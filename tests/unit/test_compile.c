@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * test_compile.c - rl_compile (lib_compile.c) against a brute-force
- * reference.  Random rule sets, allow and block lists over a small address
- * universe (so prefixes nest and collide), random packets: the datapath's
- * answer (longest matching entry, then allow, block, first matching
- * candidate) must equal the reference's, which looks at the rule list
- * directly.  Plus the precedence cases spelled out, expiry, -E2BIG,
+ * reference.  Random rule sets over a small address universe (so
+ * prefixes nest and collide), random packets: the datapath's answer
+ * (longest matching entry, then its first matching candidate) must equal
+ * the reference's, which looks at the rule list directly.  (The allow and
+ * block lists have tries of their own: test_lists.c.)  Plus the
+ * precedence cases spelled out, -E2BIG,
  * rl_rule_to_abi's flags, the constants and tag every compiled rule must
  * carry, and when a rule change starts a new state epoch.
  */
@@ -27,8 +28,8 @@ struct pkt {
 	bool syn;
 };
 
-/* Verdict: -1 unmatched, -2 allow, -3 block, else rule id. */
-enum { V_NONE = -1, V_ALLOW = -2, V_BLOCK = -3 };
+/* Verdict: -1 unmatched, else rule id. */
+enum { V_NONE = -1 };
 
 static bool rule_matches(const struct rl_rule_spec *r, const struct pkt *p)
 {
@@ -57,20 +58,10 @@ static bool rule_covers(const struct rl_rule_spec *r, const struct rl_prefix *a,
 }
 
 /* Straight from the rules: the most specific applicable rule wins. */
-static int reference(const struct rl_rule_spec *rules, int n,
-		     const struct rl_list_entry *allow, int na,
-		     const struct rl_list_entry *block, int nb, uint64_t now, const struct pkt *p)
+static int reference(const struct rl_rule_spec *rules, int n, const struct pkt *p)
 {
 	int i, best = -1, bl = 0, l;
 
-	for (i = 0; i < na; i++)
-		if ((!allow[i].expires_ns || allow[i].expires_ns > now) &&
-		    rl_prefix_contains(&allow[i].pfx, &p->src))
-			return V_ALLOW;
-	for (i = 0; i < nb; i++)
-		if ((!block[i].expires_ns || block[i].expires_ns > now) &&
-		    rl_prefix_contains(&block[i].pfx, &p->src))
-			return V_BLOCK;
 	for (i = 0; i < n; i++) {
 		const struct rl_rule_spec *r = &rules[i], *b;
 		unsigned w, bw;
@@ -95,7 +86,7 @@ static int reference(const struct rl_rule_spec *rules, int n,
 }
 
 /* What the XDP program does with the compiled entries. */
-static int datapath(const struct rl_compiled *c, uint64_t now, const struct pkt *p)
+static int datapath(const struct rl_compiled *c, const struct pkt *p)
 {
 	const struct rl_compiled_entry *e = NULL;
 	uint32_t i;
@@ -106,10 +97,6 @@ static int datapath(const struct rl_compiled *c, uint64_t now, const struct pkt 
 			e = &c->e[k];
 	if (!e)
 		return V_NONE;
-	if (e->m.flags & RL_MF_ALLOW)
-		return V_ALLOW;
-	if ((e->m.flags & RL_MF_BLOCK) && now < e->m.block_until_ns)
-		return V_BLOCK;
 	for (i = 0; i < e->m.n; i++) {
 		const struct rl_rule *r = &e->m.rule[i];
 
@@ -190,33 +177,20 @@ static void rand_rule(struct rl_rule_spec *r, int i)
 static void test_random(void)
 {
 	int failed = 0, iter, mismatches = 0, checked = 0;
-	uint64_t now = 1000;
 
 	for (iter = 0; iter < 2000 && mismatches < 5; iter++) {
 		struct rl_rule_spec rules[12];
 		uint32_t ids[12], vers[12];
-		struct rl_list_entry allow[3], block[3];
 		struct rl_compiled c = {};
 		struct rl_err e = {};
-		int n = 1 + (int)(rnd() % 12), na = (int)(rnd() % 3), nb = (int)(rnd() % 4), i, q;
+		int n = 1 + (int)(rnd() % 12), i, q;
 
 		for (i = 0; i < n; i++) {
 			rand_rule(&rules[i], i);
 			ids[i] = 100 + (uint32_t)i;
 			vers[i] = 1u << 16;
 		}
-		for (i = 0; i < na; i++) {
-			rand_prefix(&allow[i].pfx, rnd() % 2 ? 4 : 6);
-			allow[i].pfx.len = (uint8_t)(allow[i].pfx.len < 24 ? 24 : allow[i].pfx.len);
-			allow[i].expires_ns = 0;
-		}
-		for (i = 0; i < nb; i++) {
-			rand_prefix(&block[i].pfx, rnd() % 2 ? 4 : 6);
-			if (block[i].pfx.len < 16)
-				block[i].pfx.len = 16;
-			block[i].expires_ns = rnd() % 3 == 0 ? 0 : rnd() % 2000;   /* some expired */
-		}
-		if (rl_compile(rules, ids, vers, n, allow, na, block, nb, now, &c, &e)) {
+		if (rl_compile(rules, ids, vers, n, &c, &e)) {
 			printf("    iter %d: compile failed: %s\n", iter, e.msg);
 			mismatches++;
 			continue;
@@ -229,8 +203,8 @@ static void test_random(void)
 			p.proto = (uint8_t)(rnd() % 3 == 0 ? IPPROTO_ICMP : rnd() % 2 ? IPPROTO_TCP : IPPROTO_UDP);
 			p.dport = p.proto == IPPROTO_ICMP ? 0 : (uint16_t)(rnd() % 2 ? 22 : rnd() % 100);
 			p.syn = p.proto == IPPROTO_TCP && rnd() % 2;
-			want = reference(rules, n, allow, na, block, nb, now, &p);
-			got = datapath(&c, now, &p);
+			want = reference(rules, n, &p);
+			got = datapath(&c, &p);
 			checked++;
 			if (want != got && mismatches++ < 5) {
 				char a[64];
@@ -263,15 +237,6 @@ static void mkrule(struct rl_rule_spec *r, const char *name, const char *words)
 		printf("    mkrule %s: %s\n", name, e.msg);
 }
 
-static struct rl_list_entry mklist(const char *pfx, uint64_t expires)
-{
-	struct rl_list_entry l = { .expires_ns = expires };
-	struct rl_err e;
-
-	rl_parse_prefix(pfx, &l.pfx, &e);
-	return l;
-}
-
 static const struct rl_compiled_entry *entry(const struct rl_compiled *c, const char *pfx)
 {
 	struct rl_prefix p;
@@ -290,7 +255,6 @@ static void test_precedence(void)
 {
 	struct rl_rule_spec r[4];
 	uint32_t ids[4] = { 1, 2, 3, 4 }, vers[4] = { 0x10000, 0x20000, 0x30000, 0x40000 };
-	struct rl_list_entry allow[1], block[3];
 	struct rl_compiled c = {};
 	struct rl_err e = {};
 	const struct rl_compiled_entry *x;
@@ -300,24 +264,12 @@ static void test_precedence(void)
 	mkrule(&r[1], "net", "src 10.0.0.0/8 rate 50/s");
 	mkrule(&r[2], "ssh", "src 10.0.0.0/8 proto tcp dport 22 tcp-flags syn rate 5/s");
 	mkrule(&r[3], "v6", "src 2001:db8::/32 proto udp dport 53 rate 10mbit");
-	allow[0] = mklist("10.1.0.0/16", 0);
-	block[0] = mklist("10.0.0.0/8", 5000);     /* live, expires at 5000 */
-	block[1] = mklist("10.1.2.3", 0);          /* permanent, but allowlisted */
-	block[2] = mklist("10.9.0.0/16", 10);      /* expired at now=1000 */
-
-	CHECK(!rl_compile(r, ids, vers, 4, allow, 1, block, 3, 1000, &c, &e), "compile: %s", e.msg);
-	CHECK(c.n == 6, "%d entries (want 0/0, ::/0, 10/8, 2001:db8::/32, 10.1/16, 10.1.2.3/32)", c.n);
-	x = entry(&c, "10.1.2.3/32");
-	CHECK(x && (x->m.flags & RL_MF_ALLOW) && (x->m.flags & RL_MF_BLOCK) &&
-	      x->m.block_until_ns == ~0ULL, "allow and permanent block both flagged");
-	x = entry(&c, "10.1.0.0/16");
-	CHECK(x && x->m.flags == (RL_MF_ALLOW | RL_MF_BLOCK) && x->m.block_until_ns == 5000,
-	      "10.1/16 inherits the /8 block expiry");
+	CHECK(!rl_compile(r, ids, vers, 4, &c, &e), "compile: %s", e.msg);
+	CHECK(c.n == 4, "%d entries (want 0/0, ::/0, 10/8, 2001:db8::/32)", c.n);
 	x = entry(&c, "10.0.0.0/8");
-	CHECK(x && x->m.flags == RL_MF_BLOCK && x->m.n == 3 && x->m.rule[0].id == 3 &&
+	CHECK(x && x->m.flags == 0 && x->m.n == 3 && x->m.rule[0].id == 3 &&
 	      x->m.rule[1].id == 2 && x->m.rule[2].id == 1 && x->m.rule[0].ver == 0x30000,
 	      "10/8 candidates most specific first");
-	CHECK(!entry(&c, "10.9.0.0/16"), "expired block still compiled");
 	x = entry(&c, "0.0.0.0/0");
 	CHECK(x && x->m.flags == 0 && x->m.n == 1 && x->m.rule[0].id == 1, "0/0 has only 'any'");
 	x = entry(&c, "2001:db8::/32");
@@ -330,13 +282,7 @@ static void test_precedence(void)
 	      x->m.rule[0].dport_lo == 22 && (x->m.rule[2].flags & (RL_RF_V4 | RL_RF_V6)) ==
 	      (RL_RF_V4 | RL_RF_V6), "rule copies");
 	rl_compiled_free(&c);
-
-	/* after the /8 block expires, only the permanent one remains */
-	CHECK(!rl_compile(r, ids, vers, 4, allow, 1, block, 3, 6000, &c, &e), "compile: %s", e.msg);
-	x = entry(&c, "10.0.0.0/8");
-	CHECK(x && x->m.flags == 0, "expired /8 block still set");
-	rl_compiled_free(&c);
-	report("compile/precedence-and-expiry", failed);
+	report("compile/precedence", failed);
 }
 
 static void test_order(void)
@@ -353,7 +299,7 @@ static void test_order(void)
 	mkrule(&r[2], "narrow", "proto tcp dport 22 rate 1/s");
 	mkrule(&r[3], "syn", "proto tcp dport 22 tcp-flags syn rate 1/s");
 	mkrule(&r[4], "host", "src 192.0.2.1 rate 1/s");
-	CHECK(!rl_compile(r, ids, vers, 5, NULL, 0, NULL, 0, 0, &c, &e), "compile: %s", e.msg);
+	CHECK(!rl_compile(r, ids, vers, 5, &c, &e), "compile: %s", e.msg);
 	x = entry(&c, "192.0.2.1/32");
 	CHECK(x && x->m.n == 5 && x->m.rule[0].id == 4 && x->m.rule[1].id == 3 &&
 	      x->m.rule[2].id == 2 && x->m.rule[3].id == 0 && x->m.rule[4].id == 1,
@@ -378,17 +324,17 @@ static void test_e2big(void)
 		snprintf(r[i].name, sizeof(r[i].name), "rule%d", i);
 		ids[i] = (uint32_t)i;
 	}
-	CHECK(!rl_compile(r, ids, vers, RL_MAX_CAND, NULL, 0, NULL, 0, 0, &c, &e), "16 refused: %s", e.msg);
+	CHECK(!rl_compile(r, ids, vers, RL_MAX_CAND, &c, &e), "16 refused: %s", e.msg);
 	rl_compiled_free(&c);
 	c.n = 42;
-	CHECK(rl_compile(r, ids, vers, RL_MAX_CAND + 1, NULL, 0, NULL, 0, 0, &c, &e) == -E2BIG,
+	CHECK(rl_compile(r, ids, vers, RL_MAX_CAND + 1, &c, &e) == -E2BIG,
 	      "17 accepted");
 	CHECK(strstr(e.msg, "0.0.0.0/0") && strstr(e.msg, "rule0") && strstr(e.msg, "17 rules") &&
 	      strstr(e.msg, "16"), "message: %s", e.msg);
 	CHECK(c.n == 42, "out changed on failure");
 	/* an empty rule set compiles to nothing */
 	c.n = 42;
-	CHECK(!rl_compile(NULL, NULL, NULL, 0, NULL, 0, NULL, 0, 0, &c, &e) && c.n == 0, "empty");
+	CHECK(!rl_compile(NULL, NULL, NULL, 0, &c, &e) && c.n == 0, "empty");
 	rl_compiled_free(&c);
 	report("compile/e2big", failed);
 }
@@ -529,7 +475,7 @@ static void test_sorted(void)
 			ids[i] = (uint32_t)i;
 			vers[i] = 1u << 16;
 		}
-		if (rl_compile(rules, ids, vers, n, NULL, 0, NULL, 0, 0, &c, &e))
+		if (rl_compile(rules, ids, vers, n, &c, &e))
 			continue;
 		for (i = 1; i < c.n; i++)
 			CHECK(rl_prefix_cmp(&c.e[i - 1].pfx, &c.e[i].pfx) < 0, "iter %d: entry %d out of order",
@@ -572,7 +518,7 @@ static void test_consts_and_tag(void)
 
 	mkrule(&r[0], "tb", "src 10.0.0.0/8 rate 100/s burst 20");
 	mkrule(&r[1], "fw", "rate 10mbit algo fixed-window");
-	CHECK(!rl_compile(r, ids, vers, 2, NULL, 0, NULL, 0, 0, &c, &e), "compile: %s", e.msg);
+	CHECK(!rl_compile(r, ids, vers, 2, &c, &e), "compile: %s", e.msg);
 	for (i = 0; i < c.n; i++) {
 		for (j = 0; j < (int)c.e[i].m.n; j++) {
 			const struct rl_rule *x = &c.e[i].m.rule[j];

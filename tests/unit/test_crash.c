@@ -217,8 +217,7 @@ static int check_tries(struct agent *a, const char *what)
 	}
 	if (check_list_tries(a, what))
 		bad = 1;
-	if (rl_compile(specs, ids, vers, a->model.n_rules, NULL, 0, NULL, 0, agent_now_ns(), &c,
-		       &e)) {
+	if (rl_compile(specs, ids, vers, a->model.n_rules, &c, &e)) {
 		FAIL("test_crash: %s: the rule set does not compile: %s", what, e.msg);
 		bad = 1;
 		goto out;
