@@ -18,7 +18,9 @@
 # namespace and veth it creates.  Protocol: tests/run.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUTPUT:-build}
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+TEST=crashloop
 NS=rlcl$$
 HOST_IF=rlch$$
 DUT_IF=rlcn$$
@@ -26,41 +28,16 @@ PIN=/sys/fs/bpf/rlcrash$$
 NET=10.232.$(($$ % 250))
 SOCK=/tmp/rlcrash$$.sock
 TMP=$(mktemp -d /tmp/rlcrash$$.XXXX)
-AGENT_PID=""
 KILLS=${CRASHLOOP_KILLS:-24}
 DEADLINE=$((SECONDS + 240))
-fails=0
-
-pass() { echo "PASS crashloop/$1"; }
-fail() { echo "FAIL crashloop/$1: $2"; fails=$((fails + 1)); }
-ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
-
-cleanup() {
-	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	rm -rf "$PIN"
-	ip netns del "$NS" 2>/dev/null
-	ip link del "$HOST_IF" 2>/dev/null
-	rm -f "$SOCK"
-	[[ -n ${KEEP_TMP:-} ]] || rm -rf "$TMP"
-}
+# KEEP_TMP=1 keeps $TMP (the agent's log, the configs) for a look
 trap cleanup EXIT INT TERM
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP crashloop: needs root (netns, XDP, bpffs)"
-	exit 0
-fi
-for b in rlagent rlctl; do
-	[[ -x $OUT/$b ]] || { echo "FAIL crashloop/build: $OUT/$b missing"; exit 1; }
-done
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+need_root
+need_built rlagent rlctl
+mount_bpffs
 
-ip netns add "$NS" &&
-ip link add "$HOST_IF" type veth peer name "$DUT_IF" &&
-ip link set "$DUT_IF" netns "$NS" &&
-ip addr add $NET.1/24 dev "$HOST_IF" &&
-ip link set "$HOST_IF" up &&
-ip -n "$NS" addr add $NET.2/24 dev "$DUT_IF" &&
-ip -n "$NS" link set "$DUT_IF" up || { echo "FAIL crashloop/netns: could not build the namespace and veth"; exit 1; }
+netns_veth "$NET" || no_netns
 
 # conf NAME SSH FILLER LIST: ssh rule name, filler rule prefix, second
 # octet of 2,000 allowlist /32s (cheap to parse, four map writes each to
@@ -88,17 +65,7 @@ conf a ssh f 100
 conf b ssh-syn g 101
 cp "$TMP/a.yaml" "$TMP/rl.yaml"
 
-start_agent() {
-	nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$TMP/rl.yaml" --socket "$SOCK" --pin-dir "$PIN" \
-		--xdp-mode generic --metrics off --foreground >>"$TMP/agent.log" 2>&1 &
-	AGENT_PID=$!
-	for _ in $(seq 150); do
-		ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
+start_agent() { spawn_agent 150 "$TMP/rl.yaml" --xdp-mode generic --metrics off --foreground; }
 
 # the journal head says an apply is committed and not yet done
 committed() {

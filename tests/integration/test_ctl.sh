@@ -8,7 +8,9 @@
 # lines, non-zero exit on failure).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUTPUT:-build}
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+TEST=ctl
 OUT_ABS=$(realpath "$OUT")
 NS=rltest$$
 HOST_IF=rlh$$
@@ -18,13 +20,9 @@ PIN=/sys/fs/bpf/rltest$$
 NET=10.231.$(($$ % 250))
 SOCK=/tmp/rltest$$.sock
 TMP=$(mktemp -d /tmp/rltest$$.XXXX)
-AGENT_PID="" noif_pid=""
-fails=0
+noif_pid=""
 
-pass() { echo "PASS ctl/$1"; }
-fail() { echo "FAIL ctl/$1: $2"; fails=$((fails + 1)); }
 check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi; }
-ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
 # rc NAME WANT CMD...: the command's exit code must be WANT
 rc() {
 	local name=$1 want=$2; shift 2
@@ -33,37 +31,22 @@ rc() {
 	if [[ $got -eq $want ]]; then pass "$name"; else fail "$name" "exit $got, want $want: $(head -c 300 "$TMP/rc.out")"; fi
 }
 
-cleanup() {
-	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+# the other agents, their pins and sockets
+cleanup_extra() {
 	[[ -n $noif_pid ]] && kill -9 "$noif_pid" 2>/dev/null && wait "$noif_pid" 2>/dev/null
 	[[ -n ${BIG_PID:-} ]] && kill -9 "$BIG_PID" 2>/dev/null && wait "$BIG_PID" 2>/dev/null
 	[[ -n ${SHARED_PID:-} ]] && kill -9 "$SHARED_PID" 2>/dev/null && wait "$SHARED_PID" 2>/dev/null
 	[[ -n ${HUP_PID:-} ]] && kill -9 "$HUP_PID" 2>/dev/null && wait "$HUP_PID" 2>/dev/null
-	rm -rf "$PIN" "${PIN}noif" "${PIN}big" "${PIN}shared" "${PIN}hup"
-	ip netns del "$NS" 2>/dev/null
-	ip link del "$HOST_IF" 2>/dev/null
-	rm -f "$SOCK" "$SOCK.big" "$SOCK.shared" "$SOCK.long" "$SOCK.hup"
-	rm -rf "$TMP"
+	rm -rf "${PIN}noif" "${PIN}big" "${PIN}shared" "${PIN}hup"
+	rm -f "$SOCK.big" "$SOCK.shared" "$SOCK.long" "$SOCK.hup"
 }
 trap cleanup EXIT INT TERM
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP ctl: needs root (netns, XDP, bpffs)"
-	exit 0
-fi
-for b in rlagent rlctl; do
-	[[ -x $OUT/$b ]] || { echo "FAIL ctl/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
-done
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+need_root
+need_built rlagent rlctl
+mount_bpffs
 
-ip netns add "$NS" &&
-ip link add "$HOST_IF" type veth peer name "$DUT_IF" &&
-ip link set "$DUT_IF" netns "$NS" &&
-ip addr add $NET.1/24 dev "$HOST_IF" &&
-ip link set "$HOST_IF" up &&
-ip -n "$NS" addr add $NET.2/24 dev "$DUT_IF" &&
-ip -n "$NS" link set "$DUT_IF" up &&
-ip -n "$NS" link set lo up || { echo "FAIL ctl/netns: could not build the namespace and veth"; exit 1; }
+netns_veth "$NET" && ip -n "$NS" link set lo up || no_netns
 
 CFG=$TMP/rl.yaml
 cat >"$CFG" <<YAML
@@ -85,16 +68,8 @@ cp "$CFG" "$TMP/good.yaml"
 
 start_agent() { start_agent_args; }
 start_agent_args() {
-	nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
-		--pin-dir "$PIN" --xdp-mode generic --gc-interval 1 --foreground "$@" >>"$TMP/agent.log" 2>&1 &
-	AGENT_PID=$!
-	for _ in $(seq 100); do
-		ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "---- agent log"; cat "$TMP/agent.log"
-	return 1
+	spawn_agent 100 "$CFG" --xdp-mode generic --gc-interval 1 --foreground "$@" ||
+		{ show_agent_log; return 1; }
 }
 alive() { kill -0 "$AGENT_PID" 2>/dev/null && ctl status >/dev/null 2>&1; }
 jsonok() { "$@" | python3 -m json.tool >/dev/null; }

@@ -12,7 +12,9 @@
 # failure).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUTPUT:-build}
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+TEST=dashboard
 NS=rldash$$
 SRC_NS=rldsrc$$
 DUT_IF=rldd$$
@@ -23,47 +25,22 @@ PORT=$((20000 + $$ % 1000))
 URL=http://127.0.0.1:$PORT
 TMP=$(mktemp -d /tmp/rldash$$.XXXX)
 SHOT=${DASH_SHOT:-$TMP/dashboard.png}
-AGENT_PID=""
 FLOOD_PID=""
-fails=0
 
-pass() { echo "PASS dashboard/$1"; }
-fail() { echo "FAIL dashboard/$1: $2"; fails=$((fails + 1)); }
-ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
-in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
-
-cleanup() {
+cleanup_extra() {
 	[[ -n $FLOOD_PID ]] && kill "$FLOOD_PID" 2>/dev/null && wait "$FLOOD_PID" 2>/dev/null
-	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	rm -rf "$PIN"
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$SRC_NS" 2>/dev/null
-	rm -f "$SOCK"
-	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP dashboard: needs root (netns, XDP, bpffs)"
-	exit 0
-fi
-for b in rlagent rlctl; do
-	[[ -x $OUT/$b ]] || { echo "FAIL dashboard/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
-done
+need_root
+need_built rlagent rlctl
 CHROMIUM=$(command -v chromium || command -v chromium-browser)
 [[ -n $CHROMIUM ]] || { echo "FAIL dashboard/chromium: chromium missing (Debian package chromium; make deps installs it)"; exit 1; }
 CHARTJS=/usr/share/javascript/chart.js/chart.min.js
 [[ -r $CHARTJS ]] || { echo "FAIL dashboard/chartjs: $CHARTJS missing (Debian package libjs-chart.js; make deps installs it)"; exit 1; }
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+mount_bpffs
 
-ip netns add "$NS" &&
-ip netns add "$SRC_NS" &&
-ip link add "$SRC_IF" netns "$SRC_NS" type veth peer name "$DUT_IF" netns "$NS" &&
-ip -n "$SRC_NS" addr add 10.234.0.1/24 dev "$SRC_IF" &&
-ip -n "$SRC_NS" link set "$SRC_IF" up &&
-ip -n "$NS" addr add 10.234.0.2/24 dev "$DUT_IF" &&
-ip -n "$NS" link set "$DUT_IF" up &&
-ip -n "$NS" link set lo up || { echo "FAIL dashboard/netns: could not build the namespaces and veth"; exit 1; }
+netns_pair 10.234.0.1/24 10.234.0.2/24 || no_netns
 
 CFG=$TMP/rl.yaml
 cat >"$CFG" <<YAML
@@ -87,31 +64,8 @@ rules:
 YAML
 
 start_agent() {
-	nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" --pin-dir "$PIN" --xdp-mode generic \
-		--metrics "127.0.0.1:$PORT" --gc-interval 1 --foreground "$@" >>"$TMP/agent.log" 2>&1 &
-	AGENT_PID=$!
-	for _ in $(seq 100); do
-		ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "---- agent log"; cat "$TMP/agent.log"
-	return 1
-}
-stop_agent() { kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""; }
-
-# http METHOD PATH [OUTFILE]: prints "STATUS CONTENT-TYPE", body to OUTFILE
-http() {
-	in_ns python3 -c '
-import http.client, sys
-c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
-c.request(sys.argv[2], sys.argv[3])
-r = c.getresponse()
-body = r.read()
-if len(sys.argv) > 4:
-    open(sys.argv[4], "wb").write(body)
-print(r.status, r.getheader("Content-Type"))
-' "$PORT" "$@" 2>&1
+	spawn_agent 100 "$CFG" --xdp-mode generic --metrics "127.0.0.1:$PORT" --gc-interval 1 \
+		--foreground "$@" || { show_agent_log; return 1; }
 }
 # chromium ARGS...: headless, in the agent's namespace, a new profile
 # each time (nothing cached), bounded in time; the page polls for

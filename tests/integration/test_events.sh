@@ -10,7 +10,9 @@
 # Protocol: tests/run.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUTPUT:-build}
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+TEST=events
 NS=rlevt$$
 HOST_IF=rleh$$
 DUT_IF=rlen$$
@@ -18,40 +20,17 @@ PIN=/sys/fs/bpf/rlevt$$
 NET=10.234.$(($$ % 250))
 SOCK=/tmp/rlevt$$.sock
 TMP=$(mktemp -d /tmp/rlevt$$.XXXX)
-AGENT_PID="" EV_PID="" EVH_PID=""
-fails=0
+EV_PID="" EVH_PID=""
 
-pass() { echo "PASS events/$1"; }
-fail() { echo "FAIL events/$1: $2"; fails=$((fails + 1)); }
-ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
-
-cleanup() {
+cleanup_extra() {
 	for p in $EV_PID $EVH_PID; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	rm -rf "$PIN"
-	ip netns del "$NS" 2>/dev/null
-	ip link del "$HOST_IF" 2>/dev/null
-	rm -f "$SOCK"
-	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP events: needs root (netns, XDP, bpffs)"
-	exit 0
-fi
-for b in rlagent rlctl; do
-	[[ -x $OUT/$b ]] || { echo "FAIL events/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
-done
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add "$NS" &&
-ip link add "$HOST_IF" type veth peer name "$DUT_IF" &&
-ip link set "$DUT_IF" netns "$NS" &&
-ip addr add $NET.1/24 dev "$HOST_IF" &&
-ip addr add $NET.3/24 dev "$HOST_IF" &&
-ip link set "$HOST_IF" up &&
-ip -n "$NS" addr add $NET.2/24 dev "$DUT_IF" &&
-ip -n "$NS" link set "$DUT_IF" up || { echo "FAIL events/netns: could not build the namespace and veth"; exit 1; }
+need_root
+need_built rlagent rlctl
+mount_bpffs
+netns_veth "$NET" && ip addr add $NET.3/24 dev "$HOST_IF" || no_netns
 
 CFG=$TMP/rl.yaml
 cat >"$CFG" <<YAML
@@ -71,12 +50,8 @@ rules:
     block-for: 1h
 YAML
 
-nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
-	--pin-dir "$PIN" --xdp-mode generic --metrics off --foreground \
-	--detach-on-exit >>"$TMP/agent.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
-ctl status >/dev/null 2>&1 || { echo "FAIL events/start: agent did not come up"; cat "$TMP/agent.log"; exit 1; }
+spawn_agent 100 "$CFG" --xdp-mode generic --metrics off --foreground --detach-on-exit ||
+	{ echo "FAIL events/start: agent did not come up"; cat "$TMP/agent.log"; exit 1; }
 
 # send N SRC PORT SECONDS: N datagrams from SRC spread over SECONDS
 send() {
@@ -192,10 +167,7 @@ grep -q '"kind":"blocklist"' "$TMP/again.json" && pass stream-again || fail stre
 # an agent that exits (without detaching) while a client streams leaves
 # the datapath enforcing from the pins, but not sampling events nobody reads
 kill -9 "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null
-nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
-	--pin-dir "$PIN" --xdp-mode generic --metrics off --foreground >>"$TMP/agent2.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+AGENT_LOG=$TMP/agent2.log spawn_agent 100 "$CFG" --xdp-mode generic --metrics off --foreground
 timeout 20 "$OUT/rlctl" -S "$SOCK" events >/dev/null 2>&1 &
 EV_PID=$!
 conf_events() {

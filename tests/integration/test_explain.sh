@@ -10,7 +10,9 @@
 # Protocol: tests/run.sh (PASS/FAIL/SKIP lines, non-zero exit on failure).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUTPUT:-build}
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+TEST=explain
 NS=rlexp$$
 SRC_NS=rlexs$$
 DUT_IF=rlxd$$
@@ -18,44 +20,17 @@ SRC_IF=rlxs$$
 PIN=/sys/fs/bpf/rlexp$$
 SOCK=/tmp/rlexp$$.sock
 TMP=$(mktemp -d /tmp/rlexp$$.XXXX)
-AGENT_PID=""
-fails=0
-
-pass() { echo "PASS explain/$1"; }
-fail() { echo "FAIL explain/$1: $2"; fails=$((fails + 1)); }
-ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
-
-cleanup() {
-	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	rm -rf "$PIN"
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$SRC_NS" 2>/dev/null
-	rm -f "$SOCK"
-	rm -rf "$TMP"
-}
 trap cleanup EXIT INT TERM
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP explain: needs root (netns, XDP, bpffs)"
-	exit 0
-fi
-for b in rlagent rlctl; do
-	[[ -x $OUT/$b ]] || { echo "FAIL explain/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
-done
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+need_root
+need_built rlagent rlctl
+mount_bpffs
 
-ip netns add "$NS" &&
-ip netns add "$SRC_NS" &&
-ip link add "$SRC_IF" netns "$SRC_NS" type veth peer name "$DUT_IF" netns "$NS" &&
-ip -n "$SRC_NS" addr add 10.233.0.1/16 dev "$SRC_IF" &&
+netns_pair 10.233.0.1/16 10.233.0.2/16 &&
 ip -n "$SRC_NS" addr add 10.233.5.9/16 dev "$SRC_IF" &&
 ip -n "$SRC_NS" addr add 10.233.8.1/16 dev "$SRC_IF" &&
 ip -n "$SRC_NS" addr add fd00:233:0:1::1/48 dev "$SRC_IF" nodad &&
-ip -n "$SRC_NS" link set "$SRC_IF" up &&
-ip -n "$NS" addr add 10.233.0.2/16 dev "$DUT_IF" &&
-ip -n "$NS" addr add fd00:233::2/48 dev "$DUT_IF" nodad &&
-ip -n "$NS" link set "$DUT_IF" up &&
-ip -n "$NS" link set lo up || { echo "FAIL explain/netns: could not build the namespaces and veth"; exit 1; }
+ip -n "$NS" addr add fd00:233::2/48 dev "$DUT_IF" nodad || no_netns
 
 CFG=$TMP/rl.yaml
 cat >"$CFG" <<YAML
@@ -91,15 +66,7 @@ rules:
     per: rule
 YAML
 
-nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
-	--pin-dir "$PIN" --xdp-mode generic --metrics off --foreground >>"$TMP/agent.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 100); do
-	ctl status >/dev/null 2>&1 && break
-	kill -0 "$AGENT_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if ! ctl status >/dev/null 2>&1; then
+if ! spawn_agent 100 "$CFG" --xdp-mode generic --metrics off --foreground; then
 	echo "FAIL explain/agent-start: rlagent did not come up"; cat "$TMP/agent.log"; exit 1
 fi
 pass agent-start

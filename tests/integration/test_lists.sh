@@ -9,7 +9,9 @@
 # Protocol: tests/run.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUTPUT:-build}
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+TEST=lists
 NS=rllst$$
 HOST_IF=rllh$$
 DUT_IF=rlln$$
@@ -17,38 +19,12 @@ PIN=/sys/fs/bpf/rllst$$
 NET=10.232.$(($$ % 250))
 SOCK=/tmp/rllst$$.sock
 TMP=$(mktemp -d /tmp/rllst$$.XXXX)
-AGENT_PID=""
-fails=0
-
-pass() { echo "PASS lists/$1"; }
-fail() { echo "FAIL lists/$1: $2"; fails=$((fails + 1)); }
-ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
-
-cleanup() {
-	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	rm -rf "$PIN"
-	ip netns del "$NS" 2>/dev/null
-	ip link del "$HOST_IF" 2>/dev/null
-	rm -f "$SOCK"
-	rm -rf "$TMP"
-}
 trap cleanup EXIT INT TERM
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP lists: needs root (netns, XDP, bpffs)"
-	exit 0
-fi
-for b in rlagent rlctl; do
-	[[ -x $OUT/$b ]] || { echo "FAIL lists/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
-done
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add "$NS" &&
-ip link add "$HOST_IF" type veth peer name "$DUT_IF" &&
-ip link set "$DUT_IF" netns "$NS" &&
-ip addr add $NET.1/24 dev "$HOST_IF" &&
-ip link set "$HOST_IF" up &&
-ip -n "$NS" addr add $NET.2/24 dev "$DUT_IF" &&
-ip -n "$NS" link set "$DUT_IF" up || { echo "FAIL lists/netns: could not build the namespace and veth"; exit 1; }
+need_root
+need_built rlagent rlctl
+mount_bpffs
+netns_veth "$NET" || no_netns
 
 CFG=$TMP/rl.yaml
 cat >"$CFG" <<YAML
@@ -60,19 +36,10 @@ rules:
     rate: 1000/s
 YAML
 
+# adopting a million list entries takes a while
 start_agent() {
-	nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$CFG" --socket "$SOCK" \
-		--pin-dir "$PIN" --xdp-mode generic --metrics off --foreground \
-		--detach-on-exit >>"$TMP/agent.log" 2>&1 &
-	AGENT_PID=$!
-	# adopting a million list entries takes a while
-	for _ in $(seq 600); do
-		ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "---- agent log"; cat "$TMP/agent.log"
-	return 1
+	spawn_agent 600 "$CFG" --xdp-mode generic --metrics off --foreground \
+		--detach-on-exit || { show_agent_log; return 1; }
 }
 # global counter NAME's packets
 gstat() { ctl -j stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["global"][sys.argv[1]]["packets"])' "$1"; }

@@ -9,43 +9,28 @@
 # and not otherwise.  Protocol: tests/run.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUTPUT:-build}
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+TEST=notify
 NS=rlntf$$
 HOST_IF=rlnh$$
 DUT_IF=rlnn$$
 PIN=/sys/fs/bpf/rlntf$$
 SOCK=/tmp/rlntf$$.sock
 TMP=$(mktemp -d /tmp/rlntf$$.XXXX)
-AGENT_PID="" LISTENER=""
-fails=0
+LISTENER=""
 
-pass() { echo "PASS notify/$1"; }
-fail() { echo "FAIL notify/$1: $2"; fails=$((fails + 1)); }
-ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
-
-cleanup() {
-	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+cleanup_extra() {
 	[[ -n $LISTENER ]] && kill "$LISTENER" 2>/dev/null && wait "$LISTENER" 2>/dev/null
-	rm -rf "$PIN"
-	ip netns del "$NS" 2>/dev/null
-	ip link del "$HOST_IF" 2>/dev/null
-	rm -f "$SOCK"
-	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP notify: needs root (netns, XDP, bpffs)"
-	exit 0
-fi
-for b in rlagent rlctl; do
-	[[ -x $OUT/$b ]] || { echo "FAIL notify/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
-done
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add "$NS" &&
-ip link add "$HOST_IF" type veth peer name "$DUT_IF" &&
-ip link set "$DUT_IF" netns "$NS" &&
-ip -n "$NS" link set "$DUT_IF" up || { echo "FAIL notify/netns: could not build the namespace and veth"; exit 1; }
+need_root
+need_built rlagent rlctl
+mount_bpffs
+# no addresses: nothing here sends to the agent
+# shellcheck disable=SC2119
+netns_veth || no_netns
 
 CFG=$TMP/rl.yaml
 cat >"$CFG" <<YAML

@@ -11,7 +11,9 @@
 # lines, non-zero exit on failure).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUTPUT:-build}
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+TEST=prometheus
 NS=rlprom$$
 SRC_NS=rlpsrc$$
 DUT_IF=rlpd$$
@@ -21,38 +23,21 @@ SOCK=/tmp/rlprom$$.sock
 MPORT=9471           # the agent's default, inside our own namespace
 PPORT=9090           # Prometheus's default, likewise
 TMP=$(mktemp -d /tmp/rlprom$$.XXXX)
-AGENT_PID=""
 PROM_PID=""
 FLOOD_PID=""
-fails=0
 
-pass() { echo "PASS prometheus/$1"; }
-fail() { echo "FAIL prometheus/$1: $2"; fails=$((fails + 1)); }
-ctl() { "$OUT/rlctl" -S "$SOCK" "$@"; }
-
-cleanup() {
+cleanup_extra() {
 	[[ -n $FLOOD_PID ]] && kill "$FLOOD_PID" 2>/dev/null && wait "$FLOOD_PID" 2>/dev/null
 	[[ -n $PROM_PID ]] && kill "$PROM_PID" 2>/dev/null && wait "$PROM_PID" 2>/dev/null
-	[[ -n $AGENT_PID ]] && kill -9 "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	rm -rf "$PIN"
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$SRC_NS" 2>/dev/null
-	rm -f "$SOCK"
-	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP prometheus: needs root (netns, XDP, bpffs)"
-	exit 0
-fi
-for b in rlagent rlctl; do
-	[[ -x $OUT/$b ]] || { echo "FAIL prometheus/build: $OUT/$b missing (make $OUT/$b)"; exit 1; }
-done
+need_root
+need_built rlagent rlctl
 for b in prometheus promtool; do
 	command -v $b >/dev/null || { echo "FAIL prometheus/$b: $b missing (Debian package prometheus; make deps installs it)"; exit 1; }
 done
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+mount_bpffs
 
 # ---- the shipped files, as they are
 out=$(promtool check config deploy/prometheus.yml 2>&1) && pass check-config || fail check-config "$out"
@@ -70,14 +55,7 @@ else
 	fail grafana-json "$(cat "$TMP/gerr")"
 fi
 
-ip netns add "$NS" &&
-ip netns add "$SRC_NS" &&
-ip link add "$SRC_IF" netns "$SRC_NS" type veth peer name "$DUT_IF" netns "$NS" &&
-ip -n "$SRC_NS" addr add 10.235.0.1/24 dev "$SRC_IF" &&
-ip -n "$SRC_NS" link set "$SRC_IF" up &&
-ip -n "$NS" addr add 10.235.0.2/24 dev "$DUT_IF" &&
-ip -n "$NS" link set "$DUT_IF" up &&
-ip -n "$NS" link set lo up || { echo "FAIL prometheus/netns: could not build the namespaces and veth"; exit 1; }
+netns_pair 10.235.0.1/24 10.235.0.2/24 || no_netns
 
 cat >"$TMP/rl.yaml" <<YAML
 version: 1
@@ -92,15 +70,8 @@ rules:
     proto: icmp
     rate: 5/s
 YAML
-nsenter --net="/run/netns/$NS" "$OUT/rlagent" -c "$TMP/rl.yaml" --socket "$SOCK" --pin-dir "$PIN" \
-	--xdp-mode generic --metrics "127.0.0.1:$MPORT" --foreground >"$TMP/agent.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 100); do
-	ctl status >/dev/null 2>&1 && break
-	kill -0 "$AGENT_PID" 2>/dev/null || break
-	sleep 0.1
-done
-ctl status >/dev/null 2>&1 || { echo "FAIL prometheus/agent-start: rlagent did not come up"; cat "$TMP/agent.log"; exit 1; }
+spawn_agent 100 "$TMP/rl.yaml" --xdp-mode generic --metrics "127.0.0.1:$MPORT" --foreground ||
+	{ echo "FAIL prometheus/agent-start: rlagent did not come up"; cat "$TMP/agent.log"; exit 1; }
 pass agent-start
 
 # the shipped config, scraping every second for the test
