@@ -7,20 +7,15 @@
  * XDP_DROP floor (tools/xdp_floor.bpf.c), which never touches the packet's
  * data: the bench reports rl's cost over both.
  */
-#include "rl_bpf.h"
+#include "xdp_floor.h"
 
 SEC("xdp_drop_touch")
 int rl_floor_touch(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *iph = (void *)(eth + 1);
+	__u32 src;
 
-	if ((void *)(iph + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return XDP_DROP;
 	/* the verdict depends on the source, so the load stays */
-	return iph->saddr == 0xffffffff ? XDP_PASS : XDP_DROP;
+	return floor_ipv4_src(ctx, &src) && src == 0xffffffff ? XDP_PASS : XDP_DROP;
 }
 
 char LICENSE[] SEC("license") = "GPL";
