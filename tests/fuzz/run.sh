@@ -47,10 +47,11 @@ for t in "$@"; do
 	opts=()
 	[[ -f tests/fuzz/$t.options ]] && read -r -a opts < <(grep -v '^#' "tests/fuzz/$t.options" | tr '\n' ' ')
 	echo "== $t: $what (log $log)"
-	pids=()
+	pids=() wlogs=()
 	for ((w = 0; w < JOBS; w++)); do
 		wlog=$log
 		[[ $JOBS -gt 1 ]] && wlog=${log%.log}.$w.log
+		wlogs+=("$wlog")
 		"$bin" "${limit[@]}" "${opts[@]}" -seed=$((RANDOM * 32768 + RANDOM + w)) \
 			-timeout="$TIMEOUT" -rss_limit_mb=2048 -print_final_stats=1 \
 			-dict="tests/fuzz/$t.dict" -artifact_prefix="$art" \
@@ -61,8 +62,7 @@ for t in "$@"; do
 	for ((w = 0; w < JOBS; w++)); do
 		wait "${pids[w]}"
 		rc=$?
-		wlog=$log
-		[[ $JOBS -gt 1 ]] && wlog=${log%.log}.$w.log
+		wlog=${wlogs[w]}
 		e=$(sed -n 's/^stat::number_of_executed_units: *//p' "$wlog" | tail -n 1)
 		r=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$wlog" | tail -n 1)
 		# after a crash there are no final stats: the last status line has the count
