@@ -53,7 +53,8 @@ enum rl_slot_res {
  * from, and a lag measured from few reads may not show it yet.  A CPU's
  * first packet reads the precise clock to learn jbase (later reads lower
  * it); with rl_conf.coarse_clock (which decides on the coarse clock
- * alone), the estimate is the coarse clock itself.
+ * alone), the estimate is the coarse clock itself, read with its helper
+ * once per jiffy and CPU and cached in rl_clk (rl_clock_coarse).
  */
 struct rl_clock {
 	__u64 coarse;              /* the estimate: never far from now     */
@@ -64,6 +65,29 @@ struct rl_clock {
 	__u32 _pad;
 };
 
+/*
+ * The coarse clock, cached per jiffy: the kernel moves the coarse clock
+ * at the tick that moves jiffies, so within one jiffy it is the value the
+ * first packet of that jiffy read.  The read is cached only if jiffies did
+ * not move while it was made (never a value ahead of its jiffy); in the
+ * few hundred ns a tick takes between moving jiffies and the coarse clock,
+ * the cached value is one tick old until the next jiffy.
+ */
+static __always_inline __u64 rl_clock_coarse(struct rl_clk *st, __u64 j)
+{
+	__u64 t;
+
+	if (st && st->jset == RL_JSET_COARSE && st->jlast == (__u32)j)
+		return j * rl_tick_ns + st->jbase;
+	t = bpf_ktime_get_coarse_ns();
+	if (st && bpf_jiffies64() == j) {
+		st->jbase = t - j * rl_tick_ns;
+		st->jlast = (__u32)j;
+		st->jset = RL_JSET_COARSE;
+	}
+	return t;
+}
+
 static __always_inline void rl_clock_start(struct rl_clock *c, __u32 coarse_only)
 {
 	__u32 zero = 0;
@@ -73,21 +97,26 @@ static __always_inline void rl_clock_start(struct rl_clock *c, __u32 coarse_only
 	c->jiffies = bpf_jiffies64();
 	c->now = 0;
 	c->coarse_only = coarse_only;
-	if (st && !st->jset && !coarse_only) {
+	if (coarse_only) {
+		c->coarse = rl_clock_coarse(st, c->jiffies);
+		c->late = c->coarse;
+		return;
+	}
+	if (st && st->jset != RL_JSET_PRECISE) {
 		/* this CPU's first packet learns the tick's base: a CPU that
 		 * only ever denies would otherwise never read the precise
 		 * clock and pay the coarse helper on every packet */
 		c->now = bpf_ktime_get_ns();
 		st->jbase = c->now - c->jiffies * rl_tick_ns;
-		st->jset = 1;
+		st->jset = RL_JSET_PRECISE;
 	}
-	if (st && st->jset && !coarse_only)
+	if (st)
 		c->coarse = c->jiffies * rl_tick_ns + st->jbase;
 	else
 		c->coarse = bpf_ktime_get_coarse_ns();
 	if (st && st->lag + (st->lag >> 2) > m)
 		m = st->lag + (st->lag >> 2);
-	c->late = coarse_only ? c->coarse : c->coarse + m;
+	c->late = c->coarse + m;
 }
 
 /*
@@ -114,9 +143,9 @@ static __always_inline __u64 rl_clock_now(struct rl_clock *c)
 		st->lag = d >= st->lag ? d : st->lag - ((st->lag - d) >> 6);
 		/* jiffies were read first: x >= the last tick's B, exactly */
 		x = c->now - c->jiffies * rl_tick_ns;
-		if (!st->jset || (__s64)(x - st->jbase) < 0) {
+		if (st->jset != RL_JSET_PRECISE || (__s64)(x - st->jbase) < 0) {
 			st->jbase = x;
-			st->jset = 1;
+			st->jset = RL_JSET_PRECISE;
 		}
 	}
 	return c->now;
@@ -455,15 +484,28 @@ static __always_inline int rl_fast_deny(const struct rl_rule *r, __u64 w,
 	return 1;
 }
 
+/*
+ * A token/leaky-bucket word that conformed at `late` is decided here too,
+ * at the precise time, without the call: over at now is final (the rule
+ * has no box, rl_fast_deny), an admission is one compare-and-swap.  Only a
+ * lost race goes to rl_charge_word, which loads the word again.
+ */
 static __always_inline __u32 rl_charge(const struct rl_rule *r, __u64 *wp,
 				       __u64 cost, struct rl_clock *clk)
 {
+	__u64 w = *(volatile __u64 *)wp, np;
 	__u32 v;
 	int conf;
 
-	if (rl_fast_deny(r, *(volatile __u64 *)wp, cost, clk->late, &v, &conf))
+	if (rl_fast_deny(r, w, cost, clk->late, &v, &conf))
 		return v;
-	return rl_charge_word(r, wp, cost, clk, conf);
+	if (!conf)
+		return rl_charge_word(r, wp, cost, clk, 0);
+	if (!rl_gcra_admit(&r->k, w & RL_PAY_MASK, cost, rl_clock_now(clk), &np))
+		return RL_V_DROP;
+	if (__sync_val_compare_and_swap(wp, w, rl_word_make(r->tag, np)) == w)
+		return RL_V_PASS;
+	return rl_charge_word(r, wp, cost, clk, 0);
 }
 
 #endif /* RL_STATE_H */

@@ -322,12 +322,20 @@ _Static_assert(sizeof(struct rl_ctr) == 16, "rl_ctr ABI");
  * last tick for one constant B, and every sample is >= B: jbase is B plus
  * the smallest delay with which jiffies were seen to advance.  Wraps (B is
  * "negative": jiffies start near 2^32).
+ *
+ * With rl_conf.coarse_clock the same fields cache the coarse clock: jset
+ * RL_JSET_COARSE, jbase = coarse time - jiffies * tick as read in the jiffy
+ * whose low 32 bits are jlast, so that every later packet of that jiffy
+ * gets the coarse time without the helper.  Each mode takes the other's
+ * values for unlearnt.
  */
+#define RL_JSET_PRECISE 1
+#define RL_JSET_COARSE  2
 struct rl_clk {
 	__u64 lag;                 /* precise - estimate, ns, decaying max  */
 	__u64 jbase;               /* valid if jset                         */
-	__u32 jset;
-	__u32 _pad;
+	__u32 jset;                /* 0, RL_JSET_PRECISE or RL_JSET_COARSE  */
+	__u32 jlast;               /* coarse: the jiffy jbase was read in   */
 };
 _Static_assert(sizeof(struct rl_clk) == 24, "rl_clk ABI");
 

@@ -899,7 +899,7 @@ static void test_jiffies_clock(void)
 	len = v4pkt("10.12.0.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("learn: first packet", len, 131, RL_V_PASS);
 	CHECK(!clk_rw(&c0, 0), "cannot read rl_clk");
-	CHECK(c0.jset == 1, "no jiffies base learnt after a precise read");
+	CHECK(c0.jset == RL_JSET_PRECISE, "no jiffies base learnt after a precise read");
 	CHECK(c0.lag < NS_PER_SEC, "lag %llu ns", (unsigned long long)c0.lag);
 	c1 = c0;
 	c1.jbase += 20000000;
@@ -922,7 +922,7 @@ static void test_jiffies_clock(void)
 	len = v4pkt("10.12.0.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("fresh CPU, key over its limit", len, 131, RL_V_DROP);
 	CHECK(!clk_rw(&c2, 0), "cannot read rl_clk");
-	CHECK(c2.jset == 1, "a CPU that only denied learnt no jiffies base");
+	CHECK(c2.jset == RL_JSET_PRECISE, "a CPU that only denied learnt no jiffies base");
 	sched_setaffinity(0, sizeof(old), &old);
 	t_end("jiffies_clock");
 }
@@ -1140,6 +1140,99 @@ static void test_coarse_clock(void)
 	      "box end %llu not in coarse [%llu, %llu]", box_end(w),
 	      t0 + HOUR_NS, t1 + HOUR_NS + 256);
 	t_end("coarse_clock");
+}
+
+static __u64 mono_coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/*
+ * rl_conf.coarse_clock reads the coarse clock once per jiffy and CPU and
+ * caches it in rl_clk (bpf/rl_state.h, rl_clock_coarse): the cache holds
+ * the coarse time, later packets of the same jiffy use it, the next jiffy
+ * reads again, and the precise mode takes a coarse cache for unlearnt.
+ */
+static void test_coarse_clock_cache(void)
+{
+	struct rl_rule r = mkrule(121, 0, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET);
+	struct rl_clk k0 = {}, k1 = {};
+	struct rl_conf c;
+	cpu_set_t set, old;
+	__u64 t0, t1, tick;
+	int used = 0, i;
+	char src[32];
+	__u32 len;
+
+	t_begin();
+	sched_getaffinity(0, sizeof(old), &old);
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	set_match(L, "10.13.0.0", 16, &r, 1);
+	rl_conf_read(L->fd.conf, &c);
+	tick = c.tick_ns;
+	c.coarse_clock = 1;
+	rl_conf_write(L->fd.conf, &c);
+
+	/* the cache holds the coarse time of the packet's jiffy */
+	t0 = mono_coarse_ns();
+	len = v4pkt("10.13.0.1", IPPROTO_UDP, 1, 0, 0);
+	expect_rule("coarse cache: first packet", len, 121, RL_V_PASS);
+	t1 = mono_coarse_ns();
+	CHECK(!clk_rw(&k0, 0), "cannot read rl_clk");
+	CHECK(k0.jset == RL_JSET_COARSE, "jset %u after a coarse read", k0.jset);
+	if (k0.jset == RL_JSET_COARSE) {
+		/* jlast keeps 32 bits of jiffies: the time it gives is the
+		 * coarse time modulo 2^32 ticks */
+		__s64 m = (__s64)((1ULL << 32) * tick);
+		__s64 d = (__s64)((__u64)k0.jlast * tick + k0.jbase - t0) % m;
+
+		if (d < 0)
+			d += m;
+		CHECK((__u64)d <= t1 - t0, "cached coarse time %+lld ns from [%llu, %llu]",
+		      (long long)d, (unsigned long long)t0, (unsigned long long)t1);
+	}
+
+	/* within the jiffy, the cache is used: a cache pushed 2 h ahead
+	 * admits the key's second packet (rate 1/h); a tick between the two
+	 * packets reads the clock again, so try a few keys */
+	for (i = 0; i < 20 && !used; i++) {
+		snprintf(src, sizeof(src), "10.13.1.%d", i + 1);
+		len = v4pkt(src, IPPROTO_UDP, 1, 0, 0);
+		if (run_pkt(L->prog_fd, pk.buf, len, 1) != XDP_PASS)
+			continue;
+		if (clk_rw(&k1, 0))
+			break;
+		k1.jbase += 2 * HOUR_NS;
+		clk_rw(&k1, 1);
+		used = run_pkt(L->prog_fd, pk.buf, len, 1) == XDP_PASS;
+	}
+	CHECK(used, "a cache 2 h ahead was never used within its jiffy (%d tries)", i);
+
+	/* the next jiffy reads the coarse clock again */
+	usleep(3 * tick / 1000);
+	len = v4pkt("10.13.2.1", IPPROTO_UDP, 1, 0, 0);
+	expect_rule("coarse cache: a later jiffy, new key", len, 121, RL_V_PASS);
+	expect_rule("coarse cache: a later jiffy, over", len, 121, RL_V_DROP);
+	CHECK(!clk_rw(&k1, 0), "cannot read rl_clk");
+	CHECK((__s64)(k1.jbase - k0.jbase) < (__s64)HOUR_NS,
+	      "the 2 h push survived into a later jiffy (jbase %+lld ns)",
+	      (long long)(k1.jbase - k0.jbase));
+
+	/* back to precise: the coarse cache is not taken for a learnt base */
+	c.coarse_clock = 0;
+	rl_conf_write(L->fd.conf, &c);
+	len = v4pkt("10.13.3.1", IPPROTO_UDP, 1, 0, 0);
+	expect_rule("precise again: new key", len, 121, RL_V_PASS);
+	expect_rule("precise again: over", len, 121, RL_V_DROP);
+	CHECK(!clk_rw(&k1, 0), "cannot read rl_clk");
+	CHECK(k1.jset == RL_JSET_PRECISE, "jset %u after a precise packet", k1.jset);
+	sched_setaffinity(0, sizeof(old), &old);
+	t_end("coarse_clock_cache");
 }
 
 /* VLAN TPID 0x9100 (pre-standard QinQ) is a VLAN tag like 802.1ad. */
@@ -1395,6 +1488,7 @@ int main(void)
 	test_jiffies_clock();
 	test_dir_table();
 	test_coarse_clock();
+	test_coarse_clock_cache();
 	test_parse_qinq9100();
 	test_parse_totlen0();
 	rl_loader_close(L);
