@@ -205,13 +205,15 @@ PY
 }
 
 # ---------------------------------------------------------------- agent
-start_agent() {
+# bench.yaml with `clock: $1` (precise or coarse)
+write_config() {
 	cat >"$TMP/bench.yaml" <<EOF
 version: 1
 interfaces:
   - $DUT_IF
 defaults:
   state-entries: $STATE_ENTRIES
+  clock: $1
 rules:
   - name: bench
     proto: udp
@@ -219,6 +221,15 @@ rules:
     burst: $DENY_BURST
     per: source
 EOF
+}
+# set_clock precise|coarse: the running agent re-reads bench.yaml (its rule
+# back at the deny rate)
+set_clock() {
+	write_config "$1"
+	ctl config reload >/dev/null || die "rlctl config reload (clock: $1) failed"
+}
+start_agent() {
+	write_config precise
 	local t0=$SECONDS gc=()
 	# the state GC is off: its passes over a 16M-entry map would land on
 	# the CPUs being measured (it only reclaims idle sources anyway)
@@ -534,11 +545,14 @@ print(v.get("packets", 0) if isinstance(v, dict) else v)' "$1" 2>/dev/null || ec
 run_accuracy() {
 	local algo k cpus rep rate burst nsrc=100 i=0 name total cnt cpid f a lb0 lb1 seen t0 t1 startup=0.01
 	for rep in $(seq 1 "$ACC_REPS"); do
-	for algo in $ALGOS; do
+	# tbc: the token bucket with `clock: coarse` (the reload puts the
+	# bench rule back; it is deleted below like the other rules)
+	for algo in $ALGOS tbc; do
 		if [[ $algo == sl ]]; then rate=30; burst=30; else rate=1000; burst=100; fi
 		case $algo in
 		tb) a=token-bucket ;; lb) a=leaky-bucket ;; fw) a=fixed-window ;;
 		sw) a=sliding-window ;; sl) a=sliding-log ;;
+		tbc) a=token-bucket; set_clock coarse ;;
 		esac
 		for k in 2 10; do
 			for cpus in 0 0,1; do
@@ -603,7 +617,7 @@ end = t1 - 0.002
 start = end - t
 windows = math.floor(end) - math.floor(start) + 1
 offered = gen["packets"] / nsrc
-if algo in ("tb", "lb"):
+if algo in ("tb", "lb", "tbc"):
     bound = burst + rate * t
     bound_ref = "burst + rate*t"
 else:
@@ -617,7 +631,7 @@ def replay(start, n, gap):
     cur_w = None; cnt_w = 0; prev_w = 0; log = []
     for j in range(n):
         now = start + j * gap
-        if algo in ("tb", "lb"):
+        if algo in ("tb", "lb", "tbc"):
             tok = min(float(burst), tok + (now - last) * rate); last = now
             if tok >= 1 - 1e-9: tok -= 1; adm += 1
         elif algo == "fw":
@@ -652,7 +666,7 @@ if srcs and arr > 0 and all(s.get("first_ns") for s in srcs):
     g = 1.0 / arr
     for s in srcs:
         a, b = s["first_ns"] / 1e9, s["last_ns"] / 1e9
-        if arr >= 1.5 * rate and algo in ("tb", "lb"):
+        if arr >= 1.5 * rate and algo in ("tb", "lb", "tbc"):
             # over the limit all along: an exact bucket admits its burst,
             # then one packet per 1/rate, whatever the arrivals' pattern
             ex += burst + math.floor(rate * (b - a))
@@ -686,9 +700,11 @@ print(json.dumps({"kind": "accuracy", "algo": algo, "offered_x": k, "cpus": ncpu
 PY
 			done
 		done
+		[[ $algo == tbc ]] && set_clock precise
 	done
 	done
 	ctl rule del "acc$i" >/dev/null 2>&1
+	ctl rule del bench >/dev/null 2>&1
 	ctl rule add bench proto udp rate "$DENY_RATE" burst "$DENY_BURST" per source action drop >/dev/null ||
 		die "re-adding the bench rule"
 }
@@ -900,19 +916,27 @@ ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
 eth = bytes.fromhex("027700000002027700000001") + b"\x08\x00"
 open(sys.argv[1], "wb").write(eth + ip + udp)
 PY
-	local reps=2000000 cfg out
-	for cfg in floor xdp-pass rl-tb-deny rl-tb-pass rl-lb-deny rl-lb-pass rl-fw-deny rl-sw-deny rl-sl-deny; do
+	local reps=400000 cfg out
+	# the -coarse rows: the token bucket again with `clock: coarse`
+	for cfg in floor xdp-pass rl-tb-deny rl-tb-pass rl-lb-deny rl-lb-pass rl-fw-deny rl-sw-deny rl-sl-deny \
+		rl-tb-deny-coarse rl-tb-pass-coarse; do
 		case $cfg in
 		floor) bpftool prog load "$OUT/xdp_floor.bpf.o" "$TRPROG" type xdp >/dev/null 2>&1; out=$TRPROG ;;
 		xdp-pass) bpftool prog load "$OUT/xdp_pass.bpf.o" "$TRPROG" type xdp >/dev/null 2>&1; out=$TRPROG ;;
+		*-coarse) set_clock coarse; config_on "${cfg%-coarse}"; xdp_off; out=$RLPROG ;;
 		rl-*) config_on "$cfg"; xdp_off; out=$RLPROG ;;
 		esac
 		bpftool prog run pinned "$out" data_in "$pkt" repeat 1000 >/dev/null 2>&1
-		local r
-		r=$(bpftool prog run pinned "$out" data_in "$pkt" repeat "$reps" 2>&1 | grep -o 'duration (average): [0-9]*' | grep -o '[0-9]*$')
+		# the best of 5 runs: a shared VM's noise only ever adds
+		local r="" x _
+		for _ in 1 2 3 4 5; do
+			x=$(bpftool prog run pinned "$out" data_in "$pkt" repeat "$reps" 2>&1 | grep -o 'duration (average): [0-9]*' | grep -o '[0-9]*$')
+			[[ -n $x ]] && { [[ -z $r ]] || (( x < r )); } && r=$x
+		done
 		[[ $out == "$TRPROG" ]] && rm -f "$TRPROG"
 		echo "{\"kind\": \"testrun\", \"config\": \"$cfg\", \"ns\": ${r:-null}}" >>"$RAW"
 	done
+	set_clock precise
 	ctl rule change bench algo token-bucket rate "$DENY_RATE" burst "$DENY_BURST" >/dev/null
 }
 
@@ -929,6 +953,8 @@ SIZE_NAME = {"1": "1", "1000": "1k", "65536": "64k", "1000000": "1M", "10000000"
 sname = lambda s: SIZE_NAME.get(s, s)
 ALGO = {"tb": "token bucket", "lb": "leaky bucket (GCRA)", "fw": "fixed window",
         "sw": "sliding window", "sl": "sliding log"}
+# accuracy rows only: the token bucket with `clock: coarse`
+ALGO_ACC = dict(ALGO, tbc="token bucket, clock: coarse")
 
 def med(v): return statistics.median(v) if v else None
 
@@ -987,7 +1013,7 @@ for r in raw:
     if r["kind"] == "accuracy":
         acc.setdefault((r["algo"], r["offered_x"], r["cpus"]), []).append(r)
 accuracy = []
-for (a, k, n), rs in sorted(acc.items(), key=lambda x: (list(ALGO).index(x[0][0]), x[0][1], x[0][2])):
+for (a, k, n), rs in sorted(acc.items(), key=lambda x: (list(ALGO_ACC).index(x[0][0]), x[0][1], x[0][2])):
     re_ = [x["ratio_exact"] for x in rs if x["ratio_exact"] is not None]
     rb = [x["ratio_bound"] for x in rs if x["ratio_bound"] is not None]
     accuracy.append({"algo": a, "offered_x": k, "cpus": n, "n": len(rs),
@@ -1041,17 +1067,27 @@ trd = tr.get("rl-tb-pass") - tr.get("xdp-pass") if tr.get("rl-tb-pass") is not N
 target("pass path <= +20 ns over bare XDP_PASS",
        f"live {', '.join(fmt(x, '{:+.1f}') for x in pv) or 'n/a'} ns (1, 1k sources); test_run {fmt(trd, '{:+.0f}')} ns",
        bool(pv) and max(pv) <= 20 and (trd is None or trd <= 20), "token bucket; live = cost-mode ns difference, test_run = BPF_PROG_TEST_RUN of one frame")
-if accuracy:
-    worst = max(abs(a["ratio_exact_median"] - 1) for a in accuracy if a["ratio_exact_median"] is not None)
-    wa = max((a for a in accuracy if a["ratio_exact_median"] is not None), key=lambda a: abs(a["ratio_exact_median"] - 1))
+acc_precise = [a for a in accuracy if a["algo"] != "tbc"]
+acc_coarse = [a for a in accuracy if a["algo"] == "tbc"]
+if acc_precise:
+    worst = max(abs(a["ratio_exact_median"] - 1) for a in acc_precise if a["ratio_exact_median"] is not None)
+    wa = max((a for a in acc_precise if a["ratio_exact_median"] is not None), key=lambda a: abs(a["ratio_exact_median"] - 1))
     target("accuracy within +-0.5% of allowed",
            f"worst |admitted/exact - 1| = {worst * 100:.2f}% ({ALGO[wa['algo']]}, {wa['offered_x']}x, {wa['cpus']} CPU)",
            worst <= 0.005, "median over repetitions, summed over sources; exact = the algorithm replayed on the offered arrivals")
     lb = sum(a["lock_busy"] for a in accuracy if a["cpus"] == 2)
     target("no contention drops with two CPUs (lock_busy)", f"{lb}", lb == 0, "accuracy runs on 2 CPUs, all algorithms")
-    ex = max(a["max_excess_bound"] - a["cpus"] for a in accuracy)
+    ex = max(a["max_excess_bound"] - a["cpus"] for a in acc_precise)
     target("over-admission <= burst + 1 per CPU", f"max per-source excess over burst+rate*t (rate*windows), minus 1 per CPU: {ex:+.1f}",
-           ex <= 0, "per source, every run")
+           ex <= 0, "per source, every run (clock: precise)")
+if acc_coarse:
+    # clock: coarse promises burst + rate*(t + 2 ticks) (docs/CONFIG.md)
+    tick_s = 1.0 / int(facts.get("hz") or 250)
+    worst = max(abs(a["ratio_exact_median"] - 1) for a in acc_coarse if a["ratio_exact_median"] is not None)
+    ex = max(a["max_excess_bound"] - a["cpus"] - a["rate"] * 2 * tick_s for a in acc_coarse)
+    target("clock: coarse, over-admission <= burst + rate*2 ticks + 1 per CPU",
+           f"max per-source excess over that: {ex:+.1f}; worst |admitted/exact - 1| = {worst * 100:.2f}%",
+           ex <= 0, "token bucket, per source, every run; accuracy shown, not a target")
 if mem:
     st4 = next((m for m in mem["maps"] if m["name"] == "rl_st4"), None)
     if st4 and st4.get("bytes_memlock") and st4.get("max_entries"):
@@ -1121,7 +1157,7 @@ for r in ratios:
 w("")
 w("## Pass path (rule with a limit no flood reaches)\n")
 w("Live: cost-mode ns/packet of rl's pass path minus bare XDP_PASS (both then run the kernel stack). "
-  "test_run: BPF_PROG_TEST_RUN of one 60-byte UDP frame, average ns per run (program only, no stack).\n")
+  "test_run: BPF_PROG_TEST_RUN of one 60-byte UDP frame, best of 5 averages of 400,000 runs, ns per run (program only, no stack; -coarse: with `clock: coarse`).\n")
 if passd:
     w("| sources | " + " | ".join(ALGO[a] for a in ALGO if a != "sl") + " |")
     w("|---|" + "---|" * 4)
@@ -1145,13 +1181,14 @@ w("100 sources, each offered 2x or 10x its limit for ~%s s (paced by the generat
   "`exact (gen)`: the replay over the generator's measured interval at the rate it sent, "
   "which also charges rl for the generator's start-up and for frames the generator did not send or the veth dropped before rl. `bound`: token/leaky bucket burst + rate*t, "
   "windows rate * windows touched. Excess = max over sources of admitted - bound (<= 0: never over-admitted). "
-  "lock_busy = packets dropped as contended: compare-and-swap retries ran out, or a new key was being inserted by another CPU (fail closed).\n" % (fmt(accuracy[0]["seconds"]) if accuracy else "?"))
+  "lock_busy = packets dropped as contended: compare-and-swap retries ran out, or a new key was being inserted by another CPU (fail closed). "
+  "`token bucket, clock: coarse`: the token bucket with `clock: coarse`, whose bound is burst + rate*(t + 2 ticks) (docs/CONFIG.md); its excess column still shows admitted - (burst + rate*t).\n" % (fmt(accuracy[0]["seconds"]) if accuracy else "?"))
 if accuracy:
     w("| algorithm | limit | offered | CPUs | admitted/exact median (min-max) | admitted/exact (gen) | admitted/bound | max excess | lock_busy | sources seen |")
     w("|---|---|---|---|---|---|---|---|---|---|")
     for a in accuracy:
-        lim = f"{a['rate']}/s burst {a['burst']}" if a["algo"] in ("tb", "lb") else f"{a['rate']}/s"
-        w(f"| {ALGO[a['algo']]} | {lim} | {a['offered_x']}x | {a['cpus']} | {fmt(a['ratio_exact_median'], '{:.4f}')} "
+        lim = f"{a['rate']}/s burst {a['burst']}" if a["algo"] in ("tb", "lb", "tbc") else f"{a['rate']}/s"
+        w(f"| {ALGO_ACC[a['algo']]} | {lim} | {a['offered_x']}x | {a['cpus']} | {fmt(a['ratio_exact_median'], '{:.4f}')} "
           f"({fmt(a['ratio_exact_min'], '{:.4f}')}-{fmt(a['ratio_exact_max'], '{:.4f}')}) | {fmt(a.get('ratio_exact_gen_median'), '{:.4f}')} | "
           f"{fmt(a['ratio_bound_median'], '{:.4f}')} | "
           f"{a['max_excess_bound']:+.1f} | {a['lock_busy']} | {a['sources_seen_min']}/{a['sources']} |")
