@@ -858,6 +858,17 @@ static void test_last_token(void)
 	t_end("gcra_last_token_back_to_back");
 }
 
+/* Runs the caller on CPU 0 (rl_clk is per CPU); *old restores it. */
+static void pin_cpu0(cpu_set_t *old)
+{
+	cpu_set_t set;
+
+	sched_getaffinity(0, sizeof(*old), old);
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 /* This CPU's rl_clk (the test is pinned to CPU 0). */
 static int clk_rw(struct rl_clk *c, int write)
 {
@@ -887,14 +898,11 @@ static void test_jiffies_clock(void)
 {
 	struct rl_rule r = mkrule(131, 0, 1, HOUR_NS, 2, RL_ALGO_TOKEN_BUCKET);
 	struct rl_clk c0 = {}, c1 = {}, c2 = {};
-	cpu_set_t set, old;
+	cpu_set_t old;
 	__u32 len;
 
 	t_begin();
-	sched_getaffinity(0, sizeof(old), &old);
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	pin_cpu0(&old);
 	set_match(L, "10.12.0.0", 16, &r, 1);
 	len = v4pkt("10.12.0.1", IPPROTO_UDP, 1, 0, 0);
 	expect_rule("learn: first packet", len, 131, RL_V_PASS);
@@ -966,17 +974,14 @@ static void test_events(void)
 	struct rl_rule f = mkrule(32, IPPROTO_UDP, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET);
 	struct ring_buffer *rb;
 	struct rl_conf conf = {};
-	cpu_set_t set, old;
+	cpu_set_t old;
 	__u64 lost0, lost1;
 	__u32 len;
 	int i, got, flood = 2500;
 	char src[32];
 
 	t_begin();
-	sched_getaffinity(0, sizeof(old), &old);
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	pin_cpu0(&old);
 	rb = ring_buffer__new(L->fd.events, ev_cb, NULL, NULL);
 	CHECK(rb, "cannot open the ring buffer rl_events: %s", strerror(errno));
 	if (!rb)
@@ -1161,17 +1166,14 @@ static void test_coarse_clock_cache(void)
 	struct rl_rule r = mkrule(121, 0, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET);
 	struct rl_clk k0 = {}, k1 = {};
 	struct rl_conf c;
-	cpu_set_t set, old;
+	cpu_set_t old;
 	__u64 t0, t1, tick;
 	int used = 0, i;
 	char src[32];
 	__u32 len;
 
 	t_begin();
-	sched_getaffinity(0, sizeof(old), &old);
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	pin_cpu0(&old);
 	set_match(L, "10.13.0.0", 16, &r, 1);
 	rl_conf_read(L->fd.conf, &c);
 	tick = c.tick_ns;
