@@ -166,6 +166,8 @@ struct agent {
 	gid_t sock_group;          /* --socket-group, or (gid_t)-1            */
 	const char *pin_dir;
 	const char *metrics_listen;   /* ADDR:PORT or "off"                   */
+	bool metrics_cli;             /* --metrics given: it beats `metrics:` */
+	char metrics_cfg[80];         /* the config's `metrics:` at start     */
 	const char *chartjs_path;     /* served as /chart.js on the listener  */
 	int xdp_mode;                 /* 0 auto, 1 native, 2 generic          */
 	int xdp_attach;               /* --xdp-attach: -1 unset, else as config */
@@ -399,7 +401,6 @@ int agent_events_fd(void);                  /* -1: none                 */
 void agent_events_run(struct agent *a);     /* never blocks             */
 
 /* agent_metrics.c: runs inside the poll loop, on the loop's thread. */
-int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen);
 int metrics_start(struct agent *a, const char *listen_addr);   /* "off": nothing */
 void metrics_stop(void);
 bool metrics_pollfd(struct pollfd *pfd);    /* false when off           */

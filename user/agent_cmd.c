@@ -895,6 +895,11 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 			 a->cfg.defaults.on_full < __RL_FULL_MAX ?
 			 on_full_names[a->cfg.defaults.on_full] : "?",
 			 on_full_names[cfg.defaults.on_full]);
+	if (!a->metrics_cli && strcmp(cfg.metrics[0] ? cfg.metrics : AGENT_DEFAULT_METRICS,
+				      a->metrics_listen))
+		log_warn("%s: metrics changed to %s; the listener stays on %s until rlagent restarts",
+			 a->config_path, cfg.metrics[0] ? cfg.metrics : AGENT_DEFAULT_METRICS,
+			 a->metrics_listen);
 	if (cfg.n_ifaces != a->cfg.n_ifaces ||
 	    memcmp(cfg.ifaces, a->cfg.ifaces, sizeof(cfg.ifaces[0]) * (size_t)cfg.n_ifaces))
 		log_warn("%s: interfaces changed; restart rlagent to attach or detach them",
@@ -986,6 +991,8 @@ char *agent_config_dump(struct agent *a)
 				fprintf(f, "    xdp-mode: %s\n", xdp_mode_names[mode]);
 		}
 	}
+	yq(q, sizeof(q), a->metrics_listen ? a->metrics_listen : "off");
+	fprintf(f, "metrics: %s\n", q);
 	fprintf(f, "defaults:\n");
 	fprintf(f, "  algo: %s\n", rl_algo_name(d->algo));
 	fprintf(f, "  action: %s\n", rl_action_name(d->action));

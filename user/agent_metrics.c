@@ -804,44 +804,6 @@ static bool loopback(const struct sockaddr_storage *ss)
 
 /* ---- listen address and lifecycle -------------------------------------- */
 
-int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen)
-{
-	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-	};
-	struct addrinfo *res = NULL;
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon = strrchr(s, ':'), *port;
-	size_t hlen;
-	char *end;
-	long p;
-
-	if (!colon || colon == s)
-		return -EINVAL;
-	port = colon + 1;
-	hlen = (size_t)(colon - s);
-	if (s[0] == '[') {
-		if (hlen < 3 || s[hlen - 1] != ']')
-			return -EINVAL;
-		s++;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, hlen);
-	host[hlen] = 0;
-	p = strtol(port, &end, 10);
-	if (!*port || *end || p < 1 || p > 65535)
-		return -EINVAL;
-	if (getaddrinfo(host, port, &hints, &res) || !res)
-		return -EINVAL;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*sslen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 int metrics_start(struct agent *a, const char *listen_addr)
 {
 	struct sockaddr_storage ss;
@@ -851,7 +813,7 @@ int metrics_start(struct agent *a, const char *listen_addr)
 
 	if (!listen_addr || !strcmp(listen_addr, "off"))
 		return 0;
-	if (metrics_parse_listen(listen_addr, &ss, &sslen)) {
+	if (rl_parse_listen(listen_addr, &ss, &sslen)) {
 		log_err("--metrics %s: want ADDR:PORT (127.0.0.1:9471, [::1]:9471) or off", listen_addr);
 		return -EINVAL;
 	}

@@ -75,6 +75,7 @@ struct y_cfg {
 	struct y_rule *rules;
 	unsigned rules_count;
 	struct y_cluster *cluster;
+	char *metrics;
 };
 
 #define OPT_STR(key, st, m) \
@@ -143,6 +144,7 @@ static const cyaml_schema_field_t top_fields[] = {
 			     struct y_cfg, rules, &rule_value, 0, RL_MAX_RULES),
 	CYAML_FIELD_MAPPING_PTR("cluster", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct y_cfg, cluster, cluster_fields),
+	OPT_STR("metrics", struct y_cfg, metrics),
 	CYAML_FIELD_END
 };
 
@@ -646,6 +648,22 @@ static void cyaml_error(struct loader *ld, cyaml_err_t cerr)
 }
 
 /* ---- pass 4: conversion --------------------------------------------- */
+
+/* `metrics: ADDR:PORT` or `metrics: off`: where /metrics is served. */
+static int conv_metrics(struct loader *ld, const char *v, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (strcmp(v, "off") && (strlen(v) >= len || rl_parse_listen(v, &ss, &sslen))) {
+		errpath(ld, "metrics", false,
+			"metrics '%.*s': want ADDR:PORT with a numeric address (127.0.0.1:9471, [::1]:9471, 0.0.0.0:9471) or off",
+			RL_CUT(v, 64));
+		return -EINVAL;
+	}
+	snprintf(out, len, "%s", v);
+	return 0;
+}
 
 /* Digits only: no sign, blanks, base prefix or exponent. */
 static int strict_uint(const char *s, uint64_t *out)
@@ -1491,6 +1509,8 @@ int rl_config_load(const char *path, struct rl_config *cfg, struct rl_err *err)
 		nc.n_rules = (int)i + 1;
 	}
 	ret = conv_cluster(&ld, y->cluster, &nc.cluster);
+	if (!ret && y->metrics)
+		ret = conv_metrics(&ld, y->metrics, nc.metrics, sizeof(nc.metrics));
 	for (i = 0; !ret && i < (unsigned)nc.n_rules; i++) {
 		char path[48];
 

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <strings.h>
 #include <netinet/in.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include "rl_model.h"
 #include "rl_algo.h"
@@ -1408,5 +1410,47 @@ int rl_parse_explain_words(int argc, char **argv, struct rl_explain_req *q,
 		return -EINVAL;
 	}
 	*q = r;
+	return 0;
+}
+
+/*
+ * A TCP listen address, numeric: "127.0.0.1:9471", "[::1]:9471",
+ * "0.0.0.0:9471" (what --metrics and the config's `metrics:` take).
+ */
+int rl_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+	};
+	struct addrinfo *res = NULL;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':'), *port;
+	size_t hlen;
+	char *end;
+	long p;
+
+	if (!colon || colon == s)
+		return -EINVAL;
+	port = colon + 1;
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hlen < 3 || s[hlen - 1] != ']')
+			return -EINVAL;
+		s++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = 0;
+	p = strtol(port, &end, 10);
+	if (!*port || *end || p < 1 || p > 65535)
+		return -EINVAL;
+	if (getaddrinfo(host, port, &hints, &res) || !res)
+		return -EINVAL;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
 	return 0;
 }

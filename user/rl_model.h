@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include "rl_abi.h"
 #include "rl_lists.h"
 
@@ -105,6 +106,7 @@ struct rl_config {
 	int n_rules;
 	struct rl_rule_spec *rules;             /* malloc'd, file order */
 	struct rl_cluster cluster;
+	char metrics[80];          /* `metrics:` ADDR:PORT or "off"; "" unset */
 };
 
 /* lib_parse.c: words -> values.  Each returns 0 or -EINVAL with err set. */
@@ -132,6 +134,8 @@ int rl_parse_scope(const char *s, bool *cluster, struct rl_err *err);
 int rl_parse_redis_addr(const char *s, char *host, size_t len, int *port,
 			struct rl_err *err);
 int rl_parse_per(const char *s, bool *per_rule, uint8_t *p4, uint8_t *p6, struct rl_err *err);
+/* A numeric TCP listen address "ADDR:PORT" or "[v6]:PORT": 0 or -EINVAL. */
+int rl_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen);
 bool rl_name_valid(const char *name);
 /* "auto", "dispatcher", "link" -> 0, 1, 2; -1 for anything else */
 int rl_parse_xdp_attach(const char *s);

@@ -144,7 +144,8 @@ static void usage(FILE *f)
 "                        (default: leave them, the datapath keeps enforcing)\n"
 "      --metrics A:P     serve Prometheus metrics on http://A:P/metrics\n"
 "                        and the live dashboard on http://A:P/\n"
-"                        (default " AGENT_DEFAULT_METRICS ", off = none)\n"
+"                        (default: the config's metrics:, else\n"
+"                        " AGENT_DEFAULT_METRICS "; off = none)\n"
 "      --chartjs FILE    Chart.js the dashboard loads from the agent\n"
 "                        (default " AGENT_DEFAULT_CHARTJS ")\n"
 "      --check-config F  validate F (parse, check, compile); print OK or the error\n"
@@ -474,12 +475,13 @@ int main(int argc, char **argv)
 			struct sockaddr_storage ss;
 			socklen_t sslen;
 
-			if (strcmp(optarg, "off") && metrics_parse_listen(optarg, &ss, &sslen)) {
+			if (strcmp(optarg, "off") && rl_parse_listen(optarg, &ss, &sslen)) {
 				fprintf(stderr, "rlagent: --metrics %s: want ADDR:PORT (127.0.0.1:9471, [::1]:9471) or off\n",
 					optarg);
 				goto usage_err;
 			}
 			a->metrics_listen = optarg;
+			a->metrics_cli = true;
 			break;
 		}
 		case 'J':
@@ -565,6 +567,13 @@ int main(int argc, char **argv)
 		a->cfg.defaults.xdp_attach = (uint32_t)a->xdp_attach;
 	if (a->xdp_prio)
 		a->cfg.defaults.xdp_prio = a->xdp_prio;
+	if (a->cfg.metrics[0] && !a->metrics_cli) {
+		snprintf(a->metrics_cfg, sizeof(a->metrics_cfg), "%s", a->cfg.metrics);
+		a->metrics_listen = a->metrics_cfg;
+	} else if (a->cfg.metrics[0] && strcmp(a->cfg.metrics, a->metrics_listen)) {
+		log_info("metrics: --metrics %s wins over the config's `metrics: %s`",
+			 a->metrics_listen, a->cfg.metrics);
+	}
 	if (!a->cfg.n_ifaces) {
 		log_err("%s lists no interfaces and no -i was given: nothing would be enforced; "
 			"add `interfaces: [IFNAME]` to it or pass -i IFNAME", a->config_path);

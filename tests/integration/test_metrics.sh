@@ -347,6 +347,43 @@ if start_agent --metrics off; then
 else
 	fail metrics-off "agent did not start with --metrics off"
 fi
+stop_agent
+
+# ---- the config's `metrics:` key: used without --metrics, dumped, kept
+# on a reload that changes it (with a warning), and --metrics wins over it
+cp "$TMP/good.yaml" "$CFG"
+echo "metrics: \"127.0.0.1:$PORT\"" >>"$CFG"
+if start_agent; then
+	[[ $(http GET /metrics) == 200* ]] && pass config-key || fail config-key "$(http GET /metrics)"
+	ctl config dump 2>/dev/null | grep -qx "metrics: \"127.0.0.1:$PORT\"" && pass config-key-dumped ||
+		fail config-key-dumped "$(ctl config dump 2>&1 | grep -i metrics)"
+	sed -i "s/^metrics: .*/metrics: \"127.0.0.1:$((PORT + 1))\"/" "$CFG"
+	ctl config reload >/dev/null 2>&1
+	if grep -q "metrics changed to 127.0.0.1:$((PORT + 1)); the listener stays on 127.0.0.1:$PORT" "$TMP/agent.log" &&
+		[[ $(http GET /metrics) == 200* ]]; then
+		pass config-key-reload-warns
+	else
+		fail config-key-reload-warns "$(http GET /metrics); $(grep -i metrics "$TMP/agent.log" | tail -2)"
+	fi
+	stop_agent
+else
+	fail config-key "agent did not start with metrics: in its config"
+fi
+sed -i "s/^metrics: .*/metrics: \"127.0.0.1:$PORT\"/" "$CFG"
+if start_agent --metrics off; then
+	if [[ $(http GET /metrics) == *"Connection refused"* ]] && grep -q "wins over the config" "$TMP/agent.log"; then
+		pass flag-beats-config-key
+	else
+		fail flag-beats-config-key "$(http GET /metrics); $(grep -i metrics "$TMP/agent.log" | tail -2)"
+	fi
+	stop_agent
+else
+	fail flag-beats-config-key "agent did not start"
+fi
+sed -i "s/^metrics: .*/metrics: bogus/" "$CFG"
+"$OUT/rlagent" --check-config "$CFG" >"$TMP/check.out" 2>&1
+[[ $? -ne 0 ]] && grep -q "metrics 'bogus'" "$TMP/check.out" && pass config-key-bad ||
+	fail config-key-bad "$(cat "$TMP/check.out")"
 
 echo "metrics: $fails failure(s)"
 [[ $fails -eq 0 ]]

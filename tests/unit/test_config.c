@@ -65,6 +65,7 @@ static void test_good(void)
 	CHECK(c.defaults.plen4 == 32 && c.defaults.plen6 == 64 && c.defaults.on_full == RL_FULL_EVICT &&
 	      c.defaults.state_entries == 1048576 && c.defaults.coarse_clock &&
 	      c.defaults.xdp_attach == 0 && c.defaults.xdp_prio == 25, "defaults");
+	CHECK(!strcmp(c.metrics, "[::1]:9471"), "metrics '%s'", c.metrics);
 	CHECK(c.n_allow == 2 && c.allow[1].pfx.family == 6 && c.allow[1].pfx.len == 48, "allowlist");
 	CHECK(c.n_block == 1 && c.block[0].pfx.len == 32 && c.block[0].expires_ns == 0, "blocklist");
 	CHECK(c.n_rules == 5, "%d rules", c.n_rules);
@@ -195,6 +196,11 @@ static const struct bad bads[] = {
 	  { "defaults.action", "per rule" } },
 	{ "mark-typo-key", HDR "rules:\n  - name: m\n    rate: 1/s\n    action: mark\n    mark: 5\n", 6,
 	  { "unknown key 'mark'", "mark-value" } },
+	{ "metrics-hostname", HDR "metrics: localhost:9471\n", 2, { "metrics 'localhost:9471'", "numeric address" } },
+	{ "metrics-no-port", HDR "metrics: 127.0.0.1\n", 2, { "metrics '127.0.0.1'", "ADDR:PORT" } },
+	{ "metrics-port-0", HDR "metrics: 127.0.0.1:0\n", 2, { "metrics '127.0.0.1:0'" } },
+	{ "metrics-long", HDR "metrics: 127.0.0.1:9471xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+	  2, { "want ADDR:PORT" } },
 };
 
 static void test_bad(void)
