@@ -895,8 +895,8 @@ int agent_config_reload(struct agent *a, struct rl_err *err)
 			 a->cfg.defaults.on_full < __RL_FULL_MAX ?
 			 on_full_names[a->cfg.defaults.on_full] : "?",
 			 on_full_names[cfg.defaults.on_full]);
-	if (!a->metrics_cli && strcmp(cfg.metrics[0] ? cfg.metrics : AGENT_DEFAULT_METRICS,
-				      a->metrics_listen))
+	if (!a->metrics_cli && a->metrics_listen &&
+	    strcmp(cfg.metrics[0] ? cfg.metrics : AGENT_DEFAULT_METRICS, a->metrics_listen))
 		log_warn("%s: metrics changed to %s; the listener stays on %s until rlagent restarts",
 			 a->config_path, cfg.metrics[0] ? cfg.metrics : AGENT_DEFAULT_METRICS,
 			 a->metrics_listen);
