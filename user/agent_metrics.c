@@ -830,7 +830,8 @@ int metrics_start(struct agent *a, const char *listen_addr)
 	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, METRICS_BACKLOG)) {
 		err = -errno;
 		log_err("metrics: listening on %s: %s; pick another with --metrics ADDR:PORT "
-			"or turn it off with --metrics off", listen_addr, strerror(errno));
+			"(or `metrics: ADDR:PORT` in the config) or turn it off with --metrics off",
+			listen_addr, strerror(errno));
 		close(fd);
 		return err;
 	}
