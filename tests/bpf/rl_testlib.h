@@ -80,6 +80,15 @@ static inline __u64 mono_ns(void)
 	return (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE: what bpf_ktime_get_coarse_ns returns. */
+static inline __u64 mono_coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
 /*
  * Wait long enough that a packet taking a key's last token is not denied
  * by the datapath's coarse-clock pre-check (rl_charge_word decides a deny

@@ -825,7 +825,6 @@ static void test_oversize(void)
 static void test_last_token(void)
 {
 	struct rl_rule r = mkrule(130, 0, 1, HOUR_NS, 2, RL_ALGO_TOKEN_BUCKET);
-	struct timespec ts;
 	struct rl_conf c = {};
 	__u64 lag = 0, p, q;
 	int i, bad = 0, act1, act2;
@@ -842,8 +841,7 @@ static void test_last_token(void)
 			usleep(20000);     /* let the CPU go idle now and then */
 		act1 = run_pkt(L->prog_fd, pk.buf, len, 1);
 		act2 = run_pkt(L->prog_fd, pk.buf, len, 1);
-		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-		q = (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+		q = mono_coarse_ns();
 		p = mono_ns();
 		if (p - q > lag)
 			lag = p - q;
@@ -1118,7 +1116,6 @@ static void test_coarse_clock(void)
 {
 	struct rl_rule r = mkrule(120, 0, 1, HOUR_NS, 1, RL_ALGO_TOKEN_BUCKET);
 	struct rl_conf c;
-	struct timespec ts;
 	__u64 t0, t1, w = 0;
 	__u32 len;
 
@@ -1129,13 +1126,11 @@ static void test_coarse_clock(void)
 	c.coarse_clock = 1;
 	rl_conf_write(L->fd.conf, &c);
 	len = v4pkt("10.10.0.1", IPPROTO_UDP, 1, 0, 0);
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	t0 = (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+	t0 = mono_coarse_ns();
 	expect_rule("coarse clock: pass", len, 120, RL_V_PASS);
 	expect_rule("coarse clock: drop", len, 120, RL_V_DROP);
 	expect_rule("coarse clock: block", len, 120, RL_V_BLOCK);
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	t1 = (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+	t1 = mono_coarse_ns();
 	c.coarse_clock = 0;
 	rl_conf_write(L->fd.conf, &c);
 	CHECK(!state4(L, 120, "10.10.0.1", &w), "no state");
@@ -1145,14 +1140,6 @@ static void test_coarse_clock(void)
 	      "box end %llu not in coarse [%llu, %llu]", box_end(w),
 	      t0 + HOUR_NS, t1 + HOUR_NS + 256);
 	t_end("coarse_clock");
-}
-
-static __u64 mono_coarse_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u64)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
 /*
