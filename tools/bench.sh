@@ -617,7 +617,8 @@ end = t1 - 0.002
 start = end - t
 windows = math.floor(end) - math.floor(start) + 1
 offered = gen["packets"] / nsrc
-if algo in ("tb", "lb", "tbc"):
+gcra = algo in ("tb", "lb", "tbc")     # tbc: the token bucket, clock: coarse
+if gcra:
     bound = burst + rate * t
     bound_ref = "burst + rate*t"
 else:
@@ -631,7 +632,7 @@ def replay(start, n, gap):
     cur_w = None; cnt_w = 0; prev_w = 0; log = []
     for j in range(n):
         now = start + j * gap
-        if algo in ("tb", "lb", "tbc"):
+        if gcra:
             tok = min(float(burst), tok + (now - last) * rate); last = now
             if tok >= 1 - 1e-9: tok -= 1; adm += 1
         elif algo == "fw":
@@ -666,7 +667,7 @@ if srcs and arr > 0 and all(s.get("first_ns") for s in srcs):
     g = 1.0 / arr
     for s in srcs:
         a, b = s["first_ns"] / 1e9, s["last_ns"] / 1e9
-        if arr >= 1.5 * rate and algo in ("tb", "lb", "tbc"):
+        if arr >= 1.5 * rate and gcra:
             # over the limit all along: an exact bucket admits its burst,
             # then one packet per 1/rate, whatever the arrivals' pattern
             ex += burst + math.floor(rate * (b - a))
@@ -1063,8 +1064,10 @@ for a in ("lb", "fw", "sw", "sl"):
     lim = 2.0 if a == "sl" else 1.5
     target(f"{ALGO[a]} cost <= {lim}x token bucket", f"{fmt(v)}x", v is not None and v <= lim, "cost mode, 1k sources, ns ratio")
 pv = [p["ns_over_xdp_pass"] for p in passd if p["config"] == "rl-tb-pass" and p["size"] in ("1", "1000")]
-trd = tr.get("rl-tb-pass") - tr.get("xdp-pass") if tr.get("rl-tb-pass") is not None and tr.get("xdp-pass") is not None else None
-trc = tr.get("rl-tb-pass-coarse") - tr.get("xdp-pass") if tr.get("rl-tb-pass-coarse") is not None and tr.get("xdp-pass") is not None else None
+def tr_over_pass(c):
+    """test_run ns of config c over bare XDP_PASS, or None."""
+    return tr[c] - tr["xdp-pass"] if tr.get(c) is not None and tr.get("xdp-pass") is not None else None
+trd, trc = tr_over_pass("rl-tb-pass"), tr_over_pass("rl-tb-pass-coarse")
 target("pass path <= +20 ns over bare XDP_PASS",
        f"live {', '.join(fmt(x, '{:+.1f}') for x in pv) or 'n/a'} ns (1, 1k sources); test_run {fmt(trd, '{:+.0f}')} ns"
        + (f" (with clock: coarse {fmt(trc, '{:+.0f}')} ns, not counted)" if trc is not None else ""),
